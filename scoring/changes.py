@@ -1,0 +1,52 @@
+"""Qualification changes: the decisions the scoring core hands back to be emitted."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from scoring.kinds import SignalKind
+from scoring.stages import Stage, Temperature
+
+
+@dataclass(frozen=True)
+class Scores:
+    interest: float
+    intent: float
+
+    @property
+    def total(self) -> float:
+        return self.interest + self.intent
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One signal kind's share of a score: its points now, after decay."""
+
+    kind: SignalKind
+    points_now: float
+    last_at: float
+    count: int
+
+
+@dataclass(frozen=True)
+class QualificationChange:
+    change_id: str  # stable: the same causing event always yields the same id
+    lead_id: str
+    sequence: int
+    account: str | None
+    from_stage: Stage
+    to_stage: Stage
+    from_temperature: Temperature
+    to_temperature: Temperature
+    scores: Scores
+    reasons: tuple[Contribution, ...]
+    model_version: str
+    cause_event_id: str
+    event_time: float
+
+
+def change_id(lead_id: str, cause_event_id: str) -> str:
+    """Derived from the causing event, so a redelivery re-emits the change under the same id."""
+    digest = hashlib.blake2b(f"{lead_id}\x1f{cause_event_id}".encode(), digest_size=16)
+    return digest.hexdigest()

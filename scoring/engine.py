@@ -1,0 +1,111 @@
+"""Applying one signal to one lead: the functional core of scoring.
+
+``apply`` takes the held state and returns the new state plus the decision to emit, if any;
+the stream shell stores the one and sends the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+
+from scoring.changes import QualificationChange, change_id
+from scoring.decay import contribution_at, decayed_to
+from scoring.dedupe import event_hash, remember
+from scoring.explain import scores_at, top_contributions
+from scoring.model import ScoringModel
+from scoring.signals import Signal
+from scoring.stages import classify_stage, classify_temperature
+from scoring.state import KindTally, LeadState, new_lead
+
+# Changes kept per lead so a redelivered event re-emits what it caused: redeliveries come
+# from the last uncommitted seconds, in which a lead rarely changes stage more than once or twice.
+REMEMBERED_CHANGES = 4
+
+
+@dataclass(frozen=True)
+class Decision:
+    state: LeadState
+    change: QualificationChange | None  # to emit: new, or re-emitted for a redelivery
+    duplicate: bool
+
+
+def apply(state: LeadState | None, signal: Signal, model: ScoringModel) -> Decision:
+    if state is None:
+        state = new_lead(signal.lead_id, signal.anonymous)
+    hashed = event_hash(signal.event_id)
+    if hashed in state.recent_event_ids:
+        earlier = next((change for h, change in state.recent_changes if h == hashed), None)
+        return Decision(state=state, change=earlier, duplicate=True)
+
+    updated = _classify(_record(state, signal, model), model)
+    change = _change_between(state, updated, signal, model)
+    updated = replace(
+        updated,
+        recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
+        sequence=state.sequence + (change is not None),
+        recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:]
+        if change
+        else state.recent_changes,
+    )
+    return Decision(state=updated, change=change, duplicate=False)
+
+
+def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
+    """Move the tallies to the later of the held and the event time, then add the signal."""
+    as_of = signal.occurred_at if state.as_of is None else max(state.as_of, signal.occurred_at)
+    tallies = {
+        kind: replace(tally, decayed=decayed_to(tally.decayed, state.as_of, as_of, model.half_life_of(kind)))
+        for kind, tally in state.tallies.items()
+        if kind in model.signals
+    } if state.as_of is not None else {}
+    if signal.kind is not None:
+        added = contribution_at(signal.occurred_at, as_of, model.half_life_of(signal.kind))
+        held = tallies.get(signal.kind)
+        tallies[signal.kind] = KindTally(
+            decayed=(held.decayed if held else 0.0) + added,
+            count=(held.count if held else 0) + 1,
+            last_at=max(held.last_at, signal.occurred_at) if held else signal.occurred_at,
+        )
+    contact = signal.contact.merged_over(state.contact) if signal.contact else state.contact
+    return replace(
+        state,
+        as_of=as_of,
+        tallies=MappingProxyType(tallies),
+        contact=contact,
+        # Contact details make a visitor an information-qualified lead.
+        identified=state.identified or bool(contact and contact.email),
+    )
+
+
+def _classify(state: LeadState, model: ScoringModel) -> LeadState:
+    assert state.as_of is not None
+    total = scores_at(state, model, state.as_of).total
+    return replace(
+        state,
+        temperature=classify_temperature(state.temperature, total, model.temperature_rungs),
+        stage=classify_stage(state.stage, total, state.identified, model.stage_rungs),
+    )
+
+
+def _change_between(
+    before: LeadState, after: LeadState, signal: Signal, model: ScoringModel
+) -> QualificationChange | None:
+    if (before.stage, before.temperature) == (after.stage, after.temperature):
+        return None
+    assert after.as_of is not None
+    return QualificationChange(
+        change_id=change_id(after.lead_id, signal.event_id),
+        lead_id=after.lead_id,
+        sequence=before.sequence + 1,
+        account=after.account,
+        from_stage=before.stage,
+        to_stage=after.stage,
+        from_temperature=before.temperature,
+        to_temperature=after.temperature,
+        scores=scores_at(after, model, after.as_of),
+        reasons=top_contributions(after, model, after.as_of),
+        model_version=model.version,
+        cause_event_id=signal.event_id,
+        event_time=after.as_of,
+    )

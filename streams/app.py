@@ -1,0 +1,55 @@
+"""The Faust application and the ``leadstream`` console entry point."""
+
+from __future__ import annotations
+
+import sys
+
+import faust
+
+from streams.config import settings
+from streams.errors import StreamsError
+
+
+class LeadstreamApp(faust.App):
+    async def on_first_start(self) -> None:
+        # Topics are created explicitly with their partition counts before the consumer
+        # subscribes: auto-creation would give the broker's default count and break co-partitioning.
+        from streams.topic_admin import ensure_topics
+
+        await ensure_topics(settings())
+        await super().on_first_start()
+
+
+app = LeadstreamApp(
+    "leadstream",
+    origin="streams",
+    autodiscover=["streams.agents", "streams.views", "streams.commands"],
+)
+
+
+@app.on_configured.connect
+def configure(app: faust.App, conf: faust.Settings, **kwargs: object) -> None:
+    """Settings are read from the environment when Faust first needs them, not at import."""
+    config = settings()
+    conf.id = config.app_id
+    conf.broker = f"kafka://{config.bootstrap_servers}"
+    conf.store = "memory://"
+    conf.topic_partitions = config.partitions
+    conf.topic_replication_factor = config.replication_factor
+    conf.broker_session_timeout = config.session_timeout_s
+    conf.broker_heartbeat_interval = config.heartbeat_interval_s
+    conf.broker_rebalance_timeout = config.rebalance_timeout_s
+    conf.web_host = config.web_host
+    conf.web_bind = config.web_host
+    conf.web_port = config.web_port
+    conf.datadir = str(config.data_dir)
+    conf.consumer_auto_offset_reset = "earliest"
+
+
+def main() -> None:
+    try:
+        app.main()
+    except StreamsError as exc:
+        print(f"leadstream: {exc}", file=sys.stderr)
+        sys.exit(2)
+

@@ -1,0 +1,88 @@
+"""Settings from environment variables, validated once with errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from scoring import ScoringModel, load_model
+from streams.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    bootstrap_servers: str
+    app_id: str
+    topic_prefix: str  # lets several deployments (or test runs) share one cluster
+    partitions: int
+    replication_factor: int
+    model_path: Path | None  # None: the shipped default model
+    max_event_bytes: int
+    session_timeout_s: float
+    heartbeat_interval_s: float
+    rebalance_timeout_s: float
+    web_host: str
+    web_port: int
+    data_dir: Path
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default).strip()
+    if not value:
+        raise ConfigError(f"{name}: must not be empty")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return int(default) if integer else default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name}: expected {kind} ≥ {minimum:g}, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
+    return value
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    model = env.get("LEADSTREAM_MODEL", "").strip()
+    session_timeout = _number(env, "LEADSTREAM_SESSION_TIMEOUT_S", 30.0, 1.0)
+    heartbeat = _number(env, "LEADSTREAM_HEARTBEAT_INTERVAL_S", 3.0, 0.1)
+    if heartbeat >= session_timeout:
+        raise ConfigError(
+            f"LEADSTREAM_HEARTBEAT_INTERVAL_S: must be below LEADSTREAM_SESSION_TIMEOUT_S"
+            f" ({session_timeout:g}), got {heartbeat:g}"
+        )
+    return Settings(
+        bootstrap_servers=_text(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        app_id=_text(env, "LEADSTREAM_APP_ID", "leadstream"),
+        topic_prefix=env.get("LEADSTREAM_TOPIC_PREFIX", "").strip(),
+        partitions=_number(env, "LEADSTREAM_PARTITIONS", 8, 1, integer=True),
+        replication_factor=_number(env, "LEADSTREAM_REPLICATION_FACTOR", 1, 1, integer=True),
+        model_path=Path(model) if model else None,
+        max_event_bytes=_number(env, "LEADSTREAM_MAX_EVENT_BYTES", 32 * 1024, 256, integer=True),
+        session_timeout_s=session_timeout,
+        heartbeat_interval_s=heartbeat,
+        rebalance_timeout_s=_number(env, "LEADSTREAM_REBALANCE_TIMEOUT_S", 60.0, 1.0),
+        web_host=_text(env, "LEADSTREAM_WEB_HOST", "127.0.0.1"),
+        web_port=_number(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
+        data_dir=Path(_text(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
+    )
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return settings_from(os.environ)
+
+
+@cache
+def scoring_model() -> ScoringModel:
+    """The scoring model named by LEADSTREAM_MODEL (or the shipped default), validated once."""
+    return load_model(settings().model_path)

@@ -1,0 +1,13 @@
+"""Errors raised by the stream shell; every one says what failed."""
+
+
+class StreamsError(Exception):
+    """Base class for every error the stream shell raises."""
+
+
+class ConfigError(StreamsError):
+    """An environment variable is invalid; the message names it."""
+
+
+class TopicMismatch(StreamsError):
+    """An existing topic's partition count differs from the one the app needs."""

@@ -1,0 +1,199 @@
+"""Decoding inbound Segment-spec messages (page, track, identify, ...) into domain events.
+
+Everything the outside world sends is untrusted: this is the one place that reads raw
+bytes, and it either returns a ``LeadEvent`` or a ``Rejection`` naming what was wrong.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from scoring import Contact, EventType, LeadEvent
+
+ANONYMOUS_PREFIX = "anon:"
+# A sender's clock may run ahead; event times later than this past the broker's receipt are clamped.
+MAX_CLOCK_SKEW_S = 300.0
+
+
+class RejectReason(str, Enum):
+    """Why a message was dead-lettered (a fixed set: used as a metric label)."""
+
+    OVERSIZED = "oversized"
+    MALFORMED_JSON = "malformed_json"
+    NOT_AN_OBJECT = "not_an_object"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_IDENTITY = "missing_identity"
+    INVALID_FIELD = "invalid_field"
+    UNPROCESSABLE = "unprocessable"  # passed the checks yet failed to process: a bug to report
+
+
+@dataclass(frozen=True)
+class Rejection:
+    reason: RejectReason
+    detail: str
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def decode_segment(raw: bytes, received_at: float, max_bytes: int) -> LeadEvent | Rejection:
+    """Decode one message; ``received_at`` (the broker's timestamp) stands in for a missing event time."""
+    if len(raw) > max_bytes:
+        return Rejection(RejectReason.OVERSIZED, f"{len(raw)} bytes, limit {max_bytes}")
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Rejection(RejectReason.MALFORMED_JSON, str(exc))
+    if not isinstance(message, dict):
+        return Rejection(RejectReason.NOT_AN_OBJECT, f"top level is {type(message).__name__}")
+    try:
+        return _event(message, raw, received_at)
+    except _Invalid as exc:
+        return Rejection(exc.reason, exc.detail)
+
+
+def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent:
+    try:
+        event_type = EventType(message.get("type"))
+    except ValueError:
+        raise _Invalid(RejectReason.UNKNOWN_TYPE, f"type {message.get('type')!r}") from None
+    properties = _object(message, "properties")
+    traits = _object(message, "traits")
+    context = _object(message, "context")
+    lead_id, anonymous = _identity(message)
+    occurred_at = min(_event_time(message, received_at), received_at + MAX_CLOCK_SKEW_S)
+    return LeadEvent(
+        event_id=_identifier(message.get("messageId"), "messageId")
+        or "derived:" + hashlib.blake2b(raw, digest_size=16).hexdigest(),
+        lead_id=lead_id,
+        anonymous=anonymous,
+        type=event_type,
+        occurred_at=occurred_at,
+        name=_track_name(message) if event_type is EventType.TRACK else _optional_text(message, "name"),
+        path=_page_path(properties, context) if event_type in (EventType.PAGE, EventType.SCREEN) else None,
+        contact=_contact(traits, properties, _object(context, "traits")),
+        user_agent=context.get("userAgent") if isinstance(context.get("userAgent"), str) else None,
+        consent=_consent(context, properties),
+    )
+
+
+def _object(message: dict[str, Any], field: str) -> dict[str, Any]:
+    value = message.get(field)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _identifier(value: Any, field: str) -> str | None:
+    """Segment ids are strings; numeric ids are accepted as their decimal text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be a string, got {type(value).__name__}")
+    text = str(value)
+    if len(text) > 256:
+        raise _Invalid(RejectReason.INVALID_FIELD, f"{field} longer than 256 characters")
+    return text
+
+
+def _identity(message: dict[str, Any]) -> tuple[str, bool]:
+    user_id = _identifier(message.get("userId"), "userId")
+    if user_id:
+        return user_id, False
+    anonymous_id = _identifier(message.get("anonymousId"), "anonymousId")
+    if anonymous_id:
+        return ANONYMOUS_PREFIX + anonymous_id, True
+    raise _Invalid(RejectReason.MISSING_IDENTITY, "neither userId nor anonymousId")
+
+
+def _event_time(message: dict[str, Any], received_at: float) -> float:
+    for field in ("timestamp", "originalTimestamp", "sentAt"):
+        value = message.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be an ISO 8601 string")
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(RejectReason.INVALID_FIELD, f"{field} {value[:40]!r} is not ISO 8601") from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    return received_at
+
+
+def _optional_text(message: dict[str, Any], field: str) -> str | None:
+    value = message.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _track_name(message: dict[str, Any]) -> str:
+    name = _optional_text(message, "event")
+    if not name or not name.strip():
+        raise _Invalid(RejectReason.INVALID_FIELD, "track message without an event name")
+    return name
+
+
+def _page_path(properties: dict[str, Any], context: dict[str, Any]) -> str:
+    page = context.get("page") if isinstance(context.get("page"), dict) else {}
+    for source in (properties, page):
+        path = source.get("path")
+        if isinstance(path, str) and path:
+            return path
+    for source in (properties, page):
+        url = source.get("url")
+        if isinstance(url, str) and url:
+            return urlsplit(url).path or "/"
+    return "/"
+
+
+def _contact(*sources: dict[str, Any]) -> Contact | None:
+    def first(field: str) -> str | None:
+        for source in sources:
+            value = source.get(field)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+    email = first("email")
+    contact = Contact(
+        email=email.lower() if email and "@" in email else None,
+        name=first("name"),
+        company=first("company") or _company_name(sources),
+        title=first("title"),
+    )
+    return contact if any((contact.email, contact.name, contact.company, contact.title)) else None
+
+
+def _company_name(sources: tuple[dict[str, Any], ...]) -> str | None:
+    """Segment's identify spec allows ``company`` as an object with a ``name``."""
+    for source in sources:
+        company = source.get("company")
+        if isinstance(company, dict) and isinstance(company.get("name"), str):
+            return company["name"].strip() or None
+    return None
+
+
+def _consent(context: dict[str, Any], properties: dict[str, Any]) -> bool:
+    """Do-Not-Track or an explicit consent=false means the hit is not ours to keep."""
+    if context.get("dnt") in (True, "1", 1) or properties.get("dnt") in (True, "1", 1):
+        return False
+    return not any(source.get("consent") in (False, "false", "0", 0) for source in (context, properties))

@@ -1,0 +1,54 @@
+"""Creating the app's topics explicitly, with the partition counts co-partitioning needs."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.config import Settings
+from streams.errors import TopicMismatch
+from streams.topics import ALL_TOPICS, DEAD_LETTERS
+
+log = logging.getLogger(__name__)
+
+# Dead letters are evidence to inspect and re-drive: keep them longer than the rest.
+RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000}
+DEFAULT_RETENTION_MS = 14 * 86_400_000
+
+
+async def ensure_topics(config: Settings) -> None:
+    """Create missing topics; fail with a clear error if an existing one has the wrong shape."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap_servers, client_id=f"{config.app_id}-admin")
+    await admin.start()
+    try:
+        wanted = {config.topic_prefix + name: name for name in ALL_TOPICS}
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(
+                name=full_name,
+                num_partitions=config.partitions,
+                replication_factor=config.replication_factor,
+                topic_configs={"retention.ms": str(RETENTION_MS.get(name, DEFAULT_RETENTION_MS))},
+            )
+            for full_name, name in wanted.items()
+            if full_name not in existing
+        ]
+        if missing:
+            await admin.create_topics(missing)
+            log.info("created topics %s", ", ".join(t.name for t in missing))
+        await _check_partitions(admin, [name for name in wanted if name in existing], config.partitions)
+    finally:
+        await admin.close()
+
+
+async def _check_partitions(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:
+    if not names:
+        return
+    for description in await admin.describe_topics(names):
+        count = len(description["partitions"])
+        if count != partitions:
+            raise TopicMismatch(
+                f"topic {description['topic']} has {count} partitions but LEADSTREAM_PARTITIONS is"
+                f" {partitions}: co-partitioned topics and tables need the same count"
+            )

@@ -1,0 +1,22 @@
+"""Every topic the app reads or writes, declared once (names are the documented contract)."""
+
+from __future__ import annotations
+
+from streams.app import app
+from streams.config import settings
+
+RAW_EVENTS = "leads.events.raw"
+DEAD_LETTERS = "leads.events.dlq"
+SIGNALS = "leads.signals"
+QUALIFICATION = "leads.qualification"
+ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION)
+
+
+def topic_name(name: str) -> str:
+    return settings().topic_prefix + name
+
+
+raw_events_topic = app.topic(topic_name(RAW_EVENTS), key_serializer="raw", value_serializer="raw")
+dead_letters_topic = app.topic(topic_name(DEAD_LETTERS), key_serializer="raw", value_serializer="raw")
+signals_topic = app.topic(topic_name(SIGNALS), key_serializer="raw", value_serializer="raw")
+qualification_topic = app.topic(topic_name(QUALIFICATION), key_serializer="raw", value_serializer="raw")
