@@ -1,0 +1,81 @@
+"""Session brokers for integration tests: the project's Apache Kafka, and embedded Tansu.
+
+Apache Kafka is the one that counts (it is what production runs); without Java and Maven the
+Kafka tests skip locally, but fail in CI, which must run them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from streams.brokers import (
+    ApacheKafka,
+    BrokerBinaryMissing,
+    EmbeddedBroker,
+    kafka_toolchain_available,
+)
+
+KAFKA_TEST_PARTITIONS = 8  # faust's default topic_partitions, so auto-created topics match changelogs
+
+
+def _unavailable(reason: str) -> None:
+    """Skip locally; fail in CI, where a silently skipped broker suite would hide regressions."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the broker tests, but: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """Bootstrap of a real Kafka: `$KAFKA_BOOTSTRAP_SERVERS` if set, else one started for the session."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        yield external
+        return
+    require_kafka_toolchain()
+    with ApacheKafka(partitions=KAFKA_TEST_PARTITIONS) as kafka:
+        yield kafka.bootstrap
+
+
+@pytest.fixture
+def apache_kafka_factory() -> Iterator[Callable[..., ApacheKafka]]:
+    """Builds unstarted ApacheKafka nodes for tests that need their own (restarts, data dirs, faults).
+
+    Every node built is stopped at teardown, so a failing assertion leaves no JVM behind.
+    """
+    require_kafka_toolchain()
+    built: list[ApacheKafka] = []
+
+    def build(**options: Any) -> ApacheKafka:
+        options.setdefault("partitions", KAFKA_TEST_PARTITIONS)
+        kafka = ApacheKafka(**options)
+        built.append(kafka)
+        return kafka
+
+    yield build
+    for kafka in built:
+        kafka.stop()
+
+
+def require_kafka_toolchain() -> None:
+    available, reason = kafka_toolchain_available()
+    if not available:
+        _unavailable(f"Apache Kafka cannot run here: {reason}")
+
+
+@pytest.fixture(scope="session")
+def embedded_bootstrap() -> Iterator[str]:
+    """Bootstrap of an embedded Tansu broker started for the session (memory storage)."""
+    broker = EmbeddedBroker()
+    try:
+        broker.start()
+    except BrokerBinaryMissing as missing:
+        _unavailable(f"the embedded Tansu broker cannot run here: {missing}")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
