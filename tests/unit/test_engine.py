@@ -1,0 +1,343 @@
+"""apply(): one signal at a time, the held state and the qualification changes it decides."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from scoring import Component, Contact, SignalKind, Stage, Temperature, apply, scores_at, top_contributions
+from scoring.model import SignalRule
+from tests.unit.builders import T0, changes, days, final_state, identify, journey, model, signal
+
+HOUR = 3_600.0
+REPO = Path(__file__).resolve().parents[2]
+
+
+def transitions(decisions):
+    return [
+        (c.from_stage, c.to_stage, c.from_temperature, c.to_temperature) for c in changes(decisions)
+    ]
+
+
+def scripted_journey(lead: str = "lead-1"):
+    """An anonymous visitor reads, identifies, engages, then shows buying intent."""
+    return [
+        signal("blog_view", T0, lead=lead, anonymous=True, event_id=f"{lead}-blog"),
+        identify(T0 + HOUR, "ada@acme.com", lead=lead, event_id=f"{lead}-identify"),
+        signal("case_study_download", T0 + days(1), lead=lead, event_id=f"{lead}-case-study"),
+        signal("webinar_attended", T0 + days(2), lead=lead, event_id=f"{lead}-webinar"),
+        signal("pricing_view", T0 + days(3), lead=lead, event_id=f"{lead}-pricing"),
+        signal("demo_request", T0 + days(3) + HOUR, lead=lead, event_id=f"{lead}-demo"),
+    ]
+
+
+# -- qualification changes ------------------------------------------------------------------
+
+
+def test_a_scripted_journey_climbs_from_visitor_to_hot_sales_qualified_lead():
+    decisions = journey(scripted_journey())
+
+    assert transitions(decisions) == [
+        (Stage.NEW, Stage.IQL, Temperature.COLD, Temperature.COLD),  # identify: contact details
+        (Stage.IQL, Stage.MQL, Temperature.COLD, Temperature.WARM),  # webinar: sustained interest
+        (Stage.MQL, Stage.SQL, Temperature.WARM, Temperature.HOT),  # demo request: intent
+    ]
+    assert [d.change is not None for d in decisions] == [False, True, False, True, False, True]
+
+
+def test_a_change_names_its_cause_time_model_and_the_scores_that_crossed_the_threshold():
+    decisions = journey(scripted_journey())
+    to_sql = decisions[-1].change
+
+    assert to_sql.lead_id == "lead-1"
+    assert to_sql.cause_event_id == "lead-1-demo"
+    assert to_sql.event_time == T0 + days(3) + HOUR
+    assert to_sql.model_version == "default-1"
+    assert to_sql.account == "acme.com"
+    assert to_sql.scores == scores_at(decisions[-1].state, model(), T0 + days(3) + HOUR)
+    assert to_sql.scores.total >= 60 > scores_at(decisions[-2].state, model(), T0 + days(3)).total
+    assert to_sql.scores.intent == pytest.approx(30 + 10 * 2 ** (-(HOUR / days(7))))
+
+
+def test_a_lead_reading_only_blog_posts_stays_cold():
+    weekly_for_half_a_year = [signal("blog_view", T0 + days(7 * week)) for week in range(26)]
+
+    decisions = journey(weekly_for_half_a_year)
+
+    assert {d.state.temperature for d in decisions} == {Temperature.COLD}
+    assert {d.state.stage for d in decisions} == {Stage.IQL}
+    assert transitions(decisions) == [(Stage.NEW, Stage.IQL, Temperature.COLD, Temperature.COLD)]
+
+
+def test_sequence_numbers_increase_by_one_per_change_including_demotions():
+    decisions = journey([
+        *scripted_journey(),
+        # Six weeks of silence: the next visit finds a cooled lead and reclassifies it.
+        signal("page_view", T0 + days(45)),
+        signal("demo_request", T0 + days(45) + HOUR),
+        signal("trial_signup", T0 + days(45) + 2 * HOUR),
+    ])
+
+    emitted = changes(decisions)
+    assert [c.sequence for c in emitted] == list(range(1, len(emitted) + 1))
+    assert len(emitted) == 6  # up three times, down once, up twice
+    assert final_state(decisions).sequence == len(emitted)
+    assert Temperature.COLD in {c.to_temperature for c in emitted[3:]}
+
+
+# -- redelivery and dedupe --------------------------------------------------------------------
+
+
+def test_a_redelivered_event_is_counted_once():
+    demo = signal("demo_request", T0, event_id="msg-1")
+    first = apply(None, demo, model())
+
+    again = apply(first.state, demo, model())
+
+    assert again.duplicate is True
+    assert first.duplicate is False
+    assert again.state == first.state
+    assert scores_at(again.state, model(), T0).intent == 30
+
+
+@pytest.mark.parametrize("others", [50, 63])
+def test_a_redelivered_event_is_recognised_among_the_leads_last_64_events(others):
+    demo = signal("demo_request", T0, event_id="msg-1")
+    later = [signal("page_view", T0 + minute * 60) for minute in range(1, others + 1)]
+    held = final_state(journey([demo, *later]))
+
+    again = apply(held, demo, model())
+
+    assert again.duplicate is True
+    assert again.state == held
+
+
+@pytest.mark.parametrize("others", [64, 100])
+def test_a_redelivered_event_is_forgotten_after_64_newer_events_of_the_lead(others):
+    demo = signal("demo_request", T0, event_id="msg-1")
+    later = [signal("page_view", T0 + minute * 60) for minute in range(1, others + 1)]
+    held = final_state(journey([demo, *later]))
+
+    again = apply(held, demo, model())
+
+    assert again.duplicate is False
+    assert again.state.tallies[SignalKind.DEMO_REQUEST].count == 2
+
+
+def test_the_same_event_id_on_another_lead_is_not_a_duplicate():
+    held = apply(None, signal("demo_request", T0, lead="lead-1", event_id="msg-1"), model()).state
+
+    other = apply(None, signal("demo_request", T0, lead="lead-2", event_id="msg-1"), model())
+
+    assert other.duplicate is False
+    assert held.lead_id != other.state.lead_id
+
+
+def test_a_redelivered_event_that_caused_a_change_re_emits_the_same_change():
+    decisions = journey([*scripted_journey(), signal("page_view", T0 + days(3) + 2 * HOUR)])
+    to_sql = decisions[5].change
+    held = final_state(decisions)
+
+    redelivered = apply(held, scripted_journey()[5], model())
+
+    assert redelivered.duplicate is True
+    assert redelivered.change == to_sql  # same id, same content, same sequence number
+    assert redelivered.state == held
+
+
+def test_a_redelivered_event_that_changed_nothing_emits_nothing():
+    decisions = journey(scripted_journey())
+
+    redelivered = apply(final_state(decisions), scripted_journey()[2], model())
+
+    assert redelivered.duplicate is True
+    assert redelivered.change is None
+
+
+# -- change ids -----------------------------------------------------------------------------
+
+
+def test_change_ids_are_the_same_when_the_journey_is_replayed():
+    first = [c.change_id for c in changes(journey(scripted_journey()))]
+    replayed = [c.change_id for c in changes(journey(scripted_journey()))]
+
+    assert first == replayed
+    assert len(set(first)) == len(first)
+
+
+def test_change_ids_are_the_same_in_another_process_with_another_hash_seed():
+    program = (
+        "from tests.unit.test_engine import scripted_journey\n"
+        "from tests.unit.builders import journey, changes\n"
+        "print(' '.join(c.change_id for c in changes(journey(scripted_journey()))))\n"
+    )
+    ids = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)}
+        run = subprocess.run([sys.executable, "-c", program], env=env, cwd=REPO,
+                             capture_output=True, text=True, check=True)
+        ids.append(run.stdout.split())
+
+    assert ids[0] == ids[1] == [c.change_id for c in changes(journey(scripted_journey()))]
+
+
+def test_change_ids_differ_per_lead_for_the_same_event_ids():
+    def ids_for(lead):
+        steps = [replace(s, lead_id=lead) for s in scripted_journey()]
+        return {c.change_id for c in changes(journey(steps))}
+
+    assert ids_for("lead-1").isdisjoint(ids_for("lead-2"))
+
+
+# -- explanations ---------------------------------------------------------------------------
+
+
+def test_reasons_list_the_top_contributions_by_points_now_after_decay():
+    decisions = journey([
+        signal("demo_request", T0),  # 30 points a week ago: 15 now
+        signal("case_study_download", T0 + days(7)),  # 10
+        signal("webinar_attended", T0 + days(7)),  # 20
+        signal("email_click", T0 + days(7)),  # 3
+        signal("trial_signup", T0 + days(7)),  # 25: crosses into hot
+    ])
+    to_hot = decisions[-1].change
+
+    assert to_hot.to_temperature is Temperature.HOT
+    assert [r.kind for r in to_hot.reasons] == [
+        SignalKind.TRIAL_SIGNUP, SignalKind.WEBINAR_ATTENDED, SignalKind.DEMO_REQUEST,
+    ]
+    assert [r.points_now for r in to_hot.reasons] == pytest.approx([25, 20, 15])
+    assert to_hot.reasons[2].last_at == T0
+
+
+def test_reasons_are_capped_at_the_models_top_reasons():
+    steps = [signal(kind, T0) for kind in ("demo_request", "pricing_view", "webinar_attended",
+                                           "case_study_download", "email_click")]
+    state = final_state(journey(steps))
+
+    assert len(top_contributions(state, model(), T0)) == 3
+    assert len(top_contributions(state, replace(model(), top_reasons=1), T0)) == 1
+    assert top_contributions(state, replace(model(), top_reasons=1), T0)[0].kind is SignalKind.DEMO_REQUEST
+
+
+def test_zero_point_signals_are_never_given_as_reasons():
+    state = final_state(journey([signal("careers_view", T0), signal("page_view", T0)]))
+
+    assert [r.kind for r in top_contributions(state, model(), T0)] == [SignalKind.PAGE_VIEW]
+
+
+# -- identity -------------------------------------------------------------------------------
+
+
+def test_an_identify_with_an_email_makes_an_anonymous_lead_information_qualified():
+    decisions = journey([
+        signal("blog_view", T0, lead="anon-1", anonymous=True),
+        identify(T0 + HOUR, "Ada@Acme.COM", lead="anon-1"),
+    ])
+
+    assert decisions[0].state.stage is Stage.NEW
+    assert (decisions[1].change.from_stage, decisions[1].change.to_stage) == (Stage.NEW, Stage.IQL)
+    assert decisions[1].change.account == "acme.com"
+    assert final_state(decisions).account == "acme.com"
+
+
+def test_an_identify_without_an_email_leaves_a_visitor_new():
+    decisions = journey([
+        signal("blog_view", T0, lead="anon-1", anonymous=True),
+        signal(None, T0 + HOUR, lead="anon-1", anonymous=True, contact=Contact(name="Ada")),
+    ])
+
+    assert final_state(decisions).stage is Stage.NEW
+    assert changes(decisions) == []
+
+
+def test_visits_before_identify_count_once_the_visitor_is_known():
+    decisions = journey([
+        signal("webinar_attended", T0, lead="anon-1", anonymous=True),
+        signal("case_study_download", T0, lead="anon-1", anonymous=True),
+        signal("pricing_view", T0, lead="anon-1", anonymous=True),  # 40 points in all
+        identify(T0 + HOUR, "ada@acme.com", lead="anon-1"),
+    ])
+
+    assert decisions[2].state.stage is Stage.NEW  # a visitor cannot be called, whatever it scores
+    assert decisions[2].state.temperature is Temperature.WARM
+    assert (decisions[3].change.from_stage, decisions[3].change.to_stage) == (Stage.NEW, Stage.MQL)
+
+
+# -- held state: counts, not points ----------------------------------------------------------
+
+
+def with_points(scoring_model, scale=None, **points):
+    rules = {
+        kind: SignalRule(kind, rule.component,
+                         points.get(kind.value, rule.points * (scale if scale is not None else 1)))
+        for kind, rule in scoring_model.signals.items()
+    }
+    return replace(scoring_model, signals=MappingProxyType(rules))
+
+
+def test_a_weight_change_in_the_model_applies_exactly_to_held_state():
+    state = final_state(journey(scripted_journey()))
+    at = T0 + days(10)
+
+    before = scores_at(state, model(), at)
+    doubled = scores_at(state, with_points(model(), scale=2), at)
+
+    assert doubled.interest == pytest.approx(2 * before.interest, rel=1e-12)
+    assert doubled.intent == pytest.approx(2 * before.intent, rel=1e-12)
+    assert before.total > 0
+
+
+def test_reweighting_one_signal_changes_only_its_own_contribution():
+    state = final_state(journey([signal("demo_request", T0), signal("pricing_view", T0 + days(1))]))
+    at = T0 + days(2)
+
+    before = scores_at(state, model(), at)
+    after = scores_at(state, with_points(model(), demo_request=40), at)
+
+    assert after.intent - before.intent == pytest.approx(10 * 2 ** (-2 / 7), rel=1e-12)
+    assert after.interest == before.interest
+
+
+# -- event time -----------------------------------------------------------------------------
+
+
+def test_a_late_event_is_decayed_from_its_own_time():
+    on_time = signal("demo_request", T0 + days(10))
+    late = signal("pricing_view", T0)  # happened ten days earlier, arrives afterwards
+
+    state = final_state(journey([on_time, late]))
+
+    assert state.as_of == T0 + days(10)
+    assert scores_at(state, model(), T0 + days(10)).intent == pytest.approx(30 + 10 * 2 ** (-10 / 7))
+    assert state.tallies[SignalKind.PRICING_VIEW].last_at == T0
+
+
+def test_a_late_event_scores_as_if_it_had_arrived_in_order():
+    steps = [signal("pricing_view", T0), signal("demo_request", T0 + days(10)),
+             signal("webinar_attended", T0 + days(4))]
+
+    in_order = final_state(journey(sorted(steps, key=lambda s: s.occurred_at)))
+    as_arrived = final_state(journey(steps))
+
+    for at in (T0 + days(10), T0 + days(30)):
+        a, b = scores_at(in_order, model(), at), scores_at(as_arrived, model(), at)
+        assert math.isclose(a.interest, b.interest, rel_tol=1e-12)
+        assert math.isclose(a.intent, b.intent, rel_tol=1e-12)
+
+
+def test_each_component_decays_with_its_own_half_life():
+    state = final_state(journey([signal("demo_request", T0), signal("webinar_attended", T0)]))
+
+    later = scores_at(state, model(), T0 + days(7))
+
+    assert later.intent == pytest.approx(15)  # 7-day half-life
+    assert later.interest == pytest.approx(20 * 2 ** (-7 / 30))  # 30-day half-life
+    assert model().half_life_seconds[Component.INTENT] < model().half_life_seconds[Component.INTEREST]

@@ -1,0 +1,107 @@
+"""Decoding untrusted Segment messages: every failure is a rejection with a reason, never a crash."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring import EventType, LeadEvent
+from streams.segment import MAX_CLOCK_SKEW_S, RejectReason, Rejection, decode_segment
+
+EVENT_TIME = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc).timestamp()
+RECEIVED = EVENT_TIME + 3600.0  # the broker got it an hour later
+LIMIT = 32 * 1024
+
+
+def decode(message: object) -> LeadEvent | Rejection:
+    raw = message if isinstance(message, bytes) else orjson.dumps(message)
+    return decode_segment(raw, RECEIVED, LIMIT)
+
+
+def test_a_track_message_decodes_into_a_lead_event_keyed_by_user_id():
+    event = decode({"type": "track", "messageId": "m1", "userId": "u1", "anonymousId": "a1",
+                    "event": "Demo Requested", "timestamp": "2026-11-02T09:00:00Z",
+                    "context": {"userAgent": "Mozilla/5.0", "traits": {"email": "Dana@Acme.io"}}})
+    assert isinstance(event, LeadEvent)
+    assert (event.event_id, event.lead_id, event.anonymous, event.type, event.name) == (
+        "m1", "u1", False, EventType.TRACK, "Demo Requested")
+    assert event.contact is not None and event.contact.email == "dana@acme.io"
+    assert event.occurred_at == EVENT_TIME
+
+
+def test_an_anonymous_page_view_takes_its_path_from_the_url_when_no_path_is_given():
+    event = decode({"type": "page", "messageId": "m2", "anonymousId": "v1",
+                    "properties": {"url": "https://example.com/pricing?plan=team"}})
+    assert isinstance(event, LeadEvent)
+    assert (event.lead_id, event.anonymous, event.path) == ("anon:v1", True, "/pricing")
+
+
+def test_a_missing_timestamp_falls_back_to_the_broker_time_and_a_future_one_is_clamped():
+    no_time = decode({"type": "page", "messageId": "m3", "userId": "u"})
+    future = decode({"type": "page", "messageId": "m4", "userId": "u", "timestamp": "2099-01-01T00:00:00Z"})
+    assert isinstance(no_time, LeadEvent) and no_time.occurred_at == RECEIVED
+    assert isinstance(future, LeadEvent) and future.occurred_at == RECEIVED + MAX_CLOCK_SKEW_S
+
+
+def test_a_message_without_an_id_gets_a_stable_id_from_its_bytes():
+    message = {"type": "page", "userId": "u", "timestamp": "2026-11-02T09:00:00Z"}
+    first, again = decode(message), decode(message)
+    assert isinstance(first, LeadEvent) and isinstance(again, LeadEvent)
+    assert first.event_id.startswith("derived:") and first.event_id == again.event_id
+
+
+def test_do_not_track_and_refused_consent_are_marked():
+    dnt = decode({"type": "page", "messageId": "m5", "userId": "u", "context": {"dnt": True}})
+    refused = decode({"type": "page", "messageId": "m6", "userId": "u", "properties": {"consent": False}})
+    assert isinstance(dnt, LeadEvent) and not dnt.consent
+    assert isinstance(refused, LeadEvent) and not refused.consent
+
+
+@pytest.mark.parametrize(
+    ("message", "reason"),
+    [
+        (b"{nope", RejectReason.MALFORMED_JSON),
+        (b"\xff\xfe\xfd", RejectReason.MALFORMED_JSON),
+        (b"[1, 2, 3]", RejectReason.NOT_AN_OBJECT),
+        (b"[" * 5000 + b"]" * 5000, RejectReason.MALFORMED_JSON),
+        ({"type": "purchase", "userId": "u"}, RejectReason.UNKNOWN_TYPE),
+        ({"messageId": "x", "userId": "u"}, RejectReason.UNKNOWN_TYPE),
+        ({"type": "page", "messageId": "x"}, RejectReason.MISSING_IDENTITY),
+        ({"type": "page", "userId": "", "anonymousId": ""}, RejectReason.MISSING_IDENTITY),
+        ({"type": "track", "userId": "u"}, RejectReason.INVALID_FIELD),
+        ({"type": "page", "userId": {"id": 1}}, RejectReason.INVALID_FIELD),
+        ({"type": "page", "userId": "u", "timestamp": "yesterday"}, RejectReason.INVALID_FIELD),
+        ({"type": "page", "userId": "u", "properties": ["not", "an", "object"]}, RejectReason.INVALID_FIELD),
+        ({"type": "page", "userId": "u", "properties": {"blob": "x" * LIMIT}}, RejectReason.OVERSIZED),
+    ],
+)
+def test_unreadable_messages_are_rejected_with_a_reason(message: object, reason: RejectReason):
+    outcome = decode(message)
+    assert isinstance(outcome, Rejection)
+    assert outcome.reason is reason
+    assert outcome.detail
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+segment_keys = st.sampled_from(["type", "messageId", "userId", "anonymousId", "timestamp", "event",
+                                "properties", "traits", "context", "name"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(segment_keys, json_values | st.sampled_from(["page", "track", "identify"]), max_size=8))
+def test_any_json_object_decodes_or_is_rejected_but_never_raises(message: dict):
+    assert isinstance(decode(message), LeadEvent | Rejection)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_decode_or_are_rejected_but_never_raise(raw: bytes):
+    assert isinstance(decode_segment(raw, RECEIVED, LIMIT), LeadEvent | Rejection)
