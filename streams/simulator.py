@@ -1,0 +1,151 @@
+"""Realistic lead journeys for the demo: most leads stay cold, some warm up, a few turn hot.
+
+``plan_wave`` is a pure function of its seed, so a run can be repeated; ``send_waves`` is
+the thin shell that replays plans onto the raw topic in real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+BROWSER_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
+)
+CRAWLER_AGENT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+COMPANIES = ("acme.io", "globex.com", "initech.com", "umbrella.co", "hooli.com", "stark.io", "wayne.co",
+             "wonka.com", "tyrell.io", "cyberdyne.io", "soylent.co", "vandelay.com")
+TITLES = ("Marketing Manager", "VP Engineering", "CTO", "Head of Sales Ops", "Analyst", "Director of IT")
+
+
+@dataclass(frozen=True)
+class PlannedEvent:
+    offset_s: float  # seconds after the wave starts
+    key: bytes
+    value: bytes
+    label: str  # what the event is, for the summary ("page", "malformed", "duplicate", ...)
+
+
+@dataclass
+class _Journey:
+    rng: random.Random
+    start: float
+    lead_key: str
+    user_id: str | None
+    anonymous_id: str
+    events: list[PlannedEvent] = field(default_factory=list)
+    clock: float = 0.0
+    sequence: int = 0
+
+    def _message(self, body: dict, at: float) -> dict:
+        self.sequence += 1
+        identity = {"userId": self.user_id} if self.user_id else {}
+        return {
+            "messageId": f"{self.lead_key}-{self.sequence}",
+            "anonymousId": self.anonymous_id,
+            **identity,
+            "timestamp": datetime.fromtimestamp(self.start + at, timezone.utc).isoformat(),
+            "context": {"userAgent": BROWSER_AGENT, "ip": "203.0.113.0"},
+            **body,
+        }
+
+    def add(self, body: dict, label: str) -> None:
+        self.clock += self.rng.uniform(0.4, 3.0)
+        message = self._message(body, self.clock)
+        raw = orjson.dumps(message)
+        self.events.append(PlannedEvent(self.clock, self.lead_key.encode(), raw, label))
+        if self.rng.random() < 0.03:  # trackers retry: the same message arrives twice
+            self.events.append(PlannedEvent(self.clock + 0.05, self.lead_key.encode(), raw, "duplicate"))
+
+    def page(self, path: str) -> None:
+        self.add({"type": "page", "properties": {"path": path, "url": f"https://example.com{path}"}}, "page")
+
+    def track(self, name: str, **properties: object) -> None:
+        self.add({"type": "track", "event": name, "properties": properties}, "track")
+
+    def identify(self, email: str, title: str) -> None:
+        self.add({"type": "identify", "traits": {"email": email, "title": title}}, "identify")
+
+
+def _browser(j: _Journey) -> None:
+    for _ in range(j.rng.randint(1, 4)):
+        j.page(j.rng.choice(("/blog/lead-scoring", "/blog/intent-data", "/", "/about", "/careers")))
+    if j.user_id and j.rng.random() < 0.3:
+        j.track("Newsletter Subscribed")
+
+
+def _researcher(j: _Journey) -> None:
+    for _ in range(j.rng.randint(1, 3)):
+        j.page(j.rng.choice(("/product", "/features/scoring", "/product/integrations")))
+    j.track("Case Study Downloaded", title="How Acme doubled SQLs")
+    j.track("Webinar Registered")
+    if j.rng.random() < 0.5:
+        j.track("Email Link Clicked")
+    if j.rng.random() < 0.4:
+        j.track("Webinar Attended")
+
+
+def _buyer(j: _Journey) -> None:
+    _researcher(j)
+    for _ in range(j.rng.randint(2, 3)):
+        j.page(j.rng.choice(("/pricing", "/pricing/enterprise")))
+    j.track("Demo Requested")
+    j.track("Contact Form Submitted")
+
+
+def _noise(j: _Journey) -> None:
+    """What real traffic also carries: clicks nobody mapped, crawlers, and broken payloads."""
+    if j.rng.random() < 0.10:
+        j.track("Button Clicked", button="cta-header")
+    if j.rng.random() < 0.05:
+        j.events.append(PlannedEvent(j.clock + 0.1, j.lead_key.encode(), b'{"type": "page", "messageId": "tr', "malformed"))
+    if j.rng.random() < 0.05:
+        bot = {"type": "page", "messageId": f"{j.lead_key}-bot", "anonymousId": f"crawler-{j.lead_key}",
+               "properties": {"path": "/pricing"}, "context": {"userAgent": CRAWLER_AGENT}}
+        j.events.append(PlannedEvent(j.clock + 0.2, f"crawler-{j.lead_key}".encode(), orjson.dumps(bot), "bot"))
+
+
+def plan_wave(seed: int, leads: int, span_s: float, start: float) -> list[PlannedEvent]:
+    """One wave of ``leads`` journeys spread over ``span_s`` seconds, sorted by time."""
+    rng = random.Random(seed)
+    planned: list[PlannedEvent] = []
+    for index in range(leads):
+        anonymous_id = f"v-{seed}-{index}"
+        known = rng.random() < 0.75
+        lead_key = f"lead-{seed}-{index}" if known else anonymous_id
+        journey = _Journey(rng, start, lead_key, lead_key if known else None, anonymous_id,
+                           clock=rng.uniform(0.0, span_s * 0.5))
+        if known:
+            company = rng.choice(COMPANIES)
+            journey.identify(f"{lead_key}@{company}", rng.choice(TITLES))
+        persona = rng.random()
+        (_buyer if persona < 0.12 and known else _researcher if persona < 0.40 else _browser)(journey)
+        _noise(journey)
+        planned.extend(event for event in journey.events if event.offset_s <= span_s)
+    return sorted(planned, key=lambda event: event.offset_s)
+
+
+async def send_waves(
+    producer: AIOKafkaProducer, topic: str, leads_per_wave: int, span_s: float, seed: int,
+    should_stop: Callable[[], bool], on_sent: Callable[[PlannedEvent], None],
+) -> None:
+    """Replay waves of journeys in real time until ``should_stop`` says so."""
+    wave = 0
+    while not should_stop():
+        start = time.time()
+        for event in plan_wave(seed + wave, leads_per_wave, span_s, start):
+            delay = start + event.offset_s - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if should_stop():
+                return
+            await producer.send(topic, event.value, key=event.key)
+            on_sent(event)
+        wave += 1
