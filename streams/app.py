@@ -6,7 +6,8 @@ import sys
 
 import faust
 
-from streams.config import settings
+from scoring import ScoringError
+from streams.config import scoring_model, settings
 from streams.errors import StreamsError
 
 
@@ -46,10 +47,17 @@ def configure(app: faust.App, conf: faust.Settings, **kwargs: object) -> None:
     conf.consumer_auto_offset_reset = "earliest"
 
 
+# Commands that run the app need valid settings and a valid model before Faust starts.
+COMMANDS_NEEDING_THE_MODEL = {"worker"}
+
+
 def main() -> None:
     try:
+        settings()
+        if COMMANDS_NEEDING_THE_MODEL & set(sys.argv[1:2]):
+            scoring_model()
         app.main()
-    except StreamsError as exc:
+    except (StreamsError, ScoringError) as exc:
         print(f"leadstream: {exc}", file=sys.stderr)
         sys.exit(2)
 

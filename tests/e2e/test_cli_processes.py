@@ -1,0 +1,83 @@
+"""`leadstream kafka` and `leadstream worker` started as separate processes, as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.brokers import free_port
+from streams.worker_process import WorkerProcess
+from tests.e2e.cli import leadstream_command
+from tests.integration.kafka_fixture import require_kafka_toolchain
+from tests.integration.pipeline_harness import FAST_GROUP_ENV, identify, page, track
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
+
+
+def _read_bootstrap(process: subprocess.Popen[str], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise AssertionError(f"leadstream kafka exited with {process.returncode}")
+        if match := re.search(r"bootstrap:\s*(127\.0\.0\.1:\d+)", line):
+            return match.group(1)
+    raise AssertionError("leadstream kafka never printed its bootstrap address")
+
+
+async def test_a_journey_is_scored_by_a_worker_process_on_a_kafka_process(tmp_path: Path):
+    require_kafka_toolchain()
+    port = free_port()
+    kafka = subprocess.Popen(
+        [*leadstream_command(), "kafka", "--port", str(port), "--data-dir", str(tmp_path / "kafka")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    worker = None
+    try:
+        bootstrap = _read_bootstrap(kafka, timeout=120)
+        assert bootstrap == f"127.0.0.1:{port}"
+        worker = WorkerProcess(bootstrap, tmp_path / "worker.log", command=leadstream_command(),
+                               env={**FAST_GROUP_ENV, "LEADSTREAM_DATA_DIR": str(tmp_path / "data")})
+        worker.start()
+        await worker.wait_ready()
+
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        for message in (identify("cli-lead", "c1", "ana@globex.com", 0), page("cli-lead", "c2", "/pricing", 1),
+                        track("cli-lead", "c3", "Demo Requested", 2), track("cli-lead", "c4", "Trial Started", 3)):
+            await producer.send_and_wait("leads.events.raw", orjson.dumps(message), key=b"cli-lead")
+        await producer.stop()
+
+        consumer = AIOKafkaConsumer("leads.qualification", bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        seen: list[dict] = []
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(c["to_temperature"] == "hot" for c in seen):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    seen.extend(orjson.loads(r.value) for r in records)
+        finally:
+            await consumer.stop()
+        assert [(c["to_stage"], c["to_temperature"]) for c in seen] == [("iql", "cold"), ("mql", "warm"), ("sql", "hot")]
+
+        assert worker.stop() == 0, worker.log_tail()
+    finally:
+        if worker:
+            worker.kill()
+        if kafka.poll() is None:
+            os.killpg(kafka.pid, signal.SIGINT)
+        assert kafka.wait(timeout=60) == 0
+        # `leadstream kafka` stops its broker on Ctrl-C: nothing is left listening.
+        await asyncio.sleep(0.2)
+        from streams.brokers import port_is_free
+        assert port_is_free(port)

@@ -1,0 +1,49 @@
+"""`leadstream dev` on the embedded broker: the demo runs, scores and accounts for every event."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+
+from streams.brokers import BrokerBinaryMissing, tansu_binary
+from tests.e2e.cli import leadstream_command
+
+pytestmark = pytest.mark.embedded
+
+
+def test_leadstream_dev_runs_end_to_end_and_its_summary_adds_up(tmp_path: Path):
+    try:
+        tansu_binary()
+    except BrokerBinaryMissing as missing:
+        pytest.fail(f"the embedded broker ships with the package, yet: {missing}")
+    summary_path = tmp_path / "summary.json"
+
+    run = subprocess.run(
+        [*leadstream_command(), "dev", "--duration", "20", "--summary-json", str(summary_path),
+         "--leads", "120", "--wave-seconds", "18"],
+        capture_output=True, text=True, timeout=180,
+    )
+
+    assert run.returncode == 0, f"dev exited {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    summary = orjson.loads(summary_path.read_bytes())
+    accounting = summary["accounting"]
+    assert summary["broker"]["kind"] == "embedded"
+    assert summary["events_sent"] > 100
+    assert summary["adds_up"] is True
+    assert accounting["received"] == summary["events_sent"]
+    assert accounting["received"] == (accounting["scored"] + accounting["ignored"] + accounting["deduplicated"]
+                                      + accounting["dead_lettered"] + accounting["held"])
+    # The simulator sends crawlers, broken payloads and retries: each lands in its own bucket.
+    assert accounting["dead_lettered_by_reason"].get("malformed_json", 0) == summary["events_sent_by_label"].get("malformed", 0)
+    # A retried unmapped click is ignored again rather than deduplicated: only scored events are remembered.
+    assert 0 < accounting["deduplicated"] <= summary["events_sent_by_label"].get("duplicate", 0)
+    assert accounting["ignored_by_reason"].get("bot", 0) == summary["events_sent_by_label"].get("bot", 0)
+    # Leads really move: some warm up, a few turn hot, and the terminal showed it.
+    assert summary["transitions"]["temperature"].get("cold→warm", 0) > 0
+    assert summary["transitions"]["temperature"].get("warm→hot", 0) > 0
+    assert summary["leads_per_stage"].get("sql", 0) > 0
+    assert "warm→hot" in run.stdout.replace("\x1b[1;31m", "").replace("\x1b[33m", "").replace("\x1b[0m", "")
+    assert "adds up" in run.stdout

@@ -1,0 +1,43 @@
+"""A bad setting or model file stops `leadstream worker` at once, naming what is wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cli import leadstream_command
+
+
+def run_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*leadstream_command(), "worker"], env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LEADSTREAM_PARTITIONS", "zero"), ("LEADSTREAM_SESSION_TIMEOUT_S", "-3"), ("KAFKA_BOOTSTRAP_SERVERS", " ")],
+)
+def test_a_bad_environment_variable_is_named_and_the_worker_does_not_start(variable: str, value: str):
+    run = run_worker({variable: value})
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"leadstream: {variable}:"), run.stderr
+
+
+def test_a_bad_model_file_is_rejected_naming_the_field(tmp_path: Path):
+    model = tmp_path / "model.toml"
+    shipped = (Path(__file__).parents[2] / "scoring" / "default_model.toml").read_text()
+    model.write_text(shipped.replace('demo_request = { component = "intent", points = 30 }',
+                                     'demo_request = { component = "intnet", points = 30 }'))
+    run = run_worker({"LEADSTREAM_MODEL": str(model)})
+    assert run.returncode == 2
+    assert "signals.demo_request.component" in run.stderr
+    assert "interest, intent" in run.stderr  # the allowed values
+
+
+def test_a_missing_model_file_is_named(tmp_path: Path):
+    run = run_worker({"LEADSTREAM_MODEL": str(tmp_path / "absent.toml")})
+    assert run.returncode == 2
+    assert "absent.toml" in run.stderr and "cannot be read" in run.stderr

@@ -1,0 +1,173 @@
+"""A real ``leadstream worker`` process on real Kafka, and the tools tests drive it with.
+
+Each test module gets its own topic prefix and consumer group, so its worker's accounting
+counts exactly the events that module sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.worker_process import WorkerProcess
+
+# Faust's defaults (60 s) would make every join and rebalance in the suite slow.
+FAST_GROUP_ENV = {
+    "LEADSTREAM_SESSION_TIMEOUT_S": "6",
+    "LEADSTREAM_HEARTBEAT_INTERVAL_S": "1",
+    "LEADSTREAM_REBALANCE_TIMEOUT_S": "10",
+}
+TEST_PARTITIONS = 4
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+
+
+def at(minutes: float) -> str:
+    """An event time ``minutes`` after a fixed start: journeys are reproducible."""
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def page(lead: str, event_id: str, path: str, minutes: float = 0.0) -> dict[str, Any]:
+    return {"type": "page", "messageId": event_id, "userId": lead, "properties": {"path": path},
+            "timestamp": at(minutes)}
+
+
+def track(lead: str, event_id: str, name: str, minutes: float = 0.0) -> dict[str, Any]:
+    return {"type": "track", "messageId": event_id, "userId": lead, "event": name, "timestamp": at(minutes)}
+
+
+def identify(lead: str, event_id: str, email: str, minutes: float = 0.0) -> dict[str, Any]:
+    return {"type": "identify", "messageId": event_id, "userId": lead, "traits": {"email": email},
+            "timestamp": at(minutes)}
+
+
+@dataclass
+class TopicRecorder:
+    """Consumes topics from the beginning in the background and keeps every record."""
+
+    bootstrap: str
+    topics: tuple[str, ...]
+    records: dict[str, list[tuple[bytes | None, bytes]]] = field(default_factory=dict)
+    _consumer: AIOKafkaConsumer | None = None
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.records = {topic: [] for topic in self.topics}
+        self._consumer = AIOKafkaConsumer(*self.topics, bootstrap_servers=self.bootstrap,
+                                          auto_offset_reset="earliest", metadata_max_age_ms=1000)
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        async for record in self._consumer:
+            self.records[record.topic].append((record.key, record.value))
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer:
+            await self._consumer.stop()
+
+    async def wait_for(self, topic: str, predicate: Callable[[list[dict[str, Any]]], bool],
+                       timeout: float = 30.0) -> list[dict[str, Any]]:
+        """Decoded records of ``topic`` once ``predicate`` holds for them; fails after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            decoded = [orjson.loads(value) for _, value in self.records[topic]]
+            if predicate(decoded):
+                return decoded
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting on {topic}; have {len(decoded)} records: {decoded[-5:]}")
+            await asyncio.sleep(0.2)
+
+
+@dataclass
+class RunningPipeline:
+    """A worker process plus a producer and recorders on one isolated set of topics."""
+
+    bootstrap: str
+    prefix: str
+    worker: WorkerProcess
+    producer: AIOKafkaProducer
+    recorder: TopicRecorder
+    sent: int = 0
+
+    def topic(self, name: str) -> str:
+        return self.prefix + name
+
+    async def send(self, message: dict[str, Any] | bytes, key: str | bytes | None = None) -> None:
+        value = message if isinstance(message, bytes) else orjson.dumps(message)
+        if key is None and isinstance(message, dict):
+            key = message.get("userId") or message.get("anonymousId")
+        await self.producer.send_and_wait(
+            self.topic("leads.events.raw"), value, key=key.encode() if isinstance(key, str) else key
+        )
+        self.sent += 1
+
+    async def send_all(self, messages: Iterable[dict[str, Any] | bytes]) -> None:
+        for message in messages:
+            await self.send(message)
+
+    async def changes_for(self, lead: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The lead's first ``count`` distinct changes, waiting for them; then checks no more came."""
+        def distinct(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            seen: dict[str, dict[str, Any]] = {}
+            for record in records:
+                if record["lead_id"] == lead:
+                    seen.setdefault(record["change_id"], record)
+            return sorted(seen.values(), key=lambda change: change["sequence"])
+
+        records = await self.recorder.wait_for(
+            self.topic("leads.qualification"), lambda rs: len(distinct(rs)) >= count, timeout
+        )
+        return distinct(records)
+
+    async def accounting(self) -> dict[str, Any]:
+        _, body = await self.worker.get_json("/accounting")
+        return body
+
+    async def settled_accounting(self, timeout: float = 30.0) -> dict[str, Any]:
+        """The accounting once every event sent so far has been received and put in a bucket."""
+        deadline = time.monotonic() + timeout
+        while True:
+            accounting = await self.accounting()
+            if accounting["received"] >= self.sent and accounting["balanced"]:
+                return accounting
+            if time.monotonic() > deadline:
+                raise AssertionError(f"sent {self.sent}, accounting never settled: {accounting}")
+            await asyncio.sleep(0.2)
+
+
+async def start_pipeline(bootstrap: str, log_dir: Path) -> RunningPipeline:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    worker = WorkerProcess(bootstrap, log_dir / f"worker-{prefix}log", env={
+        **FAST_GROUP_ENV,
+        "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
+        "LEADSTREAM_TOPIC_PREFIX": prefix,
+        "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
+        "LEADSTREAM_DATA_DIR": str(log_dir / f"data-{prefix[:-1]}"),
+    })
+    worker.start()
+    await worker.wait_ready()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    recorder = TopicRecorder(bootstrap, (prefix + "leads.qualification", prefix + "leads.events.dlq",
+                                         prefix + "leads.signals"))
+    await recorder.start()
+    return RunningPipeline(bootstrap, prefix, worker, producer, recorder)
+
+
+async def stop_pipeline(pipeline: RunningPipeline) -> None:
+    await pipeline.recorder.stop()
+    await pipeline.producer.stop()
+    pipeline.worker.stop()

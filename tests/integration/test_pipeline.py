@@ -1,0 +1,154 @@
+"""The real worker on real Apache Kafka: journeys scored, bad input dead-lettered, duplicates once."""
+
+from __future__ import annotations
+
+import base64
+
+import orjson
+import pytest
+import pytest_asyncio
+
+from streams.partitioning import partition_for
+from tests.contracts import assert_matches_contract
+from tests.integration.pipeline_harness import (
+    TEST_PARTITIONS, RunningPipeline, identify, page, start_pipeline, stop_pipeline, track,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
+    running = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("pipeline"))
+    yield running
+    await stop_pipeline(running)
+
+
+def transitions(changes: list[dict]) -> list[tuple[str, str, str, str]]:
+    return [(c["from_stage"], c["to_stage"], c["from_temperature"], c["to_temperature"]) for c in changes]
+
+
+async def test_a_scripted_journey_produces_exactly_the_expected_qualification_changes(pipeline: RunningPipeline):
+    lead = "journey-1"
+    await pipeline.send_all([
+        identify(lead, "j1-1", "dana@acme.io", minutes=0),
+        page(lead, "j1-2", "/blog/intent", minutes=1),           # 2 points: still cold
+        page(lead, "j1-3", "/pricing", minutes=2),               # 12
+        track(lead, "j1-4", "Demo Requested", minutes=3),        # 42: warm, MQL
+        track(lead, "j1-5", "Contact Form Submitted", minutes=4),  # 57: still warm
+        page(lead, "j1-6", "/product", minutes=5),               # 62: hot, SQL
+        page(lead, "j1-7", "/pricing/enterprise", minutes=6),    # 72: no change
+    ])
+    changes = await pipeline.changes_for(lead, count=3)
+
+    assert transitions(changes) == [
+        ("new", "iql", "cold", "cold"),
+        ("iql", "mql", "cold", "warm"),
+        ("mql", "sql", "warm", "hot"),
+    ]
+    assert [c["sequence"] for c in changes] == [1, 2, 3]
+    assert [c["cause"]["event_id"] for c in changes] == ["j1-1", "j1-4", "j1-6"]
+    hot = changes[-1]
+    assert hot["account"] == "acme.io"
+    assert hot["score"]["intent"] == pytest.approx(55.0, abs=0.05)  # pricing 10 + demo 30 + contact 15, barely decayed
+    assert [r["signal"] for r in hot["reasons"]] == ["demo_request", "contact_form", "pricing_view"]
+    for change in changes:
+        assert_matches_contract("leads.qualification", change)
+    accounting = await pipeline.settled_accounting()
+    assert accounting["balanced"]
+    # Nothing more for this lead: the last page view changed nothing.
+    assert len(await pipeline.changes_for(lead, count=3)) == 3
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"type": "page", "messageId": "broken', "malformed_json"),
+        (orjson.dumps({"type": "purchase", "messageId": "u-1", "userId": "dlq-lead"}), "unknown_type"),
+        (orjson.dumps({"type": "page", "messageId": "n-1", "properties": {"path": "/pricing"}}), "missing_identity"),
+        (orjson.dumps({"type": "track", "messageId": "o-1", "userId": "dlq-lead", "event": "Demo Requested",
+                       "properties": {"blob": "x" * 40_000}}), "oversized"),
+        (b"\xff\xfe not utf-8 at all", "malformed_json"),
+    ],
+    ids=["malformed-json", "unknown-type", "no-identity", "oversized", "not-utf8"],
+)
+async def test_bad_input_lands_in_the_dead_letter_topic_with_its_reason_and_original_bytes(
+    pipeline: RunningPipeline, raw: bytes, reason: str
+):
+    await pipeline.send(raw, key=b"dlq-key")
+
+    def has_it(records: list[dict]) -> bool:
+        return any(base64.b64decode(r["value_base64"]) == raw for r in records)
+
+    records = await pipeline.recorder.wait_for(pipeline.topic("leads.events.dlq"), has_it)
+    letter = next(r for r in records if base64.b64decode(r["value_base64"]) == raw)
+    assert letter["reason"] == reason
+    assert base64.b64decode(letter["key_base64"]) == b"dlq-key"
+    assert letter["source"]["topic"] == pipeline.topic("leads.events.raw")
+    assert_matches_contract("leads.events.dlq", letter)
+
+
+async def test_the_worker_keeps_scoring_after_bad_input(pipeline: RunningPipeline):
+    await pipeline.send(b"\x00garbage", key=b"poison")
+    await pipeline.send_all([identify("after-poison", "ap-1", "lee@initech.com"),
+                             track("after-poison", "ap-2", "Demo Requested", minutes=1)])
+    changes = await pipeline.changes_for("after-poison", count=2)
+    assert transitions(changes)[-1] == ("iql", "mql", "cold", "warm")
+
+
+async def test_a_duplicated_event_is_counted_once_even_after_fifty_other_events(pipeline: RunningPipeline):
+    lead = "dup-lead"
+    before = await pipeline.settled_accounting()
+    demo = track(lead, "dup-demo", "Demo Requested", minutes=0)  # 30 points: warm
+    await pipeline.send(demo)
+    await pipeline.send(demo)  # an immediate redelivery
+    # Careers pages are worth nothing, so only a second demo request could make the lead hot.
+    await pipeline.send_all(page(lead, f"dup-career-{i}", "/careers", minutes=1 + i) for i in range(50))
+    await pipeline.send(demo)  # the same event again, 51 events later
+    after = await pipeline.settled_accounting()
+
+    assert after["deduplicated"] - before["deduplicated"] == 2
+    assert after["scored"] - before["scored"] == 51
+    changes = await pipeline.changes_for(lead, count=1)
+    # A known lead's first demo request takes it from new straight to MQL; a counted duplicate
+    # (60 points) would have made it hot. Re-emissions of that change carry the same id.
+    assert transitions(changes) == [("new", "mql", "cold", "warm")]
+
+
+async def test_anonymous_visitors_keyed_by_visitor_id_are_repartitioned_and_scored(pipeline: RunningPipeline):
+    # A visitor id whose record lands on another partition than its lead id's table entry.
+    visitor = next(v for v in (f"visitor-{n}" for n in range(100))
+                   if partition_for(v.encode(), TEST_PARTITIONS) != partition_for(f"anon:{v}".encode(), TEST_PARTITIONS))
+    paths = ["/product", "/product/integrations", "/pricing", "/pricing/enterprise", "/pricing"]
+    for index, path in enumerate(paths):
+        await pipeline.send({"type": "page", "messageId": f"anon-{index}", "anonymousId": visitor,
+                             "properties": {"path": path}, "timestamp": f"2026-11-02T09:0{index}:00+00:00"})
+    changes = await pipeline.changes_for(f"anon:{visitor}", count=1)
+    # No contact details: the visitor warms up (40 points) but stays NEW: sales cannot call it yet.
+    assert transitions(changes) == [("new", "new", "cold", "warm")]
+    def visitor_signals(records: list[dict]) -> set[str]:
+        return {s["event_id"] for s in records if s["lead_id"] == f"anon:{visitor}"}
+
+    forwarded = await pipeline.recorder.wait_for(
+        pipeline.topic("leads.signals"), lambda records: len(visitor_signals(records)) == len(paths))
+    assert visitor_signals(forwarded) == {f"anon-{i}" for i in range(len(paths))}
+    for signal in forwarded:
+        assert_matches_contract("leads.signals", signal)
+
+
+async def test_ignored_events_are_counted_by_reason_and_the_accounting_adds_up(pipeline: RunningPipeline):
+    before = await pipeline.settled_accounting()
+    await pipeline.send_all([
+        track("ign-lead", "ign-1", "Button Clicked"),
+        track("ign-lead", "ign-2", "Deal Won"),
+        {**page("ign-lead", "ign-3", "/pricing"), "context": {"userAgent": "Googlebot/2.1 (+http://www.google.com/bot.html)"}},
+        {**page("ign-lead", "ign-4", "/pricing"), "context": {"dnt": True}},
+    ])
+    after = await pipeline.settled_accounting()
+
+    delta = {reason: after["ignored_by_reason"].get(reason, 0) - before["ignored_by_reason"].get(reason, 0)
+             for reason in ("unmapped_event", "outcome_only", "bot", "no_consent")}
+    assert delta == {"unmapped_event": 1, "outcome_only": 1, "bot": 1, "no_consent": 1}
+    assert after["received"] == pipeline.sent
+    assert after["received"] == (after["scored"] + after["ignored"] + after["deduplicated"]
+                                 + after["dead_lettered"] + after["held"])
