@@ -9,7 +9,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from streams import codecs, metrics
 from streams.app import app
-from streams.config import scoring_model
+from streams.config import scoring_model, settings
+from streams.partitioning import partition_for
 from streams.tables import leads_table
 
 
@@ -28,10 +29,16 @@ async def accounting(self: View, request: Request) -> Response:
 
 @app.page("/stats")
 async def stats(self: View, request: Request) -> Response:
-    """Leads per stage and temperature in this worker's partitions."""
+    """Leads per stage and temperature in the partitions this worker actively owns."""
     stages: Counter[str] = Counter()
     temperatures: Counter[str] = Counter()
+    # Standby replicas of other workers' partitions live in the same store: leave them out,
+    # or a cluster-wide sum would count those leads twice.
+    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == leads_table.changelog_topic.get_topic_name()}
+    partitions = settings().partitions
     for key, value in list(leads_table.items()):
+        if partition_for(key, partitions) not in active:
+            continue
         state = codecs.decode_state(key.decode(), value)
         stages[state.stage.value] += 1
         temperatures[state.temperature.value] += 1

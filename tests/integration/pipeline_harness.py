@@ -91,16 +91,36 @@ class TopicRecorder:
             await asyncio.sleep(0.2)
 
 
+BUCKETS = ("received", "scored", "ignored", "deduplicated", "dead_lettered", "held")
+
+
+def summed_accounting(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One accounting over several workers: each counts what passed through its own partitions."""
+    total: dict[str, Any] = {bucket: sum(part[bucket] for part in parts) for bucket in BUCKETS}
+    for by_reason in ("ignored_by_reason", "dead_lettered_by_reason"):
+        merged: dict[str, int] = {}
+        for part in parts:
+            for reason, count in part[by_reason].items():
+                merged[reason] = merged.get(reason, 0) + count
+        total[by_reason] = merged
+    total["balanced"] = total["received"] == sum(total[b] for b in BUCKETS if b != "received")
+    return total
+
+
 @dataclass
 class RunningPipeline:
-    """A worker process plus a producer and recorders on one isolated set of topics."""
+    """Worker processes plus a producer and recorders on one isolated set of topics."""
 
     bootstrap: str
     prefix: str
-    worker: WorkerProcess
+    workers: list[WorkerProcess]
     producer: AIOKafkaProducer
     recorder: TopicRecorder
     sent: int = 0
+
+    @property
+    def worker(self) -> WorkerProcess:
+        return self.workers[0]
 
     def topic(self, name: str) -> str:
         return self.prefix + name
@@ -133,8 +153,7 @@ class RunningPipeline:
         return distinct(records)
 
     async def accounting(self) -> dict[str, Any]:
-        _, body = await self.worker.get_json("/accounting")
-        return body
+        return summed_accounting([(await worker.get_json("/accounting"))[1] for worker in self.workers])
 
     async def settled_accounting(self, timeout: float = 30.0) -> dict[str, Any]:
         """The accounting once every event sent so far has been received and put in a bucket."""
@@ -148,26 +167,32 @@ class RunningPipeline:
             await asyncio.sleep(0.2)
 
 
-async def start_pipeline(bootstrap: str, log_dir: Path) -> RunningPipeline:
+async def start_pipeline(bootstrap: str, log_dir: Path, workers: int = 1) -> RunningPipeline:
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    worker = WorkerProcess(bootstrap, log_dir / f"worker-{prefix}log", env={
-        **FAST_GROUP_ENV,
-        "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
-        "LEADSTREAM_TOPIC_PREFIX": prefix,
-        "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
-        "LEADSTREAM_DATA_DIR": str(log_dir / f"data-{prefix[:-1]}"),
-    })
-    worker.start()
-    await worker.wait_ready()
+    processes = [
+        WorkerProcess(bootstrap, log_dir / f"worker-{index}-{prefix}log", env={
+            **FAST_GROUP_ENV,
+            "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
+            "LEADSTREAM_TOPIC_PREFIX": prefix,
+            "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
+            "LEADSTREAM_DATA_DIR": str(log_dir / f"data-{index}-{prefix[:-1]}"),
+        })
+        for index in range(workers)
+    ]
+    for worker in processes:
+        worker.start()
+    for worker in processes:
+        await worker.wait_ready()
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     recorder = TopicRecorder(bootstrap, (prefix + "leads.qualification", prefix + "leads.events.dlq",
                                          prefix + "leads.signals"))
     await recorder.start()
-    return RunningPipeline(bootstrap, prefix, worker, producer, recorder)
+    return RunningPipeline(bootstrap, prefix, processes, producer, recorder)
 
 
 async def stop_pipeline(pipeline: RunningPipeline) -> None:
     await pipeline.recorder.stop()
     await pipeline.producer.stop()
-    pipeline.worker.stop()
+    for worker in pipeline.workers:
+        worker.stop()

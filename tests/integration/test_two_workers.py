@@ -1,0 +1,55 @@
+"""Two workers share the partitions: every lead is scored once, by the worker that owns it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import pytest_asyncio
+
+from tests.integration.pipeline_harness import (
+    RunningPipeline, identify, page, start_pipeline, stop_pipeline, track,
+)
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
+LEADS = [f"shared-{n}" for n in range(24)]
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def two_workers(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
+    running = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("two-workers"), workers=2)
+    yield running
+    await stop_pipeline(running)
+
+
+async def _owned_partitions(pipeline: RunningPipeline) -> list[int]:
+    """How many leads each worker holds, once both have settled after the join."""
+    counts = []
+    for worker in pipeline.workers:
+        _, stats = await worker.get_json("/stats")
+        counts.append(stats["leads"])
+    return counts
+
+
+async def test_two_workers_score_every_lead_exactly_once_between_them(two_workers: RunningPipeline):
+    for lead in LEADS:
+        await two_workers.send_all([
+            identify(lead, f"{lead}-1", f"{lead}@acme.io", 0),
+            page(lead, f"{lead}-2", "/pricing", 1),
+            track(lead, f"{lead}-3", "Demo Requested", 2),
+            track(lead, f"{lead}-4", "Trial Started", 3),
+        ])
+    for lead in LEADS:
+        changes = await two_workers.changes_for(lead, count=3)
+        assert [(c["to_stage"], c["to_temperature"]) for c in changes] == [
+            ("iql", "cold"), ("mql", "warm"), ("sql", "hot")], lead
+
+    accounting = await two_workers.settled_accounting()
+    assert accounting["received"] == two_workers.sent == 4 * len(LEADS)
+    assert accounting["scored"] == 4 * len(LEADS)
+    assert accounting["deduplicated"] == 0
+    await asyncio.sleep(0)
+    held_by_each = await _owned_partitions(two_workers)
+    # Both workers did real work, and no lead is held twice.
+    assert all(count > 0 for count in held_by_each), held_by_each
+    assert sum(held_by_each) == len(LEADS)
