@@ -6,8 +6,9 @@ Time is always passed in; nothing here reads a clock, does I/O or imports the st
 from scoring.changes import Contribution, QualificationChange, Scores
 from scoring.engine import Decision, apply
 from scoring.errors import ModelError, ScoringError
-from scoring.events import Contact, EventType, LeadEvent
-from scoring.explain import scores_at, top_contributions
+from scoring.criteria import Framework, Status
+from scoring.events import EventType, LeadEvent
+from scoring.explain import assess, scores_at, top_contributions
 from scoring.kinds import Component, IgnoreReason, SignalKind
 from scoring.model import ScoringModel, load_model, parse_model
 from scoring.signals import Ignored, Signal, interpret
@@ -15,8 +16,8 @@ from scoring.stages import Stage, Temperature
 from scoring.state import LeadState
 
 __all__ = [
-    "Component", "Contact", "Contribution", "Decision", "EventType", "IgnoreReason", "Ignored",
+    "Component", "Contribution", "Decision", "EventType", "Framework", "IgnoreReason", "Ignored",
     "LeadEvent", "LeadState", "ModelError", "QualificationChange", "Scores", "ScoringError",
-    "ScoringModel", "Signal", "SignalKind", "Stage", "Temperature", "apply", "interpret",
+    "ScoringModel", "Signal", "SignalKind", "Stage", "Status", "Temperature", "apply", "assess", "interpret",
     "load_model", "parse_model", "scores_at", "top_contributions",
 ]

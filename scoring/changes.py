@@ -3,25 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from scoring.criteria import Status
 from scoring.kinds import SignalKind
 from scoring.stages import Stage, Temperature
 
 
 @dataclass(frozen=True)
 class Scores:
-    interest: float
+    interest: float  # decayed, capped per signal kind
     intent: float
+    negative: float  # subtracted from engagement
+    product: float = 0.0  # the part of intent that comes from product usage (PQL)
+    fit: float = 0.0  # 0–100, explicit profile against the ICP; does not decay
+
+    @property
+    def engagement(self) -> float:
+        return self.interest + self.intent - self.negative
 
     @property
     def total(self) -> float:
-        return self.interest + self.intent
+        return self.engagement
 
 
 @dataclass(frozen=True)
 class Contribution:
-    """One signal kind's share of a score: its points now, after decay."""
+    """One signal kind's share of a score: its points now, after decay and its cap."""
 
     kind: SignalKind
     points_now: float
@@ -41,6 +50,10 @@ class QualificationChange:
     to_temperature: Temperature
     scores: Scores
     reasons: tuple[Contribution, ...]
+    fit_reasons: tuple[tuple[str, float], ...]
+    framework: str
+    criteria: Mapping[str, Status]
+    disqualified_by: tuple[str, ...]
     model_version: str
     cause_event_id: str
     event_time: float

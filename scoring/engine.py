@@ -10,12 +10,14 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from scoring.changes import QualificationChange, change_id
+from scoring.criteria import merge_answers
 from scoring.decay import contribution_at, decayed_to
 from scoring.dedupe import event_hash, remember
-from scoring.explain import scores_at, top_contributions
+from scoring.explain import assess, top_contributions
 from scoring.model import ScoringModel
+from scoring.profile import merge_facts
+from scoring.qualification import Assessment, next_levels, stage_for, temperature_for
 from scoring.signals import Signal
-from scoring.stages import classify_stage, classify_temperature
 from scoring.state import KindTally, LeadState, new_lead
 
 # Changes kept per lead so a redelivered event re-emits what it caused: redeliveries come
@@ -38,8 +40,11 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel) -> Decis
         earlier = next((change for h, change in state.recent_changes if h == hashed), None)
         return Decision(state=state, change=earlier, duplicate=True)
 
-    updated = _classify(_record(state, signal, model), model)
-    change = _change_between(state, updated, signal, model)
+    recorded = _record(state, signal, model)
+    assert recorded.as_of is not None
+    assessment = assess(recorded, model, recorded.as_of)
+    updated = reclassify(recorded, assessment, model)
+    change = _change_between(state, updated, assessment, signal.event_id, model)
     updated = replace(
         updated,
         recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
@@ -67,35 +72,37 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
             count=(held.count if held else 0) + 1,
             last_at=max(held.last_at, signal.occurred_at) if held else signal.occurred_at,
         )
-    contact = signal.contact.merged_over(state.contact) if signal.contact else state.contact
+    profile = merge_facts(state.profile, signal.profile, signal.occurred_at)
     return replace(
         state,
         as_of=as_of,
         tallies=MappingProxyType(tallies),
-        contact=contact,
+        profile=profile,
+        answers=merge_answers(state.answers, signal.answers, signal.occurred_at),
         # Contact details make a visitor an information-qualified lead.
-        identified=state.identified or bool(contact and contact.email),
+        identified=state.identified or "email" in profile,
     )
 
 
-def _classify(state: LeadState, model: ScoringModel) -> LeadState:
-    assert state.as_of is not None
-    total = scores_at(state, model, state.as_of).total
+def reclassify(state: LeadState, assessment: Assessment, model: ScoringModel) -> LeadState:
+    """Stage and temperature for ``assessment``, with hysteresis from the held ladder levels."""
+    levels = next_levels(state.levels, assessment.scores, model.qualification.ladders)
     return replace(
         state,
-        temperature=classify_temperature(state.temperature, total, model.temperature_rungs),
-        stage=classify_stage(state.stage, total, state.identified, model.stage_rungs),
+        levels=levels,
+        temperature=temperature_for(levels, assessment, model.qualification, model.fit.mql_minimum),
+        stage=stage_for(state.stage, state.identified, levels, assessment, model.fit.mql_minimum),
     )
 
 
 def _change_between(
-    before: LeadState, after: LeadState, signal: Signal, model: ScoringModel
+    before: LeadState, after: LeadState, assessment: Assessment, cause_event_id: str, model: ScoringModel
 ) -> QualificationChange | None:
     if (before.stage, before.temperature) == (after.stage, after.temperature):
         return None
     assert after.as_of is not None
     return QualificationChange(
-        change_id=change_id(after.lead_id, signal.event_id),
+        change_id=change_id(after.lead_id, cause_event_id),
         lead_id=after.lead_id,
         sequence=before.sequence + 1,
         account=after.account,
@@ -103,9 +110,13 @@ def _change_between(
         to_stage=after.stage,
         from_temperature=before.temperature,
         to_temperature=after.temperature,
-        scores=scores_at(after, model, after.as_of),
+        scores=assessment.scores,
         reasons=top_contributions(after, model, after.as_of),
+        fit_reasons=assessment.fit.matched,
+        framework=model.criteria.framework.name,
+        criteria=assessment.criteria,
+        disqualified_by=assessment.disqualified_by,
         model_version=model.version,
-        cause_event_id=signal.event_id,
+        cause_event_id=cause_event_id,
         event_time=after.as_of,
     )

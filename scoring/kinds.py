@@ -8,6 +8,7 @@ class Component(str, Enum):
 
     INTEREST = "interest"  # engagement with content: separates MQL from IQL
     INTENT = "intent"  # buying signals (pricing, demo, trial): fades faster, separates SQL from MQL
+    NEGATIVE = "negative"  # unsubscribes, bounces: subtracted from engagement, decays on its own
 
 
 class SignalKind(str, Enum):
@@ -34,6 +35,9 @@ class SignalKind(str, Enum):
     FEATURE_USED = "feature_used"
     POSITIVE_REVIEW = "positive_review"
     REFERRAL = "referral"
+    EMAIL_UNSUBSCRIBE = "email_unsubscribe"
+    EMAIL_BOUNCE = "email_bounce"
+    EMAIL_HARD_BOUNCE = "email_hard_bounce"
 
 
 class IgnoreReason(str, Enum):

@@ -16,22 +16,39 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from scoring.criteria import Framework
 from scoring.errors import ModelError
+from scoring.fit import DisqualifyRules, FitRules, TitleRule
 from scoring.kinds import Component, SignalKind
+from scoring.qualification import Ladders, QualificationRules
 from scoring.stages import Rung
 
 SECONDS_PER_DAY = 86_400.0
 DEFAULT_MODEL_RESOURCE = "default_model.toml"
 EnumT = TypeVar("EnumT", Component, SignalKind)
+ROLES = ("decision_maker", "influencer", "user")
 
 
 @dataclass(frozen=True)
 class SignalRule:
-    """How much one occurrence of a signal kind is worth, and which component it feeds."""
+    """How much one occurrence of a signal kind is worth, which component it feeds, and its cap."""
 
     kind: SignalKind
     component: Component
     points: float
+    cap: float | None  # most points this kind can contribute, however often it occurs
+
+
+@dataclass(frozen=True)
+class CriteriaRules:
+    framework: Framework  # the active one
+    frameworks: Mapping[str, Framework]
+    answer_fields: Mapping[str, str]  # form field -> criterion
+
+    @property
+    def known(self) -> frozenset[str]:
+        """Every criterion of every framework: answers to all of them are kept."""
+        return frozenset(c for framework in self.frameworks.values() for c in framework.criteria)
 
 
 @dataclass(frozen=True)
@@ -51,8 +68,10 @@ class ScoringModel:
     outcome_events: frozenset[str]  # normalised names, used for calibration only
     page_rules: tuple[PageRule, ...]  # longest prefix first
     default_page_kind: SignalKind
-    temperature_rungs: tuple[Rung, Rung]  # warm, hot
-    stage_rungs: tuple[Rung, Rung]  # mql, sql
+    qualification: QualificationRules
+    fit: FitRules
+    disqualify: DisqualifyRules
+    criteria: CriteriaRules
     dedupe_window: int
     top_reasons: int
 
@@ -161,7 +180,7 @@ def _choice(value: Any, enum: type[EnumT], field: str) -> EnumT:
 
 def _build_model(doc: _Fields) -> ScoringModel:
     doc.only("version", "half_life_days", "signals", "events", "outcomes", "page_views",
-             "thresholds", "dedupe", "explain")
+             "thresholds", "qualification", "fit", "disqualify", "criteria", "dedupe", "explain")
     signals = _signals(doc.sub("signals"))
     return ScoringModel(
         version=doc.text("version"),
@@ -171,8 +190,10 @@ def _build_model(doc: _Fields) -> ScoringModel:
         outcome_events=_outcome_events(doc.sub("outcomes")),
         page_rules=_page_rules(doc.sub("page_views"), signals),
         default_page_kind=_known_signal(doc.sub("page_views"), "default", signals),
-        temperature_rungs=_ladder(doc.sub("thresholds").sub("temperature"), ("warm", "hot")),
-        stage_rungs=_ladder(doc.sub("thresholds").sub("stage"), ("mql", "sql")),
+        qualification=_qualification(doc.sub("thresholds"), doc.sub("qualification"), signals),
+        fit=_fit(doc.sub("fit")),
+        disqualify=_disqualify(doc.sub("disqualify"), signals),
+        criteria=_criteria(doc.sub("criteria")),
         dedupe_window=doc.sub("dedupe").integer("window", 1, 1024),
         top_reasons=doc.sub("explain").integer("top_reasons", 1, 20),
     )
@@ -191,8 +212,9 @@ def _signals(table: _Fields) -> Mapping[SignalKind, SignalRule]:
     for key in table.table:
         kind = _choice(key, SignalKind, table.name(key))
         entry = table.sub(key)
-        entry.only("component", "points")
-        rules[kind] = SignalRule(kind, entry.choice("component", Component), entry.number("points"))
+        entry.only("component", "points", "cap")
+        cap = entry.number("cap", exclusive=True) if "cap" in entry.table else None
+        rules[kind] = SignalRule(kind, entry.choice("component", Component), entry.number("points"), cap)
     return MappingProxyType(rules)
 
 
@@ -236,22 +258,145 @@ def _page_rules(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> tup
     return tuple(sorted(rules, key=lambda rule: len(rule.prefix), reverse=True))
 
 
-def _ladder(table: _Fields, rung_names: tuple[str, str]) -> tuple[Rung, Rung]:
-    table.only(*rung_names)
-    rungs = []
-    for name in rung_names:
-        fields = table.sub(name)
-        fields.only("promote", "demote")
-        promote, demote = fields.number("promote", exclusive=True), fields.number("demote")
-        if demote >= promote:
-            raise ModelError(
-                f"{fields.name('demote')}: must be below promote ({promote:g}) so leads do not flap,"
-                f" got {demote:g}"
-            )
-        rungs.append(Rung(promote=promote, demote=demote))
-    lower, upper = rungs
-    if upper.promote <= lower.promote or upper.demote <= lower.demote:
+def _rung(table: _Fields, name: str) -> Rung:
+    fields = table.sub(name)
+    fields.only("promote", "demote")
+    promote, demote = fields.number("promote", exclusive=True), fields.number("demote")
+    if demote >= promote:
         raise ModelError(
-            f"{table.name(rung_names[1])}: thresholds must be above those of {rung_names[0]}"
+            f"{fields.name('demote')}: must be below promote ({promote:g}) so leads do not flap, got {demote:g}"
         )
-    return lower, upper
+    return Rung(promote=promote, demote=demote)
+
+
+def _strings(table: _Fields, key: str, lower: bool = False, upper: bool = False) -> tuple[str, ...]:
+    values = table.table.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
+        raise ModelError(f"{table.name(key)}: expected a list of non-empty strings, got {values!r}")
+    return tuple(v.strip().lower() if lower else v.strip().upper() if upper else v.strip() for v in values)
+
+
+def _signal_list(table: _Fields, key: str, signals: Mapping[SignalKind, SignalRule]) -> frozenset[SignalKind]:
+    kinds = set()
+    for index, value in enumerate(_strings(table, key)):
+        kind = _choice(value, SignalKind, f"{table.name(key)}[{index}]")
+        if kind not in signals:
+            raise ModelError(f"{table.name(key)}[{index}]: signal {kind.value!r} has no entry under [signals]")
+        kinds.add(kind)
+    return frozenset(kinds)
+
+
+def _qualification(
+    thresholds: _Fields, table: _Fields, signals: Mapping[SignalKind, SignalRule]
+) -> QualificationRules:
+    thresholds.only("mql", "sql", "pql", "warm")
+    table.only("hot_min_interest", "warm_max_missing_criteria", "product_signals")
+    product_signals = _signal_list(table, "product_signals", signals)
+    if not product_signals:
+        raise ModelError(f"{table.name('product_signals')}: name at least one signal that makes a PQL")
+    return QualificationRules(
+        ladders=Ladders(
+            mql=_rung(thresholds, "mql"), sql=_rung(thresholds, "sql"),
+            pql=_rung(thresholds, "pql"), warm=_rung(thresholds, "warm"),
+        ),
+        hot_min_interest=table.number("hot_min_interest"),
+        warm_max_missing=table.integer("warm_max_missing_criteria", 0, 20),
+        product_signals=product_signals,
+    )
+
+
+def _fit(table: _Fields) -> FitRules:
+    table.only("mql_minimum", "industry", "company_size", "country", "titles", "free_mail")
+    industry, size, country, free_mail = (table.sub(k) for k in ("industry", "company_size", "country", "free_mail"))
+    industry.only("points", "match")
+    size.only("points", "min", "max")
+    country.only("points", "match")
+    free_mail.only("penalty", "domains")
+    size_min, size_max = size.integer("min", 0, 10**7), size.integer("max", 0, 10**7)
+    if size_max < size_min:
+        raise ModelError(f"{size.name('max')}: must not be below min ({size_min}), got {size_max}")
+    return FitRules(
+        industry_points=industry.number("points"),
+        industries=frozenset(_strings(industry, "match", lower=True)),
+        size_points=size.number("points"),
+        size_min=size_min,
+        size_max=size_max,
+        country_points=country.number("points"),
+        countries=frozenset(_country(c) for c in _strings(country, "match")),
+        titles=_titles(table),
+        free_mail_penalty=free_mail.number("penalty"),
+        free_mail_domains=frozenset(_strings(free_mail, "domains", lower=True)),
+        mql_minimum=table.number("mql_minimum"),
+    )
+
+
+def _country(value: str) -> str:
+    """ISO codes compare upper case, country names lower case (as the profile normalises them)."""
+    return value.upper() if len(value) <= 3 else value.lower()
+
+
+def _titles(table: _Fields) -> tuple[TitleRule, ...]:
+    entries = table.table.get("titles", [])
+    if not isinstance(entries, list):
+        raise ModelError(f"{table.name('titles')}: expected an array of tables ([[fit.titles]])")
+    rules = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ModelError(f"{table.name('titles')}[{index}]: expected a table, got {entry!r}")
+        fields = _Fields(entry, f"{table.name('titles')}[{index}]")
+        fields.only("pattern", "points", "role")
+        try:
+            pattern = re.compile(fields.text("pattern"), re.IGNORECASE)
+        except re.error as exc:
+            raise ModelError(f"{fields.name('pattern')}: not a valid regular expression: {exc}") from None
+        role = fields.text("role")
+        if role not in ROLES:
+            raise ModelError(f"{fields.name('role')}: {role!r} is not one of: {', '.join(ROLES)}")
+        rules.append(TitleRule(pattern, fields.number("points"), role))
+    return tuple(rules)
+
+
+def _disqualify(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> DisqualifyRules:
+    table.only("competitor_domains", "student_domains", "countries", "min_employees", "signals",
+               "careers_only_after")
+    return DisqualifyRules(
+        competitor_domains=frozenset(_strings(table, "competitor_domains", lower=True)),
+        student_domains=_strings(table, "student_domains", lower=True),
+        countries=frozenset(_country(c) for c in _strings(table, "countries")),
+        min_employees=table.integer("min_employees", 0, 10**7),
+        signals=_signal_list(table, "signals", signals),
+        careers_only_after=table.integer("careers_only_after", 0, 10**6),
+    )
+
+
+def _criteria(table: _Fields) -> CriteriaRules:
+    table.only("framework", "frameworks", "answer_fields")
+    frameworks_table = table.sub("frameworks")
+    frameworks = {}
+    for name in frameworks_table.table:
+        entry = frameworks_table.sub(name)
+        entry.only("criteria", "need")
+        criteria = _strings(entry, "criteria", lower=True)
+        if not criteria:
+            raise ModelError(f"{entry.name('criteria')}: a framework needs at least one criterion")
+        need = entry.text("need").lower()
+        if need not in criteria:
+            raise ModelError(f"{entry.name('need')}: {need!r} is not one of its criteria: {', '.join(criteria)}")
+        frameworks[name] = Framework(name=name, criteria=criteria, need=need)
+    active = table.text("framework")
+    if active not in frameworks:
+        raise ModelError(f"{table.name('framework')}: {active!r} is not one of: {', '.join(frameworks)}")
+    known = {c for framework in frameworks.values() for c in framework.criteria}
+    answer_table = table.sub("answer_fields")
+    answer_fields = {}
+    for field_name, criterion in answer_table.table.items():
+        if not isinstance(criterion, str) or criterion.lower() not in known:
+            raise ModelError(
+                f"{answer_table.name(field_name)}: {criterion!r} is not a criterion of any framework"
+            )
+        answer_fields[field_name] = criterion.lower()
+    return CriteriaRules(
+        framework=frameworks[active],
+        frameworks=MappingProxyType(frameworks),
+        answer_fields=MappingProxyType(answer_fields),
+    )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
-from scoring.events import Contact, EventType, LeadEvent
+from scoring.criteria import Status, answers_from
+from scoring.events import EventType, LeadEvent
 from scoring.kinds import IgnoreReason, SignalKind
 from scoring.model import ScoringModel, normalise_event_name
+from scoring.profile import ProfileValue, facts_from
 
 # Crawlers and scripted clients announce themselves; real browsers do not say these words.
 BOT_USER_AGENT = re.compile(
@@ -15,18 +19,20 @@ BOT_USER_AGENT = re.compile(
     r"|curl/|wget/|python-requests|python-urllib|go-http-client|java/|okhttp|scrapy|httpclient",
     re.IGNORECASE,
 )
+_NOTHING: Mapping = MappingProxyType({})
 
 
 @dataclass(frozen=True)
 class Signal:
-    """A scored event. ``kind`` is None for an event that only tells who the lead is."""
+    """A scored event. ``kind`` is None for an event that only tells who the lead is or answers criteria."""
 
     event_id: str
     lead_id: str
     anonymous: bool
     kind: SignalKind | None
     occurred_at: float
-    contact: Contact | None = None
+    profile: Mapping[str, ProfileValue] = field(default_factory=lambda: _NOTHING)
+    answers: Mapping[str, Status] = field(default_factory=lambda: _NOTHING)
 
 
 @dataclass(frozen=True)
@@ -46,31 +52,44 @@ def page_kind(path: str | None, model: ScoringModel) -> SignalKind:
     return model.default_page_kind
 
 
+def _kind(event: LeadEvent, model: ScoringModel) -> SignalKind | Ignored | None:
+    match event.type:
+        case EventType.IDENTIFY:
+            return None
+        case EventType.PAGE | EventType.SCREEN:
+            return page_kind(event.path, model)
+        case EventType.TRACK:
+            name = normalise_event_name(event.name or "")
+            if name in model.outcome_events:
+                return Ignored(IgnoreReason.OUTCOME_ONLY)
+            return model.track_events.get(name, Ignored(IgnoreReason.UNMAPPED_EVENT))
+        case _:
+            # group and alias carry no behaviour to score until identity merging handles them.
+            return Ignored(IgnoreReason.UNMAPPED_EVENT)
+
+
 def interpret(event: LeadEvent, model: ScoringModel) -> Signal | Ignored:
     if not event.consent:
         return Ignored(IgnoreReason.NO_CONSENT)
     if is_bot(event.user_agent):
         return Ignored(IgnoreReason.BOT)
-    match event.type:
-        case EventType.IDENTIFY:
-            kind = None
-        case EventType.PAGE | EventType.SCREEN:
-            kind = page_kind(event.path, model)
-        case EventType.TRACK:
-            name = normalise_event_name(event.name or "")
-            if name in model.outcome_events:
-                return Ignored(IgnoreReason.OUTCOME_ONLY)
-            if name not in model.track_events:
-                return Ignored(IgnoreReason.UNMAPPED_EVENT)
-            kind = model.track_events[name]
-        case _:
-            # group and alias carry no behaviour to score until identity merging handles them.
-            return Ignored(IgnoreReason.UNMAPPED_EVENT)
+    kind = _kind(event, model)
+    profile = facts_from(event.attributes)
+    answers = answers_from(event.attributes, model.criteria.answer_fields, model.criteria.known)
+    if isinstance(kind, Ignored):
+        # An unmapped track (a form) that still tells who the lead is, or answers a criterion,
+        # counts; group and alias traits describe an account or another id, never this person.
+        if event.type is not EventType.TRACK or kind.reason is not IgnoreReason.UNMAPPED_EVENT:
+            return kind
+        if not (profile or answers):
+            return kind
+        kind = None
     return Signal(
         event_id=event.event_id,
         lead_id=event.lead_id,
         anonymous=event.anonymous,
         kind=kind,
         occurred_at=event.occurred_at,
-        contact=event.contact,
+        profile=MappingProxyType(profile),
+        answers=MappingProxyType(answers),
     )

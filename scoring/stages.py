@@ -1,4 +1,4 @@
-"""Lifecycle stages, temperatures, and classification with hysteresis.
+"""Lifecycle stages, temperatures, and ladders with hysteresis.
 
 A ladder is an ordered list of rungs. Climbing a rung needs the score to reach its
 ``promote`` threshold; falling back needs it to drop below the lower ``demote``
@@ -13,12 +13,20 @@ from enum import Enum
 
 
 class Stage(str, Enum):
-    """Where a lead stands in the funnel, in order."""
+    """Where a lead stands in the funnel."""
 
     NEW = "new"  # seen, but no contact details yet
     IQL = "iql"  # information-qualified: gave contact details
-    MQL = "mql"  # marketing-qualified: sustained interest
-    SQL = "sql"  # sales-qualified: hand to sales now
+    RECYCLED = "recycled"  # was qualified, cooled: back to nurturing
+    MQL = "mql"  # marketing-qualified: sustained interest and fits the ICP
+    PQL = "pql"  # product-qualified: product usage shows buying intent
+    SQL = "sql"  # sales-qualified: intent and every criterion met — hand to sales now
+    DISQUALIFIED = "disqualified"  # competitor, student, out of market, hard bounce
+
+
+# How far along each stage is; a move to a lower rank from a qualified stage is a recycle.
+STAGE_RANK = {Stage.NEW: 0, Stage.IQL: 1, Stage.RECYCLED: 1, Stage.MQL: 2, Stage.PQL: 3, Stage.SQL: 4}
+QUALIFIED = frozenset({Stage.MQL, Stage.PQL, Stage.SQL})
 
 
 class Temperature(str, Enum):
@@ -47,26 +55,3 @@ def climb(level: int, score: float, rungs: Sequence[Rung]) -> int:
     while level > 0 and score < rungs[level - 1].demote:
         level -= 1
     return level
-
-
-TEMPERATURE_ORDER: tuple[Temperature, ...] = tuple(Temperature)
-STAGE_ORDER: tuple[Stage, ...] = tuple(Stage)
-
-
-def classify_temperature(current: Temperature, score: float, rungs: Sequence[Rung]) -> Temperature:
-    """Cold, warm or hot for ``score``, with hysteresis from ``current``; rungs are warm then hot."""
-    return TEMPERATURE_ORDER[climb(TEMPERATURE_ORDER.index(current), score, rungs)]
-
-
-def classify_stage(
-    current: Stage, score: float, identified: bool, rungs: Sequence[Rung]
-) -> Stage:
-    """The lifecycle stage for ``score``; rungs are MQL then SQL.
-
-    An unidentified lead stays NEW whatever it scores: sales cannot call a visitor.
-    """
-    if not identified:
-        return Stage.NEW
-    # Levels above IQL are the score ladder; IQL is its floor for an identified lead.
-    current_level = max(STAGE_ORDER.index(current) - 1, 0)
-    return STAGE_ORDER[1 + climb(current_level, score, rungs)]

@@ -1,4 +1,4 @@
-"""What is held per lead: decayed counts per signal kind, never points."""
+"""What is held per lead: decayed counts per signal kind (never points), profile and answers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from scoring.changes import QualificationChange
-from scoring.events import Contact
+from scoring.criteria import Answer
 from scoring.kinds import SignalKind
+from scoring.profile import Fact, email_domain
+from scoring.qualification import Levels
 from scoring.stages import Stage, Temperature
+
+_EMPTY: Mapping = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -26,17 +30,23 @@ class LeadState:
     lead_id: str
     identified: bool
     as_of: float | None = None  # the latest event time seen; tallies are held at this time
-    tallies: Mapping[SignalKind, KindTally] = field(default_factory=lambda: MappingProxyType({}))
+    tallies: Mapping[SignalKind, KindTally] = field(default_factory=lambda: _EMPTY)
+    profile: Mapping[str, Fact] = field(default_factory=lambda: _EMPTY)
+    answers: Mapping[str, Answer] = field(default_factory=lambda: _EMPTY)
+    levels: Levels = Levels()
     stage: Stage = Stage.NEW
     temperature: Temperature = Temperature.COLD
-    contact: Contact | None = None
     sequence: int = 0  # qualification changes emitted so far: orders them per lead
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first
     recent_changes: tuple[tuple[int, QualificationChange], ...] = ()  # (event hash, change it caused)
 
     @property
     def account(self) -> str | None:
-        return self.contact.domain if self.contact else None
+        return email_domain(self.profile)
+
+    @property
+    def seen(self) -> Mapping[SignalKind, int]:
+        return {kind: tally.count for kind, tally in self.tallies.items()}
 
 
 def new_lead(lead_id: str, anonymous: bool) -> LeadState:

@@ -14,10 +14,10 @@ from typing import Any
 
 import orjson
 
-from scoring import (
-    Contact, Contribution, LeadState, QualificationChange, Scores, Signal, SignalKind, Stage,
-    Temperature,
-)
+from scoring import Contribution, LeadState, QualificationChange, Scores, Signal, SignalKind, Stage, Status, Temperature
+from scoring.criteria import Answer
+from scoring.profile import Fact
+from scoring.qualification import Levels
 from scoring.state import KindTally
 
 QUALIFICATION_CHANGE = "qualification_change"
@@ -29,15 +29,8 @@ def iso_time(epoch_seconds: float) -> str:
     )
 
 
-def _contact_dict(contact: Contact | None) -> dict[str, str] | None:
-    if contact is None:
-        return None
-    return {k: v for k, v in (("email", contact.email), ("name", contact.name),
-                              ("company", contact.company), ("title", contact.title)) if v}
-
-
-def _contact_from(data: dict[str, str] | None) -> Contact | None:
-    return Contact(**data) if data else None
+def _rounded(value: float) -> float:
+    return round(value, 4)
 
 
 # --- leads.signals: validated events keyed by lead id ------------------------------------
@@ -49,7 +42,8 @@ def encode_signal(signal: Signal, ingested_at: float) -> bytes:
         "anonymous": signal.anonymous,
         "signal": signal.kind.value if signal.kind else None,
         "occurred_at": signal.occurred_at,
-        "contact": _contact_dict(signal.contact),
+        "profile": dict(signal.profile),
+        "answers": {criterion: status.value for criterion, status in signal.answers.items()},
         "ingested_at": ingested_at,
     })
 
@@ -63,7 +57,8 @@ def decode_signal(raw: bytes) -> tuple[Signal, float]:
         anonymous=data["anonymous"],
         kind=SignalKind(data["signal"]) if data["signal"] else None,
         occurred_at=data["occurred_at"],
-        contact=_contact_from(data["contact"]),
+        profile=MappingProxyType(data["profile"]),
+        answers=MappingProxyType({criterion: Status(status) for criterion, status in data["answers"].items()}),
     )
     return signal, data["ingested_at"]
 
@@ -82,16 +77,22 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
         "from_temperature": change.from_temperature.value,
         "to_temperature": change.to_temperature.value,
         "score": {
-            "total": round(change.scores.total, 4),
-            "interest": round(change.scores.interest, 4),
-            "intent": round(change.scores.intent, 4),
+            "total": _rounded(change.scores.total),
+            "interest": _rounded(change.scores.interest),
+            "intent": _rounded(change.scores.intent),
+            "negative": _rounded(change.scores.negative),
+            "product": _rounded(change.scores.product),
+            "fit": _rounded(change.scores.fit),
         },
         "reasons": [
-            {"signal": c.kind.value, "points_now": round(c.points_now, 4), "last_at": iso_time(c.last_at),
+            {"signal": c.kind.value, "points_now": _rounded(c.points_now), "last_at": iso_time(c.last_at),
              "count": c.count}
             for c in change.reasons
         ],
-        "criteria": {},
+        "fit_reasons": [{"match": what, "points": points} for what, points in change.fit_reasons],
+        "framework": change.framework,
+        "criteria": {criterion: status.value for criterion, status in change.criteria.items()},
+        "disqualified_by": list(change.disqualified_by),
         "model_version": change.model_version,
         "cause": {"type": "event", "event_id": change.cause_event_id},
         "event_time": iso_time(change.event_time),
@@ -136,19 +137,29 @@ def _change_state(change: QualificationChange) -> dict[str, Any]:
         "id": change.change_id, "seq": change.sequence, "account": change.account,
         "from": [change.from_stage.value, change.from_temperature.value],
         "to": [change.to_stage.value, change.to_temperature.value],
-        "scores": [change.scores.interest, change.scores.intent],
+        "scores": [change.scores.interest, change.scores.intent, change.scores.negative, change.scores.product,
+                   change.scores.fit],
         "reasons": [[c.kind.value, c.points_now, c.last_at, c.count] for c in change.reasons],
+        "fit": [list(reason) for reason in change.fit_reasons],
+        "framework": change.framework,
+        "criteria": {criterion: status.value for criterion, status in change.criteria.items()},
+        "disqualified_by": list(change.disqualified_by),
         "model": change.model_version, "cause": change.cause_event_id, "at": change.event_time,
     }
 
 
 def _change_from_state(lead_id: str, data: dict[str, Any]) -> QualificationChange:
+    interest, intent, negative, product, fit = data["scores"]
     return QualificationChange(
         change_id=data["id"], lead_id=lead_id, sequence=data["seq"], account=data["account"],
         from_stage=Stage(data["from"][0]), from_temperature=Temperature(data["from"][1]),
         to_stage=Stage(data["to"][0]), to_temperature=Temperature(data["to"][1]),
-        scores=Scores(interest=data["scores"][0], intent=data["scores"][1]),
+        scores=Scores(interest=interest, intent=intent, negative=negative, product=product, fit=fit),
         reasons=tuple(Contribution(SignalKind(k), p, t, n) for k, p, t, n in data["reasons"]),
+        fit_reasons=tuple((what, points) for what, points in data["fit"]),
+        framework=data["framework"],
+        criteria=MappingProxyType({criterion: Status(status) for criterion, status in data["criteria"].items()}),
+        disqualified_by=tuple(data["disqualified_by"]),
         model_version=data["model"], cause_event_id=data["cause"], event_time=data["at"],
     )
 
@@ -158,9 +169,11 @@ def encode_state(state: LeadState) -> bytes:
         "identified": state.identified,
         "as_of": state.as_of,
         "tallies": {kind.value: [t.decayed, t.count, t.last_at] for kind, t in state.tallies.items()},
+        "profile": {field: [fact.value, fact.stated_at] for field, fact in state.profile.items()},
+        "answers": {criterion: [a.status.value, a.stated_at] for criterion, a in state.answers.items()},
+        "levels": [state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm],
         "stage": state.stage.value,
         "temperature": state.temperature.value,
-        "contact": _contact_dict(state.contact),
         "sequence": state.sequence,
         "recent_ids": _pack_hashes(state.recent_event_ids),
         "recent_changes": [[h, _change_state(c)] for h, c in state.recent_changes],
@@ -177,9 +190,11 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
             SignalKind(kind): KindTally(decayed=d, count=n, last_at=t)
             for kind, (d, n, t) in data["tallies"].items()
         }),
+        profile=MappingProxyType({field: Fact(value, at) for field, (value, at) in data["profile"].items()}),
+        answers=MappingProxyType({c: Answer(Status(status), at) for c, (status, at) in data["answers"].items()}),
+        levels=Levels(*data["levels"]),
         stage=Stage(data["stage"]),
         temperature=Temperature(data["temperature"]),
-        contact=_contact_from(data["contact"]),
         sequence=data["sequence"],
         recent_event_ids=_unpack_hashes(data["recent_ids"]),
         recent_changes=tuple((h, _change_from_state(lead_id, c)) for h, c in data["recent_changes"]),

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import orjson
 
-STAGE_ORDER = ("new", "iql", "mql", "sql")
+STAGE_ORDER = ("new", "iql", "mql", "pql", "sql", "recycled", "disqualified")
 COLOURS = {"hot": "\033[1;31m", "warm": "\033[33m", "cold": "\033[36m"}
 RESET = "\033[0m"
 
@@ -40,11 +40,14 @@ class LiveView:
         if change["from_temperature"] != change["to_temperature"]:
             self.temperature_transitions[temperature] += 1
         reasons = ", ".join(f"{r['signal']} {r['points_now']:.0f}" for r in change["reasons"])
+        met = sum(status == "met" for status in change["criteria"].values())
+        why = f"out of market: {', '.join(change['disqualified_by'])}" if change["disqualified_by"] else reasons
         elapsed = time.time() - self.started_at
         print(
             f"{elapsed:7.1f}s  {change['lead_id'][:24]:<24} {(change['account'] or '-')[:14]:<14} "
             f"{stage:<9} {self._paint(change['from_temperature'])}→{self._paint(change['to_temperature'])}"
-            f"  score {change['score']['total']:5.1f}  {reasons}",
+            f"  score {change['score']['total']:5.1f} fit {change['score']['fit']:3.0f}"
+            f" {change['framework'].upper()} {met}/{len(change['criteria'])}  {why}",
             file=self.out, flush=True,
         )
 

@@ -15,11 +15,15 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from scoring import Contact, EventType, LeadEvent
+from scoring import EventType, LeadEvent
+from scoring.profile import Scalar
 
 ANONYMOUS_PREFIX = "anon:"
 # A sender's clock may run ahead; event times later than this past the broker's receipt are clamped.
 MAX_CLOCK_SKEW_S = 300.0
+MAX_ATTRIBUTES = 64
+MAX_ATTRIBUTE_NAME = 64
+MAX_ATTRIBUTE_TEXT = 256
 
 
 class RejectReason(str, Enum):
@@ -82,7 +86,7 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
         occurred_at=occurred_at,
         name=_track_name(message) if event_type is EventType.TRACK else _optional_text(message, "name"),
         path=_page_path(properties, context) if event_type in (EventType.PAGE, EventType.SCREEN) else None,
-        contact=_contact(traits, properties, _object(context, "traits")),
+        attributes=_attributes(properties, _object(context, "traits"), traits),
         user_agent=context.get("userAgent") if isinstance(context.get("userAgent"), str) else None,
         consent=_consent(context, properties),
     )
@@ -165,30 +169,29 @@ def _page_path(properties: dict[str, Any], context: dict[str, Any]) -> str:
     return "/"
 
 
-def _contact(*sources: dict[str, Any]) -> Contact | None:
-    def first(field: str) -> str | None:
-        for source in sources:
-            value = source.get(field)
-            if isinstance(value, str) and value.strip():
-                return value.strip()
-        return None
+def _attributes(*sources: dict[str, Any]) -> dict[str, Scalar]:
+    """Scalar fields, nested objects flattened one level ("company.name"); later sources win.
 
-    email = first("email")
-    contact = Contact(
-        email=email.lower() if email and "@" in email else None,
-        name=first("name"),
-        company=first("company") or _company_name(sources),
-        title=first("title"),
-    )
-    return contact if any((contact.email, contact.name, contact.company, contact.title)) else None
-
-
-def _company_name(sources: tuple[dict[str, Any], ...]) -> str | None:
-    """Segment's identify spec allows ``company`` as an object with a ``name``."""
+    Bounded, so a hostile payload cannot make one event's attributes large.
+    """
+    flat: dict[str, Scalar] = {}
     for source in sources:
-        company = source.get("company")
-        if isinstance(company, dict) and isinstance(company.get("name"), str):
-            return company["name"].strip() or None
+        for key, value in source.items():
+            pairs = value.items() if isinstance(value, dict) else ((None, value),)
+            for inner_key, inner in pairs:
+                if len(flat) >= MAX_ATTRIBUTES:
+                    return flat
+                name = key if inner_key is None else f"{key}.{inner_key}"
+                if _scalar(inner) is not None:
+                    flat[name[:MAX_ATTRIBUTE_NAME]] = _scalar(inner)
+    return flat
+
+
+def _scalar(value: Any) -> Scalar | None:
+    if isinstance(value, str):
+        return value[:MAX_ATTRIBUTE_TEXT]
+    if isinstance(value, bool | int | float):
+        return value
     return None
 
 

@@ -22,7 +22,11 @@ BROWSER_AGENT = (
 CRAWLER_AGENT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 COMPANIES = ("acme.io", "globex.com", "initech.com", "umbrella.co", "hooli.com", "stark.io", "wayne.co",
              "wonka.com", "tyrell.io", "cyberdyne.io", "soylent.co", "vandelay.com")
+# Leads that should never reach sales: a competitor, a student, a personal address.
+OUT_OF_MARKET = ("rivalscore.com", "state.edu", "gmail.com")
 TITLES = ("Marketing Manager", "VP Engineering", "CTO", "Head of Sales Ops", "Analyst", "Director of IT")
+INDUSTRIES = ("software", "saas", "fintech", "manufacturing", "retail")
+COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN")
 
 
 @dataclass(frozen=True)
@@ -70,8 +74,8 @@ class _Journey:
     def track(self, name: str, **properties: object) -> None:
         self.add({"type": "track", "event": name, "properties": properties}, "track")
 
-    def identify(self, email: str, title: str) -> None:
-        self.add({"type": "identify", "traits": {"email": email, "title": title}}, "identify")
+    def identify(self, email: str, traits: dict[str, object]) -> None:
+        self.add({"type": "identify", "traits": {"email": email, **traits}}, "identify")
 
 
 def _browser(j: _Journey) -> None:
@@ -96,8 +100,23 @@ def _buyer(j: _Journey) -> None:
     _researcher(j)
     for _ in range(j.rng.randint(2, 3)):
         j.page(j.rng.choice(("/pricing", "/pricing/enterprise")))
-    j.track("Demo Requested")
-    j.track("Contact Form Submitted")
+    # The demo form asks BANT questions; most buyers confirm need and authority at once,
+    # budget and timeline come later (sales call, calculator) or not at all.
+    j.track("Demo Requested", need="yes", decision_maker=j.rng.random() < 0.8)
+    if j.rng.random() < 0.7:
+        j.track("Contact Form Submitted", budget_confirmed="yes", purchase_timeline="this quarter")
+
+
+def _trialist(j: _Journey) -> None:
+    j.page("/product")
+    j.track("Trial Started")
+    for _ in range(j.rng.randint(2, 6)):
+        j.track("Feature Used", feature=j.rng.choice(("scoring", "alerts", "webhooks")))
+
+
+def _unsubscriber(j: _Journey) -> None:
+    j.track("Email Opened")
+    j.track(j.rng.choice(("Email Unsubscribed", "Email Hard Bounced")))
 
 
 def _noise(j: _Journey) -> None:
@@ -112,6 +131,15 @@ def _noise(j: _Journey) -> None:
         j.events.append(PlannedEvent(j.clock + 0.2, f"crawler-{j.lead_key}".encode(), orjson.dumps(bot), "bot"))
 
 
+def _persona(draw: float, known: bool) -> Callable[[_Journey], None]:
+    if not known:
+        return _researcher if draw < 0.3 else _browser
+    for share, persona in ((0.14, _buyer), (0.20, _trialist), (0.24, _unsubscriber), (0.50, _researcher)):
+        if draw < share:
+            return persona
+    return _browser
+
+
 def plan_wave(seed: int, leads: int, span_s: float, start: float) -> list[PlannedEvent]:
     """One wave of ``leads`` journeys spread over ``span_s`` seconds, sorted by time."""
     rng = random.Random(seed)
@@ -123,10 +151,12 @@ def plan_wave(seed: int, leads: int, span_s: float, start: float) -> list[Planne
         journey = _Journey(rng, start, lead_key, lead_key if known else None, anonymous_id,
                            clock=rng.uniform(0.0, span_s * 0.5))
         if known:
-            company = rng.choice(COMPANIES)
-            journey.identify(f"{lead_key}@{company}", rng.choice(TITLES))
-        persona = rng.random()
-        (_buyer if persona < 0.12 and known else _researcher if persona < 0.40 else _browser)(journey)
+            domain = rng.choice(OUT_OF_MARKET) if rng.random() < 0.08 else rng.choice(COMPANIES)
+            journey.identify(f"{lead_key}@{domain}", {
+                "title": rng.choice(TITLES), "industry": rng.choice(INDUSTRIES),
+                "employees": rng.choice((12, 80, 250, 1200, 9000)), "country": rng.choice(COUNTRIES),
+            })
+        _persona(rng.random(), known)(journey)
         _noise(journey)
         planned.extend(event for event in journey.events if event.offset_s <= span_s)
     return sorted(planned, key=lambda event: event.offset_s)

@@ -54,7 +54,8 @@ async def test_a_journey_is_scored_by_a_worker_process_on_a_kafka_process(tmp_pa
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
         await producer.start()
         for message in (identify("cli-lead", "c1", "ana@globex.com", 0), page("cli-lead", "c2", "/pricing", 1),
-                        track("cli-lead", "c3", "Demo Requested", 2), track("cli-lead", "c4", "Trial Started", 3)):
+                        track("cli-lead", "c3", "Demo Requested", 2), track("cli-lead", "c4", "Trial Started", 3),
+                        track("cli-lead", "c5", "Feature Used", 4)):
             await producer.send_and_wait("leads.events.raw", orjson.dumps(message), key=b"cli-lead")
         await producer.stop()
 
@@ -63,12 +64,12 @@ async def test_a_journey_is_scored_by_a_worker_process_on_a_kafka_process(tmp_pa
         seen: list[dict] = []
         try:
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not any(c["to_temperature"] == "hot" for c in seen):
+            while time.monotonic() < deadline and not any(c["to_stage"] == "pql" for c in seen):
                 for records in (await consumer.getmany(timeout_ms=500)).values():
                     seen.extend(orjson.loads(r.value) for r in records)
         finally:
             await consumer.stop()
-        assert [(c["to_stage"], c["to_temperature"]) for c in seen] == [("iql", "cold"), ("mql", "warm"), ("sql", "hot")]
+        assert [(c["to_stage"], c["to_temperature"]) for c in seen] == [("iql", "cold"), ("iql", "warm"), ("pql", "warm")]
 
         assert worker.stop() == 0, worker.log_tail()
     finally:

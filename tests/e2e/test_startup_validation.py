@@ -29,8 +29,9 @@ def test_a_bad_environment_variable_is_named_and_the_worker_does_not_start(varia
 def test_a_bad_model_file_is_rejected_naming_the_field(tmp_path: Path):
     model = tmp_path / "model.toml"
     shipped = (Path(__file__).parents[2] / "scoring" / "default_model.toml").read_text()
-    model.write_text(shipped.replace('demo_request = { component = "intent", points = 30 }',
-                                     'demo_request = { component = "intnet", points = 30 }'))
+    broken = shipped.replace('demo_request = { component = "intent"', 'demo_request = { component = "intnet"')
+    assert broken != shipped, "the shipped model no longer has the line this test breaks"
+    model.write_text(broken)
     run = run_worker({"LEADSTREAM_MODEL": str(model)})
     assert run.returncode == 2
     assert "signals.demo_request.component" in run.stderr

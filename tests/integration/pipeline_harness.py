@@ -44,9 +44,19 @@ def track(lead: str, event_id: str, name: str, minutes: float = 0.0) -> dict[str
     return {"type": "track", "messageId": event_id, "userId": lead, "event": name, "timestamp": at(minutes)}
 
 
-def identify(lead: str, event_id: str, email: str, minutes: float = 0.0) -> dict[str, Any]:
-    return {"type": "identify", "messageId": event_id, "userId": lead, "traits": {"email": email},
-            "timestamp": at(minutes)}
+# A profile that matches the default model's ideal customer profile (fit 100).
+ICP_TRAITS = {"title": "VP Marketing", "industry": "software", "employees": 400, "country": "US"}
+
+
+def identify(lead: str, event_id: str, email: str, minutes: float = 0.0, **traits: Any) -> dict[str, Any]:
+    return {"type": "identify", "messageId": event_id, "userId": lead,
+            "traits": {"email": email, **ICP_TRAITS, **traits}, "timestamp": at(minutes)}
+
+
+def answers(lead: str, event_id: str, minutes: float = 0.0, **criteria: Any) -> dict[str, Any]:
+    """A form submission carrying criterion answers (as a quiz, chatbot or sales note would)."""
+    return {"type": "track", "messageId": event_id, "userId": lead, "event": "Qualification Form Submitted",
+            "properties": {"criteria": criteria}, "timestamp": at(minutes)}
 
 
 @dataclass
@@ -167,7 +177,9 @@ class RunningPipeline:
             await asyncio.sleep(0.2)
 
 
-async def start_pipeline(bootstrap: str, log_dir: Path, workers: int = 1) -> RunningPipeline:
+async def start_pipeline(
+    bootstrap: str, log_dir: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> RunningPipeline:
     prefix = f"t{uuid.uuid4().hex[:8]}."
     processes = [
         WorkerProcess(bootstrap, log_dir / f"worker-{index}-{prefix}log", env={
@@ -176,6 +188,7 @@ async def start_pipeline(bootstrap: str, log_dir: Path, workers: int = 1) -> Run
             "LEADSTREAM_TOPIC_PREFIX": prefix,
             "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
             "LEADSTREAM_DATA_DIR": str(log_dir / f"data-{index}-{prefix[:-1]}"),
+            **(env or {}),
         })
         for index in range(workers)
     ]

@@ -38,15 +38,17 @@ async def test_two_workers_score_every_lead_exactly_once_between_them(two_worker
             page(lead, f"{lead}-2", "/pricing", 1),
             track(lead, f"{lead}-3", "Demo Requested", 2),
             track(lead, f"{lead}-4", "Trial Started", 3),
+            track(lead, f"{lead}-5", "Feature Used", 4),
         ])
     for lead in LEADS:
         changes = await two_workers.changes_for(lead, count=3)
+        # Intent warms them up; a trial with product use makes these fitting leads PQLs.
         assert [(c["to_stage"], c["to_temperature"]) for c in changes] == [
-            ("iql", "cold"), ("mql", "warm"), ("sql", "hot")], lead
+            ("iql", "cold"), ("iql", "warm"), ("pql", "warm")], lead
 
     accounting = await two_workers.settled_accounting()
-    assert accounting["received"] == two_workers.sent == 4 * len(LEADS)
-    assert accounting["scored"] == 4 * len(LEADS)
+    assert accounting["received"] == two_workers.sent == 5 * len(LEADS)
+    assert accounting["scored"] == 5 * len(LEADS)
     assert accounting["deduplicated"] == 0
     await asyncio.sleep(0)
     held_by_each = await _owned_partitions(two_workers)

@@ -1,12 +1,12 @@
-"""Tiny builders for the scoring core's unit tests: signals, events, journeys and models."""
+"""Tiny builders for the scoring core's unit tests: signals, profiles, answers, events, journeys, models."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 from scoring import (
-    Contact,
     Decision,
     EventType,
     LeadEvent,
@@ -15,13 +15,29 @@ from scoring import (
     ScoringModel,
     Signal,
     SignalKind,
+    Status,
     apply,
     load_model,
+    parse_model,
 )
+from scoring.criteria import status_of
 from scoring.model import default_model_text
+from scoring.profile import Scalar, facts_from
 
 T0 = 1_700_000_000.0  # a fixed epoch (2023-11-14T22:13:20Z): tests never read the clock
 DAY = 86_400.0
+HOUR = 3_600.0
+
+# A profile that matches every part of the default ICP: 25 + 25 + 20 + 30 = 100 fit points.
+ICP_FIT: Mapping[str, Scalar] = MappingProxyType({
+    "company": "Acme", "industry": "Software", "employees": 200, "country": "US", "title": "VP Marketing",
+})
+ICP_FIT_REASONS = (
+    ("industry software", 25.0), ("company size 200", 25.0), ("country US", 20.0), ("title decision_maker", 30.0),
+)
+BANT = ("budget", "authority", "need", "timeline")
+MEDDIC = ("metrics", "economic_buyer", "decision_criteria", "decision_process", "identify_pain", "champion")
+BANT_MET: Mapping[str, Scalar] = MappingProxyType({criterion: "met" for criterion in BANT})
 
 _DEFAULT_MODEL = load_model()
 _ids = itertools.count(1)
@@ -45,6 +61,15 @@ def model_text(*edits: tuple[str, str]) -> str:
     return text
 
 
+def model_with(*edits: tuple[str, str]) -> ScoringModel:
+    """The default model with each (old, new) text edit applied, parsed and validated."""
+    return parse_model(model_text(*edits), source="test model")
+
+
+def meddic_model() -> ScoringModel:
+    return model_with(('framework = "bant"', 'framework = "meddic"'))
+
+
 def _next_id() -> str:
     return f"evt-{next(_ids)}"
 
@@ -55,20 +80,34 @@ def signal(
     lead: str = "lead-1",
     event_id: str | None = None,
     anonymous: bool = False,
-    contact: Contact | None = None,
+    profile: Mapping[str, Scalar] | None = None,
+    answers: Mapping[str, Status | Scalar] | None = None,
 ) -> Signal:
+    """A signal as ``interpret`` would make it; profile values and answers are normalised the same way."""
     return Signal(
         event_id=event_id or _next_id(),
         lead_id=lead,
         anonymous=anonymous,
         kind=SignalKind(kind) if kind is not None else None,
         occurred_at=at,
-        contact=contact,
+        profile=MappingProxyType(facts_from(profile or {})),
+        # An empty answer says nothing, exactly as answers_from() leaves it out.
+        answers=MappingProxyType({criterion: status for criterion, value in (answers or {}).items()
+                                  if (status := status_of(value)) is not None}),
     )
 
 
-def identify(at: float, email: str, lead: str = "lead-1", event_id: str | None = None, **traits: str) -> Signal:
-    return signal(None, at, lead=lead, event_id=event_id, contact=Contact(email=email, **traits))
+def identify(
+    at: float, email: str, lead: str = "lead-1", event_id: str | None = None, anonymous: bool = False,
+    **profile: Scalar,
+) -> Signal:
+    """An identify: the email plus any other profile traits (company, title, industry, employees, country)."""
+    return signal(None, at, lead=lead, event_id=event_id, anonymous=anonymous, profile={"email": email, **profile})
+
+
+def answer(at: float, lead: str = "lead-1", event_id: str | None = None, **criteria: Status | Scalar) -> Signal:
+    """A form or sales note answering criteria: ``answer(at, budget="yes", timeline=Status.NOT_MET)``."""
+    return signal(None, at, lead=lead, event_id=event_id, answers=criteria)
 
 
 def event(
@@ -78,6 +117,8 @@ def event(
     event_id: str | None = None,
     **fields: object,
 ) -> LeadEvent:
+    if "attributes" in fields:
+        fields["attributes"] = MappingProxyType(dict(fields["attributes"]))  # type: ignore[call-overload]
     return LeadEvent(
         event_id=event_id or _next_id(),
         lead_id=lead,
@@ -106,3 +147,8 @@ def final_state(decisions: list[Decision]) -> LeadState:
 
 def changes(decisions: list[Decision]) -> list[QualificationChange]:
     return [d.change for d in decisions if d.change is not None and not d.duplicate]
+
+
+def transitions(decisions: list[Decision]) -> list[tuple]:
+    """(from stage, to stage, from temperature, to temperature) of every emitted change."""
+    return [(c.from_stage, c.to_stage, c.from_temperature, c.to_temperature) for c in changes(decisions)]

@@ -3,46 +3,84 @@
 from __future__ import annotations
 
 import orjson
+import pytest
 
-from scoring import apply, load_model
+from scoring import Stage, apply, load_model
 from streams import codecs
 from streams.simulator import plan_wave
 from tests.contracts import assert_matches_contract
-from tests.unit.builders import T0, identify, journey, signal
+from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, journey, meddic_model, signal
+
+
+def rich_journey():
+    """Profile, answers, capped, negative and product signals, and several changes to remember."""
+    return journey([
+        identify(T0, "dana@acme.io", **ICP_FIT),
+        answer(T0 + 30, need="yes", authority=True, metrics="40% faster"),
+        signal("pricing_view", T0 + 60),
+        *(signal("blog_view", T0 + 90 + n) for n in range(8)),
+        signal("demo_request", T0 + 120),
+        signal("contact_form", T0 + 180),
+        signal("trial_signup", T0 + 200),
+        signal("feature_used", T0 + 220),
+        signal("email_unsubscribe", T0 + 230),
+        signal("product_view", T0 + 240),
+        answer(T0 + 300, **BANT_MET),
+    ])
 
 
 def test_a_lead_state_survives_the_table_round_trip_exactly():
-    decisions = journey([
-        identify(T0, "dana@acme.io"),
-        signal("pricing_view", T0 + 60),
-        signal("demo_request", T0 + 120),
-        signal("contact_form", T0 + 180),
-        signal("product_view", T0 + 240),
-    ])
-    state = decisions[-1].state
+    state = rich_journey()[-1].state
     assert state.recent_changes, "the journey should have produced changes to remember"
+    assert state.profile and state.answers and state.levels.sql
 
     assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
 
 
 def test_a_decoded_state_keeps_scoring_as_the_original_would():
     model = load_model()
-    state = journey([signal("pricing_view", T0), signal("demo_request", T0 + 60)])[-1].state
+    state = rich_journey()[-1].state
     restored = codecs.decode_state(state.lead_id, codecs.encode_state(state))
-    next_signal = signal("contact_form", T0 + 120)
 
-    assert apply(restored, next_signal, model) == apply(state, next_signal, model)
+    for next_signal in (signal("contact_form", T0 + 400), signal("page_view", T0 + days(20)),
+                        identify(T0 + 500, "dana@rivalscore.com")):
+        assert apply(restored, next_signal, model) == apply(state, next_signal, model)
+        assert apply(restored, next_signal, meddic_model()) == apply(state, next_signal, meddic_model())
 
 
-def test_emitted_changes_signals_and_dead_letters_meet_their_contracts():
-    decisions = journey([identify(T0, "dana@acme.io"), signal("demo_request", T0 + 60)])
-    change = next(d.change for d in reversed(decisions) if d.change)
-    assert_matches_contract("leads.qualification", orjson.loads(codecs.encode_change(change, T0 + 61, T0 + 60.5)))
-    forwarded = signal("pricing_view", T0)
-    assert_matches_contract("leads.signals", orjson.loads(codecs.encode_signal(forwarded, T0 + 1)))
-    assert codecs.decode_signal(codecs.encode_signal(forwarded, T0 + 1)) == (forwarded, T0 + 1)
+def test_a_forwarded_signal_survives_the_topic_round_trip_and_meets_its_contract():
+    for forwarded in (signal("pricing_view", T0),
+                      signal(None, T0, profile={"email": "Dana@Acme.io", **ICP_FIT}, answers={"budget": "no"}),
+                      answer(T0, timeline="unknown", champion="yes")):
+        assert_matches_contract("leads.signals", orjson.loads(codecs.encode_signal(forwarded, T0 + 1)))
+        assert codecs.decode_signal(codecs.encode_signal(forwarded, T0 + 1)) == (forwarded, T0 + 1)
+
+
+def test_emitted_changes_and_dead_letters_meet_their_contracts():
+    emitted = [d.change for d in rich_journey() if d.change]
+    disqualified = journey([identify(T0, "kim@gmail.com", title="Intern"), signal("email_hard_bounce", T0 + 1)])
+    emitted += [d.change for d in disqualified if d.change]
+    assert {c.to_stage for c in emitted} >= {Stage.IQL, Stage.SQL, Stage.DISQUALIFIED}
+
+    for change in emitted:
+        message = orjson.loads(codecs.encode_change(change, T0 + 61, T0 + 60.5))
+        assert_matches_contract("leads.qualification", message)
+        assert list(message["criteria"]) == list(change.criteria)  # the framework's order
     letter = codecs.encode_dead_letter("malformed_json", "bad", b"k", b"{", "leads.events.raw", 3, 42, T0, T0 + 1)
     assert_matches_contract("leads.events.dlq", orjson.loads(letter))
+
+
+def test_an_emitted_change_carries_scores_fit_reasons_framework_and_disqualifiers():
+    change = next(d.change for d in journey([identify(T0, "kim@rivalscore.com", **ICP_FIT)]) if d.change)
+
+    message = orjson.loads(codecs.encode_change(change, T0 + 1, None))
+
+    assert message["to_stage"] == "disqualified"
+    assert message["disqualified_by"] == ["competitor"]
+    assert message["framework"] == "bant"
+    assert message["score"] == {"total": 0, "interest": 0, "intent": 0, "negative": 0, "product": 0, "fit": 100}
+    assert message["fit_reasons"][0] == {"match": "industry software", "points": 25}
+    assert message["ingested_at"] is None
 
 
 def test_the_simulators_well_formed_events_meet_the_inbound_contract():
@@ -51,3 +89,12 @@ def test_the_simulators_well_formed_events_meet_the_inbound_contract():
     assert len(well_formed) > 100
     for event in well_formed:
         assert_matches_contract("leads.events.raw", orjson.loads(event.value))
+
+
+# -- bugs found in review, fixed: these pin the fixes ------------------------------------------------
+
+
+def test_a_lead_claiming_an_absurd_company_size_can_still_be_stored():
+    state = journey([identify(T0, "dana@acme.io", employees="100000000000000000000")])[-1].state
+
+    assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state

@@ -12,28 +12,36 @@ from types import MappingProxyType
 
 import pytest
 
-from scoring import Component, Contact, SignalKind, Stage, Temperature, apply, scores_at, top_contributions
+from scoring import Component, SignalKind, Stage, Temperature, apply, scores_at, top_contributions
 from scoring.model import SignalRule
-from tests.unit.builders import T0, changes, days, final_state, identify, journey, model, signal
+from tests.unit.builders import (
+    BANT_MET,
+    HOUR,
+    ICP_FIT,
+    T0,
+    answer,
+    changes,
+    days,
+    final_state,
+    identify,
+    journey,
+    model,
+    signal,
+    transitions,
+)
 
-HOUR = 3_600.0
 REPO = Path(__file__).resolve().parents[2]
 
 
-def transitions(decisions):
-    return [
-        (c.from_stage, c.to_stage, c.from_temperature, c.to_temperature) for c in changes(decisions)
-    ]
-
-
 def scripted_journey(lead: str = "lead-1"):
-    """An anonymous visitor reads, identifies, engages, then shows buying intent."""
+    """An anonymous visitor reads, identifies as a fitting lead, engages, confirms BANT, then asks for a demo."""
     return [
         signal("blog_view", T0, lead=lead, anonymous=True, event_id=f"{lead}-blog"),
-        identify(T0 + HOUR, "ada@acme.com", lead=lead, event_id=f"{lead}-identify"),
+        identify(T0 + HOUR, "ada@acme.com", lead=lead, event_id=f"{lead}-identify", **ICP_FIT),
         signal("case_study_download", T0 + days(1), lead=lead, event_id=f"{lead}-case-study"),
         signal("webinar_attended", T0 + days(2), lead=lead, event_id=f"{lead}-webinar"),
         signal("pricing_view", T0 + days(3), lead=lead, event_id=f"{lead}-pricing"),
+        answer(T0 + days(3) + HOUR / 2, lead=lead, event_id=f"{lead}-answers", **BANT_MET),
         signal("demo_request", T0 + days(3) + HOUR, lead=lead, event_id=f"{lead}-demo"),
     ]
 
@@ -46,10 +54,10 @@ def test_a_scripted_journey_climbs_from_visitor_to_hot_sales_qualified_lead():
 
     assert transitions(decisions) == [
         (Stage.NEW, Stage.IQL, Temperature.COLD, Temperature.COLD),  # identify: contact details
-        (Stage.IQL, Stage.MQL, Temperature.COLD, Temperature.WARM),  # webinar: sustained interest
-        (Stage.MQL, Stage.SQL, Temperature.WARM, Temperature.HOT),  # demo request: intent
+        (Stage.IQL, Stage.MQL, Temperature.COLD, Temperature.WARM),  # webinar: sustained interest, fits
+        (Stage.MQL, Stage.SQL, Temperature.WARM, Temperature.HOT),  # demo request: intent, BANT met
     ]
-    assert [d.change is not None for d in decisions] == [False, True, False, True, False, True]
+    assert [d.change is not None for d in decisions] == [False, True, False, True, False, False, True]
 
 
 def test_a_change_names_its_cause_time_model_and_the_scores_that_crossed_the_threshold():
@@ -59,11 +67,13 @@ def test_a_change_names_its_cause_time_model_and_the_scores_that_crossed_the_thr
     assert to_sql.lead_id == "lead-1"
     assert to_sql.cause_event_id == "lead-1-demo"
     assert to_sql.event_time == T0 + days(3) + HOUR
-    assert to_sql.model_version == "default-1"
+    assert to_sql.model_version == "default-2"
     assert to_sql.account == "acme.com"
     assert to_sql.scores == scores_at(decisions[-1].state, model(), T0 + days(3) + HOUR)
-    assert to_sql.scores.total >= 60 > scores_at(decisions[-2].state, model(), T0 + days(3)).total
+    assert to_sql.scores.intent >= 30 > scores_at(decisions[-2].state, model(), T0 + days(3)).intent
     assert to_sql.scores.intent == pytest.approx(30 + 10 * 2 ** (-(HOUR / days(7))))
+    assert to_sql.scores.total == pytest.approx(to_sql.scores.interest + to_sql.scores.intent)
+    assert to_sql.scores.fit == 100
 
 
 def test_a_lead_reading_only_blog_posts_stays_cold():
@@ -79,7 +89,7 @@ def test_a_lead_reading_only_blog_posts_stays_cold():
 def test_sequence_numbers_increase_by_one_per_change_including_demotions():
     decisions = journey([
         *scripted_journey(),
-        # Six weeks of silence: the next visit finds a cooled lead and reclassifies it.
+        # Six weeks of silence: the next visit finds a cooled lead and recycles it.
         signal("page_view", T0 + days(45)),
         signal("demo_request", T0 + days(45) + HOUR),
         signal("trial_signup", T0 + days(45) + 2 * HOUR),
@@ -87,9 +97,12 @@ def test_sequence_numbers_increase_by_one_per_change_including_demotions():
 
     emitted = changes(decisions)
     assert [c.sequence for c in emitted] == list(range(1, len(emitted) + 1))
-    assert len(emitted) == 6  # up three times, down once, up twice
     assert final_state(decisions).sequence == len(emitted)
-    assert Temperature.COLD in {c.to_temperature for c in emitted[3:]}
+    assert transitions(decisions)[3:] == [
+        # Cooled, but need identified and nothing missing: still warm, back to nurturing.
+        (Stage.SQL, Stage.RECYCLED, Temperature.HOT, Temperature.WARM),
+        (Stage.RECYCLED, Stage.SQL, Temperature.WARM, Temperature.HOT),  # a fresh demo request
+    ]
 
 
 # -- redelivery and dedupe --------------------------------------------------------------------
@@ -105,6 +118,17 @@ def test_a_redelivered_event_is_counted_once():
     assert first.duplicate is False
     assert again.state == first.state
     assert scores_at(again.state, model(), T0).intent == 30
+
+
+def test_a_redelivered_answer_or_identify_is_counted_once():
+    first = final_state(journey([identify(T0, "ada@acme.com", event_id="msg-1", **ICP_FIT),
+                                 answer(T0, event_id="msg-2", budget="yes")]))
+
+    again = journey([identify(T0, "ada@acme.com", event_id="msg-1", **ICP_FIT),
+                     answer(T0, event_id="msg-2", budget="yes")], state=first)
+
+    assert [d.duplicate for d in again] == [True, True]
+    assert final_state(again) == first
 
 
 @pytest.mark.parametrize("others", [50, 63])
@@ -142,10 +166,10 @@ def test_the_same_event_id_on_another_lead_is_not_a_duplicate():
 
 def test_a_redelivered_event_that_caused_a_change_re_emits_the_same_change():
     decisions = journey([*scripted_journey(), signal("page_view", T0 + days(3) + 2 * HOUR)])
-    to_sql = decisions[5].change
+    to_sql = decisions[6].change
     held = final_state(decisions)
 
-    redelivered = apply(held, scripted_journey()[5], model())
+    redelivered = apply(held, scripted_journey()[6], model())
 
     assert redelivered.duplicate is True
     assert redelivered.change == to_sql  # same id, same content, same sequence number
@@ -201,11 +225,13 @@ def test_change_ids_differ_per_lead_for_the_same_event_ids():
 
 def test_reasons_list_the_top_contributions_by_points_now_after_decay():
     decisions = journey([
+        identify(T0 - HOUR, "ada@acme.com", **ICP_FIT),
+        answer(T0 - HOUR, **BANT_MET),
         signal("demo_request", T0),  # 30 points a week ago: 15 now
         signal("case_study_download", T0 + days(7)),  # 10
         signal("webinar_attended", T0 + days(7)),  # 20
         signal("email_click", T0 + days(7)),  # 3
-        signal("trial_signup", T0 + days(7)),  # 25: crosses into hot
+        signal("trial_signup", T0 + days(7)),  # 25: intent back over the sql rung: hot
     ])
     to_hot = decisions[-1].change
 
@@ -215,6 +241,15 @@ def test_reasons_list_the_top_contributions_by_points_now_after_decay():
     ]
     assert [r.points_now for r in to_hot.reasons] == pytest.approx([25, 20, 15])
     assert to_hot.reasons[2].last_at == T0
+
+
+def test_reasons_show_capped_points_not_raw_points():
+    state = final_state(journey([signal("blog_view", T0 + minute * 60) for minute in range(20)]))
+
+    (blog,) = top_contributions(state, model(), T0 + HOUR)
+
+    assert blog.count == 20
+    assert blog.points_now == model().rule(SignalKind.BLOG_VIEW).cap == 10
 
 
 def test_reasons_are_capped_at_the_models_top_reasons():
@@ -233,13 +268,20 @@ def test_zero_point_signals_are_never_given_as_reasons():
     assert [r.kind for r in top_contributions(state, model(), T0)] == [SignalKind.PAGE_VIEW]
 
 
+def test_negative_signals_are_never_given_as_reasons():
+    state = final_state(journey([signal("email_unsubscribe", T0), signal("email_bounce", T0),
+                                 signal("page_view", T0)]))
+
+    assert [r.kind for r in top_contributions(state, model(), T0)] == [SignalKind.PAGE_VIEW]
+
+
 # -- identity -------------------------------------------------------------------------------
 
 
 def test_an_identify_with_an_email_makes_an_anonymous_lead_information_qualified():
     decisions = journey([
         signal("blog_view", T0, lead="anon-1", anonymous=True),
-        identify(T0 + HOUR, "Ada@Acme.COM", lead="anon-1"),
+        identify(T0 + HOUR, "Ada@Acme.COM", lead="anon-1", anonymous=True),
     ])
 
     assert decisions[0].state.stage is Stage.NEW
@@ -251,10 +293,11 @@ def test_an_identify_with_an_email_makes_an_anonymous_lead_information_qualified
 def test_an_identify_without_an_email_leaves_a_visitor_new():
     decisions = journey([
         signal("blog_view", T0, lead="anon-1", anonymous=True),
-        signal(None, T0 + HOUR, lead="anon-1", anonymous=True, contact=Contact(name="Ada")),
+        signal(None, T0 + HOUR, lead="anon-1", anonymous=True, profile={"name": "Ada", **ICP_FIT}),
     ])
 
     assert final_state(decisions).stage is Stage.NEW
+    assert final_state(decisions).profile["name"].value == "Ada"
     assert changes(decisions) == []
 
 
@@ -263,7 +306,7 @@ def test_visits_before_identify_count_once_the_visitor_is_known():
         signal("webinar_attended", T0, lead="anon-1", anonymous=True),
         signal("case_study_download", T0, lead="anon-1", anonymous=True),
         signal("pricing_view", T0, lead="anon-1", anonymous=True),  # 40 points in all
-        identify(T0 + HOUR, "ada@acme.com", lead="anon-1"),
+        identify(T0 + HOUR, "ada@acme.com", lead="anon-1", anonymous=True, **ICP_FIT),
     ])
 
     assert decisions[2].state.stage is Stage.NEW  # a visitor cannot be called, whatever it scores
@@ -271,13 +314,25 @@ def test_visits_before_identify_count_once_the_visitor_is_known():
     assert (decisions[3].change.from_stage, decisions[3].change.to_stage) == (Stage.NEW, Stage.MQL)
 
 
+def test_a_later_profile_fact_revises_an_earlier_one_whatever_the_arrival_order():
+    earlier = identify(T0, "ada@acme.com", title="Analyst", employees=20)
+    later = identify(T0 + days(1), "ada@acme.com", title="Head of Growth")
+
+    for order in ([earlier, later], [later, earlier]):
+        profile = final_state(journey(order)).profile
+        assert profile["title"].value == "Head of Growth"
+        assert profile["employees"].value == 20  # not restated later: kept
+
+
 # -- held state: counts, not points ----------------------------------------------------------
 
 
 def with_points(scoring_model, scale=None, **points):
+    """The model with every weight (and cap) scaled, or single kinds re-weighted by name."""
+    factor = scale if scale is not None else 1
     rules = {
-        kind: SignalRule(kind, rule.component,
-                         points.get(kind.value, rule.points * (scale if scale is not None else 1)))
+        kind: SignalRule(kind, rule.component, points.get(kind.value, rule.points * factor),
+                         rule.cap * factor if rule.cap is not None else None)
         for kind, rule in scoring_model.signals.items()
     }
     return replace(scoring_model, signals=MappingProxyType(rules))
@@ -306,6 +361,18 @@ def test_reweighting_one_signal_changes_only_its_own_contribution():
     assert after.interest == before.interest
 
 
+def test_a_cap_change_in_the_model_applies_exactly_to_held_state():
+    state = final_state(journey([signal("blog_view", T0 + minute * 60) for minute in range(20)]))
+    raw = 2 * sum(2 ** (-(days(1) + HOUR - minute * 60) / days(30)) for minute in range(20))
+    at = T0 + days(1) + HOUR
+    uncapped = replace(model(), signals=MappingProxyType({
+        **model().signals, SignalKind.BLOG_VIEW: replace(model().rule(SignalKind.BLOG_VIEW), cap=None),
+    }))
+
+    assert scores_at(state, model(), at).interest == 10
+    assert scores_at(state, uncapped, at).interest == pytest.approx(raw, rel=1e-12)
+
+
 # -- event time -----------------------------------------------------------------------------
 
 
@@ -322,7 +389,7 @@ def test_a_late_event_is_decayed_from_its_own_time():
 
 def test_a_late_event_scores_as_if_it_had_arrived_in_order():
     steps = [signal("pricing_view", T0), signal("demo_request", T0 + days(10)),
-             signal("webinar_attended", T0 + days(4))]
+             signal("webinar_attended", T0 + days(4)), signal("email_unsubscribe", T0 + days(2))]
 
     in_order = final_state(journey(sorted(steps, key=lambda s: s.occurred_at)))
     as_arrived = final_state(journey(steps))
@@ -331,13 +398,22 @@ def test_a_late_event_scores_as_if_it_had_arrived_in_order():
         a, b = scores_at(in_order, model(), at), scores_at(as_arrived, model(), at)
         assert math.isclose(a.interest, b.interest, rel_tol=1e-12)
         assert math.isclose(a.intent, b.intent, rel_tol=1e-12)
+        assert math.isclose(a.negative, b.negative, rel_tol=1e-12)
 
 
 def test_each_component_decays_with_its_own_half_life():
-    state = final_state(journey([signal("demo_request", T0), signal("webinar_attended", T0)]))
+    state = final_state(journey([signal("demo_request", T0), signal("webinar_attended", T0),
+                                 signal("email_unsubscribe", T0)]))
 
     later = scores_at(state, model(), T0 + days(7))
 
     assert later.intent == pytest.approx(15)  # 7-day half-life
     assert later.interest == pytest.approx(20 * 2 ** (-7 / 30))  # 30-day half-life
+    assert later.negative == pytest.approx(20 * 2 ** (-7 / 14))  # 14-day half-life
     assert model().half_life_seconds[Component.INTENT] < model().half_life_seconds[Component.INTEREST]
+
+
+def test_fit_does_not_decay():
+    state = final_state(journey([identify(T0, "ada@acme.com", **ICP_FIT)]))
+
+    assert scores_at(state, model(), T0).fit == scores_at(state, model(), T0 + days(365)).fit == 100

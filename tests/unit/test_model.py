@@ -7,7 +7,8 @@ import pytest
 from scoring import Component, ModelError, SignalKind, load_model, parse_model
 from scoring.model import normalise_event_name
 from scoring.signals import page_kind
-from tests.unit.builders import model_text
+from scoring.stages import Rung
+from tests.unit.builders import BANT, MEDDIC, meddic_model, model_text
 
 
 def rejected(text: str) -> str:
@@ -19,13 +20,41 @@ def rejected(text: str) -> str:
 def test_the_shipped_default_model_loads():
     model = load_model()
 
-    assert model.version == "default-1"
+    assert model.version == "default-2"
     assert model.rule(SignalKind.DEMO_REQUEST).points == 30
     assert model.rule(SignalKind.DEMO_REQUEST).component is Component.INTENT
     assert model.half_life_seconds[Component.INTENT] == 7 * 86_400
     assert model.half_life_seconds[Component.INTEREST] == 30 * 86_400
     assert model.dedupe_window == 64
     assert model.top_reasons == 3
+
+
+def test_the_shipped_default_model_has_caps_ladders_fit_disqualifiers_and_bant():
+    model = load_model()
+
+    assert model.rule(SignalKind.BLOG_VIEW).cap == 10
+    assert model.rule(SignalKind.CAREERS_VIEW).cap is None
+    assert model.rule(SignalKind.EMAIL_UNSUBSCRIBE).component is Component.NEGATIVE
+    assert model.qualification.ladders.mql == Rung(promote=25, demote=15)
+    assert model.qualification.ladders.warm == Rung(promote=30, demote=20)
+    assert model.qualification.product_signals == {SignalKind.TRIAL_SIGNUP, SignalKind.FEATURE_USED}
+    assert (model.qualification.hot_min_interest, model.qualification.warm_max_missing) == (5, 2)
+    assert (model.fit.mql_minimum, model.fit.size_min, model.fit.size_max) == (20, 50, 5000)
+    assert [rule.role for rule in model.fit.titles] == ["decision_maker", "influencer", "user"]
+    assert "rivalscore.com" in model.disqualify.competitor_domains
+    assert model.disqualify.signals == {SignalKind.EMAIL_HARD_BOUNCE}
+    assert model.criteria.framework.name == "bant"
+    assert model.criteria.framework.criteria == BANT
+    assert sorted(model.criteria.frameworks) == ["bant", "champ", "gpctba_ci", "meddic"]
+    assert model.criteria.answer_fields["purchase_timeline"] == "timeline"
+
+
+def test_the_active_framework_is_the_one_the_file_names():
+    model = meddic_model()
+
+    assert (model.criteria.framework.name, model.criteria.framework.criteria) == ("meddic", MEDDIC)
+    assert model.criteria.framework.need == "identify_pain"
+    assert "budget" in model.criteria.known  # answers to other frameworks' criteria are still kept
 
 
 def test_every_event_the_default_model_maps_points_at_a_scored_signal():
@@ -37,7 +66,7 @@ def test_every_event_the_default_model_maps_points_at_a_scored_signal():
 
 def test_a_model_file_on_disk_loads_like_its_text(tmp_path):
     path = tmp_path / "model.toml"
-    path.write_text(model_text(('version = "default-1"', 'version = "candidate-7"')), "utf-8")
+    path.write_text(model_text(('version = "default-2"', 'version = "candidate-7"')), "utf-8")
 
     assert load_model(path).version == "candidate-7"
 
@@ -60,8 +89,8 @@ def test_a_file_that_is_not_toml_is_rejected_naming_the_source():
 
 def test_points_of_the_wrong_type_name_the_exact_field():
     message = rejected(model_text(
-        ('demo_request = { component = "intent", points = 30 }',
-         'demo_request = { component = "intent", points = "thirty" }'),
+        ('demo_request = { component = "intent", points = 30, cap = 40 }',
+         'demo_request = { component = "intent", points = "thirty", cap = 40 }'),
     ))
 
     assert "signals.demo_request.points" in message
@@ -71,8 +100,8 @@ def test_points_of_the_wrong_type_name_the_exact_field():
 @pytest.mark.parametrize("value", ["true", "[30]", "{ value = 30 }", "inf", "nan"])
 def test_points_that_are_no_finite_number_are_rejected_naming_the_field(value):
     message = rejected(model_text(
-        ('demo_request = { component = "intent", points = 30 }',
-         f'demo_request = {{ component = "intent", points = {value} }}'),
+        ('demo_request = { component = "intent", points = 30, cap = 40 }',
+         f'demo_request = {{ component = "intent", points = {value}, cap = 40 }}'),
     ))
 
     assert "signals.demo_request.points" in message
@@ -86,8 +115,8 @@ def test_an_infinite_half_life_is_rejected_naming_it():
 
 def test_negative_points_are_rejected_naming_the_field():
     message = rejected(model_text(
-        ('blog_view = { component = "interest", points = 2 }',
-         'blog_view = { component = "interest", points = -2 }'),
+        ('blog_view = { component = "interest", points = 2, cap = 10 }',
+         'blog_view = { component = "interest", points = -2, cap = 10 }'),
     ))
 
     assert "signals.blog_view.points" in message
@@ -95,8 +124,8 @@ def test_negative_points_are_rejected_naming_the_field():
 
 def test_an_unknown_component_lists_the_allowed_components():
     message = rejected(model_text(
-        ('demo_request = { component = "intent", points = 30 }',
-         'demo_request = { component = "urgency", points = 30 }'),
+        ('demo_request = { component = "intent", points = 30, cap = 40 }',
+         'demo_request = { component = "urgency", points = 30, cap = 40 }'),
     ))
 
     assert "signals.demo_request.component" in message
@@ -114,7 +143,7 @@ def test_an_unknown_signal_kind_under_signals_is_rejected_naming_it():
 
 
 def test_an_unknown_top_level_field_is_rejected_naming_it():
-    message = rejected(model_text(('version = "default-1"', 'version = "default-1"\nhalf_life = 3')))
+    message = rejected(model_text(('version = "default-2"', 'version = "default-2"\nhalf_life = 3')))
 
     assert "half_life" in message
     assert "unknown field" in message
@@ -122,48 +151,15 @@ def test_an_unknown_top_level_field_is_rejected_naming_it():
 
 def test_an_unknown_field_inside_a_signal_is_rejected_naming_it():
     message = rejected(model_text(
-        ('demo_request = { component = "intent", points = 30 }',
-         'demo_request = { component = "intent", points = 30, decay = 2 }'),
+        ('demo_request = { component = "intent", points = 30, cap = 40 }',
+         'demo_request = { component = "intent", points = 30, cap = 40, decay = 2 }'),
     ))
 
     assert "signals.demo_request.decay" in message
 
 
-def test_a_demote_threshold_at_or_above_promote_is_rejected_naming_it():
-    message = rejected(model_text(
-        ("hot = { promote = 60, demote = 45 }", "hot = { promote = 60, demote = 60 }"),
-    ))
-
-    assert "thresholds.temperature.hot.demote" in message
-
-
-def test_hot_thresholds_below_warm_are_rejected():
-    message = rejected(model_text(
-        ("hot = { promote = 60, demote = 45 }", "hot = { promote = 25, demote = 10 }"),
-    ))
-
-    assert "thresholds.temperature.hot" in message
-    assert "warm" in message
-
-
-def test_a_hot_demote_threshold_below_the_warm_one_is_rejected():
-    message = rejected(model_text(
-        ("hot = { promote = 60, demote = 45 }", "hot = { promote = 60, demote = 15 }"),
-    ))
-
-    assert "thresholds.temperature.hot" in message
-
-
-def test_sql_thresholds_below_mql_are_rejected_naming_the_stage_ladder():
-    message = rejected(model_text(
-        ("sql = { promote = 60, demote = 45 }", "sql = { promote = 30, demote = 10 }"),
-    ))
-
-    assert "thresholds.stage.sql" in message
-
-
 def test_an_event_mapped_to_a_signal_without_points_is_rejected():
-    message = rejected(model_text(('demo_request = { component = "intent", points = 30 }\n', "")))
+    message = rejected(model_text(('demo_request = { component = "intent", points = 30, cap = 40 }\n', "")))
 
     assert "events.Demo Requested" in message
     assert "demo_request" in message
@@ -248,3 +244,118 @@ def test_the_longest_page_prefix_wins_whatever_the_file_order(rules):
     assert page_kind("/pricing/enterprise/quote", model) is SignalKind.PRICE_LIST_DOWNLOAD
     assert page_kind("/pricing/teams", model) is SignalKind.PRICING_VIEW
     assert page_kind("/blog/post", model) is SignalKind.PAGE_VIEW  # no /blog rule in this model
+
+
+# -- the qualification model's sections -----------------------------------------------------
+
+
+def test_an_unknown_framework_name_lists_the_allowed_ones():
+    message = rejected(model_text(('framework = "bant"', 'framework = "spin"')))
+
+    assert "criteria.framework" in message
+    assert "'spin'" in message
+    assert "bant, champ, meddic, gpctba_ci" in message
+
+
+def test_a_need_that_is_not_one_of_the_frameworks_criteria_is_rejected_naming_it():
+    message = rejected(model_text(('need = "need"', 'need = "money"')))
+
+    assert "criteria.frameworks.bant.need" in message
+    assert "'money'" in message
+    assert "budget, authority, need, timeline" in message
+
+
+def test_a_framework_without_criteria_is_rejected_naming_it():
+    message = rejected(model_text(
+        ('criteria = ["challenges", "authority", "money", "prioritization"]', "criteria = []"),
+    ))
+
+    assert "criteria.frameworks.champ.criteria" in message
+
+
+def test_an_answer_field_mapped_to_an_unknown_criterion_is_rejected_naming_it():
+    message = rejected(model_text(('pain_point = "need"', 'pain_point = "pain"')))
+
+    assert "criteria.answer_fields.pain_point" in message
+    assert "'pain'" in message
+
+
+def test_a_bad_title_pattern_is_rejected_naming_it():
+    message = rejected(model_text(('pattern = "\\\\b(manager|lead|principal|architect)\\\\b"', 'pattern = "(manager"')))
+
+    assert "fit.titles[1].pattern" in message
+    assert "regular expression" in message
+
+
+def test_an_unknown_title_role_lists_the_allowed_roles():
+    message = rejected(model_text(('role = "user"', 'role = "janitor"')))
+
+    assert "fit.titles[2].role" in message
+    assert "'janitor'" in message
+    assert "decision_maker, influencer, user" in message
+
+
+def test_a_company_size_max_below_its_min_is_rejected_naming_it():
+    message = rejected(model_text(("max = 5000", "max = 10")))
+
+    assert "fit.company_size.max" in message
+    assert "50" in message
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ("mql_minimum = 20", 'mql_minimum = "high"', "fit.mql_minimum"),
+    ("penalty = 20", "penalty = -20", "fit.free_mail.penalty"),
+    ("min_employees = 5", "min_employees = 2.5", "disqualify.min_employees"),
+    ("careers_only_after = 3", "careers_only_after = -1", "disqualify.careers_only_after"),
+    ("hot_min_interest = 5", "hot_min_interest = -5", "qualification.hot_min_interest"),
+    ("warm_max_missing_criteria = 2", "warm_max_missing_criteria = 21", "qualification.warm_max_missing_criteria"),
+    ('competitor_domains = ["rivalscore.com", "leadrival.io"]', 'competitor_domains = "rivalscore.com"',
+     "disqualify.competitor_domains"),
+    ('signals = ["email_hard_bounce"]', 'signals = ["email_bounced"]', "disqualify.signals[0]"),
+])
+def test_a_bad_fit_disqualify_or_qualification_value_is_rejected_naming_its_field(old, new, field):
+    assert field in rejected(model_text((old, new)))
+
+
+def test_a_product_signal_that_is_no_signal_is_rejected_naming_it():
+    message = rejected(model_text(
+        ('product_signals = ["trial_signup", "feature_used"]', 'product_signals = ["trial_signup", "app_opened"]'),
+    ))
+
+    assert "qualification.product_signals[1]" in message
+    assert "'app_opened'" in message
+
+
+def test_no_product_signals_at_all_is_rejected_naming_the_field():
+    message = rejected(model_text(('product_signals = ["trial_signup", "feature_used"]', "product_signals = []")))
+
+    assert "qualification.product_signals" in message
+
+
+@pytest.mark.parametrize("cap", ["-1", "0", '"ten"'])
+def test_a_negative_or_zero_cap_is_rejected_naming_it(cap):
+    message = rejected(model_text(
+        ('blog_view = { component = "interest", points = 2, cap = 10 }',
+         f'blog_view = {{ component = "interest", points = 2, cap = {cap} }}'),
+    ))
+
+    assert "signals.blog_view.cap" in message
+
+
+@pytest.mark.parametrize("ladder", ["mql", "sql", "pql", "warm"])
+def test_a_demote_threshold_at_or_above_promote_is_rejected_naming_its_ladder(ladder):
+    rungs = {"mql": (25, 15), "sql": (30, 20), "pql": (25, 15), "warm": (30, 20)}
+    promote, demote = rungs[ladder]
+    message = rejected(model_text((f"{ladder} = {{ promote = {promote}, demote = {demote} }}",
+                                   f"{ladder} = {{ promote = {promote}, demote = {promote} }}")))
+
+    assert f"thresholds.{ladder}.demote" in message
+    assert "flap" in message
+
+
+def test_an_unknown_threshold_ladder_is_rejected_naming_it():
+    message = rejected(model_text(("warm = { promote = 30, demote = 20 }",
+                                   "warm = { promote = 30, demote = 20 }\nhot = { promote = 60, demote = 45 }")))
+
+    assert "thresholds.hot" in message
+    assert "unknown field" in message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scoring import Contact, IgnoreReason, Ignored, Signal, SignalKind, interpret
+from scoring import IgnoreReason, Ignored, Signal, SignalKind, Status, interpret
 from tests.unit.builders import T0, event, model
 
 CHROME = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -102,12 +102,89 @@ def test_an_event_without_consent_is_ignored_even_when_it_would_score():
     assert track("Demo Requested", consent=False) == Ignored(IgnoreReason.NO_CONSENT)
 
 
-def test_an_identify_is_a_signal_with_no_kind_carrying_the_contact():
-    contact = Contact(email="ada@example.com", name="Ada", company="Example", title="VP Sales")
+def test_an_identify_is_a_signal_with_no_kind_carrying_the_normalised_profile():
+    traits = {"email": "Ada@Example.COM", "name": "Ada", "company.name": "Example", "job_title": "VP Sales",
+              "company.industry": "SaaS", "company.employee_count": "1,000+", "address.country": "gb"}
 
-    result = interpret(event("identify", lead="anon-1", anonymous=True, contact=contact), model())
+    result = interpret(event("identify", lead="anon-1", anonymous=True, attributes=traits), model())
 
     assert isinstance(result, Signal)
     assert result.kind is None
-    assert result.contact == contact
     assert result.lead_id == "anon-1"
+    assert dict(result.profile) == {"email": "ada@example.com", "name": "Ada", "company": "Example",
+                                    "title": "VP Sales", "industry": "SaaS", "employees": 1000, "country": "GB"}
+    assert dict(result.answers) == {}
+
+
+@pytest.mark.parametrize(("value", "employees"), [
+    (200, 200), (199.9, 199), ("50-200", 125), ("1,000+", 1000), (" 75 employees", 75), ("1.5k", 1500),
+    ("10 to 50", 30),
+])
+def test_a_company_size_is_read_as_a_head_count_and_a_range_as_its_midpoint(value, employees):
+    result = interpret(event("identify", attributes={"employees": value}), model())
+
+    assert result.profile["employees"] == employees
+
+
+@pytest.mark.parametrize(("attributes", "left_out"), [
+    ({"email": "not-an-address"}, "email"),
+    ({"email": ""}, "email"),
+    ({"employees": True}, "employees"),
+    ({"employees": -3}, "employees"),
+    ({"employees": "many"}, "employees"),
+    ({"title": "   "}, "title"),
+    ({"company": 42}, "company"),
+])
+def test_unusable_profile_values_are_left_out(attributes, left_out):
+    result = interpret(event("identify", attributes=attributes), model())
+
+    assert left_out not in result.profile
+
+
+def test_a_preferred_alias_wins_over_a_less_preferred_one():
+    result = interpret(event("identify", attributes={"company.name": "Second", "company": "First"}), model())
+
+    assert result.profile["company"] == "First"
+
+
+def test_a_scored_event_carries_the_profile_and_answers_it_states():
+    result = track("Demo Requested", attributes={"email": "ada@acme.com", "criteria.budget": "yes",
+                                                 "purchase_timeline": "Q3", "plan": "team"})
+
+    assert result.kind is SignalKind.DEMO_REQUEST
+    assert dict(result.profile) == {"email": "ada@acme.com"}
+    assert dict(result.answers) == {"budget": Status.MET, "timeline": Status.MET}
+
+
+def test_an_unmapped_form_that_tells_who_the_lead_is_or_answers_a_criterion_is_kept_without_a_kind():
+    told = track("Lead Form Submitted", attributes={"email": "ada@acme.com"})
+    answered = track("Lead Form Submitted", attributes={"has_budget": False})
+
+    assert isinstance(told, Signal) and told.kind is None and told.profile["email"] == "ada@acme.com"
+    assert isinstance(answered, Signal) and answered.kind is None
+    assert dict(answered.answers) == {"budget": Status.NOT_MET}
+
+
+def test_an_unmapped_event_with_nothing_usable_stays_ignored():
+    assert track("Button Clicked", attributes={"plan": "team", "criteria.colour": "blue"}) == Ignored(
+        IgnoreReason.UNMAPPED_EVENT)
+
+
+def test_outcomes_bots_and_refused_consent_stay_ignored_whatever_profile_they_carry():
+    attributes = {"email": "ada@acme.com", "criteria.budget": "yes"}
+
+    assert track("Deal Won", attributes=attributes) == Ignored(IgnoreReason.OUTCOME_ONLY)
+    assert track("Button Clicked", attributes=attributes, user_agent="curl/8.4.0") == Ignored(IgnoreReason.BOT)
+    assert interpret(event("identify", attributes=attributes, consent=False), model()) == Ignored(
+        IgnoreReason.NO_CONSENT)
+
+
+# -- bugs found in review, fixed: these pin the fixes ------------------------------------------------
+
+
+def test_a_group_calls_company_name_and_email_never_become_the_persons():
+    company_traits = {"name": "Acme Inc", "email": "billing@acme.com", "industry": "Software", "employees": 200}
+
+    result = interpret(event("group", attributes=company_traits), model())
+
+    assert not isinstance(result, Signal) or not {"name", "email"} & set(result.profile)

@@ -1,0 +1,109 @@
+"""Profile fit against the ideal customer profile, and what puts a lead out of market."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from scoring.kinds import SignalKind
+from scoring.profile import Fact, email_domain
+
+
+@dataclass(frozen=True)
+class TitleRule:
+    pattern: re.Pattern[str]
+    points: float
+    role: str  # decision_maker, influencer, user: buying-committee coverage uses it
+
+
+@dataclass(frozen=True)
+class FitRules:
+    industry_points: float
+    industries: frozenset[str]  # lower case
+    size_points: float
+    size_min: int
+    size_max: int
+    country_points: float
+    countries: frozenset[str]  # upper case ISO codes or lower-case names
+    titles: tuple[TitleRule, ...]  # first match wins
+    free_mail_penalty: float
+    free_mail_domains: frozenset[str]
+    mql_minimum: float  # below this a lead is never MQL, PQL or SQL
+
+
+@dataclass(frozen=True)
+class DisqualifyRules:
+    competitor_domains: frozenset[str]
+    student_domains: tuple[str, ...]  # exact domains, or ".edu"-style suffixes
+    countries: frozenset[str]
+    min_employees: int
+    signals: frozenset[SignalKind]
+    careers_only_after: int  # this many careers views and nothing else of value: a job seeker
+
+
+@dataclass(frozen=True)
+class FitResult:
+    score: float
+    matched: tuple[tuple[str, float], ...]  # (what matched, points), for explanations
+    role: str | None
+
+
+def _value(profile: Mapping[str, Fact], field: str) -> str | int | None:
+    fact = profile.get(field)
+    return fact.value if fact else None
+
+
+def assess_fit(profile: Mapping[str, Fact], rules: FitRules) -> FitResult:
+    matched: list[tuple[str, float]] = []
+    industry = _value(profile, "industry")
+    if isinstance(industry, str) and industry.lower() in rules.industries:
+        matched.append((f"industry {industry.lower()}", rules.industry_points))
+    employees = _value(profile, "employees")
+    if isinstance(employees, int) and rules.size_min <= employees <= rules.size_max:
+        matched.append((f"company size {employees}", rules.size_points))
+    country = _value(profile, "country")
+    if isinstance(country, str) and country in rules.countries:
+        matched.append((f"country {country}", rules.country_points))
+    role = None
+    title = _value(profile, "title")
+    if isinstance(title, str):
+        rule = next((r for r in rules.titles if r.pattern.search(title)), None)
+        if rule is not None:
+            role = rule.role
+            matched.append((f"title {rule.role}", rule.points))
+    if email_domain(profile) in rules.free_mail_domains:
+        matched.append(("free-mail address", -rules.free_mail_penalty))
+    score = min(max(float(sum(points for _, points in matched)), 0.0), 100.0)
+    return FitResult(score=score, matched=tuple(matched), role=role)
+
+
+def _is_student(domain: str, student_domains: tuple[str, ...]) -> bool:
+    return any(domain.endswith(entry) if entry.startswith(".") else domain == entry for entry in student_domains)
+
+
+def disqualifications(
+    profile: Mapping[str, Fact], seen: Mapping[SignalKind, int], rules: DisqualifyRules
+) -> tuple[str, ...]:
+    """Every reason the lead is out of market right now; empty when it is not.
+
+    ``seen`` counts occurrences per signal kind (never decayed: a hard bounce stays a bounce).
+    """
+    reasons = []
+    domain = email_domain(profile)
+    if domain in rules.competitor_domains:
+        reasons.append("competitor")
+    if domain is not None and _is_student(domain, rules.student_domains):
+        reasons.append("student")
+    country = _value(profile, "country")
+    if isinstance(country, str) and country in rules.countries:
+        reasons.append("out_of_market_country")
+    employees = _value(profile, "employees")
+    if isinstance(employees, int) and employees < rules.min_employees:
+        reasons.append("out_of_market_size")
+    reasons.extend(f"signal {kind.value}" for kind in sorted(rules.signals & seen.keys(), key=lambda k: k.value))
+    careers = seen.get(SignalKind.CAREERS_VIEW, 0)
+    others = {kind for kind in seen if kind not in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW)}
+    if rules.careers_only_after and careers >= rules.careers_only_after and not others:
+        reasons.append("careers_only")
+    return tuple(reasons)
