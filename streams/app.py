@@ -24,7 +24,7 @@ class LeadstreamApp(faust.App):
 app = LeadstreamApp(
     "leadstream",
     origin="streams",
-    autodiscover=["streams.agents", "streams.views", "streams.commands"],
+    autodiscover=["streams.agents", "streams.views", "streams.timers", "streams.commands"],
 )
 
 
@@ -45,6 +45,7 @@ def configure(app: faust.App, conf: faust.Settings, **kwargs: object) -> None:
     conf.web_port = config.web_port
     conf.datadir = str(config.data_dir)
     conf.consumer_auto_offset_reset = "earliest"
+    conf.broker_credentials = config.security.faust_credentials()
 
 
 # Commands that run the app need valid settings and a valid model before Faust starts.

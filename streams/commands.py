@@ -52,3 +52,51 @@ async def dev(
     ))
     if not summary["adds_up"]:
         raise SystemExit(1)
+
+
+@app.command(
+    option("--webhook-url", default=None, envvar="LEADSTREAM_ALERTS_WEBHOOK_URL",
+           help="POST Slack-compatible JSON here (default: print to the console)"),
+    option("--on-temperature", multiple=True, help="Temperatures whose promotions alert (default: hot)"),
+    option("--on-stage", multiple=True, help="Stages whose promotions alert (default: sql)"),
+    option("--attempts", type=int, default=None, help="Webhook attempts before dead-lettering (default: 4)"),
+    option("--backoff-base", type=float, default=None, help="First retry delay in seconds, doubling (0.5)"),
+    option("--request-timeout", type=float, default=None, help="Seconds per webhook request (10)"),
+    option("--max-retry-after", type=float, default=None, help="Longest Retry-After honoured, seconds (60)"),
+    option("--store", default=None, help="Dedupe store file (default: $LEADSTREAM_DATA_DIR/alerts.sqlite3)"),
+    option("--dead-letters", default=None, help="Dead-letter file (default: $LEADSTREAM_DATA_DIR/alerts-dead-letters.jsonl)"),
+    option("--dlq-topic", is_flag=True, default=False, help="Also write dead letters to leads.alerts.dlq"),
+    option("--group-id", default=None, help="Consumer group (default: <LEADSTREAM_APP_ID>-alerts)"),
+    option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics on this port"),
+)
+async def alerts(
+    self, webhook_url: str | None, on_temperature: tuple[str, ...], on_stage: tuple[str, ...],
+    attempts: int | None, backoff_base: float | None, request_timeout: float | None,
+    max_retry_after: float | None, store: str | None, dead_letters: str | None, dlq_topic: bool,
+    group_id: str | None, metrics_port: int | None,
+) -> None:
+    """Alert sales when a lead turns hot or reaches SQL: console, or a webhook with retries."""
+    import asyncio
+    import signal
+
+    from prometheus_client import start_http_server
+
+    from streams.alerting import alert_options_from, run_alerts
+    from streams.config import settings
+
+    options = alert_options_from(
+        settings(), webhook_url=webhook_url, on_temperatures=on_temperature, on_stages=on_stage,
+        attempts=attempts, backoff_base_s=backoff_base, request_timeout_s=request_timeout,
+        max_retry_after_s=max_retry_after, store_path=store, dead_letter_path=dead_letters,
+        dlq_topic=dlq_topic or None, group_id=group_id,
+    )
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=settings().web_host)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    sink = f"webhook {options.webhook_url.split('/')[2]}" if options.webhook_url else "the console"
+    print(f"alerts   {options.topic} → {sink}; group {options.group_id}; Ctrl-C stops", flush=True)
+    stats = await run_alerts(options, stop)
+    print(f"alerts   stopped: {stats}", flush=True)

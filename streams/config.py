@@ -10,6 +10,7 @@ from pathlib import Path
 
 from scoring import ScoringModel, load_model
 from streams.errors import ConfigError
+from streams.kafka_security import KafkaSecurity, security_from
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Settings:
     web_host: str
     web_port: int
     data_dir: Path
+    security: KafkaSecurity = KafkaSecurity()
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -73,6 +75,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         web_host=_text(env, "LEADSTREAM_WEB_HOST", "127.0.0.1"),
         web_port=_number(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
         data_dir=Path(_text(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
+        security=security_from(env),
     )
 
 

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-EVENTS_RECEIVED = Counter("leadstream_events_received_total", "Inbound events read from the raw topic")
+from scoring import EventType, IgnoreReason
+from streams.segment import RejectReason
+
+EVENTS_RECEIVED = Counter(
+    "leadstream_events_received_total", "Inbound events, by where they came in and their Segment type",
+    ["source", "type"],
+)
 EVENTS_SCORED = Counter("leadstream_events_scored_total", "Events applied to a lead's score")
 EVENTS_IGNORED = Counter(
     "leadstream_events_ignored_total", "Events accounted for without scoring", ["reason"]
@@ -34,6 +40,35 @@ QUALIFICATION_REEMITTED = Counter(
     "leadstream_qualification_changes_reemitted_total",
     "Changes emitted again for a redelivered event (same id; consumers deduplicate)",
 )
+# Event time can be days old (late or replayed events), so its buckets reach far.
+EVENT_LATENCY = Histogram(
+    "leadstream_qualification_event_latency_seconds",
+    "From the causing event's own time to its qualification change being emitted",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, 604800),
+)
+INGEST_LATENCY = Histogram(
+    "leadstream_qualification_ingest_latency_seconds",
+    "From the broker receiving the causing event to its qualification change being emitted",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+CONSUMER_LAG = Gauge(
+    "leadstream_consumer_lag", "End offset minus committed offset, per partition this worker owns",
+    ["topic", "partition"],
+)
+MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
+
+
+def _start_at_zero() -> None:
+    """Create every labelled child at 0, so rate() and increase() see the first event of each."""
+    for reason in IgnoreReason:
+        EVENTS_IGNORED.labels(reason=reason.value)
+    for rejection in RejectReason:
+        EVENTS_DEAD_LETTERED.labels(reason=rejection.value)
+    for event_type in (*(t.value for t in EventType), "invalid"):
+        EVENTS_RECEIVED.labels(source="raw_topic", type=event_type)
+
+
+_start_at_zero()
 
 
 def _by_label(registry: CollectorRegistry, name: str, label: str) -> dict[str, int]:
@@ -45,10 +80,14 @@ def _by_label(registry: CollectorRegistry, name: str, label: str) -> dict[str, i
     return dict(sorted(totals.items()))
 
 
+def _by_label_values(registry: CollectorRegistry, name: str) -> list[float]:
+    return [sample.value for metric in registry.collect() for sample in metric.samples if sample.name == name]
+
+
 def accounting(registry: CollectorRegistry = REGISTRY) -> dict[str, Any]:
     """The event accounting as one JSON-ready dict, with whether it adds up."""
     def value(name: str) -> int:
-        return int(registry.get_sample_value(name) or 0)
+        return int(sum(_by_label_values(registry, name)))
 
     ignored = _by_label(registry, "leadstream_events_ignored_total", "reason")
     dead_lettered = _by_label(registry, "leadstream_events_dead_lettered_total", "reason")

@@ -10,8 +10,11 @@ import time
 
 from faust.types import EventT
 
-from scoring import Ignored, QualificationChange, Signal, apply, interpret
+from prometheus_client import REGISTRY
+
+from scoring import Ignored, LeadState, QualificationChange, Signal, apply, interpret
 from streams import codecs, metrics
+from streams.census import Bucket, CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
@@ -19,20 +22,44 @@ from streams.tables import leads_table
 from streams.topics import dead_letters_topic, qualification_topic, signals_topic
 
 log = logging.getLogger(__name__)
+SOURCE = "raw_topic"  # the collector counts its own events under "collector"
+
+
+lead_census = LeadCensus(table_size=lambda: len(leads_table))
+REGISTRY.register(CensusCollector(lead_census))
+
+
+@leads_table.on_recover
+async def recount_leads() -> None:
+    """After every rebalance's recovery: count the leads of the partitions now owned."""
+    partitions = settings().partitions
+    changelog = leads_table.changelog_topic.get_topic_name()
+    active = {tp.partition for tp in leads_table.app.assignor.assigned_actives() if tp.topic == changelog}
+    lead_census.rebuild(
+        ((partition_for(key, partitions), _bucket(codecs.decode_state(key.decode(), value)))
+         for key, value in list(leads_table.items())),
+        active,
+    )
+
+
+def _bucket(state: LeadState) -> Bucket:
+    return state.stage.value, state.temperature.value
 
 
 async def ingest(event: EventT) -> None:
     """One record from the raw topic: dead-letter it, ignore it, or score it."""
     message = event.message
-    metrics.EVENTS_RECEIVED.inc()
     received_at = message.timestamp
     try:
         decoded = decode_segment(message.value or b"", received_at, settings().max_event_bytes)
         interpreted = interpret(decoded, scoring_model()) if not isinstance(decoded, Rejection) else None
     except Exception as exc:  # noqa: BLE001 — hostile input must never stop the worker
         log.exception("unexpected failure decoding %s[%d]@%d", message.topic, message.partition, message.offset)
+        metrics.EVENTS_RECEIVED.labels(source=SOURCE, type="invalid").inc()
         await dead_letter(event, RejectReason.UNPROCESSABLE.value, repr(exc))
         return
+    event_type = "invalid" if isinstance(decoded, Rejection) else decoded.type.value
+    metrics.EVENTS_RECEIVED.labels(source=SOURCE, type=event_type).inc()
     if isinstance(decoded, Rejection):
         await dead_letter(event, decoded.reason.value, decoded.detail)
         return
@@ -72,6 +99,7 @@ async def score(signal: Signal, ingested_at: float) -> None:
             await emit(decision.change, ingested_at)
         return
     leads_table[key] = codecs.encode_state(decision.state)
+    lead_census.moved(partition_for(key, settings().partitions), state and _bucket(state), _bucket(decision.state))
     metrics.EVENTS_SCORED.inc()
     if decision.change is not None:
         change = decision.change
@@ -79,13 +107,18 @@ async def score(signal: Signal, ingested_at: float) -> None:
             from_stage=change.from_stage.value, to_stage=change.to_stage.value,
             from_temperature=change.from_temperature.value, to_temperature=change.to_temperature.value,
         ).inc()
-        await emit(change, ingested_at)
+        emitted_at = await emit(change, ingested_at)
+        metrics.EVENT_LATENCY.observe(max(emitted_at - change.event_time, 0.0))
+        metrics.INGEST_LATENCY.observe(max(emitted_at - ingested_at, 0.0))
 
 
-async def emit(change: QualificationChange, ingested_at: float) -> None:
+async def emit(change: QualificationChange, ingested_at: float) -> float:
+    """Send the change; returns when it was handed to the producer (its emitted_at)."""
+    emitted_at = time.time()
     await qualification_topic.send(
-        key=change.lead_id.encode(), value=codecs.encode_change(change, time.time(), ingested_at)
+        key=change.lead_id.encode(), value=codecs.encode_change(change, emitted_at, ingested_at)
     )
+    return emitted_at
 
 
 async def dead_letter(event: EventT, reason: str, detail: str) -> None:

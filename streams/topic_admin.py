@@ -19,7 +19,10 @@ DEFAULT_RETENTION_MS = 14 * 86_400_000
 
 async def ensure_topics(config: Settings) -> None:
     """Create missing topics; fail with a clear error if an existing one has the wrong shape."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap_servers, client_id=f"{config.app_id}-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap_servers, client_id=f"{config.app_id}-admin",
+        **config.security.client_kwargs(),
+    )
     await admin.start()
     try:
         wanted = {config.topic_prefix + name: name for name in ALL_TOPICS}

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
+from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import REGISTRY
 
-from streams import codecs, metrics
+from streams import metrics
 from streams.app import app
-from streams.config import scoring_model, settings
-from streams.partitioning import partition_for
-from streams.tables import leads_table
+from streams.config import scoring_model
+from streams.pipeline import lead_census
 
 
 @app.page("/healthz")
@@ -30,25 +28,13 @@ async def accounting(self: View, request: Request) -> Response:
 @app.page("/stats")
 async def stats(self: View, request: Request) -> Response:
     """Leads per stage and temperature in the partitions this worker actively owns."""
-    stages: Counter[str] = Counter()
-    temperatures: Counter[str] = Counter()
-    # Standby replicas of other workers' partitions live in the same store: leave them out,
-    # or a cluster-wide sum would count those leads twice.
-    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == leads_table.changelog_topic.get_topic_name()}
-    partitions = settings().partitions
-    for key, value in list(leads_table.items()):
-        if partition_for(key, partitions) not in active:
-            continue
-        state = codecs.decode_state(key.decode(), value)
-        stages[state.stage.value] += 1
-        temperatures[state.temperature.value] += 1
+    per_stage = lead_census.per_stage()
     return self.json({
-        "leads": sum(stages.values()),
-        "leads_per_stage": dict(sorted(stages.items())),
-        "leads_per_temperature": dict(sorted(temperatures.items())),
+        "leads": sum(per_stage.values()),
+        "leads_per_stage": per_stage,
+        "leads_per_temperature": lead_census.per_temperature(),
     })
 
 
-@app.page("/metrics")
-async def prometheus_metrics(self: View, request: Request) -> Response:
-    return self.bytes(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+# GET /metrics: ours and Faust's own (per-topic counts, event runtime, commits, rebalances).
+setup_prometheus_sensors(app, pattern="/metrics", registry=REGISTRY, name_prefix="faust")

@@ -1,0 +1,72 @@
+"""Leads per stage and temperature, kept per partition so a rebalance can drop or rebuild its share.
+
+Scanning the table on every scrape would cost O(leads); instead every state write updates the
+count of the lead's partition, and the whole census is rebuilt from the table after each
+recovery, for the partitions this worker actively owns (standby copies are not counted).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+Bucket = tuple[str, str]  # (stage, temperature)
+
+
+class LeadCensus:
+    def __init__(self, table_size: Callable[[], int]) -> None:
+        self._by_partition: dict[int, Counter[Bucket]] = {}
+        self.table_size = table_size
+
+    def moved(self, partition: int, before: Bucket | None, after: Bucket) -> None:
+        counts = self._by_partition.setdefault(partition, Counter())
+        if before is not None:
+            counts[before] -= 1
+        counts[after] += 1
+
+    def rebuild(self, leads: Iterable[tuple[int, Bucket]], active: set[int]) -> None:
+        """Recount from the table: ``leads`` yields (partition, bucket) for every lead held."""
+        counts: dict[int, Counter[Bucket]] = {partition: Counter() for partition in active}
+        for partition, bucket in leads:
+            if partition in counts:
+                counts[partition][bucket] += 1
+        self._by_partition = counts
+
+    def totals(self) -> Counter[Bucket]:
+        total: Counter[Bucket] = Counter()
+        for counts in self._by_partition.values():
+            total.update(counts)
+        return +total  # drops zero and negative entries
+
+    def per_stage(self) -> dict[str, int]:
+        return _sum_by(self.totals(), 0)
+
+    def per_temperature(self) -> dict[str, int]:
+        return _sum_by(self.totals(), 1)
+
+
+def _sum_by(totals: Counter[Bucket], index: int) -> dict[str, int]:
+    summed: Counter[str] = Counter()
+    for bucket, count in totals.items():
+        summed[bucket[index]] += count
+    return dict(sorted(summed.items()))
+
+
+class CensusCollector(Collector):
+    def __init__(self, census: LeadCensus) -> None:
+        self.census = census
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        leads = GaugeMetricFamily("leadstream_leads", "Leads held by this worker's active partitions",
+                                  labels=["stage", "temperature"])
+        for (stage, temperature), count in sorted(self.census.totals().items()):
+            leads.add_metric([stage, temperature], count)
+        yield leads
+        keys = GaugeMetricFamily("leadstream_table_keys", "Keys in a table's local store, standbys included",
+                                 labels=["table"])
+        keys.add_metric(["leads"], self.census.table_size())
+        yield keys
+

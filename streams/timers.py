@@ -1,0 +1,69 @@
+"""Periodic and start-up jobs of every worker (each for the partitions it owns)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from streams import metrics
+from streams.app import app
+from streams.config import scoring_model, settings
+from streams.topics import raw_events_topic, signals_topic
+
+log = logging.getLogger(__name__)
+LAG_EVERY_S = 10.0
+
+
+class LagProbe:
+    """Committed offsets come from the broker (what a restart would resume from), not Faust's memory."""
+
+    def __init__(self) -> None:
+        self.admin: AIOKafkaAdminClient | None = None
+        self.offsets: AIOKafkaConsumer | None = None
+        self.reported: set[tuple[str, str]] = set()
+
+    async def _clients(self) -> tuple[AIOKafkaAdminClient, AIOKafkaConsumer]:
+        if self.admin is None or self.offsets is None:
+            config = settings()
+            security = config.security.client_kwargs()
+            self.admin = AIOKafkaAdminClient(bootstrap_servers=config.bootstrap_servers, **security)
+            await self.admin.start()
+            self.offsets = AIOKafkaConsumer(bootstrap_servers=config.bootstrap_servers, **security)
+            await self.offsets.start()
+        return self.admin, self.offsets
+
+    async def measure(self) -> None:
+        sources = {raw_events_topic.get_topic_name(), signals_topic.get_topic_name()}
+        owned = [TopicPartition(tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in sources]
+        admin, offsets = await self._clients()
+        committed = await admin.list_consumer_group_offsets(settings().app_id, partitions=owned)
+        ends = await offsets.end_offsets(owned) if owned else {}
+        now: set[tuple[str, str]] = set()
+        for tp in owned:
+            metadata = committed.get(tp)
+            position = metadata.offset if metadata is not None and metadata.offset >= 0 else 0
+            labels = (tp.topic, str(tp.partition))
+            metrics.CONSUMER_LAG.labels(*labels).set(max(ends.get(tp, 0) - position, 0))
+            now.add(labels)
+        for gone in self.reported - now:  # partitions moved to another worker
+            metrics.CONSUMER_LAG.remove(*gone)
+        self.reported = now
+
+
+lag_probe = LagProbe()
+
+
+@app.task
+async def publish_model_info() -> None:
+    model = scoring_model()
+    metrics.MODEL_INFO.labels(version=model.version, framework=model.criteria.framework.name).set(1)
+
+
+@app.timer(LAG_EVERY_S)
+async def measure_consumer_lag() -> None:
+    try:
+        await lag_probe.measure()
+    except Exception:  # noqa: BLE001 — a metrics probe must never take the worker down
+        log.warning("consumer lag probe failed", exc_info=True)
