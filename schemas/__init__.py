@@ -7,12 +7,16 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-# topic -> schema file of the messages on it
-TOPIC_SCHEMAS = {
-    "leads.events.raw": "inbound-event.schema.json",
-    "leads.events.dlq": "dead-letter.schema.json",
-    "leads.signals": "signal.schema.json",
-    "leads.qualification": "qualification-change.schema.json",
+# topic -> {message kind -> schema file}; a topic with one kind maps it under None.
+TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
+    "leads.events.raw": {None: "inbound-event.schema.json"},
+    "leads.events.dlq": {None: "dead-letter.schema.json"},
+    "leads.signals": {None: "signal.schema.json"},
+    "leads.qualification": {
+        "qualification_change": "qualification-change.schema.json",
+        "lead_erased": "lead-erased.schema.json",
+    },
+    "leads.feedback": {None: "sales-feedback.schema.json"},
 }
 
 
@@ -21,5 +25,12 @@ def load_schema(file_name: str) -> dict[str, Any]:
     return json.loads(resources.files("schemas").joinpath(file_name).read_text("utf-8"))
 
 
-def schema_for_topic(topic: str) -> dict[str, Any]:
-    return load_schema(TOPIC_SCHEMAS[topic])
+def schema_for(topic: str, message: Any) -> dict[str, Any]:
+    """The schema a message on ``topic`` must meet: chosen by its ``kind`` where a topic has several."""
+    kinds = TOPIC_SCHEMAS[topic]
+    if None in kinds:
+        return load_schema(kinds[None])
+    kind = message.get("kind") if isinstance(message, dict) else None
+    if kind not in kinds:
+        raise KeyError(f"{topic} carries no message kind {kind!r}; known: {', '.join(map(str, kinds))}")
+    return load_schema(kinds[kind])

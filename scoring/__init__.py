@@ -9,6 +9,7 @@ from scoring.errors import ModelError, ScoringError
 from scoring.criteria import Framework, Status
 from scoring.events import EventType, LeadEvent
 from scoring.explain import assess, scores_at, top_contributions
+from scoring.feedback import Verdict, apply_feedback
 from scoring.kinds import Component, IgnoreReason, SignalKind
 from scoring.model import ScoringModel, load_model, parse_model
 from scoring.signals import Ignored, Signal, interpret
@@ -18,6 +19,7 @@ from scoring.state import LeadState
 __all__ = [
     "Component", "Contribution", "Decision", "EventType", "Framework", "IgnoreReason", "Ignored",
     "LeadEvent", "LeadState", "ModelError", "QualificationChange", "Scores", "ScoringError",
-    "ScoringModel", "Signal", "SignalKind", "Stage", "Status", "Temperature", "apply", "assess", "interpret",
+    "ScoringModel", "Signal", "SignalKind", "Stage", "Status", "Temperature", "Verdict", "apply", "apply_feedback",
+    "assess", "interpret",
     "load_model", "parse_model", "scores_at", "top_contributions",
 ]

@@ -57,6 +57,7 @@ class QualificationChange:
     model_version: str
     cause_event_id: str
     event_time: float
+    cause: str = "event"  # or "feedback": what kind of thing cause_event_id names
 
 
 def change_id(lead_id: str, cause_event_id: str) -> str:

@@ -14,6 +14,7 @@ from scoring.criteria import merge_answers
 from scoring.decay import contribution_at, decayed_to
 from scoring.dedupe import event_hash, remember
 from scoring.explain import assess, top_contributions
+from scoring.kinds import Component
 from scoring.model import ScoringModel
 from scoring.profile import merge_facts
 from scoring.qualification import Assessment, next_levels, stage_for, temperature_for
@@ -32,7 +33,7 @@ class Decision:
     duplicate: bool
 
 
-def apply(state: LeadState | None, signal: Signal, model: ScoringModel) -> Decision:
+def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: str = "event") -> Decision:
     if state is None:
         state = new_lead(signal.lead_id, signal.anonymous)
     hashed = event_hash(signal.event_id)
@@ -44,7 +45,7 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel) -> Decis
     assert recorded.as_of is not None
     assessment = assess(recorded, model, recorded.as_of)
     updated = reclassify(recorded, assessment, model)
-    change = _change_between(state, updated, assessment, signal.event_id, model)
+    change = _change_between(state, updated, assessment, signal.event_id, model, cause)
     updated = replace(
         updated,
         recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
@@ -87,16 +88,26 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
 def reclassify(state: LeadState, assessment: Assessment, model: ScoringModel) -> LeadState:
     """Stage and temperature for ``assessment``, with hysteresis from the held ladder levels."""
     levels = next_levels(state.levels, assessment.scores, model.qualification.ladders)
+    held_back = state.rejected_at is not None and not _intent_since(state, state.rejected_at, model)
     return replace(
         state,
         levels=levels,
-        temperature=temperature_for(levels, assessment, model.qualification, model.fit.mql_minimum),
-        stage=stage_for(state.stage, state.identified, levels, assessment, model.fit.mql_minimum),
+        temperature=temperature_for(levels, assessment, model.qualification, model.fit.mql_minimum, held_back),
+        stage=stage_for(state.stage, state.identified, levels, assessment, model.fit.mql_minimum, held_back),
+    )
+
+
+def _intent_since(state: LeadState, moment: float, model: ScoringModel) -> bool:
+    return any(
+        tally.last_at > moment
+        for kind, tally in state.tallies.items()
+        if kind in model.signals and model.rule(kind).component is Component.INTENT
     )
 
 
 def _change_between(
-    before: LeadState, after: LeadState, assessment: Assessment, cause_event_id: str, model: ScoringModel
+    before: LeadState, after: LeadState, assessment: Assessment, cause_event_id: str, model: ScoringModel,
+    cause: str,
 ) -> QualificationChange | None:
     if (before.stage, before.temperature) == (after.stage, after.temperature):
         return None
@@ -119,4 +130,5 @@ def _change_between(
         model_version=model.version,
         cause_event_id=cause_event_id,
         event_time=after.as_of,
+        cause=cause,
     )

@@ -71,10 +71,14 @@ def next_levels(levels: Levels, scores: Scores, ladders: Ladders) -> Levels:
 
 
 def temperature_for(
-    levels: Levels, assessment: Assessment, rules: QualificationRules, fit_minimum: float
+    levels: Levels, assessment: Assessment, rules: QualificationRules, fit_minimum: float,
+    held_back: bool = False,
 ) -> Temperature:
     if assessment.disqualified_by:
         return Temperature.COLD
+    if held_back:
+        # Rejected by sales and no new intent since: never hand it back as hot.
+        return _at_most_warm(temperature_for(levels, assessment, rules, fit_minimum))
     # Hot hands the lead to sales now: it must be what an SQL is (intent, fit, every criterion),
     # with some interest, and still engaged once negative signals (unsubscribes) are counted.
     if (levels.sql and levels.warm and assessment.all_criteria_met and assessment.fit.score >= fit_minimum
@@ -86,8 +90,13 @@ def temperature_for(
     return Temperature.COLD
 
 
+def _at_most_warm(temperature: Temperature) -> Temperature:
+    return Temperature.WARM if temperature is Temperature.HOT else temperature
+
+
 def stage_for(
-    previous: Stage, identified: bool, levels: Levels, assessment: Assessment, fit_minimum: float
+    previous: Stage, identified: bool, levels: Levels, assessment: Assessment, fit_minimum: float,
+    held_back: bool = False,
 ) -> Stage:
     if not identified:
         return Stage.NEW
@@ -102,6 +111,8 @@ def stage_for(
         earned = Stage.MQL
     else:
         earned = Stage.IQL
+    if held_back and earned in QUALIFIED:
+        return Stage.RECYCLED  # sales rejected it; only new intent can qualify it again
     if earned is Stage.IQL and (previous in QUALIFIED or previous is Stage.RECYCLED):
         # A qualified lead that cools below every rung goes back to nurturing, not to IQL; one
         # that still earns a lower qualified stage (an SQL with MQL-level interest) takes it.

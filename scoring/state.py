@@ -36,6 +36,7 @@ class LeadState:
     levels: Levels = Levels()
     stage: Stage = Stage.NEW
     temperature: Temperature = Temperature.COLD
+    rejected_at: float | None = None  # sales rejected or recycled it then; held back until new intent
     sequence: int = 0  # qualification changes emitted so far: orders them per lead
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first
     recent_changes: tuple[tuple[int, QualificationChange], ...] = ()  # (event hash, change it caused)

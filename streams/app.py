@@ -24,7 +24,7 @@ class LeadstreamApp(faust.App):
 app = LeadstreamApp(
     "leadstream",
     origin="streams",
-    autodiscover=["streams.agents", "streams.views", "streams.timers", "streams.commands"],
+    autodiscover=["streams.agents", "streams.views", "streams.leads_api", "streams.timers", "streams.commands"],
 )
 
 
@@ -43,6 +43,9 @@ def configure(app: faust.App, conf: faust.Settings, **kwargs: object) -> None:
     conf.web_host = config.web_host
     conf.web_bind = config.web_host
     conf.web_port = config.web_port
+    # Faust derives this from its own defaults before we configure it; the lead API routes
+    # requests to the owning worker by it, so it must be the address we really serve on.
+    conf.canonical_url = config.advertised_url
     conf.datadir = str(config.data_dir)
     conf.consumer_auto_offset_reset = "earliest"
     conf.broker_credentials = config.security.faust_credentials()

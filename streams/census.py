@@ -27,6 +27,9 @@ class LeadCensus:
             counts[before] -= 1
         counts[after] += 1
 
+    def removed(self, partition: int, bucket: Bucket) -> None:
+        self._by_partition.setdefault(partition, Counter())[bucket] -= 1
+
     def rebuild(self, leads: Iterable[tuple[int, Bucket]], active: set[int]) -> None:
         """Recount from the table: ``leads`` yields (partition, bucket) for every lead held."""
         counts: dict[int, Counter[Bucket]] = {partition: Counter() for partition in active}

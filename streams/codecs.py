@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from scoring import Contribution, LeadState, QualificationChange, Scores, Signal, SignalKind, Stage, Status, Temperature
+from scoring.changes import change_id
 from scoring.criteria import Answer
 from scoring.profile import Fact
 from scoring.qualification import Levels
@@ -94,7 +95,7 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
         "criteria": {criterion: status.value for criterion, status in change.criteria.items()},
         "disqualified_by": list(change.disqualified_by),
         "model_version": change.model_version,
-        "cause": {"type": "event", "event_id": change.cause_event_id},
+        "cause": {"type": change.cause, "event_id": change.cause_event_id},
         "event_time": iso_time(change.event_time),
         "ingested_at": iso_time(ingested_at) if ingested_at is not None else None,
         "emitted_at": iso_time(emitted_at),
@@ -145,6 +146,7 @@ def _change_state(change: QualificationChange) -> dict[str, Any]:
         "criteria": {criterion: status.value for criterion, status in change.criteria.items()},
         "disqualified_by": list(change.disqualified_by),
         "model": change.model_version, "cause": change.cause_event_id, "at": change.event_time,
+        "cause_type": change.cause,
     }
 
 
@@ -161,6 +163,7 @@ def _change_from_state(lead_id: str, data: dict[str, Any]) -> QualificationChang
         criteria=MappingProxyType({criterion: Status(status) for criterion, status in data["criteria"].items()}),
         disqualified_by=tuple(data["disqualified_by"]),
         model_version=data["model"], cause_event_id=data["cause"], event_time=data["at"],
+        cause=data.get("cause_type", "event"),
     )
 
 
@@ -174,6 +177,7 @@ def encode_state(state: LeadState) -> bytes:
         "levels": [state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm],
         "stage": state.stage.value,
         "temperature": state.temperature.value,
+        "rejected_at": state.rejected_at,
         "sequence": state.sequence,
         "recent_ids": _pack_hashes(state.recent_event_ids),
         "recent_changes": [[h, _change_state(c)] for h, c in state.recent_changes],
@@ -195,7 +199,62 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
         levels=Levels(*data["levels"]),
         stage=Stage(data["stage"]),
         temperature=Temperature(data["temperature"]),
+        rejected_at=data.get("rejected_at"),
         sequence=data["sequence"],
         recent_event_ids=_unpack_hashes(data["recent_ids"]),
         recent_changes=tuple((h, _change_from_state(lead_id, c)) for h, c in data["recent_changes"]),
     )
+
+
+# --- commands on leads.signals: work that must run on the partition owning the lead --------
+
+ERASE = "erase"
+FEEDBACK = "feedback"
+
+
+def encode_command(command: str, lead_id: str, issued_at: float, **details: Any) -> bytes:
+    return orjson.dumps({"command": command, "lead_id": lead_id, "issued_at": issued_at, **details})
+
+
+def is_command(raw: bytes) -> bool:
+    return raw.startswith(b'{"command":')
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+def erasure_summary(state: LeadState | None, erased_at: float) -> dict[str, Any]:
+    """What an erasure removed, without repeating any of it."""
+    return {
+        "erased_at": iso_time(erased_at),
+        "lead_state": state is not None,
+        "events_counted": sum(t.count for t in state.tallies.values()) if state else 0,
+        "signal_kinds": len(state.tallies) if state else 0,
+        "profile_fields": sorted(state.profile) if state else [],
+        "criteria_answers": len(state.answers) if state else 0,
+        "held_anonymous_events": 0,  # anonymous history is scored as its own lead until stitching lands
+    }
+
+
+def encode_erasure_event(lead_id: str, summary: dict[str, Any]) -> bytes:
+    return orjson.dumps({
+        "kind": "lead_erased",
+        "change_id": change_id(lead_id, "erasure"),
+        "lead_id": lead_id,
+        "erased_at": summary["erased_at"],
+    })
+
+
+# --- leads.feedback: sales verdicts, kept for calibration ----------------------------------
+
+def encode_feedback_event(lead_id: str, feedback: dict[str, Any], state: LeadState | None) -> bytes:
+    return orjson.dumps({
+        "kind": "sales_feedback",
+        "feedback_id": feedback["feedback_id"],
+        "lead_id": lead_id,
+        "verdict": feedback["verdict"],
+        "reason": feedback.get("reason"),
+        "by": feedback.get("by"),
+        "at": iso_time(feedback["issued_at"]),
+        "stage": state.stage.value if state else None,
+        "temperature": state.temperature.value if state else None,
+    })

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -29,6 +30,14 @@ class Settings:
     web_port: int
     data_dir: Path
     security: KafkaSecurity = KafkaSecurity()
+    api_token: str | None = None  # when set, the lead API needs "Authorization: Bearer <token>"
+    advertised_url: str = ""  # how other workers reach this one's web server
+
+    def __post_init__(self) -> None:
+        if not self.advertised_url:
+            # 0.0.0.0 is where we listen, not an address another worker can call.
+            host = socket.gethostname() if self.web_host in ("0.0.0.0", "::") else self.web_host
+            object.__setattr__(self, "advertised_url", f"http://{host}:{self.web_port}")
 
 
 def _text(env: Mapping[str, str], name: str, default: str) -> str:
@@ -76,6 +85,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         web_port=_number(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
         data_dir=Path(_text(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
         security=security_from(env),
+        api_token=env.get("LEADSTREAM_API_TOKEN", "").strip() or None,
+        advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
     )
 
 

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
+
+import orjson
 
 from faust.types import EventT
 
 from prometheus_client import REGISTRY
 
-from scoring import Ignored, LeadState, QualificationChange, Signal, apply, interpret
+from scoring import IgnoreReason, Ignored, LeadState, QualificationChange, Signal, Verdict, apply, apply_feedback, interpret
 from streams import codecs, metrics
 from streams.census import Bucket, CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
-from streams.tables import leads_table
-from streams.topics import dead_letters_topic, qualification_topic, signals_topic
+from streams.tables import erasures_table, leads_table
+from streams.topics import dead_letters_topic, feedback_topic, qualification_topic, signals_topic
 
 log = logging.getLogger(__name__)
 SOURCE = "raw_topic"  # the collector counts its own events under "collector"
@@ -29,17 +32,30 @@ lead_census = LeadCensus(table_size=lambda: len(leads_table))
 REGISTRY.register(CensusCollector(lead_census))
 
 
+def held_state(key: bytes) -> LeadState | None:
+    """The lead's state, or None; a deleted key can read back as an empty value after recovery."""
+    held = leads_table.get(key)
+    return codecs.decode_state(key.decode(), held) if held else None
+
+
+def held_states() -> list[LeadState]:
+    return [codecs.decode_state(key.decode(), value) for key, value in list(leads_table.items()) if value]
+
+
 @leads_table.on_recover
 async def recount_leads() -> None:
     """After every rebalance's recovery: count the leads of the partitions now owned."""
-    partitions = settings().partitions
-    changelog = leads_table.changelog_topic.get_topic_name()
-    active = {tp.partition for tp in leads_table.app.assignor.assigned_actives() if tp.topic == changelog}
-    lead_census.rebuild(
-        ((partition_for(key, partitions), _bucket(codecs.decode_state(key.decode(), value)))
-         for key, value in list(leads_table.items())),
-        active,
-    )
+    # Faust's recovery loop swallows an exception here and retries forever, so never raise.
+    try:
+        partitions = settings().partitions
+        changelog = leads_table.changelog_topic.get_topic_name()
+        active = {tp.partition for tp in leads_table.app.assignor.assigned_actives() if tp.topic == changelog}
+        lead_census.rebuild(
+            ((partition_for(state.lead_id.encode(), partitions), _bucket(state)) for state in held_states()),
+            active,
+        )
+    except Exception:  # noqa: BLE001
+        log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
 
 
 def _bucket(state: LeadState) -> Bucket:
@@ -76,7 +92,10 @@ async def ingest(event: EventT) -> None:
 
 
 async def score_forwarded(event: EventT) -> None:
-    """One record from the signals topic, already validated and keyed by lead id."""
+    """One record from the signals topic, already validated and keyed by lead id (or a command)."""
+    if codecs.is_command(event.message.value or b""):
+        await run_command(orjson.loads(event.message.value))
+        return
     try:
         signal, ingested_at = codecs.decode_signal(event.message.value)
     except (ValueError, KeyError, TypeError) as exc:
@@ -88,8 +107,10 @@ async def score_forwarded(event: EventT) -> None:
 
 async def score(signal: Signal, ingested_at: float) -> None:
     key = signal.lead_id.encode()
-    held = leads_table.get(key)
-    state = codecs.decode_state(signal.lead_id, held) if held is not None else None
+    if key in erasures_table:
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.ERASED_LEAD.value).inc()
+        return
+    state = held_state(key)
     decision = apply(state, signal, scoring_model())
     if decision.duplicate:
         metrics.EVENTS_DEDUPLICATED.inc()
@@ -110,6 +131,38 @@ async def score(signal: Signal, ingested_at: float) -> None:
         emitted_at = await emit(change, ingested_at)
         metrics.EVENT_LATENCY.observe(max(emitted_at - change.event_time, 0.0))
         metrics.INGEST_LATENCY.observe(max(emitted_at - ingested_at, 0.0))
+
+
+async def run_command(command: dict[str, Any]) -> None:
+    """Erasure and sales feedback run here, on the partition that owns the lead, in order with its events."""
+    key = command["lead_id"].encode()
+    state = held_state(key)
+    if command["command"] == codecs.ERASE:
+        await erase(key, state, command["issued_at"])
+    elif command["command"] == codecs.FEEDBACK and state is not None:
+        await record_feedback(key, state, command)
+
+
+async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
+    if key in erasures_table:
+        return  # erased already: the request was repeated
+    summary = codecs.erasure_summary(state, issued_at)
+    if state is not None:
+        del leads_table[key]  # a tombstone: the changelog forgets the lead too
+        lead_census.removed(partition_for(key, settings().partitions), _bucket(state))
+    erasures_table[key] = orjson.dumps(summary)
+    await qualification_topic.send(key=key, value=codecs.encode_erasure_event(key.decode(), summary))
+
+
+async def record_feedback(key: bytes, state: LeadState, command: dict[str, Any]) -> None:
+    decision = apply_feedback(state, Verdict(command["verdict"]), command["issued_at"], command["feedback_id"],
+                              scoring_model())
+    if not decision.duplicate:
+        leads_table[key] = codecs.encode_state(decision.state)
+        lead_census.moved(partition_for(key, settings().partitions), _bucket(state), _bucket(decision.state))
+        await feedback_topic.send(key=key, value=codecs.encode_feedback_event(key.decode(), command, decision.state))
+    if decision.change is not None:
+        await emit(decision.change, command["issued_at"])
 
 
 async def emit(change: QualificationChange, ingested_at: float) -> float:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import faust
-
 from streams.app import app
 
 # Raw bytes on both sides, so keys read back from the changelog on recovery equal the keys
-# written, and the value codec stays ours (streams/codecs.py), not Faust's model machinery.
-RAW_BYTES = faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+# written, and the value codec stays ours (streams/codecs.py). Faust picks its codec from
+# key_type/value_type (bytes -> raw); a Schema alone would leave the changelog on JSON, and
+# recovery would then fail to decode a single key.
+leads_table = app.Table("leads", key_type=bytes, value_type=bytes)
 
-# Lead id -> the lead's encoded state.
-leads_table = app.Table("leads", schema=RAW_BYTES)
+# Lead id -> when it was erased and what was erased. Kept so that events arriving for an
+# erased lead are ignored (reason erased_lead) instead of building a new profile of that person.
+erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes)

@@ -8,12 +8,13 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.config import Settings
 from streams.errors import TopicMismatch
-from streams.topics import ALL_TOPICS, DEAD_LETTERS
+from streams.topics import ALL_TOPICS, DEAD_LETTERS, FEEDBACK
 
 log = logging.getLogger(__name__)
 
-# Dead letters are evidence to inspect and re-drive: keep them longer than the rest.
-RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000}
+# Dead letters are evidence to inspect and re-drive: keep them longer than the rest; sales
+# feedback is calibration data, kept for good ("-1": no time limit).
+RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000, FEEDBACK: -1}
 DEFAULT_RETENTION_MS = 14 * 86_400_000
 
 

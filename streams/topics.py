@@ -9,7 +9,8 @@ RAW_EVENTS = "leads.events.raw"
 DEAD_LETTERS = "leads.events.dlq"
 SIGNALS = "leads.signals"
 QUALIFICATION = "leads.qualification"
-ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION)
+FEEDBACK = "leads.feedback"
+ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK)
 
 
 def topic_name(name: str) -> str:
@@ -20,3 +21,4 @@ raw_events_topic = app.topic(topic_name(RAW_EVENTS), key_serializer="raw", value
 dead_letters_topic = app.topic(topic_name(DEAD_LETTERS), key_serializer="raw", value_serializer="raw")
 signals_topic = app.topic(topic_name(SIGNALS), key_serializer="raw", value_serializer="raw")
 qualification_topic = app.topic(topic_name(QUALIFICATION), key_serializer="raw", value_serializer="raw")
+feedback_topic = app.topic(topic_name(FEEDBACK), key_serializer="raw", value_serializer="raw")

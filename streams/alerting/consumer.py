@@ -28,6 +28,7 @@ from streams.alerting.metrics import (
     ALERTS_DELIVERED,
     ALERTS_DEDUPLICATED,
     CHANGES_UNREADABLE,
+    start_at_zero,
 )
 from streams.alerting.options import AlertOptions
 from streams.alerting.rules import promotion
@@ -67,6 +68,7 @@ async def run_alerts(options: AlertOptions, stop: asyncio.Event | None = None) -
     stop = stop or asyncio.Event()
     stats = AlertStats()
     sink = sink_for(options)
+    start_at_zero(sink.name)
     store = AlertStore(options.store_path)
     producer: AIOKafkaProducer | None = None
     consumer = AIOKafkaConsumer(
@@ -122,6 +124,10 @@ class _Handler:
         try:
             change = decode_change(record.value)
         except UnreadableChange as bad:
+            if bad.reason == "wrong_kind":
+                # The topic also carries erasure notices: they never alert and are not errors.
+                self.stats.not_alerting += 1
+                return True
             log.warning("alerts: skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, bad)
             CHANGES_UNREADABLE.labels(bad.reason).inc()
             self.stats.unreadable += 1

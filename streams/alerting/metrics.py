@@ -28,3 +28,13 @@ ALERT_DELIVERY_SECONDS = Histogram(
 CHANGES_UNREADABLE = Counter(
     "leadstream_alerts_unreadable_total", "Qualification-topic records that could not be read", ["reason"]
 )
+
+FAILURE_REASONS = ("timeout", "connection", "server_error", "rate_limited", "rejected")
+
+
+def start_at_zero(sink: str) -> None:
+    """Create the sink's labelled series at 0, so dashboards and increase() see the first alert."""
+    ALERTS_DELIVERED.labels(sink)
+    ALERTS_DEAD_LETTERED.labels(sink)
+    for reason in FAILURE_REASONS:
+        ALERT_ATTEMPTS_FAILED.labels(sink, reason)

@@ -11,15 +11,17 @@ import fcntl
 import hashlib
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from streams.brokers.errors import (
     BrokerError,
@@ -48,6 +50,14 @@ MAVEN_TIMEOUT_SECONDS = 900.0
 
 _NODE_ID = 1
 _COMPLETE_MARKER = ".complete"
+
+# With sasl_users the client listener takes these; the node itself talks to itself over PLAIN.
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256")
+SASL_LISTENER = "SASL_PLAINTEXT"
+BROKER_SASL_USER = "admin"  # the node's own (inter-broker) user, also the readiness probe's
+# What goes into a JAAS option (user_<name>="<password>") and a --add-scram entry unquoted.
+_SASL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_SASL_PASSWORD = re.compile(r"[^\s\\\"',=\[\]]+")
 
 # kafka_2.13 brings broker, raft, clients, scala and log4j; its published POM omits the SLF4J
 # binding, and Kafka 4.x still logs through slf4j-api 1.7, hence log4j-slf4j-impl (the
@@ -208,6 +218,13 @@ class ApacheKafka:
     With `data_dir` the topics and offsets survive stop/start (and process restarts); without it
     a fresh temporary directory is used and removed on stop(). A failed start() leaves the
     directory in place, because the error message points at the logs inside it.
+
+    With `sasl_users` ({name: password}) the client listener is SASL_PLAINTEXT, accepting PLAIN
+    and SCRAM-SHA-256 for those users (the controller listener stays PLAINTEXT); the node's own
+    user `admin` (password made up unless `sasl_users` names it) logs in over PLAIN for
+    inter-broker traffic and the readiness probe: `client_kwargs()`. SCRAM users are written
+    into the metadata when the storage is formatted, so a reused `data_dir` keeps the SCRAM
+    users it was formatted with, while PLAIN follows `sasl_users` on every start.
     """
 
     def __init__(
@@ -217,7 +234,14 @@ class ApacheKafka:
         data_dir: Path | None = None,
         partitions: int = 8,
         heap: str = "512m",
+        sasl_users: Mapping[str, str] | None = None,
     ) -> None:
+        self._sasl_users = _checked_sasl_users(sasl_users) if sasl_users is not None else None
+        # The node's own password: the caller's if it named `admin`, else one made up per instance
+        # (PLAIN passwords live only in server.properties, rewritten on every start).
+        self._broker_password: str | None = None
+        if self._sasl_users is not None:
+            self._broker_password = self._sasl_users.get(BROKER_SASL_USER) or secrets.token_urlsafe(18)
         self._requested_port = port
         self._requested_controller_port = controller_port
         self._data_dir = Path(data_dir).resolve() if data_dir is not None else None
@@ -243,6 +267,27 @@ class ApacheKafka:
     @property
     def data_dir(self) -> Path | None:
         return self._data_dir
+
+    @property
+    def sasl_users(self) -> dict[str, str] | None:
+        """The SASL users the client listener accepts (PLAIN and SCRAM-SHA-256); None: PLAINTEXT."""
+        return dict(self._sasl_users) if self._sasl_users is not None else None
+
+    @property
+    def security_protocol(self) -> str:
+        """What clients of `bootstrap` must speak: PLAINTEXT, or SASL_PLAINTEXT with sasl_users."""
+        return SASL_LISTENER if self._sasl_users is not None else "PLAINTEXT"
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """aiokafka keyword arguments to connect as the node's own admin user (PLAIN); {} without SASL."""
+        if self._sasl_users is None:
+            return {}
+        return {
+            "security_protocol": SASL_LISTENER,
+            "sasl_mechanism": "PLAIN",
+            "sasl_plain_username": BROKER_SASL_USER,
+            "sasl_plain_password": self._broker_password,
+        }
 
     @property
     def log_path(self) -> Path | None:
@@ -342,7 +387,10 @@ class ApacheKafka:
         self._config_dir.mkdir(parents=True, exist_ok=True)
         self._logs_dir.mkdir(parents=True, exist_ok=True)
         self._server_properties.write_text(
-            server_properties(self._port, self._controller_port, self._kafka_log_dir, self._partitions)
+            server_properties(
+                self._port, self._controller_port, self._kafka_log_dir, self._partitions,
+                sasl_users=self._sasl_users, broker_password=self._broker_password,
+            )
         )
         self._log4j_config.write_text(_LOG4J2_PROPERTIES)
 
@@ -353,6 +401,12 @@ class ApacheKafka:
             "format", "--standalone",
             "--cluster-id", new_cluster_id(),
             "--config", str(self._server_properties),
+            # SCRAM credentials live in the cluster metadata, so KRaft takes them at format time.
+            *(
+                argument
+                for name, password in (self._sasl_users or {}).items()
+                for argument in ("--add-scram", f"SCRAM-SHA-256=[name={name},password={password}]")
+            ),
         )
         result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
@@ -381,7 +435,8 @@ class ApacheKafka:
         try:
             wait_until_listening(LOOPBACK, self._port, START_TIMEOUT_SECONDS, self._process, logs)
             wait_until_answering_metadata(
-                self.bootstrap, max(deadline - time.monotonic(), 5.0), self._process, logs
+                self.bootstrap, max(deadline - time.monotonic(), 5.0), self._process, logs,
+                client_kwargs=self.client_kwargs(),
             )
         except BrokerError:
             self.kill()
@@ -393,8 +448,19 @@ class ApacheKafka:
             self._process = None
 
 
-def server_properties(port: int, controller_port: int, log_dir: Path, partitions: int) -> str:
-    """One combined broker+controller node on loopback, sized for a single machine."""
+def server_properties(
+    port: int,
+    controller_port: int,
+    log_dir: Path,
+    partitions: int,
+    sasl_users: Mapping[str, str] | None = None,
+    broker_password: str | None = None,
+) -> str:
+    """One combined broker+controller node on loopback, sized for a single machine.
+
+    With `sasl_users` the client (and inter-broker) listener is SASL_PLAINTEXT instead of
+    PLAINTEXT, accepting PLAIN and SCRAM-SHA-256; the controller listener stays PLAINTEXT.
+    """
     broker = f"{LOOPBACK}:{port}"
     controller = f"{LOOPBACK}:{controller_port}"
     settings = {
@@ -425,7 +491,52 @@ def server_properties(port: int, controller_port: int, log_dir: Path, partitions
         "broker.heartbeat.interval.ms": "1000",
         "broker.session.timeout.ms": "3000",
     }
+    if sasl_users is not None:
+        settings.update(_sasl_properties(broker, controller, sasl_users, broker_password))
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _sasl_properties(
+    broker: str, controller: str, users: Mapping[str, str], broker_password: str | None
+) -> dict[str, str]:
+    """The client listener as SASL_PLAINTEXT, which the combined node also uses to reach itself."""
+    if not broker_password:
+        raise BrokerError("a SASL listener needs the node's own password (broker_password)")
+    users = _checked_sasl_users(users)
+    accounts = {BROKER_SASL_USER: broker_password, **users}
+    plain_users = " ".join(f'user_{name}="{password}"' for name, password in accounts.items())
+    prefix = f"listener.name.{SASL_LISTENER.lower()}"
+    return {
+        "listeners": f"{SASL_LISTENER}://{broker},CONTROLLER://{controller}",
+        "advertised.listeners": f"{SASL_LISTENER}://{broker},CONTROLLER://{controller}",
+        "inter.broker.listener.name": SASL_LISTENER,
+        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{SASL_LISTENER}:{SASL_LISTENER}",
+        "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
+        "sasl.mechanism.inter.broker.protocol": "PLAIN",
+        # PLAIN: the node's own login (username/password) and every user it accepts (user_<name>).
+        f"{prefix}.plain.sasl.jaas.config": (
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            f'username="{BROKER_SASL_USER}" password="{broker_password}" {plain_users};'
+        ),
+        # SCRAM: the credentials are in the cluster metadata (format --add-scram); the server
+        # side still needs a login module entry for the mechanism.
+        f"{prefix}.scram-sha-256.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
+    }
+
+
+def _checked_sasl_users(users: Mapping[str, str]) -> dict[str, str]:
+    """The users as a dict, refusing names and passwords that JAAS or --add-scram would misread."""
+    checked: dict[str, str] = {}
+    for name, password in users.items():
+        if not _SASL_NAME.fullmatch(name):
+            raise BrokerError(f"SASL user name {name!r}: only letters, digits, '_', '.' and '-'")
+        if not _SASL_PASSWORD.fullmatch(password):
+            raise BrokerError(
+                f"SASL password of {name!r}: must be non-empty, without whitespace, quotes, "
+                "backslashes, ',', '=', '[' or ']'"
+            )
+        checked[name] = password
+    return checked
 
 
 def new_cluster_id() -> str:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
@@ -105,12 +106,15 @@ def wait_until_answering_metadata(
     timeout: float,
     process: subprocess.Popen | None = None,
     log_paths: Sequence[Path] = (),
+    client_kwargs: Mapping[str, Any] | None = None,
 ) -> None:
     """Block until the broker answers a real Kafka metadata request.
 
     An open port only proves the socket is bound; a metadata answer proves the broker can serve
     clients. The probe runs on its own event loop in a worker thread, so this works whether or
-    not the caller is already inside a running loop (async tests, Faust).
+    not the caller is already inside a running loop (async tests, Faust). `client_kwargs` go to
+    the probe's AIOKafkaAdminClient: the security settings of a broker that requires them
+    (e.g. `security_protocol`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`).
     """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -118,7 +122,7 @@ def wait_until_answering_metadata(
         while time.monotonic() < deadline:
             _raise_if_exited(process, log_paths)
             try:
-                executor.submit(asyncio.run, _list_topics(bootstrap)).result()
+                executor.submit(asyncio.run, _list_topics(bootstrap, client_kwargs or {})).result()
                 return
             except Exception as error:  # any failure just means "not ready yet"
                 last_error = error
@@ -129,8 +133,8 @@ def wait_until_answering_metadata(
     )
 
 
-async def _list_topics(bootstrap: str) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000)
+async def _list_topics(bootstrap: str, client_kwargs: Mapping[str, Any]) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5_000, **client_kwargs)
     try:
         await admin.start()
         return await admin.list_topics()

@@ -135,6 +135,10 @@ class RunningPipeline:
     def topic(self, name: str) -> str:
         return self.prefix + name
 
+    def recorder_for(self, name: str) -> TopicRecorder:
+        assert self.topic(name) in self.recorder.topics, f"{name} is not recorded"
+        return self.recorder
+
     async def send(self, message: dict[str, Any] | bytes, key: str | bytes | None = None) -> None:
         value = message if isinstance(message, bytes) else orjson.dumps(message)
         if key is None and isinstance(message, dict):
@@ -199,7 +203,7 @@ async def start_pipeline(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     recorder = TopicRecorder(bootstrap, (prefix + "leads.qualification", prefix + "leads.events.dlq",
-                                         prefix + "leads.signals"))
+                                         prefix + "leads.signals", prefix + "leads.feedback"))
     await recorder.start()
     return RunningPipeline(bootstrap, prefix, processes, producer, recorder)
 

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
+import subprocess
+from pathlib import Path
+
 import aiohttp
 import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
+from streams.brokers import free_port
+from tests.e2e.cli import leadstream_command
 from tests.monitoring_refs import referenced_metrics
 from tests.integration.pipeline_harness import (
     RunningPipeline, answers, identify, page, start_pipeline, stop_pipeline, track,
@@ -90,8 +98,6 @@ async def test_counters_and_histograms_move_with_a_scripted_journey(pipeline: Ru
 
 
 async def test_consumer_lag_is_reported_per_owned_partition_and_drains_to_zero(pipeline: RunningPipeline):
-    import asyncio
-
     await pipeline.send(identify("lagging", "lg-1", "lee@globex.com", 0))
     await pipeline.settled_accounting()
     for _ in range(40):  # the probe runs every 10 s
@@ -123,3 +129,36 @@ async def test_every_metric_the_dashboard_and_alert_rules_read_exists_in_a_live_
 
     missing = {ref.name: ref.used_in for ref in references if not ref.sample_names & live}
     assert not missing, f"the monitoring config reads metrics no worker exports: {missing}"
+
+
+async def test_every_alert_metric_the_monitoring_config_reads_exists_in_a_live_alerts_scrape(
+    pipeline: RunningPipeline, tmp_path: Path,
+):
+    port = free_port()
+    alerts = subprocess.Popen(
+        [*leadstream_command(), "alerts", "--metrics-port", str(port)],
+        env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": pipeline.bootstrap, "LEADSTREAM_TOPIC_PREFIX": pipeline.prefix,
+             "LEADSTREAM_APP_ID": f"alerts-{pipeline.prefix[:-1]}", "LEADSTREAM_DATA_DIR": str(tmp_path)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        text = None
+        for _ in range(100):
+            try:
+                async with aiohttp.ClientSession() as session:
+                    async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                        text = await response.text()
+                if "leadstream_alerts_delivered_total" in text:
+                    break
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.2)
+        assert text is not None, "leadstream alerts never served /metrics"
+        live = Scrape(text).names()
+        references = [ref for ref in referenced_metrics().values() if ref.process == "alerts"]
+        assert references, "the dashboard should read the alert consumer's metrics"
+        missing = {ref.name: ref.used_in for ref in references if not ref.sample_names & live}
+        assert not missing, f"the monitoring config reads metrics leadstream alerts does not export: {missing}"
+    finally:
+        alerts.send_signal(signal.SIGTERM)
+        assert alerts.wait(timeout=30) == 0, alerts.stdout.read().decode() if alerts.stdout else ""
