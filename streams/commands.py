@@ -1,9 +1,10 @@
-"""CLI commands beside Faust's own ``worker``: brokers for development and the demo."""
+"""CLI commands beside Faust's own ``worker``: brokers for development, the demo, alerts and the benchmark."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from click import Choice as click_choice
 from click import Path as click_path
 from faust.cli import option
 
@@ -100,3 +101,21 @@ async def alerts(
     print(f"alerts   {options.topic} → {sink}; group {options.group_id}; Ctrl-C stops", flush=True)
     stats = await run_alerts(options, stop)
     print(f"alerts   stopped: {stats}", flush=True)
+
+
+@app.command(
+    option("--events", type=int, default=None, help="Events to preload per stage (default 200,000; --quick 4,000)"),
+    option("--leads", type=int, default=None, help="Leads they belong to (default 20,000; --quick 400)"),
+    option("--broker", type=click_choice(["kafka", "embedded"]), default="kafka",
+           help="Apache Kafka started here (default; KAFKA_BOOTSTRAP_SERVERS uses yours) or embedded Tansu"),
+    option("--json", "json_path", type=click_path(), default=None, help="Write the figures here as JSON"),
+    option("--quick", is_flag=True, default=False, help="A smoke-sized run: every figure, a few thousand events"),
+)
+async def bench(self, events: int | None, leads: int | None, broker: str, json_path: str | None, quick: bool) -> None:
+    """Measure events/s (transport, framework, naive scorer, leadstream ×1 and ×2), latency and memory."""
+    from bench.cli import BenchOptions, run_bench
+
+    chosen = {"events": events, "leads": leads, "broker": broker, "json_path": Path(json_path) if json_path else None}
+    options = BenchOptions.quick(**chosen) if quick else BenchOptions(
+        **{key: value for key, value in chosen.items() if value is not None})
+    await run_bench(options)

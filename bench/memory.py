@@ -1,0 +1,124 @@
+"""Bytes per lead: how much a worker's resident memory grows per lead it holds, at 100k leads.
+
+Processing a million events to reach 100k realistic leads would take longer than the whole
+benchmark, so the leads are loaded the way a worker loads them after a restart: from the
+leads table's changelog. The states are the real ones — the final state of every lead the
+one-worker throughput run scored (read from its changelog), cloned under new lead ids until
+there are enough — written to a fresh app's changelog; a fresh ``leadstream worker`` recovers
+them into its table (and rebuilds its lead census from them). Two workers are measured, one
+recovering the smaller count and one the larger; the difference of their VmRSS over the
+difference of leads held is the figure. The throughput run's own growth (ready → drained, live
+processing included) is reported beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from bench.kafka_io import create_topics, preload
+from bench.stages import Bench, StageFailed, _start_ready, rss_bytes
+from streams.topic_admin import ensure_topics
+from streams.worker_process import WorkerProcess
+
+SETTLE_S = 2.0
+
+
+@dataclass
+class MemoryResult:
+    baseline_leads: int
+    target_leads: int
+    baseline_rss: int  # bytes
+    target_rss: int
+    mean_state_bytes: float  # encoded state per lead, for comparison
+
+    @property
+    def bytes_per_lead(self) -> float:
+        return (self.target_rss - self.baseline_rss) / (self.target_leads - self.baseline_leads)
+
+
+def changelog_topic(app_id: str, table: str = "leads") -> str:
+    return f"{app_id}-{table}-changelog"  # Faust's naming of a table's changelog
+
+
+async def final_states(bench: Bench, app_id: str) -> dict[bytes, bytes]:
+    """The last value per key of a leads changelog (what compaction would keep); deleted keys dropped."""
+    topic = changelog_topic(app_id)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bench.broker.bootstrap, enable_auto_commit=False,
+                                **bench.broker.client_kwargs)
+    await consumer.start()
+    states: dict[bytes, bytes] = {}
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(bench.partitions)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).items():
+                for record in records:
+                    if record.value:
+                        states[record.key] = record.value
+                    else:
+                        states.pop(record.key, None)
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    if not states:
+        raise StageFailed(f"no lead states in {topic}")
+    return states
+
+
+def cloned(states: dict[bytes, bytes], count: int) -> list[tuple[bytes, bytes]]:
+    """``count`` (key, state) pairs: the originals, then copies under new lead ids."""
+    originals = list(states.items())
+    pairs: list[tuple[bytes, bytes]] = []
+    copy = 0
+    while len(pairs) < count:
+        suffix = b"" if copy == 0 else b"#c%d" % copy
+        pairs.extend((key + suffix, value) for key, value in originals[: count - len(pairs)])
+        copy += 1
+    return pairs
+
+
+async def held_leads(bench: Bench, app_id: str, baseline: int, target: int) -> MemoryResult:
+    states = await final_states(bench, app_id)
+    measured = []
+    for count in (baseline, target):
+        rss, leads = await _recovered_worker(bench, cloned(states, count))
+        measured.append((rss, leads))
+    (baseline_rss, baseline_leads), (target_rss, target_leads) = measured
+    mean_state = sum(map(len, states.values())) / len(states)
+    return MemoryResult(baseline_leads, target_leads, baseline_rss, target_rss, mean_state)
+
+
+async def _recovered_worker(bench: Bench, pairs: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """Start a worker whose changelog already holds ``pairs``; its RSS once recovered, and the leads it counts."""
+    prefix = bench.fresh_prefix(f"mem{len(pairs)}")
+    await ensure_topics(bench.settings(prefix))
+    topic = changelog_topic(prefix[:-1])
+    await create_topics(bench.broker.bootstrap, [topic], bench.partitions, bench.broker.client_kwargs)
+    await preload(bench.broker.bootstrap, topic, pairs, bench.partitions, bench.broker.client_kwargs)
+    worker = bench.process(prefix)
+    try:
+        await _start_ready([worker])
+        leads = await _census(worker, len(pairs))
+        await asyncio.sleep(SETTLE_S)
+        return rss_bytes(worker), leads
+    finally:
+        worker.stop()
+
+
+async def _census(worker: WorkerProcess, expected: int, timeout_s: float = 120.0) -> int:
+    """Leads the worker holds, once its census (rebuilt after recovery) has counted them all."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        _, stats = await worker.get_json("/stats")
+        if stats["leads"] >= expected or asyncio.get_running_loop().time() > deadline:
+            if stats["leads"] < expected:
+                raise StageFailed(f"worker recovered {stats['leads']} of {expected} leads")
+            return stats["leads"]
+        await asyncio.sleep(0.5)

@@ -1,0 +1,41 @@
+"""The framework limit: one Faust agent on the raw topic that takes batches and does nothing else.
+
+Raw-bytes codec, ``stream.take(1000, within=...)``, no decoding, no table, no sends: what
+Faust itself costs per event on this machine. Run by the benchmark as
+``python -m bench.noop_app worker`` with the worker's environment (LEADSTREAM_*).
+"""
+
+from __future__ import annotations
+
+import faust
+from faust.web import Request, Response, View
+
+from bench.progress import Progress, configure_comparison_app
+from streams.config import settings
+
+app = faust.App("leadstream-bench-noop", autodiscover=False)
+configure_comparison_app(app)
+raw_events_topic = app.topic(settings().topic_prefix + "leads.events.raw", key_serializer="raw",
+                             value_serializer="raw")
+progress = Progress()
+
+
+@app.agent(raw_events_topic)
+async def count(stream):
+    async for batch in stream.take(1000, within=0.05):
+        progress.add(len(batch))
+
+
+@app.page("/healthz")
+async def healthz(self: View, request: Request) -> Response:
+    ready = app.consumer is not None and bool(app.consumer.assignment()) and not app.rebalancing
+    return self.json({"ready": ready}, status=200 if ready else 503)
+
+
+@app.page("/progress")
+async def report(self: View, request: Request) -> Response:
+    return self.json(progress.as_dict())
+
+
+if __name__ == "__main__":
+    app.main()
