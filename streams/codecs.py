@@ -184,6 +184,12 @@ def encode_state(state: LeadState) -> bytes:
     })
 
 
+def bucket_of(raw: bytes) -> tuple[str, str]:
+    """A held state's (stage, temperature), without building the whole LeadState."""
+    data = orjson.loads(raw)
+    return data["stage"], data["temperature"]
+
+
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
     data = orjson.loads(raw)
     return LeadState(

@@ -50,8 +50,10 @@ async def recount_leads() -> None:
         partitions = settings().partitions
         changelog = leads_table.changelog_topic.get_topic_name()
         active = {tp.partition for tp in leads_table.app.assignor.assigned_actives() if tp.topic == changelog}
+        # One lead at a time, reading only its stage and temperature: decoding every state into
+        # a list first would hold ~5 KB per lead at once, and the process would keep that memory.
         lead_census.rebuild(
-            ((partition_for(state.lead_id.encode(), partitions), _bucket(state)) for state in held_states()),
+            ((partition_for(key, partitions), codecs.bucket_of(value)) for key, value in leads_table.items() if value),
             active,
         )
     except Exception:  # noqa: BLE001
