@@ -21,6 +21,9 @@ class LeadstreamApp(faust.App):
         await super().on_first_start()
 
 
+PRODUCER_LINGER_S = 0.002
+PRODUCER_MAX_BATCH_BYTES = 256 * 1024
+
 app = LeadstreamApp(
     "leadstream",
     origin="streams",
@@ -48,6 +51,10 @@ def configure(app: faust.App, conf: faust.Settings, **kwargs: object) -> None:
     conf.canonical_url = config.advertised_url
     conf.datadir = str(config.data_dir)
     conf.consumer_auto_offset_reset = "earliest"
+    # aiokafka keeps one produce request in flight per broker and one open batch per partition;
+    # a little linger and room per batch turn a request per record into a request per batch.
+    conf.producer_linger = PRODUCER_LINGER_S
+    conf.producer_max_batch_size = PRODUCER_MAX_BATCH_BYTES
     conf.broker_credentials = config.security.faust_credentials()
 
 
