@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -44,32 +45,37 @@ def changelog_topic(app_id: str, table: str = "leads") -> str:
 
 
 async def final_states(bench: Bench, app_id: str) -> dict[bytes, bytes]:
-    """The last value per key of a leads changelog (what compaction would keep); deleted keys dropped."""
+    """The last state of every lead in an app's leads changelog; fails if there is none."""
     topic = changelog_topic(app_id)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bench.broker.bootstrap, enable_auto_commit=False,
-                                **bench.broker.client_kwargs)
+    states = await compacted(bench.broker.bootstrap, topic, bench.partitions, bench.broker.client_kwargs)
+    if not states:
+        raise StageFailed(f"no lead states in {topic}")
+    return states
+
+
+async def compacted(bootstrap: str, topic: str, partitions: int, client_kwargs: dict[str, Any]) -> dict[bytes, bytes]:
+    """The last value per key of a topic (what compaction keeps, and what a recovery restores); deletes dropped."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs)
     await consumer.start()
-    states: dict[bytes, bytes] = {}
+    values: dict[bytes, bytes] = {}
     try:
-        partitions = [TopicPartition(topic, p) for p in range(bench.partitions)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if ends[tp] > 0}
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if ends[tp] > 0}
         while remaining:
             for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=10_000)).items():
                 for record in records:
                     if record.value:
-                        states[record.key] = record.value
+                        values[record.key] = record.value
                     else:
-                        states.pop(record.key, None)
+                        values.pop(record.key, None)
                 if records and records[-1].offset + 1 >= ends[tp]:
                     remaining.discard(tp)
     finally:
         await consumer.stop()
-    if not states:
-        raise StageFailed(f"no lead states in {topic}")
-    return states
+    return values
 
 
 def cloned(states: dict[bytes, bytes], count: int) -> list[tuple[bytes, bytes]]:

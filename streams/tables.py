@@ -8,8 +8,13 @@ from streams.app import app
 # written, and the value codec stays ours (streams/codecs.py). Faust picks its codec from
 # key_type/value_type (bytes -> raw); a Schema alone would leave the changelog on JSON, and
 # recovery would then fail to decode a single key.
-leads_table = app.Table("leads", key_type=bytes, value_type=bytes)
+#
+# use_partitioner: a key's changelog record goes to the key's own partition (Kafka's default
+# partitioner, the same murmur2 as streams.partitioning), not to the partition of whichever
+# event is being processed. The agents write each lead once per take() batch, and a batch spans
+# partitions: without it a write could land on another partition and recovery would be corrupt.
+leads_table = app.Table("leads", key_type=bytes, value_type=bytes, use_partitioner=True)
 
 # Lead id -> when it was erased and what was erased. Kept so that events arriving for an
 # erased lead are ignored (reason erased_lead) instead of building a new profile of that person.
-erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes)
+erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes, use_partitioner=True)

@@ -1,0 +1,115 @@
+"""A worker killed in the middle of a batch: its replacement recovers exactly the table an uninterrupted run builds.
+
+The agents score whole take() batches and write each lead once per batch, with the changelog
+record on the lead's own partition. A SIGKILL while a batch is in flight, then a fresh worker
+in the same group: it recovers the table from the changelog, resumes from the committed
+offsets, sees the redelivered events again (recognised by id) and must end with every lead's
+state byte for byte what a run that was never interrupted holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.kafka_io import preload
+from bench.memory import changelog_topic, compacted
+from bench.workload import generate
+from streams.worker_process import WorkerProcess
+from tests.integration.pipeline_harness import TEST_PARTITIONS, RunningPipeline, start_pipeline, stop_pipeline
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
+
+EVENTS, LEADS = 6_000, 300
+START = 1_790_000_000.0  # fixed event times: both runs see identical events
+
+
+def _workload():
+    return generate(EVENTS, LEADS, seed=5, start=START, spacing_s=0.5)
+
+
+def _app_id(pipeline: RunningPipeline) -> str:
+    return pipeline.worker.extra_env["LEADSTREAM_APP_ID"]
+
+
+async def _send(pipeline: RunningPipeline) -> None:
+    workload = _workload()
+    await preload(pipeline.bootstrap, pipeline.topic("leads.events.raw"), workload.pairs(), TEST_PARTITIONS, {})
+    pipeline.sent = len(workload)
+
+
+async def _caught_up(pipeline: RunningPipeline, timeout: float = 120.0) -> None:
+    """Until the group has committed every record of the raw and signals topics (so the producer flushed too)."""
+    topics = [pipeline.topic("leads.events.raw"), pipeline.topic("leads.signals")]
+    tps = [TopicPartition(topic, p) for topic in topics for p in range(TEST_PARTITIONS)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=pipeline.bootstrap)
+    offsets = AIOKafkaConsumer(bootstrap_servers=pipeline.bootstrap)
+    await admin.start()
+    await offsets.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await admin.list_consumer_group_offsets(_app_id(pipeline), partitions=tps)
+            ends = await offsets.end_offsets(tps)
+            behind = {tp: ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps}
+            if all(lag <= 0 for lag in behind.values()):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never caught up: {behind}")
+            await asyncio.sleep(0.5)
+    finally:
+        await offsets.stop()
+        await admin.close()
+
+
+async def _table(pipeline: RunningPipeline) -> dict[bytes, bytes]:
+    return await compacted(pipeline.bootstrap, changelog_topic(_app_id(pipeline)), TEST_PARTITIONS, {})
+
+
+async def test_a_worker_killed_mid_batch_recovers_the_table_of_an_uninterrupted_run(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory,
+):
+    uninterrupted = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("uninterrupted"))
+    try:
+        await _send(uninterrupted)
+        accounting = await uninterrupted.settled_accounting(timeout=120)
+        assert accounting["received"] == EVENTS and accounting["balanced"]
+        await _caught_up(uninterrupted)
+        expected = await _table(uninterrupted)
+        _, expected_stats = await uninterrupted.worker.get_json("/stats")
+    finally:
+        await stop_pipeline(uninterrupted)
+
+    crashed = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("crashed"))
+    replacement: WorkerProcess | None = None
+    try:
+        await _send(crashed)
+        deadline = time.monotonic() + 60
+        while (await crashed.accounting())["received"] < EVENTS * 0.4:
+            assert time.monotonic() < deadline, "the worker made no progress"
+            await asyncio.sleep(0.05)
+        assert (await crashed.accounting())["received"] < EVENTS, "too late: the whole workload was done"
+        crashed.worker.kill()  # SIGKILL while batches are in flight: no commit, no flush, no goodbye
+
+        first = crashed.worker
+        replacement = WorkerProcess(first.bootstrap, Path(str(first.log_path) + ".replacement"), env=first.extra_env)
+        replacement.start()
+        await replacement.wait_ready(timeout=120)
+        crashed.workers = [replacement]
+        await _caught_up(crashed)
+        recovered = await _table(crashed)
+        _, recovered_stats = await replacement.get_json("/stats")
+    finally:
+        await stop_pipeline(crashed)
+
+    assert len(expected) > LEADS * 0.9
+    assert recovered.keys() == expected.keys()
+    different = [key for key in expected if recovered[key] != expected[key]]
+    assert not different, f"{len(different)} leads differ, e.g. {different[:3]}"
+    # The replacement's own view (its table, as recovered and then updated) agrees too.
+    assert recovered_stats == expected_stats
