@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from bench.kafka_io import warm_up_groups
 from bench.latency import LatencyResult, steady_load
 from bench.memory import MemoryResult, held_leads
 from bench.stages import Bench, Broker, StageResult, comparison_app, production, raw_consumer
@@ -122,6 +123,7 @@ async def run_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport
     workload = generate(options.events, options.leads, seed=options.seed)
     with _broker(options, workdir, say) as broker:
         bench = Bench(broker, workdir, options.partitions, say)
+        await warm_up_groups(broker.bootstrap, broker.client_kwargs)
         report = BenchReport(broker.kind, _describe(workload, options))
         say(f"bench    {len(workload):,} events over {options.leads:,} leads (~{workload.mean_bytes:.0f} B each), "
             f"{options.partitions} partitions; logs in {workdir}")

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
 
 from streams.partitioning import partition_for
 
@@ -23,6 +24,24 @@ async def create_topics(bootstrap: str, names: Iterable[str], partitions: int, c
         if missing:
             await admin.create_topics(missing)
         await wait_for_leaders(admin, names)
+    finally:
+        await admin.close()
+
+
+async def warm_up_groups(bootstrap: str, client_kwargs: dict[str, Any], timeout_s: float = 60.0) -> None:
+    """A fresh Kafka creates its offsets topic on the first group request: get that done before timing anything."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            try:
+                await admin.find_coordinator("leadstream-bench-warm-up")
+                return
+            except KafkaError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.2)
     finally:
         await admin.close()
 
