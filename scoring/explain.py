@@ -29,7 +29,8 @@ def contributions_at(state: LeadState, model: ScoringModel, at: float) -> list[C
     return contributions
 
 
-def scores_at(state: LeadState, model: ScoringModel, at: float) -> Scores:
+def scores_at(state: LeadState, model: ScoringModel, at: float, fit: float | None = None) -> Scores:
+    """The lead's scores at ``at``; ``fit``, when the caller already assessed it, saves doing it again."""
     sums = dict.fromkeys(Component, 0.0)
     product = 0.0
     for contribution in contributions_at(state, model, at):
@@ -41,15 +42,16 @@ def scores_at(state: LeadState, model: ScoringModel, at: float) -> Scores:
         intent=sums[Component.INTENT],
         negative=sums[Component.NEGATIVE],
         product=product,
-        fit=assess_fit(state.profile, model.fit).score,
+        fit=assess_fit(state.profile, model.fit).score if fit is None else fit,
     )
 
 
 def assess(state: LeadState, model: ScoringModel, at: float) -> Assessment:
     """Everything that decides the lead's stage and temperature at ``at``."""
+    fit = assess_fit(state.profile, model.fit)
     return Assessment(
-        scores=scores_at(state, model, at),
-        fit=assess_fit(state.profile, model.fit),
+        scores=scores_at(state, model, at, fit.score),
+        fit=fit,
         criteria=criteria_status(state.answers, model.criteria.framework),
         need=model.criteria.framework.need,
         disqualified_by=disqualifications(state.profile, state.seen, model.disqualify),
