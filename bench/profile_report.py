@@ -1,0 +1,72 @@
+"""Where a worker's main thread spends its time, from a py-spy "raw" (folded) profile.
+
+    py-spy record --threads --idle -r 100 -d 45 -f raw -o worker.folded -p <worker pid>
+    python -m bench.profile_report worker.folded
+
+Each line is the share of the main thread's samples whose stack contains the named frame;
+nested lines are parts of the line above, and lines can overlap (a table write is part of
+the batch agent). py-spy samples a thread waiting for a CPU as running, so on a busy machine
+the shares are of wall time on the main thread, not of CPU time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+
+Stack = list[str]
+
+
+def _has(name: str) -> Callable[[Stack], bool]:
+    return lambda frames: any(name in frame for frame in frames)
+
+
+CATEGORIES: list[tuple[str, Callable[[Stack], bool]]] = [
+    ("agents: streams.batch (decide, write, send)", _has("streams/batch.py")),
+    ("  Batch.write: table writes, census, counters", _has("write (streams/batch.py")),
+    ("  Batch.send: forwards, dead letters, changes", _has("send (streams/batch.py")),
+    ("  decode_segment: JSON and Segment checks", _has("decode_segment")),
+    ("  interpret: bot check, event mapping", _has("interpret (scoring/signals.py")),
+    ("  held_state: codecs.decode_state", _has("decode_state")),
+    ("  scoring.apply: decay, fit, stages", _has("apply (scoring/engine.py")),
+    ("  codecs.encode_state", _has("encode_state")),
+    ("  Faust table write (changelog record)", _has("ManagedUserDict.__setitem__")),
+    ("  emit and topic sends", _has("Topic.send (")),
+    ("the signals agent (the anonymous-lead hop)", _has("score (streams/agents.py")),
+    ("Faust stream iteration (take, queue, sensors)", _has("Stream._c_aiter")),
+    ("Faust conductor and consumer drain (per message)",
+     lambda frames: any("Conductor._compile_message_handler" in f or "_drain_messages" in f for f in frames)),
+    ("Faust ProducerBuffer (changelog records)", _has("_handle_pending")),
+    ("aiokafka Sender (produce requests)", _has("Sender._")),
+    ("  socket writes", lambda frames: any("Sender._" in f for f in frames)
+     and "_SelectorSocketTransport.write" in frames[-1]),
+    ("web: GET /accounting", _has("accounting (streams/views.py")),
+    ("aiokafka fetch responses", _has("AIOKafkaConnection._read")),
+    ("idle (waiting in select)", lambda frames: "EpollSelector.select" in frames[-1]),
+]
+
+
+def report(path: str, top: int = 12) -> list[str]:
+    stacks: list[tuple[Stack, int]] = []
+    with open(path) as folded:
+        for line in folded:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            frames = stack.split(";")
+            if "MainThread" in frames[0]:
+                stacks.append((frames, int(count)))
+    total = sum(count for _, count in stacks) or 1
+    lines = [f"{total} samples of the main thread"]
+    for name, matches in CATEGORIES:
+        share = 100 * sum(count for frames, count in stacks if matches(frames)) / total
+        lines.append(f"{share:5.1f}%  {name}")
+    own: Counter[str] = Counter()
+    for frames, count in stacks:
+        own[frames[-1]] += count
+    lines.append("top self time:")
+    lines += [f"{100 * count / total:5.1f}%  {frame}" for frame, count in own.most_common(top)]
+    return lines
+
+
+if __name__ == "__main__":
+    print("\n".join(report(sys.argv[1])))
