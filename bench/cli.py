@@ -255,7 +255,8 @@ def _broker(options: BenchOptions, workdir: Path, say: Any) -> Iterator[Broker]:
         say("broker   starting the embedded Tansu broker")
         bootstrap = tansu.start()
         try:
-            yield Broker(f"tansu (embedded) {bootstrap}", bootstrap, {}, dict(TANSU_GROUP_ENV))
+            yield Broker(f"tansu (embedded) {bootstrap}", bootstrap, {}, dict(TANSU_GROUP_ENV),
+                         changelog_records_per_batch=1)
         finally:
             tansu.stop()
         return

@@ -64,12 +64,15 @@ def producer(bootstrap: str, client_kwargs: dict[str, Any], **options: Any) -> A
 
 
 async def preload(
-    bootstrap: str, topic: str, pairs: Iterable[tuple[bytes, bytes]], partitions: int, client_kwargs: dict[str, Any]
+    bootstrap: str, topic: str, pairs: Iterable[tuple[bytes, bytes]], partitions: int, client_kwargs: dict[str, Any],
+    records_per_batch: int | None = None,
 ) -> int:
     """Produce every (key, value) as fast as the client can: batches built per partition.
 
     Partitions are chosen with Kafka's default partitioner (murmur2 of the key), exactly as a
     keyed ``send`` would place them, so the topology sees what the collector would have written.
+    ``records_per_batch`` caps a batch (Tansu answers wrong end offsets after multi-record
+    batches, which cuts a changelog recovery short).
     """
     client = producer(bootstrap, client_kwargs, max_batch_size=512 * 1024)
     await client.start()
@@ -86,6 +89,9 @@ async def preload(
                 pending.append(await client.send_batch(batch, topic, partition=partition))
                 batch = batches[partition] = client.create_batch()
                 batch.append(key=key, value=value, timestamp=None)
+            if records_per_batch is not None and batch.record_count() >= records_per_batch:
+                pending.append(await client.send_batch(batch, topic, partition=partition))
+                batches[partition] = client.create_batch()
             sent += 1
         for partition, batch in batches.items():
             if batch.record_count():

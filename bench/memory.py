@@ -107,7 +107,8 @@ async def _recovered_worker(bench: Bench, pairs: list[tuple[bytes, bytes]]) -> t
     await ensure_topics(bench.settings(prefix))
     topic = changelog_topic(prefix[:-1])
     await create_topics(bench.broker.bootstrap, [topic], bench.partitions, bench.broker.client_kwargs)
-    await preload(bench.broker.bootstrap, topic, pairs, bench.partitions, bench.broker.client_kwargs)
+    await preload(bench.broker.bootstrap, topic, pairs, bench.partitions, bench.broker.client_kwargs,
+                  records_per_batch=bench.broker.changelog_records_per_batch)
     worker = bench.process(prefix)
     try:
         await _start_ready([worker])

@@ -47,6 +47,7 @@ class Broker:
     bootstrap: str
     client_kwargs: dict[str, Any]
     worker_env: dict[str, str]  # consumer-group timing suited to this broker
+    changelog_records_per_batch: int | None = None  # Tansu: 1, or recovery stops short
 
 
 @dataclass
