@@ -17,6 +17,8 @@ TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
         "lead_erased": "lead-erased.schema.json",
     },
     "leads.feedback": {None: "sales-feedback.schema.json"},
+    "accounts.members": {None: "account-member.schema.json"},
+    "accounts.qualification": {None: "account-qualification-change.schema.json"},
 }
 
 

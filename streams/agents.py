@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams import pipeline
 from streams.app import app
-from streams.topics import raw_events_topic, signals_topic
+from streams.topics import account_members_topic, raw_events_topic, signals_topic
 
 
 @app.agent(raw_events_topic)
@@ -19,3 +19,10 @@ async def score(stream):
     """Score events repartitioned by lead id."""
     async for event in stream.events():
         await pipeline.score_forwarded(event)
+
+
+@app.agent(account_members_topic)
+async def roll_up_accounts(stream):
+    """Keep each account's buying committee, keyed by company domain."""
+    async for event in stream.events():
+        await pipeline.score_account(event)

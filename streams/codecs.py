@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from scoring import Contribution, LeadState, QualificationChange, Scores, Signal, SignalKind, Stage, Status, Temperature
+from scoring.accounts import AccountChange, AccountState, Member
 from scoring.changes import change_id
 from scoring.criteria import Answer
 from scoring.profile import Fact
@@ -95,7 +96,8 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
         "criteria": {criterion: status.value for criterion, status in change.criteria.items()},
         "disqualified_by": list(change.disqualified_by),
         "model_version": change.model_version,
-        "cause": {"type": change.cause, "event_id": change.cause_event_id},
+        "cause": {"type": change.cause, "event_id": change.cause_event_id,
+                  **({"crossing_time": iso_time(change.event_time)} if change.cause == "decay" else {})},
         "event_time": iso_time(change.event_time),
         "ingested_at": iso_time(ingested_at) if ingested_at is not None else None,
         "emitted_at": iso_time(emitted_at),
@@ -210,6 +212,7 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
 
 ERASE = "erase"
 FEEDBACK = "feedback"
+DECAY = "decay"
 
 
 def encode_command(command: str, lead_id: str, issued_at: float, **details: Any) -> bytes:
@@ -257,4 +260,61 @@ def encode_feedback_event(lead_id: str, feedback: dict[str, Any], state: LeadSta
         "at": iso_time(feedback["issued_at"]),
         "stage": state.stage.value if state else None,
         "temperature": state.temperature.value if state else None,
+    })
+
+
+# --- accounts: members keyed by company domain, account changes downstream --------------
+
+def encode_member(domain: str, lead_id: str, member: Member | None) -> bytes:
+    body: dict[str, Any] = {"domain": domain, "lead_id": lead_id, "left": member is None}
+    if member is not None:
+        body.update(interest=member.interest, intent=member.intent, as_of=member.as_of, role=member.role,
+                    criteria_met=sorted(member.criteria_met), cause_event_id=member.cause_event_id)
+    return orjson.dumps(body)
+
+
+def decode_member(raw: bytes) -> tuple[str, str, Member | None]:
+    data = orjson.loads(raw)
+    if data["left"]:
+        return data["domain"], data["lead_id"], None
+    return data["domain"], data["lead_id"], Member(
+        lead_id=data["lead_id"], interest=data["interest"], intent=data["intent"], as_of=data["as_of"],
+        role=data["role"], criteria_met=frozenset(data["criteria_met"]), cause_event_id=data["cause_event_id"],
+    )
+
+
+def encode_account(account: AccountState) -> bytes:
+    return orjson.dumps({
+        "level": account.level, "sequence": account.sequence,
+        "members": {lead: orjson.loads(encode_member(account.domain, lead, m)) for lead, m in account.members.items()},
+    })
+
+
+def decode_account(domain: str, raw: bytes | None) -> AccountState:
+    if not raw:
+        return AccountState(domain=domain)
+    data = orjson.loads(raw)
+    members = {lead: decode_member(orjson.dumps(body))[2] for lead, body in data["members"].items()}
+    return AccountState(domain=domain, members=MappingProxyType(members), level=data["level"],
+                        sequence=data["sequence"])
+
+
+def encode_account_change(change: AccountChange, model_version: str, emitted_at: float) -> bytes:
+    return orjson.dumps({
+        "kind": "account_qualification_change",
+        "change_id": change.change_id,
+        "account": change.domain,
+        "sequence": change.sequence,
+        "from_temperature": change.from_temperature.value,
+        "to_temperature": change.to_temperature.value,
+        "score": round(change.view.score, 4),
+        "engaged_people": len(change.view.engaged),
+        "engaged_leads": list(change.view.engaged),
+        "roles": sorted(change.view.roles),
+        "criteria_met": sorted(change.view.criteria_met),
+        "members": change.members,
+        "cause_lead_id": change.cause_lead_id,
+        "model_version": model_version,
+        "event_time": iso_time(change.event_time),
+        "emitted_at": iso_time(emitted_at),
     })

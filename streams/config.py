@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 
 from scoring import ScoringModel, load_model
+from streams.clock import Clock, clock_from
 from streams.errors import ConfigError
 from streams.kafka_security import KafkaSecurity, security_from
 
@@ -32,6 +33,8 @@ class Settings:
     security: KafkaSecurity = KafkaSecurity()
     api_token: str | None = None  # when set, the lead API needs "Authorization: Bearer <token>"
     advertised_url: str = ""  # how other workers reach this one's web server
+    clock: Clock = Clock()
+    demotion_tick_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -87,6 +90,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         security=security_from(env),
         api_token=env.get("LEADSTREAM_API_TOKEN", "").strip() or None,
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
+        clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
+        demotion_tick_s=_number(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
     )
 
 

@@ -40,6 +40,13 @@ QUALIFICATION_REEMITTED = Counter(
     "leadstream_qualification_changes_reemitted_total",
     "Changes emitted again for a redelivered event (same id; consumers deduplicate)",
 )
+ACCOUNT_CHANGES = Counter(
+    "leadstream_account_changes_total", "Account temperature changes emitted", ["from_temperature", "to_temperature"]
+)
+DEMOTIONS = Counter(
+    "leadstream_demotions_total", "Qualification changes caused by decay, emitted at their crossing time"
+)
+DUE_LEADS = Gauge("leadstream_demotion_index_leads", "Leads this worker watches for a coming demotion")
 # Event time can be days old (late or replayed events), so its buckets reach far.
 EVENT_LATENCY = Histogram(
     "leadstream_qualification_event_latency_seconds",

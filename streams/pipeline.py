@@ -17,12 +17,19 @@ from prometheus_client import REGISTRY
 
 from scoring import IgnoreReason, Ignored, LeadState, QualificationChange, Signal, Verdict, apply, apply_feedback, interpret
 from streams import codecs, metrics
+from scoring.accounts import update_member
+from scoring.account_members import account_member
+from scoring.crossing import next_demotion
+from scoring.due_index import DueIndex
 from streams.census import Bucket, CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
-from streams.tables import erasures_table, leads_table
-from streams.topics import dead_letters_topic, feedback_topic, qualification_topic, signals_topic
+from streams.tables import accounts_table, erasures_table, leads_table
+from streams.topics import (
+    account_members_topic, account_qualification_topic, dead_letters_topic, feedback_topic, qualification_topic,
+    signals_topic,
+)
 
 log = logging.getLogger(__name__)
 SOURCE = "raw_topic"  # the collector counts its own events under "collector"
@@ -30,6 +37,8 @@ SOURCE = "raw_topic"  # the collector counts its own events under "collector"
 
 lead_census = LeadCensus(table_size=lambda: len(leads_table))
 REGISTRY.register(CensusCollector(lead_census))
+# When each lead this worker owns next crosses a demotion threshold (see streams/timers.py).
+due_index = DueIndex()
 
 
 def held_state(key: bytes) -> LeadState | None:
@@ -50,10 +59,11 @@ async def recount_leads() -> None:
         partitions = settings().partitions
         changelog = leads_table.changelog_topic.get_topic_name()
         active = {tp.partition for tp in leads_table.app.assignor.assigned_actives() if tp.topic == changelog}
-        lead_census.rebuild(
-            ((partition_for(state.lead_id.encode(), partitions), _bucket(state)) for state in held_states()),
-            active,
-        )
+        owned = [state for state in held_states() if partition_for(state.lead_id.encode(), partitions) in active]
+        lead_census.rebuild(((partition_for(s.lead_id.encode(), partitions), _bucket(s)) for s in owned), active)
+        # Demotions that fell due while no worker owned these leads fire now, with their own crossing times.
+        model = scoring_model()
+        due_index.rebuild((s.lead_id, next_demotion(s, model)) for s in owned)
     except Exception:  # noqa: BLE001
         log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
 
@@ -119,9 +129,9 @@ async def score(signal: Signal, ingested_at: float) -> None:
             metrics.QUALIFICATION_REEMITTED.inc()
             await emit(decision.change, ingested_at)
         return
-    leads_table[key] = codecs.encode_state(decision.state)
-    lead_census.moved(partition_for(key, settings().partitions), state and _bucket(state), _bucket(decision.state))
+    store(key, state, decision.state)
     metrics.EVENTS_SCORED.inc()
+    await report_to_account(decision.state, signal.event_id)
     if decision.change is not None:
         change = decision.change
         metrics.QUALIFICATION_CHANGES.labels(
@@ -133,6 +143,40 @@ async def score(signal: Signal, ingested_at: float) -> None:
         metrics.INGEST_LATENCY.observe(max(emitted_at - ingested_at, 0.0))
 
 
+def store(key: bytes, before: LeadState | None, after: LeadState) -> None:
+    """Write the lead's new state, and keep the census and the due-time index in step with it."""
+    leads_table[key] = codecs.encode_state(after)
+    lead_census.moved(partition_for(key, settings().partitions), before and _bucket(before), _bucket(after))
+    due_index.schedule(after.lead_id, next_demotion(after, scoring_model()))
+
+
+async def report_to_account(state: LeadState, cause_event_id: str) -> None:
+    """Tell the lead's account (keyed by its domain, on another partition) where the lead stands."""
+    member = account_member(state, cause_event_id, scoring_model())
+    domain = state.account
+    if domain is not None and (member is not None or domain not in scoring_model().fit.free_mail_domains):
+        await account_members_topic.send(key=domain.encode(),
+                                          value=codecs.encode_member(domain, state.lead_id, member))
+
+
+async def score_account(event: EventT) -> None:
+    """One member update on accounts.members: reclassify the account, emit when its temperature moves."""
+    domain, lead_id, member = codecs.decode_member(event.message.value)
+    key = domain.encode()
+    model = scoring_model()
+    account = codecs.decode_account(domain, accounts_table.get(key))
+    updated, change = update_member(account, member, lead_id, model.half_life_seconds, model.accounts)
+    if updated.members:
+        accounts_table[key] = codecs.encode_account(updated)
+    elif key in accounts_table:
+        del accounts_table[key]
+    if change is not None:
+        metrics.ACCOUNT_CHANGES.labels(from_temperature=change.from_temperature.value,
+                                       to_temperature=change.to_temperature.value).inc()
+        await account_qualification_topic.send(
+            key=key, value=codecs.encode_account_change(change, model.version, time.time()))
+
+
 async def run_command(command: dict[str, Any]) -> None:
     """Erasure and sales feedback run here, on the partition that owns the lead, in order with its events."""
     key = command["lead_id"].encode()
@@ -141,6 +185,8 @@ async def run_command(command: dict[str, Any]) -> None:
         await erase(key, state, command["issued_at"])
     elif command["command"] == codecs.FEEDBACK and state is not None:
         await record_feedback(key, state, command)
+    elif command["command"] == codecs.DECAY and state is not None:
+        await demote(key, state)
 
 
 async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
@@ -150,6 +196,10 @@ async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
     if state is not None:
         del leads_table[key]  # a tombstone: the changelog forgets the lead too
         lead_census.removed(partition_for(key, settings().partitions), _bucket(state))
+        due_index.schedule(state.lead_id, None)
+        if state.account is not None:  # the account forgets the person too
+            await account_members_topic.send(key=state.account.encode(),
+                                              value=codecs.encode_member(state.account, state.lead_id, None))
     erasures_table[key] = orjson.dumps(summary)
     await qualification_topic.send(key=key, value=codecs.encode_erasure_event(key.decode(), summary))
 
@@ -158,14 +208,41 @@ async def record_feedback(key: bytes, state: LeadState, command: dict[str, Any])
     decision = apply_feedback(state, Verdict(command["verdict"]), command["issued_at"], command["feedback_id"],
                               scoring_model())
     if not decision.duplicate:
-        leads_table[key] = codecs.encode_state(decision.state)
-        lead_census.moved(partition_for(key, settings().partitions), _bucket(state), _bucket(decision.state))
+        store(key, state, decision.state)
         await feedback_topic.send(key=key, value=codecs.encode_feedback_event(key.decode(), command, decision.state))
     if decision.change is not None:
         await emit(decision.change, command["issued_at"])
 
 
-async def emit(change: QualificationChange, ingested_at: float) -> float:
+async def demote(key: bytes, state: LeadState) -> None:
+    """The lead's scores decayed past a threshold: reclassify it at the crossing time itself.
+
+    Runs in the stream (the timer only sends this command), so the write lands on the lead's own
+    partition in order with its events. The crossing time is recomputed from the state held now:
+    an event that arrived meanwhile may have moved it, and then nothing is due yet.
+    """
+    model = scoring_model()
+    due = next_demotion(state, model)
+    if due is None or due > settings().clock.now():
+        due_index.schedule(state.lead_id, due)
+        return
+    crossing = Signal(event_id=f"decay:{due!r}", lead_id=state.lead_id, anonymous=not state.identified,
+                      kind=None, occurred_at=due)
+    decision = apply(state, crossing, model, cause="decay")
+    if decision.duplicate:
+        return
+    store(key, state, decision.state)
+    if decision.change is not None:
+        metrics.QUALIFICATION_CHANGES.labels(
+            from_stage=decision.change.from_stage.value, to_stage=decision.change.to_stage.value,
+            from_temperature=decision.change.from_temperature.value,
+            to_temperature=decision.change.to_temperature.value,
+        ).inc()
+        metrics.DEMOTIONS.inc()
+        await emit(decision.change, None)  # caused by time passing: nothing was ingested
+
+
+async def emit(change: QualificationChange, ingested_at: float | None) -> float:
     """Send the change; returns when it was handed to the producer (its emitted_at)."""
     emitted_at = time.time()
     await qualification_topic.send(

@@ -13,3 +13,6 @@ leads_table = app.Table("leads", key_type=bytes, value_type=bytes)
 # Lead id -> when it was erased and what was erased. Kept so that events arriving for an
 # erased lead are ignored (reason erased_lead) instead of building a new profile of that person.
 erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes)
+
+# Company domain -> the account's members and temperature (fed from accounts.members, keyed by domain).
+accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes)

@@ -7,9 +7,10 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import metrics
+from streams import codecs, metrics
 from streams.app import app
 from streams.config import scoring_model, settings
+from streams.pipeline import due_index
 from streams.topics import raw_events_topic, signals_topic
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,26 @@ lag_probe = LagProbe()
 async def publish_model_info() -> None:
     model = scoring_model()
     metrics.MODEL_INFO.labels(version=model.version, framework=model.criteria.framework.name).set(1)
+
+
+@app.timer(settings().demotion_tick_s)
+async def check_demotions() -> None:
+    """Ask the stream to demote the leads whose crossing time has come.
+
+    Not a Faust windowed table: their expiry runs on wall-clock time and is not rebuilt from the
+    changelog on recovery, so demotions would be lost after a restart. Our index is rebuilt from
+    the leads table after every recovery, and the demotion itself runs in the stream: the timer
+    only sends a command on leads.signals keyed by the lead, so the table write lands on the
+    lead's own partition, in order with its events (no table writes outside stream iteration).
+    """
+    clock = settings().clock
+    try:
+        for lead_id, due in due_index.pop_due(clock.now()):
+            await signals_topic.send(key=lead_id.encode(), value=codecs.encode_command(
+                codecs.DECAY, lead_id, clock.now(), due=due))
+        metrics.DUE_LEADS.set(len(due_index))
+    except Exception:  # noqa: BLE001 — a failed tick is retried at the next one
+        log.warning("demotion check failed", exc_info=True)
 
 
 @app.timer(LAG_EVERY_S)

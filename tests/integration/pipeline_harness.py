@@ -26,6 +26,10 @@ FAST_GROUP_ENV = {
     "LEADSTREAM_HEARTBEAT_INTERVAL_S": "1",
     "LEADSTREAM_REBALANCE_TIMEOUT_S": "10",
 }
+# Scripted journeys happen at fixed past times (T0 below); on the wall clock their scores would
+# decay weeks at once and demotions would interleave with the changes a test expects. Demotion
+# tests set their own clock.
+SCRIPTED_CLOCK_ENV = {"LEADSTREAM_CLOCK": "fixed:2026-11-02T12:00:00+00:00"}
 TEST_PARTITIONS = 4
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
@@ -188,6 +192,7 @@ async def start_pipeline(
     processes = [
         WorkerProcess(bootstrap, log_dir / f"worker-{index}-{prefix}log", env={
             **FAST_GROUP_ENV,
+            **SCRIPTED_CLOCK_ENV,
             "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
             "LEADSTREAM_TOPIC_PREFIX": prefix,
             "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
@@ -203,7 +208,8 @@ async def start_pipeline(
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     recorder = TopicRecorder(bootstrap, (prefix + "leads.qualification", prefix + "leads.events.dlq",
-                                         prefix + "leads.signals", prefix + "leads.feedback"))
+                                         prefix + "leads.signals", prefix + "leads.feedback",
+                                         prefix + "accounts.members", prefix + "accounts.qualification"))
     await recorder.start()
     return RunningPipeline(bootstrap, prefix, processes, producer, recorder)
 
