@@ -19,6 +19,7 @@ from scoring import IgnoreReason, Ignored, LeadState, QualificationChange, Signa
 from streams import codecs, metrics
 from streams.census import Bucket, CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
+from streams.lead_history import forget_history, record_history
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
 from streams.tables import erasures_table, leads_table
@@ -120,6 +121,7 @@ async def score(signal: Signal, ingested_at: float) -> None:
             await emit(decision.change, ingested_at)
         return
     leads_table[key] = codecs.encode_state(decision.state)
+    record_history(key, state, signal, decision.change)
     lead_census.moved(partition_for(key, settings().partitions), state and _bucket(state), _bucket(decision.state))
     metrics.EVENTS_SCORED.inc()
     if decision.change is not None:
@@ -149,6 +151,7 @@ async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
     summary = codecs.erasure_summary(state, issued_at)
     if state is not None:
         del leads_table[key]  # a tombstone: the changelog forgets the lead too
+        forget_history(key)
         lead_census.removed(partition_for(key, settings().partitions), _bucket(state))
     erasures_table[key] = orjson.dumps(summary)
     await qualification_topic.send(key=key, value=codecs.encode_erasure_event(key.decode(), summary))
@@ -159,6 +162,7 @@ async def record_feedback(key: bytes, state: LeadState, command: dict[str, Any])
                               scoring_model())
     if not decision.duplicate:
         leads_table[key] = codecs.encode_state(decision.state)
+        record_history(key, state, None, decision.change)
         lead_census.moved(partition_for(key, settings().partitions), _bucket(state), _bucket(decision.state))
         await feedback_topic.send(key=key, value=codecs.encode_feedback_event(key.decode(), command, decision.state))
     if decision.change is not None:

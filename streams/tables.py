@@ -13,3 +13,8 @@ leads_table = app.Table("leads", key_type=bytes, value_type=bytes)
 # Lead id -> when it was erased and what was erased. Kept so that events arriving for an
 # erased lead are ignored (reason erased_lead) instead of building a new profile of that person.
 erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes)
+
+# Lead id -> its latest events and qualification moves (streams/lead_history.py), for the board's
+# timeline and score chart. Co-partitioned with the leads table and erased with it; kept apart
+# so scoring and the lead list never read or rewrite it.
+history_table = app.Table("lead_history", key_type=bytes, value_type=bytes)
