@@ -40,9 +40,10 @@ class Closed(Exception):
 
 
 class Subscription:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, lead_id: str | None = None) -> None:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(size)
         self.closed = False
+        self.lead_id = lead_id  # a lead page follows one lead; the overview (None) follows the board
 
     def offer(self, message: bytes) -> bool:
         """False when the queue is full: the subscriber is too slow and must go."""
@@ -82,20 +83,28 @@ class Hub:
     def listeners(self) -> int:
         return len(self._subscriptions)
 
+    @property
+    def overview_listeners(self) -> int:
+        return sum(subscription.lead_id is None for subscription in self._subscriptions)
+
     @contextlib.asynccontextmanager
-    async def subscribe(self) -> AsyncIterator[Subscription]:
-        subscription = Subscription(self.queue_size)
+    async def subscribe(self, lead_id: str | None = None) -> AsyncIterator[Subscription]:
+        subscription = Subscription(self.queue_size, lead_id)
         self._subscriptions.add(subscription)
-        self.joined.set()
+        if lead_id is None:
+            self.joined.set()
         try:
             yield subscription
         finally:
             self._subscriptions.discard(subscription)
-            if not self._subscriptions:
+            if not self.overview_listeners:
                 self.joined.clear()
 
-    def publish(self, message: bytes) -> None:
+    def publish(self, message: bytes, lead_id: str | None = None) -> None:
+        """To the overview pages, or (with ``lead_id``) to the pages following that lead."""
         for subscription in list(self._subscriptions):
+            if subscription.lead_id != lead_id:
+                continue
             if not subscription.offer(message):
                 log.info("dropping a board subscriber that fell %d messages behind", self.queue_size)
                 subscription.close()

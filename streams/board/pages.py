@@ -27,6 +27,7 @@ STATUS_TEXT = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 
 _LAYOUT = Template(resources.files("streams.board").joinpath("templates/layout.html").read_text("utf-8"))
 NAV = (("overview", "/board", "Funnel and hot leads"), ("model", "/board/model", "Scoring model"))
+SCRIPT = '<script src="/board/static/board.js" defer></script>'
 CURRENT = ' aria-current="page"'
 FRESH = ' class="fresh"'
 NOW_ROW = ' id="chart-now"'
@@ -158,6 +159,15 @@ def hot_row(lead: dict[str, Any], fresh: bool = False) -> str:
     )
 
 
+def move_notice(change: dict[str, Any]) -> str:
+    """What a lead page says when its lead moves while it is open."""
+    moved = f'{escape(change["from_stage"].upper())} → {escape(change["to_stage"].upper())}'
+    if change["from_temperature"] != change["to_temperature"]:
+        moved += f', {badge(change["from_temperature"])} → {badge(change["to_temperature"])}'
+    return (f'Moved {when(change.get("event_time"))}: {moved}, score {number(change["score"]["total"], 1)}. '
+            '<a href="">Reload</a> for the new chart and timeline.')
+
+
 def hot_rows(leads: list[dict[str, Any]]) -> str:
     return "".join(hot_row(lead) for lead in leads)
 
@@ -166,8 +176,7 @@ def overview(funnel: str, hot: list[dict[str, Any]] | None, hot_limit: int) -> s
     hot_body = hot_rows(hot) if hot else ""
     hot_note = ('<p class="warning">A worker did not answer: the list may be incomplete.</p>'
                 if hot is None else "")
-    return page("Lead board", current="overview", live=True, scripts='<script src="/board/static/board.js" defer>'
-                                                                       '</script>', main=(
+    return page("Lead board", current="overview", live=True, scripts=SCRIPT, main=(
         '<h1>Lead board</h1>'
         '<p class="live-status" id="live-status" role="status">Live updates: connecting…</p>'
         '<p class="sr" id="announcer" role="status" aria-live="polite"></p>'
@@ -200,8 +209,10 @@ def lead_page(document: dict[str, Any], model: ScoringModel) -> str:
     )
     disqualified = (f'<p class="warning">Out of market: {escape(", ".join(lead["disqualified_by"]))}</p>'
                     if lead["disqualified_by"] else "")
-    return page(f"Lead {lead['lead_id']}", main=(
-        f'<h1>Lead {escape(lead["lead_id"])}</h1>{summary}{disqualified}'
+    return page(f"Lead {lead['lead_id']}", current="lead", live=True, scripts=SCRIPT, main=(
+        f'<h1 data-lead="{escape(lead["lead_id"])}">Lead {escape(lead["lead_id"])}</h1>{summary}{disqualified}'
+        '<p class="live-status" id="live-status">Live updates: connecting…</p>'
+        '<p class="moved" id="lead-moved" role="status" aria-live="polite" hidden></p>'
         '<section aria-labelledby="chart-heading"><h2 id="chart-heading">Score over time</h2>'
         f'{_chart_note(document)}<figure>{score_chart(document)}<figcaption>{_legend()}</figcaption></figure>'
         f'{_chart_table(document)}</section>'

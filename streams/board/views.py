@@ -102,12 +102,17 @@ async def funnel_html() -> str:
 def on_record(record: dict[str, Any]) -> None:
     """One change (or erasure notice) from the qualification topic, as every open board should see it."""
     funnel_moved.set()
+    lead_id = record["lead_id"]
     if record.get("kind") == LEAD_ERASED:
-        hub.publish(server_sent_event("hot-remove", orjson.dumps({"lead_id": record["lead_id"]})))
+        hub.publish(server_sent_event("hot-remove", orjson.dumps({"lead_id": lead_id})))
+        hub.publish(server_sent_event("lead-erased", orjson.dumps({"lead_id": lead_id})), lead_id=lead_id)
         return
     if not seen.first_time(record["change_id"]):
         return  # re-emitted for a redelivered event: shown once
     transitions.add(record)
+    hub.publish(server_sent_event("lead-moved", orjson.dumps({
+        "lead_id": lead_id, "notice": pages.move_notice(record),
+    })), lead_id=lead_id)
     was_hot, is_hot = record["from_temperature"] == "hot", record["to_temperature"] == "hot"
     if is_hot:
         lead = pages.hot_lead_from_change(record)
@@ -129,7 +134,7 @@ async def _publish_funnel() -> None:
             await asyncio.wait_for(funnel_moved.wait(), FUNNEL_EVERY_S)
         funnel_moved.clear()
         await asyncio.sleep(0.25)  # let a burst of changes land first
-        if hub.listeners:
+        if hub.overview_listeners:
             hub.publish(server_sent_event("funnel", await funnel_html()))
 
 
@@ -196,7 +201,10 @@ class BoardView(View):
 @app.page("/board/events")
 class BoardEventsView(View):
     async def get(self, request: Request) -> Any:
-        """Server-sent events: the hot list and funnel on connect, then every change as it happens."""
+        """Server-sent events: the hot list and funnel on connect, then every change as it happens.
+
+        With ``?lead=<id>`` (a lead page): only that lead's moves and erasure.
+        """
         if (refused := _guard(self, request, page=False)) is not None:
             return refused
         response = StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
@@ -205,12 +213,16 @@ class BoardEventsView(View):
         if _feed is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(_feed.ready.wait(), FEED_READY_WAIT_S)
+        lead_id = request.query.get("lead") or None
         try:
-            async with hub.subscribe() as subscription:
-                # Subscribed first, then the snapshot: a change in between is applied twice, never missed.
-                funnel, hot = await asyncio.gather(funnel_html(), hottest())
-                await response.write(server_sent_event("funnel", funnel))
-                await response.write(server_sent_event("hot", pages.hot_rows(hot or [])))
+            async with hub.subscribe(lead_id) as subscription:
+                if lead_id is not None:
+                    await response.write(server_sent_event("following", orjson.dumps({"lead_id": lead_id})))
+                else:
+                    # Subscribed first, then the snapshot: a change in between is applied twice, never missed.
+                    funnel, hot = await asyncio.gather(funnel_html(), hottest())
+                    await response.write(server_sent_event("funnel", funnel))
+                    await response.write(server_sent_event("hot", pages.hot_rows(hot or [])))
                 await self._stream(response, subscription)
         except (ConnectionResetError, asyncio.CancelledError, Closed):
             pass  # the browser left, or the worker is stopping

@@ -186,6 +186,31 @@ async def test_the_lead_page_shows_the_timeline_and_a_chart_that_plots_the_apis_
         assert elsewhere == []
 
 
+async def test_an_open_lead_page_says_when_its_lead_moves(board: RunningPipeline, browser: Browser):
+    lead, worker = "board-moving", board.workers[1].url
+    await board.send({"type": "identify", "messageId": f"{lead}-1", "userId": lead, "timestamp": ago(2),
+                      "traits": {"email": f"bo@{lead}.io", "title": "Head of Growth", "industry": "saas",
+                                 "employees": 120, "country": "GB"}})
+    await board.changes_for(lead, count=1)  # new → iql
+    async with browser.context() as context:
+        page = await signed_in(context, worker)
+        await page.goto(f"{worker}/board/leads/{lead}")
+        await page.wait_for_selector("body[data-live=connected]", timeout=20_000)
+        assert await page.locator("#lead-moved").is_hidden()
+
+        await board.send({"type": "track", "messageId": f"{lead}-2", "userId": lead, "event": "Webinar Attended",
+                          "timestamp": ago(1)})
+        await board.send({"type": "track", "messageId": f"{lead}-3", "userId": lead,
+                          "event": "Case Study Downloaded", "timestamp": ago(0.5)})
+
+        notice = page.locator("#lead-moved")
+        await notice.wait_for(state="visible", timeout=30_000)
+        assert "IQL → MQL" in await notice.inner_text()
+        await notice.get_by_role("link", name="Reload").click()
+        await page.wait_for_selector("text=MQL · score", timeout=10_000)
+        assert len(await page.locator("#timeline tbody tr").all()) == 5  # 3 events, 2 moves
+
+
 async def merged_api_funnel(board: RunningPipeline) -> tuple[dict[str, int], dict[str, int]]:
     """The API's funnel: every worker's /stats summed (and the same counts read from GET /leads)."""
     per_stage: dict[str, int] = {}

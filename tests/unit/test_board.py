@@ -209,3 +209,24 @@ def test_the_feed_reads_changes_and_erasures_and_skips_anything_else():
     for junk in (None, b"", b"not json", b"[]", orjson.dumps({"kind": "other", "lead_id": "l"}),
                  orjson.dumps({"lead_id": "l"})):
         assert decode_record(junk) is None
+
+
+async def test_a_lead_page_hears_only_its_own_lead_and_the_overview_none_of_it():
+    hub = Hub()
+    async with hub.subscribe() as overview, hub.subscribe("lead-1") as one, hub.subscribe("lead-2") as two:
+        assert hub.overview_listeners == 1
+        hub.publish(b"board")
+        hub.publish(b"moved", lead_id="lead-1")
+
+        assert await overview.next(timeout=0.1) == b"board"
+        assert await overview.next(timeout=0.01) is None
+        assert await one.next(timeout=0.1) == b"moved"
+        assert await two.next(timeout=0.01) is None
+
+
+def test_a_move_notice_says_where_the_lead_went_and_escapes_it():
+    notice = pages.move_notice({"from_stage": "mql", "to_stage": "sql", "from_temperature": "warm",
+                                "to_temperature": "<b>hot</b>", "score": {"total": 73.25},
+                                "event_time": "2026-11-23T10:00:00.000Z"})
+
+    assert "MQL → SQL" in notice and "score 73.2" in notice and "<b>" not in notice
