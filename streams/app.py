@@ -24,7 +24,10 @@ class LeadstreamApp(faust.App):
 app = LeadstreamApp(
     "leadstream",
     origin="streams",
-    autodiscover=["streams.agents", "streams.views", "streams.leads_api", "streams.timers", "streams.commands"],
+    autodiscover=[
+        "streams.agents", "streams.views", "streams.leads_api", "streams.board.views", "streams.timers",
+        "streams.commands",
+    ],
 )
 
 

@@ -18,6 +18,7 @@ from scoring import Contribution, LeadState, QualificationChange, Scores, Signal
 from scoring.accounts import AccountChange, AccountState, Member
 from scoring.changes import change_id
 from scoring.criteria import Answer
+from scoring.history import History, Move, Occurrence
 from scoring.profile import Fact
 from scoring.qualification import Levels
 from scoring.state import KindTally
@@ -318,3 +319,39 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
         "event_time": iso_time(change.event_time),
         "emitted_at": iso_time(emitted_at),
     })
+
+
+# --- the lead_history table: a lead's recent events and moves, for the board's timeline and chart -----
+
+def encode_history(history: History) -> bytes:
+    return orjson.dumps({
+        "since": history.since,
+        "folded": {kind.value: count for kind, count in history.folded.items()},
+        "folded_events": history.folded_events,
+        # [time, kind or null] and, only when present, the answers and the profile fields it stated
+        "events": [[e.at, e.kind.value if e.kind else None,
+                    *([{c: s.value for c, s in e.answers.items()}, list(e.profile_fields)]
+                      if e.answers or e.profile_fields else [])]
+                   for e in history.events],
+        "moves": [[m.at, m.from_stage.value, m.to_stage.value, m.from_temperature.value, m.to_temperature.value,
+                   m.cause, m.total] for m in history.moves],
+    })
+
+
+def decode_history(raw: bytes) -> History:
+    data = orjson.loads(raw)
+    return History(
+        since=data["since"],
+        folded=MappingProxyType({SignalKind(kind): count for kind, count in data["folded"].items()}),
+        folded_events=data["folded_events"],
+        events=tuple(
+            Occurrence(at=e[0], kind=SignalKind(e[1]) if e[1] else None,
+                       answers=MappingProxyType({c: Status(s) for c, s in e[2].items()}) if len(e) > 2 else
+                       MappingProxyType({}),
+                       profile_fields=tuple(e[3]) if len(e) > 3 else ())
+            for e in data["events"]
+        ),
+        moves=tuple(Move(at=at, from_stage=Stage(fs), to_stage=Stage(ts), from_temperature=Temperature(ft),
+                         to_temperature=Temperature(tt), cause=cause, total=total)
+                    for at, fs, ts, ft, tt, cause, total in data["moves"]),
+    )

@@ -37,10 +37,11 @@ async def kafka(self, port: int | None, data_dir: str | None) -> None:
     option("--leads", type=int, default=150, help="Leads per simulated wave"),
     option("--wave-seconds", type=float, default=45.0, help="How long one wave of journeys lasts"),
     option("--seed", type=int, default=1, help="Seed of the simulated journeys"),
+    option("--open", "open_board", is_flag=True, default=False, help="Open the lead board in your web browser"),
 )
 async def dev(
     self, duration: float | None, summary_json: str | None, no_simulate: bool, broker_port: int | None,
-    leads: int, wave_seconds: float, seed: int,
+    leads: int, wave_seconds: float, seed: int, open_board: bool,
 ) -> None:
     """Run broker, worker and simulated lead journeys on the embedded broker; show leads move."""
     from streams.dev import DevOptions, run_dev
@@ -48,7 +49,7 @@ async def dev(
     summary = await run_dev(DevOptions(
         duration_s=duration, summary_json=Path(summary_json) if summary_json else None,
         simulate=not no_simulate, broker_port=broker_port, leads_per_wave=leads,
-        wave_span_s=wave_seconds, seed=seed,
+        wave_span_s=wave_seconds, seed=seed, open_board=open_board,
     ))
     if not summary["adds_up"]:
         raise SystemExit(1)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import tempfile
 import time
+import webbrowser
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ class DevOptions:
     leads_per_wave: int
     wave_span_s: float
     seed: int
+    open_board: bool = False
 
 
 async def run_dev(options: DevOptions) -> dict[str, Any]:
@@ -63,11 +66,21 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
         worker.start()
         print(f"worker   pid {worker.pid}, {worker.url} (log {worker.log_path})")
         await worker.wait_ready()
+        print(f"board    {worker.url}/board" + (" (sign in once with ?token=<LEADSTREAM_API_TOKEN>)"
+                                                 if os.environ.get("LEADSTREAM_API_TOKEN") else ""))
+        if options.open_board:
+            webbrowser.open(board_url(worker))
         print("ready    watching leads.qualification; Ctrl-C stops\n")
         return await _drive(options, bootstrap, worker)
     finally:
         worker.stop()
         broker.stop()
+
+
+def board_url(worker: WorkerProcess) -> str:
+    """The lead board on the dev worker; with LEADSTREAM_API_TOKEN set, the link that signs in once (never printed)."""
+    url = f"{worker.url}/board"
+    return f"{url}?token={os.environ['LEADSTREAM_API_TOKEN']}" if os.environ.get("LEADSTREAM_API_TOKEN") else url
 
 
 async def _drive(options: DevOptions, bootstrap: str, worker: WorkerProcess) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
 from streams.census import Bucket, CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
+from streams.lead_history import forget_history, record_history
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
 from streams.tables import accounts_table, erasures_table, leads_table
@@ -130,6 +131,7 @@ async def score(signal: Signal, ingested_at: float) -> None:
             await emit(decision.change, ingested_at)
         return
     store(key, state, decision.state)
+    record_history(key, state, signal, decision.change)
     metrics.EVENTS_SCORED.inc()
     await report_to_account(decision.state, signal.event_id)
     if decision.change is not None:
@@ -195,6 +197,7 @@ async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
     summary = codecs.erasure_summary(state, issued_at)
     if state is not None:
         del leads_table[key]  # a tombstone: the changelog forgets the lead too
+        forget_history(key)
         lead_census.removed(partition_for(key, settings().partitions), _bucket(state))
         due_index.schedule(state.lead_id, None)
         if state.account is not None:  # the account forgets the person too
@@ -209,6 +212,7 @@ async def record_feedback(key: bytes, state: LeadState, command: dict[str, Any])
                               scoring_model())
     if not decision.duplicate:
         store(key, state, decision.state)
+        record_history(key, state, None, decision.change)
         await feedback_topic.send(key=key, value=codecs.encode_feedback_event(key.decode(), command, decision.state))
     if decision.change is not None:
         await emit(decision.change, command["issued_at"])
@@ -232,6 +236,7 @@ async def demote(key: bytes, state: LeadState) -> None:
     if decision.duplicate:
         return
     store(key, state, decision.state)
+    record_history(key, state, None, decision.change)
     if decision.change is not None:
         metrics.QUALIFICATION_CHANGES.labels(
             from_stage=decision.change.from_stage.value, to_stage=decision.change.to_stage.value,

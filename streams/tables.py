@@ -16,3 +16,8 @@ erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes)
 
 # Company domain -> the account's members and temperature (fed from accounts.members, keyed by domain).
 accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes)
+
+# Lead id -> its latest events and qualification moves (streams/lead_history.py), for the board's
+# timeline and score chart. Co-partitioned with the leads table and erased with it; kept apart
+# so scoring and the lead list never read or rewrite it.
+history_table = app.Table("lead_history", key_type=bytes, value_type=bytes)

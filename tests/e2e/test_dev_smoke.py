@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -47,3 +48,4 @@ def test_leadstream_dev_runs_end_to_end_and_its_summary_adds_up(tmp_path: Path):
     assert summary["leads_per_stage"].get("sql", 0) > 0
     assert "warm→hot" in run.stdout.replace("\x1b[1;31m", "").replace("\x1b[33m", "").replace("\x1b[0m", "")
     assert "adds up" in run.stdout
+    assert re.search(r"^board +http://127\.0\.0\.1:\d+/board$", run.stdout, re.MULTILINE), "dev prints the board's address"

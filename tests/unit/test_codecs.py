@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from scoring import Stage, apply, load_model
+from scoring.history import History, record
 from streams import codecs
 from streams.simulator import plan_wave
 from tests.contracts import assert_matches_contract
@@ -14,7 +15,11 @@ from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, j
 
 def rich_journey():
     """Profile, answers, capped, negative and product signals, and several changes to remember."""
-    return journey([
+    return journey(rich_signals())
+
+
+def rich_signals():
+    return [
         identify(T0, "dana@acme.io", **ICP_FIT),
         answer(T0 + 30, need="yes", authority=True, metrics="40% faster"),
         signal("pricing_view", T0 + 60),
@@ -26,7 +31,7 @@ def rich_journey():
         signal("email_unsubscribe", T0 + 230),
         signal("product_view", T0 + 240),
         answer(T0 + 300, **BANT_MET),
-    ])
+    ]
 
 
 def test_a_lead_state_survives_the_table_round_trip_exactly():
@@ -98,3 +103,16 @@ def test_a_lead_claiming_an_absurd_company_size_can_still_be_stored():
     state = journey([identify(T0, "dana@acme.io", employees="100000000000000000000")])[-1].state
 
     assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
+
+
+def test_a_lead_history_survives_the_table_round_trip_exactly_folded_or_not():
+    signals = rich_signals()
+    decisions = journey(signals)
+    for kept in (64, 4):
+        history = History()
+        for each, decision in zip(signals, decisions):
+            history = record(history, each, decision.change, load_model(), events_kept=kept)
+        assert history.moves and history.events[-1].answers  # the BANT answers come last
+        assert (history.folded_events > 0) == (kept == 4)
+
+        assert codecs.decode_history(codecs.encode_history(history)) == history
