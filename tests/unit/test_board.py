@@ -230,3 +230,14 @@ def test_a_move_notice_says_where_the_lead_went_and_escapes_it():
                                 "event_time": "2026-11-23T10:00:00.000Z"})
 
     assert "MQL → SQL" in notice and "score 73.2" in notice and "<b>" not in notice
+
+
+def test_a_lead_with_nothing_scored_yet_still_gets_a_chart_and_a_page():
+    state = journey([identify(T0, "ada@acme.com")])[-1].state
+    document = orjson.loads(orjson.dumps(history_document(state, History(), model(), T0 + HOUR)))
+
+    svg = ElementTree.fromstring(score_chart(document))
+
+    assert len(document["series"]["t"]) == 1 and document["series"]["total"] == [0.0]
+    assert next(p for p in svg.iter(f"{SVG}polyline") if p.get("data-series") == "total").get("data-now") == "0.0"
+    assert "No scored signals yet" in pages.lead_page(document, model())
