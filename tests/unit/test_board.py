@@ -241,3 +241,12 @@ def test_a_lead_with_nothing_scored_yet_still_gets_a_chart_and_a_page():
     assert len(document["series"]["t"]) == 1 and document["series"]["total"] == [0.0]
     assert next(p for p in svg.iter(f"{SVG}polyline") if p.get("data-series") == "total").get("data-now") == "0.0"
     assert "No scored signals yet" in pages.lead_page(document, model())
+
+
+def test_no_two_time_ticks_of_a_chart_say_the_same():
+    for days_shown in (0.5, 3, 6, 30, 200):
+        svg = ElementTree.fromstring(score_chart(a_history_document(now=T0 + days(days_shown))))
+
+        ticks = [text.text for text in svg.iter(f"{SVG}text") if text.get("class") == "tick-x"]
+
+        assert len(ticks) == 6 and len(set(ticks)) == 6, (days_shown, ticks)
