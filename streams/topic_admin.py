@@ -10,7 +10,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.config import Settings
 from streams.errors import TopicMismatch
-from streams.tables import ALL_TABLES
+import streams.tables  # noqa: F401 — declares every table on the app, so app.tables names them all
+from streams.app import app
 from streams.topics import ALL_TOPICS, DEAD_LETTERS, FEEDBACK
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ async def ensure_topics(config: Settings) -> None:
         # Table changelogs too (compacted, as Faust makes them): one Faust creates as it joins the
         # group can be missing from the metadata the assignment is computed from, and the table
         # then refuses every write ("changelog has 0 partitions") until that metadata is refreshed.
-        wanted |= {changelog_name(config.app_id, table): {"cleanup.policy": "compact"} for table in ALL_TABLES}
+        wanted |= {changelog_name(config.app_id, table): {"cleanup.policy": "compact"} for table in sorted(app.tables)}
         existing = set(await admin.list_topics())
         missing = [
             NewTopic(name=name, num_partitions=config.partitions, replication_factor=config.replication_factor,
