@@ -69,8 +69,10 @@ def nice_step(span: float, ticks: int = 5) -> float:
 
 def _time_label(t: float, span: float) -> str:
     moment = datetime.fromtimestamp(t, timezone.utc)
-    if span <= 2 * 86_400:
+    if span <= 20 * 3600:  # within a day: the time alone never repeats
         return moment.strftime("%H:%M")
+    if span <= 8 * 86_400:  # ticks less than two days apart: the day alone would repeat
+        return moment.strftime("%d %b %H:%M")
     return moment.strftime("%d %b")
 
 
@@ -152,7 +154,7 @@ def _grid(frame: Frame, step: float) -> str:
         out.append(f'<line x1="{x:.2f}" x2="{x:.2f}" y1="{frame.top}" y2="{frame.top + frame.plot_height}" '
                    f'stroke="#f0f0f0"/>')
         anchor = "start" if i == 0 else "end" if i == 5 else "middle"
-        out.append(f'<text x="{x:.2f}" y="{frame.top + frame.plot_height + 16}" text-anchor="{anchor}">'
+        out.append(f'<text class="tick-x" x="{x:.2f}" y="{frame.top + frame.plot_height + 16}" text-anchor="{anchor}">'
                    f'{escape(_time_label(t, span))}</text>')
     out.append(f'<text x="{frame.left}" y="{frame.height - 6}" fill="#555">time (UTC) — '
                f'{escape(_iso(frame.t0))} to {escape(_iso(frame.t1))}</text>')

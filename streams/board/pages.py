@@ -6,7 +6,7 @@ HTML text. Every value that came from data is escaped here, once, as it is writt
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from html import escape
 from importlib import resources
 from string import Template

@@ -230,3 +230,23 @@ def test_a_move_notice_says_where_the_lead_went_and_escapes_it():
                                 "event_time": "2026-11-23T10:00:00.000Z"})
 
     assert "MQL → SQL" in notice and "score 73.2" in notice and "<b>" not in notice
+
+
+def test_a_lead_with_nothing_scored_yet_still_gets_a_chart_and_a_page():
+    state = journey([identify(T0, "ada@acme.com")])[-1].state
+    document = orjson.loads(orjson.dumps(history_document(state, History(), model(), T0 + HOUR)))
+
+    svg = ElementTree.fromstring(score_chart(document))
+
+    assert len(document["series"]["t"]) == 1 and document["series"]["total"] == [0.0]
+    assert next(p for p in svg.iter(f"{SVG}polyline") if p.get("data-series") == "total").get("data-now") == "0.0"
+    assert "No scored signals yet" in pages.lead_page(document, model())
+
+
+def test_no_two_time_ticks_of_a_chart_say_the_same():
+    for days_shown in (0.5, 3, 6, 30, 200):
+        svg = ElementTree.fromstring(score_chart(a_history_document(now=T0 + days(days_shown))))
+
+        ticks = [text.text for text in svg.iter(f"{SVG}text") if text.get("class") == "tick-x"]
+
+        assert len(ticks) == 6 and len(set(ticks)) == 6, (days_shown, ticks)
