@@ -13,3 +13,8 @@ leads_table = app.Table("leads", key_type=bytes, value_type=bytes)
 # Lead id -> when it was erased and what was erased. Kept so that events arriving for an
 # erased lead are ignored (reason erased_lead) instead of building a new profile of that person.
 erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes)
+
+# Visitor id -> its held anonymous history, or the lead identify linked it to (DESIGN §3).
+# Keyed by the visitor id, so it lives on the visitor's partition (where records keyed by the
+# anonymousId land); bounded per visitor and expired by a timer on each worker.
+visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes)

@@ -53,6 +53,17 @@ def identify(lead: str, event_id: str, email: str, minutes: float = 0.0, **trait
             "traits": {"email": email, **ICP_TRAITS, **traits}, "timestamp": at(minutes)}
 
 
+def visit(visitor: str, event_id: str, path: str, minutes: float = 0.0) -> dict[str, Any]:
+    """An anonymous page view: only the visitor id (analytics.js's anonymousId) is known."""
+    return {"type": "page", "messageId": event_id, "anonymousId": visitor, "properties": {"path": path},
+            "timestamp": at(minutes)}
+
+
+def identify_visitor(lead: str, visitor: str, event_id: str, email: str, minutes: float = 0.0) -> dict[str, Any]:
+    """identify as analytics.js sends it: the new userId beside the visitor's anonymousId."""
+    return {**identify(lead, event_id, email, minutes), "anonymousId": visitor}
+
+
 def answers(lead: str, event_id: str, minutes: float = 0.0, **criteria: Any) -> dict[str, Any]:
     """A form submission carrying criterion answers (as a quiz, chatbot or sales note would)."""
     return {"type": "track", "messageId": event_id, "userId": lead, "event": "Qualification Form Submitted",
@@ -101,13 +112,13 @@ class TopicRecorder:
             await asyncio.sleep(0.2)
 
 
-BUCKETS = ("received", "scored", "ignored", "deduplicated", "dead_lettered", "held")
+BUCKETS = ("received", "scored", "ignored", "deduplicated", "dead_lettered", "held", "handed_over")
 
 
 def summed_accounting(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One accounting over several workers: each counts what passed through its own partitions."""
     total: dict[str, Any] = {bucket: sum(part[bucket] for part in parts) for bucket in BUCKETS}
-    for by_reason in ("ignored_by_reason", "dead_lettered_by_reason"):
+    for by_reason in ("received_by_source", "ignored_by_reason", "dead_lettered_by_reason"):
         merged: dict[str, int] = {}
         for part in parts:
             for reason, count in part[by_reason].items():
@@ -165,6 +176,10 @@ class RunningPipeline:
             self.topic("leads.qualification"), lambda rs: len(distinct(rs)) >= count, timeout
         )
         return distinct(records)
+
+    async def lead(self, lead: str) -> tuple[int, dict[str, Any]]:
+        """GET /leads/{lead} from the first worker (forwarded to the owner)."""
+        return await self.worker.get_json(f"/leads/{lead}")
 
     async def accounting(self) -> dict[str, Any]:
         return summed_accounting([(await worker.get_json("/accounting"))[1] for worker in self.workers])
