@@ -30,6 +30,19 @@ async def kafka(self, port: int | None, data_dir: str | None) -> None:
 
 
 @app.command(
+    option("--port", type=int, default=None, help="Port (default: LEADSTREAM_COLLECTOR_PORT, else 8080)"),
+    option("--host", default=None, help="Address to bind (default: LEADSTREAM_WEB_HOST)"),
+)
+async def collector(self, port: int | None, host: str | None) -> None:
+    """Run the HTTP collector (pixel, Segment API, forms, JS snippet) producing to leads.events.raw."""
+    from streams.collector import collector_settings, run_collector
+    from streams.config import settings
+
+    config = collector_settings()
+    await run_collector(settings(), config, host or settings().web_host, config.port if port is None else port)
+
+
+@app.command(
     option("--duration", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C)"),
     option("--summary-json", type=click_path(), default=None, help="Write the run's summary here"),
     option("--no-simulate", is_flag=True, default=False, help="Start broker and worker only"),

@@ -88,7 +88,7 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
         path=_page_path(properties, context) if event_type in (EventType.PAGE, EventType.SCREEN) else None,
         attributes=attributes,
         user_agent=context.get("userAgent") if isinstance(context.get("userAgent"), str) else None,
-        consent=_consent(context, properties),
+        consent=has_consent(context, properties),
         visitor_id=visitor_id if not anonymous else None,
     )
 
@@ -114,7 +114,9 @@ def _identifier(value: Any, field: str) -> str | None:
     return text
 
 
-def _identity(message: dict[str, Any], event_type: EventType, attributes: dict[str, Scalar]) -> tuple[str, bool, str | None]:
+def _identity(
+    message: dict[str, Any], event_type: EventType, attributes: dict[str, Scalar],
+) -> tuple[str, bool, str | None]:
     """(lead id, anonymous, visitor id). An anonymous event's lead id is its visitor id.
 
     Without a userId, an identify or a form (track) that gives an email names the lead by that
@@ -210,7 +212,7 @@ def _scalar(value: Any) -> Scalar | None:
     return None
 
 
-def _consent(context: dict[str, Any], properties: dict[str, Any]) -> bool:
+def has_consent(context: dict[str, Any], properties: dict[str, Any]) -> bool:
     """Do-Not-Track or an explicit consent=false means the hit is not ours to keep."""
     if context.get("dnt") in (True, "1", 1) or properties.get("dnt") in (True, "1", 1):
         return False

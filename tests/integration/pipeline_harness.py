@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.worker_process import WorkerProcess
+from streams.worker_process import CollectorProcess, WorkerProcess
 
 # Faust's defaults (60 s) would make every join and rebalance in the suite slow.
 FAST_GROUP_ENV = {
@@ -221,6 +221,21 @@ async def start_pipeline(
                                          prefix + "leads.signals", prefix + "leads.feedback"))
     await recorder.start()
     return RunningPipeline(bootstrap, prefix, processes, producer, recorder)
+
+
+async def start_collector(
+    pipeline: RunningPipeline, log_dir: Path, env: dict[str, str] | None = None,
+) -> CollectorProcess:
+    """A ``leadstream collector`` process producing to the pipeline's own topics."""
+    collector = CollectorProcess(pipeline.bootstrap, log_dir / f"collector-{pipeline.prefix}log", env={
+        "LEADSTREAM_APP_ID": f"leadstream-{pipeline.prefix[:-1]}",
+        "LEADSTREAM_TOPIC_PREFIX": pipeline.prefix,
+        "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
+        **(env or {}),
+    })
+    collector.start()
+    await collector.wait_ready(timeout=60.0)
+    return collector
 
 
 async def stop_pipeline(pipeline: RunningPipeline) -> None:

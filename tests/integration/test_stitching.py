@@ -134,7 +134,8 @@ async def test_no_whole_ip_address_goes_past_the_ingest_agent(pipeline: RunningP
     def truncated_key(letter: dict) -> bool:
         return letter["key_base64"] is not None and base64.b64decode(letter["key_base64"]) == b"203.0.113.0"
 
-    letters = await pipeline.recorder.wait_for(pipeline.topic("leads.events.dlq"), lambda rs: any(map(truncated_key, rs)))
+    letters = await pipeline.recorder.wait_for(pipeline.topic("leads.events.dlq"),
+                                               lambda records: any(map(truncated_key, records)))
     letter = next(filter(truncated_key, letters))
     assert base64.b64decode(letter["value_base64"]) == broken.replace(b"198.51.100.78", b"198.51.100.0")
     await pipeline.settled_accounting()

@@ -59,7 +59,8 @@ def test_a_forwarded_signal_survives_the_topic_round_trip_and_meets_its_contract
 def test_a_visitors_held_history_survives_the_table_round_trip():
     held = (signal("pricing_view", T0, lead="v-1", anonymous=True),
             signal(None, T0 + 1, lead="v-1", anonymous=True, profile={"company": "Acme"}, answers={"need": "yes"}))
-    for state in (VisitorState("v-1", held=held, last_seen=T0 + 2), VisitorState("v-1", lead_id="lead-9", last_seen=T0)):
+    for state in (VisitorState("v-1", held=held, last_seen=T0 + 2),
+                  VisitorState("v-1", lead_id="lead-9", last_seen=T0)):
         assert codecs.decode_visitor("v-1", codecs.encode_visitor(state)) == state
 
 
