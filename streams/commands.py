@@ -50,18 +50,19 @@ async def collector(self, port: int | None, host: str | None) -> None:
     option("--leads", type=int, default=150, help="Leads per simulated wave"),
     option("--wave-seconds", type=float, default=45.0, help="How long one wave of journeys lasts"),
     option("--seed", type=int, default=1, help="Seed of the simulated journeys"),
+    option("--collector-port", type=int, default=None, help="Collector port on 127.0.0.1 (default: a free one)"),
 )
 async def dev(
     self, duration: float | None, summary_json: str | None, no_simulate: bool, broker_port: int | None,
-    leads: int, wave_seconds: float, seed: int,
+    leads: int, wave_seconds: float, seed: int, collector_port: int | None,
 ) -> None:
-    """Run broker, worker and simulated lead journeys on the embedded broker; show leads move."""
+    """Run broker, worker, collector and simulated lead journeys (through the collector); show leads move."""
     from streams.dev import DevOptions, run_dev
 
     summary = await run_dev(DevOptions(
         duration_s=duration, summary_json=Path(summary_json) if summary_json else None,
         simulate=not no_simulate, broker_port=broker_port, leads_per_wave=leads,
-        wave_span_s=wave_seconds, seed=seed,
+        wave_span_s=wave_seconds, seed=seed, collector_port=collector_port,
     ))
     if not summary["adds_up"]:
         raise SystemExit(1)
