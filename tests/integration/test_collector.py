@@ -18,6 +18,7 @@ from streams.codecs import iso_time
 from streams.collector.pixel import GIF
 from streams.worker_process import CollectorProcess
 from tests.contracts import assert_matches_contract
+from tests.monitoring_refs import referenced_metrics
 from tests.integration.pipeline_harness import (
     RunningPipeline, TopicRecorder, at, start_collector, start_pipeline, stop_pipeline,
 )
@@ -353,6 +354,12 @@ async def test_health_metrics_and_the_collectors_own_accounting(stack: Stack):
     for sample in samples:
         for value in sample.labels.values():
             assert "@" not in value and "://" not in value and "/" not in value.strip("/"), sample
+
+    references = [ref for ref in referenced_metrics().values() if ref.process == "collector"]
+    assert len(references) >= 5, "the dashboard should read the collector's metrics"
+    missing = {ref.name: ref.used_in for ref in references if not ref.sample_names & (names | {
+        f.name for f in text_string_to_metric_families(text)})}
+    assert not missing, f"the monitoring config reads metrics no collector exports: {missing}"
 
     accounting = await stack.collector_accounting()
     worker = await stack.settled()
