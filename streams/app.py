@@ -63,6 +63,10 @@ def main() -> None:
         settings()
         if COMMANDS_NEEDING_THE_MODEL & set(sys.argv[1:2]):
             scoring_model()
+        if sys.argv[1:2] == ["collector"]:
+            from streams.collector import collector_settings
+
+            collector_settings()
         app.main()
     except (StreamsError, ScoringError) as exc:
         print(f"leadstream: {exc}", file=sys.stderr)
