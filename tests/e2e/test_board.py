@@ -232,7 +232,10 @@ async def merged_api_funnel(board: RunningPipeline) -> tuple[dict[str, int], dic
 async def test_the_funnel_counts_equal_the_apis(board: RunningPipeline, browser: Browser):
     await board.settled_accounting()
     per_stage, per_temperature = await merged_api_funnel(board)
-    assert per_stage.get("new") == 1 and per_stage.get("sql", 0) >= 3
+    # The anonymous visitor's page view is held until it identifies (identity stitching), so it is
+    # not a lead yet: the funnel has no NEW lead, and the accounting holds one event.
+    assert "new" not in per_stage and per_stage.get("sql", 0) >= 3
+    assert (await board.accounting())["held"] >= 1
     worker = board.workers[0].url
     async with browser.context() as context:
         page = await signed_in(context, worker)
