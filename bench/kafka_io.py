@@ -65,14 +65,15 @@ def producer(bootstrap: str, client_kwargs: dict[str, Any], **options: Any) -> A
 
 async def preload(
     bootstrap: str, topic: str, pairs: Iterable[tuple[bytes, bytes]], partitions: int, client_kwargs: dict[str, Any],
-    records_per_batch: int | None = None,
+    records_per_batch: int | None = None, timestamp_ms: int | None = None,
 ) -> int:
     """Produce every (key, value) as fast as the client can: batches built per partition.
 
     Partitions are chosen with Kafka's default partitioner (murmur2 of the key), exactly as a
     keyed ``send`` would place them, so the topology sees what the collector would have written.
     ``records_per_batch`` caps a batch (Tansu answers wrong end offsets after multi-record
-    batches, which cuts a changelog recovery short).
+    batches, which cuts a changelog recovery short). ``timestamp_ms`` stamps every record with
+    one receipt time instead of the producer's clock (runs that must match record for record).
     """
     client = producer(bootstrap, client_kwargs, max_batch_size=512 * 1024)
     await client.start()
@@ -85,10 +86,10 @@ async def preload(
             batch = batches.get(partition)
             if batch is None:
                 batch = batches[partition] = client.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:
+            if batch.append(key=key, value=value, timestamp=timestamp_ms) is None:
                 pending.append(await client.send_batch(batch, topic, partition=partition))
                 batch = batches[partition] = client.create_batch()
-                batch.append(key=key, value=value, timestamp=None)
+                batch.append(key=key, value=value, timestamp=timestamp_ms)
             if records_per_batch is not None and batch.record_count() >= records_per_batch:
                 pending.append(await client.send_batch(batch, topic, partition=partition))
                 batches[partition] = client.create_batch()

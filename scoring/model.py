@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from scoring.accounts import AccountRules
 from scoring.criteria import Framework
 from scoring.errors import ModelError
 from scoring.fit import DisqualifyRules, FitRules, TitleRule
@@ -72,6 +73,7 @@ class ScoringModel:
     fit: FitRules
     disqualify: DisqualifyRules
     criteria: CriteriaRules
+    accounts: AccountRules
     dedupe_window: int
     top_reasons: int
 
@@ -180,7 +182,7 @@ def _choice(value: Any, enum: type[EnumT], field: str) -> EnumT:
 
 def _build_model(doc: _Fields) -> ScoringModel:
     doc.only("version", "half_life_days", "signals", "events", "outcomes", "page_views",
-             "thresholds", "qualification", "fit", "disqualify", "criteria", "dedupe", "explain")
+             "thresholds", "qualification", "fit", "disqualify", "criteria", "accounts", "dedupe", "explain")
     signals = _signals(doc.sub("signals"))
     return ScoringModel(
         version=doc.text("version"),
@@ -194,6 +196,7 @@ def _build_model(doc: _Fields) -> ScoringModel:
         fit=_fit(doc.sub("fit")),
         disqualify=_disqualify(doc.sub("disqualify"), signals),
         criteria=_criteria(doc.sub("criteria")),
+        accounts=_accounts(doc.sub("accounts")),
         dedupe_window=doc.sub("dedupe").integer("window", 1, 1024),
         top_reasons=doc.sub("explain").integer("top_reasons", 1, 20),
     )
@@ -366,6 +369,19 @@ def _disqualify(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> Dis
         min_employees=table.integer("min_employees", 0, 10**7),
         signals=_signal_list(table, "signals", signals),
         careers_only_after=table.integer("careers_only_after", 0, 10**6),
+    )
+
+
+def _accounts(table: _Fields) -> AccountRules:
+    table.only("warm", "hot", "hot_min_people", "engaged_minimum", "max_members")
+    warm, hot = _rung(table, "warm"), _rung(table, "hot")
+    if hot.promote <= warm.promote or hot.demote <= warm.demote:
+        raise ModelError(f"{table.name('hot')}: thresholds must be above those of warm")
+    return AccountRules(
+        warm=warm, hot=hot,
+        hot_min_people=table.integer("hot_min_people", 1, 100),
+        engaged_minimum=table.number("engaged_minimum"),
+        max_members=table.integer("max_members", 1, 1000),
     )
 
 

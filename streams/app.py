@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import faust
+from faust.types import TP, ConsumerT
 
 from scoring import ScoringError
 from streams.config import scoring_model, settings
@@ -20,6 +21,21 @@ class LeadstreamApp(faust.App):
         await ensure_topics(settings())
         await super().on_first_start()
 
+    def _new_consumer(self) -> ConsumerT:
+        consumer = super()._new_consumer()
+        # When a stream's buffer nears full, Faust stops fetching the partition whose record
+        # crossed the mark and resumes it on a pressure-drop callback that can be lost: one raw
+        # partition then starved until every other one was drained, or for good after a
+        # takeover (faust-streaming issues 166 and 471; tests/integration/test_batch_recovery.py).
+        # Without it a full buffer still holds the consumer back (the conductor awaits room),
+        # for every partition alike.
+        consumer.on_buffer_full = _keep_fetching  # type: ignore[method-assign]
+        return consumer
+
+
+def _keep_fetching(tp: TP) -> None:
+    """Stands in for ``Consumer.on_buffer_full``: no partition is dropped from fetching."""
+
 
 PRODUCER_LINGER_S = 0.002
 PRODUCER_MAX_BATCH_BYTES = 256 * 1024
@@ -27,7 +43,10 @@ PRODUCER_MAX_BATCH_BYTES = 256 * 1024
 app = LeadstreamApp(
     "leadstream",
     origin="streams",
-    autodiscover=["streams.agents", "streams.views", "streams.leads_api", "streams.timers", "streams.commands"],
+    autodiscover=[
+        "streams.agents", "streams.views", "streams.leads_api", "streams.board.views", "streams.timers",
+        "streams.commands",
+    ],
 )
 
 
@@ -67,6 +86,10 @@ def main() -> None:
         settings()
         if COMMANDS_NEEDING_THE_MODEL & set(sys.argv[1:2]):
             scoring_model()
+        if sys.argv[1:2] == ["collector"]:
+            from streams.collector import collector_settings
+
+            collector_settings()
         app.main()
     except (StreamsError, ScoringError) as exc:
         print(f"leadstream: {exc}", file=sys.stderr)

@@ -1,35 +1,46 @@
-"""What the agents do with each record: decode, decide through ``scoring``, store, send.
+"""What the agents do with each batch of records: decode, decide through ``scoring``, then write and send.
 
-Kept apart from the agent declarations so each agent stays a few lines long.
+Kept apart from the agent declarations so each agent stays a few lines long. Every decision is
+made against a ``streams.batch.Batch``, which holds each lead as this batch decided it and
+writes and sends everything once the whole batch is decided.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-
 from faust.types import EventT
-
 from prometheus_client import REGISTRY
 
-from scoring import IgnoreReason, Ignored, LeadState, QualificationChange, Signal, Verdict, apply, apply_feedback, interpret
-from streams import codecs, metrics
-from streams.census import Bucket, CensusCollector, LeadCensus
+from scoring import (
+    IgnoreReason, Ignored, LeadState, Signal, Verdict, apply, apply_feedback, has_seen, interpret, remember_event,
+)
+from scoring.accounts import AccountChange, AccountState, update_member
+from scoring.crossing import next_demotion
+from scoring.due_index import DueIndex
+from streams import codecs, metrics, privacy, stitching
+from streams.app import app
+from streams.batch import Batch, bucket
+from streams.census import CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
-from streams.tables import erasures_table, leads_table
-from streams.topics import dead_letters_topic, feedback_topic, qualification_topic, signals_topic
+from streams.tables import accounts_table, erasures_table, leads_table, visitors_table
+from streams.topics import (
+    account_qualification_topic, dead_letters_topic, feedback_topic, qualification_topic, signals_topic,
+)
 
 log = logging.getLogger(__name__)
-SOURCE = "raw_topic"  # the collector counts its own events under "collector"
 
 
 lead_census = LeadCensus(table_size=lambda: len(leads_table))
 REGISTRY.register(CensusCollector(lead_census))
+# When each lead this worker owns next crosses a demotion threshold (see streams/timers.py).
+due_index = DueIndex()
 
 
 def held_state(key: bytes) -> LeadState | None:
@@ -38,8 +49,11 @@ def held_state(key: bytes) -> LeadState | None:
     return codecs.decode_state(key.decode(), held) if held else None
 
 
-def held_states() -> list[LeadState]:
-    return [codecs.decode_state(key.decode(), value) for key, value in list(leads_table.items()) if value]
+def held_states() -> Iterator[LeadState]:
+    """Every lead held, decoded one at a time (all at once would hold several KB per lead)."""
+    for key, value in list(leads_table.items()):
+        if value:
+            yield codecs.decode_state(key.decode(), value)
 
 
 @leads_table.on_recover
@@ -50,140 +64,244 @@ async def recount_leads() -> None:
         partitions = settings().partitions
         changelog = leads_table.changelog_topic.get_topic_name()
         active = {tp.partition for tp in leads_table.app.assignor.assigned_actives() if tp.topic == changelog}
-        # One lead at a time, reading only its stage and temperature: decoding every state into
-        # a list first would hold ~5 KB per lead at once, and the process would keep that memory.
-        lead_census.rebuild(
-            ((partition_for(key, partitions), codecs.bucket_of(value)) for key, value in leads_table.items() if value),
-            active,
-        )
+        model = scoring_model()
+        buckets, due = [], []
+        for state in held_states():
+            if (partition := partition_for(state.lead_id.encode(), partitions)) in active:
+                buckets.append((partition, bucket(state)))
+                due.append((state.lead_id, next_demotion(state, model)))
+        lead_census.rebuild(buckets, active)
+        # Demotions that fell due while no worker owned these leads fire now, with their own crossing times.
+        due_index.rebuild(due)
     except Exception:  # noqa: BLE001
         log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
 
 
-def _bucket(state: LeadState) -> Bucket:
-    return state.stage.value, state.temperature.value
+async def ingest(events: Sequence[EventT]) -> None:
+    """A batch from the raw topic: each record dead-lettered, ignored, held, or scored."""
+    batch = new_batch()
+    for event in events:
+        ingest_one(batch, event)
+    await batch.flush()
 
 
-async def ingest(event: EventT) -> None:
-    """One record from the raw topic: dead-letter it, ignore it, or score it."""
+async def score_forwarded(events: Sequence[EventT]) -> None:
+    """A batch from the signals topic: signals already keyed by lead or visitor id, and commands."""
+    batch = new_batch()
+    for event in events:
+        raw = event.message.value or b""
+        if codecs.is_command(raw):
+            run_command(batch, orjson.loads(raw), event.message.partition)
+        else:
+            score_forwarded_one(batch, event)
+    await batch.flush()
+
+
+def new_batch() -> Batch:
+    return Batch(lead_census, due_index)
+
+
+def ingest_one(batch: Batch, event: EventT) -> None:
     message = event.message
     received_at = message.timestamp
+    # Producers other than the collector may send whole client IPs: nothing past this point sees them.
+    raw = privacy.truncate_ips(message.value or b"")
     try:
-        decoded = decode_segment(message.value or b"", received_at, settings().max_event_bytes)
-        interpreted = interpret(decoded, scoring_model()) if not isinstance(decoded, Rejection) else None
-    except Exception as exc:  # noqa: BLE001 — hostile input must never stop the worker
-        log.exception("unexpected failure decoding %s[%d]@%d", message.topic, message.partition, message.offset)
-        metrics.EVENTS_RECEIVED.labels(source=SOURCE, type="invalid").inc()
-        await dead_letter(event, RejectReason.UNPROCESSABLE.value, repr(exc))
-        return
-    event_type = "invalid" if isinstance(decoded, Rejection) else decoded.type.value
-    metrics.EVENTS_RECEIVED.labels(source=SOURCE, type=event_type).inc()
-    if isinstance(decoded, Rejection):
-        await dead_letter(event, decoded.reason.value, decoded.detail)
-        return
-    if isinstance(interpreted, Ignored):
-        metrics.EVENTS_IGNORED.labels(reason=interpreted.reason.value).inc()
-        return
-    key = interpreted.lead_id.encode()
-    if partition_for(key, settings().partitions) == message.partition:
-        # Already on the partition that owns the lead (keyed by lead id): skip the hop.
-        await score(interpreted, received_at)
-    else:
-        metrics.SIGNALS_FORWARDED.inc()
-        await signals_topic.send(key=key, value=codecs.encode_signal(interpreted, received_at))
+        decoded = decode_segment(raw, received_at, settings().max_event_bytes)
+        if isinstance(decoded, Rejection):
+            batch.received["invalid"] += 1
+            dead_letter(batch, event, raw, decoded.reason.value, decoded.detail)
+            return
+        interpreted = interpret(decoded, batch.model)
+        batch.received[decoded.type.value] += 1
+        if isinstance(interpreted, Ignored):
+            batch.ignored[interpreted.reason.value] += 1
+            return
+        route(batch, interpreted, received_at, message.partition)
+        if interpreted.links_visitor:
+            stitch(batch, interpreted.links_visitor, interpreted.lead_id, received_at, message.partition)
+    except Exception as exc:  # noqa: BLE001 — hostile input (or a bug on one lead) must never stop the worker
+        log.exception("unexpected failure on %s[%d]@%d", message.topic, message.partition, message.offset)
+        batch.received["invalid"] += 1
+        dead_letter(batch, event, raw, RejectReason.UNPROCESSABLE.value, repr(exc))
 
 
-async def score_forwarded(event: EventT) -> None:
-    """One record from the signals topic, already validated and keyed by lead id (or a command)."""
-    if codecs.is_command(event.message.value or b""):
-        await run_command(orjson.loads(event.message.value))
-        return
+def score_forwarded_one(batch: Batch, event: EventT) -> None:
     try:
         signal, ingested_at = codecs.decode_signal(event.message.value)
     except (ValueError, KeyError, TypeError) as exc:
         # Only this app writes the topic, but a stray producer must not stop scoring.
-        await dead_letter(event, RejectReason.UNPROCESSABLE.value, f"not a leadstream signal: {exc!r}")
+        dead_letter(batch, event, event.message.value, RejectReason.UNPROCESSABLE.value,
+                    f"not a leadstream signal: {exc!r}")
         return
-    await score(signal, ingested_at)
+    route(batch, signal, ingested_at, event.message.partition)
 
 
-async def score(signal: Signal, ingested_at: float) -> None:
+def route(batch: Batch, signal: Signal, ingested_at: float, partition: int) -> None:
+    """Handle the signal here if this partition owns its key (the lead, or an anonymous visitor), else send it there."""
+    key = signal.lead_id.encode()
+    if partition_for(key, batch.partitions) != partition:
+        metrics.SIGNALS_FORWARDED.inc()
+        batch.send(signals_topic, key, codecs.encode_signal(signal, ingested_at))
+    elif not signal.anonymous:
+        score(batch, signal, ingested_at)
+    elif (for_lead := stitching.hold(signal, ingested_at)) is not None:
+        route(batch, for_lead, ingested_at, partition)  # the visitor was identified: the lead's now
+
+
+def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
     key = signal.lead_id.encode()
     if key in erasures_table:
-        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.ERASED_LEAD.value).inc()
+        batch.ignored[IgnoreReason.ERASED_LEAD.value] += 1
         return
-    state = held_state(key)
-    decision = apply(state, signal, scoring_model())
+    decision = apply(batch.state(key), signal, batch.model)
     if decision.duplicate:
-        metrics.EVENTS_DEDUPLICATED.inc()
+        batch.deduplicated += 1
         if decision.change is not None:
             # The state landed before a crash may have lost the emit: send it again, same id.
-            metrics.QUALIFICATION_REEMITTED.inc()
-            await emit(decision.change, ingested_at)
+            batch.emit(decision.change, ingested_at, first_time=False)
         return
-    leads_table[key] = codecs.encode_state(decision.state)
-    lead_census.moved(partition_for(key, settings().partitions), state and _bucket(state), _bucket(decision.state))
-    metrics.EVENTS_SCORED.inc()
+    batch.store(key, decision.state, signal, decision.change, report_cause=signal.event_id)
+    batch.scored += 1
     if decision.change is not None:
-        change = decision.change
-        metrics.QUALIFICATION_CHANGES.labels(
-            from_stage=change.from_stage.value, to_stage=change.to_stage.value,
-            from_temperature=change.from_temperature.value, to_temperature=change.to_temperature.value,
-        ).inc()
-        emitted_at = await emit(change, ingested_at)
-        metrics.EVENT_LATENCY.observe(max(emitted_at - change.event_time, 0.0))
-        metrics.INGEST_LATENCY.observe(max(emitted_at - ingested_at, 0.0))
+        batch.emit(decision.change, ingested_at)
 
 
-async def run_command(command: dict[str, Any]) -> None:
-    """Erasure and sales feedback run here, on the partition that owns the lead, in order with its events."""
-    key = command["lead_id"].encode()
-    state = held_state(key)
-    if command["command"] == codecs.ERASE:
-        await erase(key, state, command["issued_at"])
-    elif command["command"] == codecs.FEEDBACK and state is not None:
-        await record_feedback(key, state, command)
+async def score_accounts(events: Sequence[EventT]) -> None:
+    """A batch of member updates on accounts.members: each account reclassified, written once."""
+    model = scoring_model()
+    accounts: dict[bytes, AccountState] = {}
+    changes: list[tuple[bytes, AccountChange]] = []
+    for event in events:
+        domain, lead_id, member = codecs.decode_member(event.message.value)
+        key = domain.encode()
+        account = accounts.get(key) or codecs.decode_account(domain, accounts_table.get(key))
+        accounts[key], change = update_member(account, member, lead_id, model.half_life_seconds, model.accounts)
+        if change is not None:
+            changes.append((key, change))
+    for key, account in accounts.items():
+        if account.members:
+            accounts_table[key] = codecs.encode_account(account)
+        elif key in accounts_table:
+            del accounts_table[key]
+    for key, change in changes:
+        metrics.ACCOUNT_CHANGES.labels(from_temperature=change.from_temperature.value,
+                                       to_temperature=change.to_temperature.value).inc()
+        await account_qualification_topic.send(
+            key=key, value=codecs.encode_account_change(change, model.version, time.time()))
 
 
-async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
+# --- identity stitching: the visitor's partition links, the lead's partition scores ----------
+
+def stitch(batch: Batch, visitor_id: str, lead_id: str, at: float, partition: int) -> None:
+    """Identify linked the visitor to the lead: the visitor's partition releases what it held."""
+    if partition_for(visitor_id.encode(), batch.partitions) != partition:
+        batch.send(signals_topic, visitor_id.encode(),
+                   codecs.encode_command(codecs.STITCH, lead_id, at, visitor_id=visitor_id))
+        return
+    release = stitching.stitch(visitor_id, lead_id, at)
+    if release is None:
+        return
+    if partition_for(lead_id.encode(), batch.partitions) == partition:
+        score_release(batch, lead_id, release.release_id, release.signals, at)
+    else:
+        batch.send(signals_topic, lead_id.encode(),
+                   codecs.encode_release(lead_id, visitor_id, release.release_id, release.signals, at))
+
+
+def score_release(batch: Batch, lead_id: str, release_id: str, signals: tuple[Signal, ...], ingested_at: float) -> None:
+    """A visitor's held history, scored for the lead once: a redelivered release is recognised by its id."""
+    key = lead_id.encode()
+    if has_seen(batch.state(key), release_id):
+        batch.deduplicated += len(signals)
+        return
+    # Ingest latency runs from the identify that released them, not from the visits themselves.
+    for signal in sorted(signals, key=lambda held: held.occurred_at):
+        score(batch, signal, ingested_at)
+    state = batch.state(key)
+    if state is not None and key not in erasures_table:
+        batch.store(key, remember_event(state, release_id, batch.model))
+
+
+async def expire_due(now: float) -> None:
+    """Ask each expired visitor's partition (this worker's own) to forget it, in order with its events."""
+    changelog = visitors_table.changelog_topic.get_topic_name()
+    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+    for visitor_id in stitching.due_for_expiry(now, active):
+        await signals_topic.send(key=visitor_id.encode(), value=codecs.encode_command(
+            codecs.EXPIRE, None, now, visitor_id=visitor_id))
+
+
+def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
+    """Work that must run on the partition owning its key, in order with that key's events."""
+    match command["command"]:
+        case codecs.STITCH:
+            stitch(batch, command["visitor_id"], command["lead_id"], command["issued_at"], partition)
+        case codecs.RELEASE:
+            signals = tuple(codecs.signal_from_dict(signal) for signal in command["signals"])
+            score_release(batch, command["lead_id"], command["release_id"], signals, command["issued_at"])
+        case codecs.EXPIRE:
+            stitching.expire(command["visitor_id"], command["issued_at"])
+        case codecs.ERASE:
+            erase(batch, command["lead_id"].encode(), command["issued_at"])
+        case codecs.FEEDBACK:
+            key = command["lead_id"].encode()
+            if (state := batch.state(key)) is not None:
+                record_feedback(batch, key, state, command)
+        case codecs.DECAY:
+            key = command["lead_id"].encode()
+            if (state := batch.state(key)) is not None:
+                demote(batch, key, state)
+
+
+def erase(batch: Batch, key: bytes, issued_at: float) -> None:
+    state = batch.state(key)
+    if state is not None:
+        # Even when the erasure is recorded already: a crash may have lost the tombstone but not the record.
+        batch.forget(key)
     if key in erasures_table:
         return  # erased already: the request was repeated
     summary = codecs.erasure_summary(state, issued_at)
-    if state is not None:
-        del leads_table[key]  # a tombstone: the changelog forgets the lead too
-        lead_census.removed(partition_for(key, settings().partitions), _bucket(state))
     erasures_table[key] = orjson.dumps(summary)
-    await qualification_topic.send(key=key, value=codecs.encode_erasure_event(key.decode(), summary))
+    batch.send(qualification_topic, key, codecs.encode_erasure_event(key.decode(), summary))
 
 
-async def record_feedback(key: bytes, state: LeadState, command: dict[str, Any]) -> None:
+def record_feedback(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:
     decision = apply_feedback(state, Verdict(command["verdict"]), command["issued_at"], command["feedback_id"],
-                              scoring_model())
+                              batch.model)
     if not decision.duplicate:
-        leads_table[key] = codecs.encode_state(decision.state)
-        lead_census.moved(partition_for(key, settings().partitions), _bucket(state), _bucket(decision.state))
-        await feedback_topic.send(key=key, value=codecs.encode_feedback_event(key.decode(), command, decision.state))
+        batch.store(key, decision.state, None, decision.change)
+        batch.send(feedback_topic, key, codecs.encode_feedback_event(key.decode(), command, decision.state))
     if decision.change is not None:
-        await emit(decision.change, command["issued_at"])
+        batch.emit(decision.change, command["issued_at"], first_time=not decision.duplicate)
 
 
-async def emit(change: QualificationChange, ingested_at: float) -> float:
-    """Send the change; returns when it was handed to the producer (its emitted_at)."""
-    emitted_at = time.time()
-    await qualification_topic.send(
-        key=change.lead_id.encode(), value=codecs.encode_change(change, emitted_at, ingested_at)
-    )
-    return emitted_at
+def demote(batch: Batch, key: bytes, state: LeadState) -> None:
+    """The lead's scores decayed past a threshold: reclassify it at the crossing time itself.
+
+    Runs in the stream (the timer only sends this command), so the write lands on the lead's own
+    partition in order with its events. The crossing time is recomputed from the state held now:
+    an event that arrived meanwhile may have moved it, and then nothing is due yet.
+    """
+    due = next_demotion(state, batch.model)
+    if due is None or due > settings().clock.now():
+        due_index.schedule(state.lead_id, due)
+        return
+    crossing = Signal(event_id=f"decay:{due!r}", lead_id=state.lead_id, anonymous=not state.identified,
+                      kind=None, occurred_at=due)
+    decision = apply(state, crossing, batch.model, cause="decay")
+    if decision.duplicate:
+        return
+    batch.store(key, decision.state, None, decision.change)
+    if decision.change is not None:
+        batch.emit(decision.change, None)  # caused by time passing: nothing was ingested
 
 
-async def dead_letter(event: EventT, reason: str, detail: str) -> None:
+def dead_letter(batch: Batch, event: EventT, value: bytes | None, reason: str, detail: str) -> None:
+    """``value`` is the record's bytes with client IPs truncated, as is its key here."""
     message = event.message
+    key = privacy.truncate_ips(message.key) if message.key is not None else None
     metrics.EVENTS_DEAD_LETTERED.labels(reason=reason).inc()
     log.info("dead-lettered %s[%d]@%d: %s (%s)", message.topic, message.partition, message.offset, reason, detail)
-    await dead_letters_topic.send(
-        key=message.key,
-        value=codecs.encode_dead_letter(
-            reason, detail, message.key, message.value, message.topic, message.partition,
-            message.offset, message.timestamp, time.time(),
-        ),
-    )
+    batch.send(dead_letters_topic, key, codecs.encode_dead_letter(
+        reason, detail, key, value, message.topic, message.partition, message.offset, message.timestamp, time.time()))

@@ -11,10 +11,23 @@ from streams.app import app
 #
 # use_partitioner: a key's changelog record goes to the key's own partition (Kafka's default
 # partitioner, the same murmur2 as streams.partitioning), not to the partition of whichever
-# event is being processed. The agents write each lead once per take() batch, and a batch spans
-# partitions: without it a write could land on another partition and recovery would be corrupt.
+# event Faust considers current. The agents write each key once per take() batch, and a batch
+# spans partitions: without it a write could land on another partition and recovery would be
+# corrupt.
 leads_table = app.Table("leads", key_type=bytes, value_type=bytes, use_partitioner=True)
 
 # Lead id -> when it was erased and what was erased. Kept so that events arriving for an
 # erased lead are ignored (reason erased_lead) instead of building a new profile of that person.
 erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes, use_partitioner=True)
+
+# Company domain -> the account's members and temperature (fed from accounts.members, keyed by domain).
+accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes, use_partitioner=True)
+
+# Lead id -> its latest events and qualification moves (streams/lead_history.py), for the board's
+# timeline and score chart. Co-partitioned with the leads table and erased with it; kept apart
+# so scoring and the lead list never read or rewrite it.
+history_table = app.Table("lead_history", key_type=bytes, value_type=bytes, use_partitioner=True)
+# Visitor id -> its held anonymous history, or the lead identify linked it to (DESIGN §3).
+# Keyed by the visitor id, so it lives on the visitor's partition (where records keyed by the
+# anonymousId land); bounded per visitor and expired by a timer on each worker.
+visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes, use_partitioner=True)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import metrics
+from streams import codecs, metrics, pipeline, stitching
 from streams.app import app
 from streams.config import scoring_model, settings
+from streams.pipeline import due_index
 from streams.topics import raw_events_topic, signals_topic
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,38 @@ async def publish_model_info() -> None:
     metrics.MODEL_INFO.labels(version=model.version, framework=model.criteria.framework.name).set(1)
 
 
+@app.timer(settings().demotion_tick_s)
+async def check_demotions() -> None:
+    """Ask the stream to demote the leads whose crossing time has come.
+
+    Not a Faust windowed table: their expiry runs on wall-clock time and is not rebuilt from the
+    changelog on recovery, so demotions would be lost after a restart. Our index is rebuilt from
+    the leads table after every recovery, and the demotion itself runs in the stream: the timer
+    only sends a command on leads.signals keyed by the lead, so the table write lands on the
+    lead's own partition, in order with its events (no table writes outside stream iteration).
+    """
+    clock = settings().clock
+    try:
+        for lead_id, due in due_index.pop_due(clock.now()):
+            await signals_topic.send(key=lead_id.encode(), value=codecs.encode_command(
+                codecs.DECAY, lead_id, clock.now(), due=due))
+        metrics.DUE_LEADS.set(len(due_index))
+    except Exception:  # noqa: BLE001 — a failed tick is retried at the next one
+        log.warning("demotion check failed", exc_info=True)
+
+
 @app.timer(LAG_EVERY_S)
 async def measure_consumer_lag() -> None:
     try:
         await lag_probe.measure()
     except Exception:  # noqa: BLE001 — a metrics probe must never take the worker down
         log.warning("consumer lag probe failed", exc_info=True)
+
+
+# Every worker, for the partitions it owns (not on_leader): held anonymous history expires.
+@app.timer(stitching.expiry_interval_s())
+async def expire_anonymous_history() -> None:
+    try:
+        await pipeline.expire_due(time.time())
+    except Exception:  # noqa: BLE001 — expiry is retried on the next tick; the worker keeps scoring
+        log.warning("expiring anonymous history failed", exc_info=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.config import Settings
 from streams.errors import TopicMismatch
+import streams.tables  # noqa: F401 — declares every table on the app, so app.tables names them all
+from streams.app import app
 from streams.topics import ALL_TOPICS, DEAD_LETTERS, FEEDBACK
 
 log = logging.getLogger(__name__)
@@ -16,6 +20,12 @@ log = logging.getLogger(__name__)
 # feedback is calibration data, kept for good ("-1": no time limit).
 RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000, FEEDBACK: -1}
 DEFAULT_RETENTION_MS = 14 * 86_400_000
+VISIBLE_WITHIN_S = 15.0
+
+
+def changelog_name(app_id: str, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
 
 
 async def ensure_topics(config: Settings) -> None:
@@ -26,24 +36,44 @@ async def ensure_topics(config: Settings) -> None:
     )
     await admin.start()
     try:
-        wanted = {config.topic_prefix + name: name for name in ALL_TOPICS}
+        wanted = {
+            config.topic_prefix + name: {"retention.ms": str(RETENTION_MS.get(name, DEFAULT_RETENTION_MS))}
+            for name in ALL_TOPICS
+        }
+        # Table changelogs too (compacted, as Faust makes them): one Faust creates as it joins the
+        # group can be missing from the metadata the assignment is computed from, and the table
+        # then refuses every write ("changelog has 0 partitions") until that metadata is refreshed.
+        wanted |= {changelog_name(config.app_id, table): {"cleanup.policy": "compact"} for table in sorted(app.tables)}
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(
-                name=full_name,
-                num_partitions=config.partitions,
-                replication_factor=config.replication_factor,
-                topic_configs={"retention.ms": str(RETENTION_MS.get(name, DEFAULT_RETENTION_MS))},
-            )
-            for full_name, name in wanted.items()
-            if full_name not in existing
+            NewTopic(name=name, num_partitions=config.partitions, replication_factor=config.replication_factor,
+                     topic_configs=topic_configs)
+            for name, topic_configs in wanted.items()
+            if name not in existing
         ]
         if missing:
             await admin.create_topics(missing)
             log.info("created topics %s", ", ".join(t.name for t in missing))
+            await _until_visible(admin, [t.name for t in missing], config.partitions)
         await _check_partitions(admin, [name for name in wanted if name in existing], config.partitions)
     finally:
         await admin.close()
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:
+    """Until the broker describes every new topic with all its partitions (its metadata lags creation)."""
+    deadline = time.monotonic() + VISIBLE_WITHIN_S
+    while time.monotonic() < deadline:
+        try:
+            described = await admin.describe_topics(names)
+        except Exception:  # noqa: BLE001 — an unknown topic may raise while the metadata catches up
+            described = []
+        if len(described) == len(names) and all(
+            not d.get("error_code") and len(d.get("partitions", [])) == partitions for d in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    log.warning("topics %s not yet in the broker's metadata after %.0f s", ", ".join(names), VISIBLE_WITHIN_S)
 
 
 async def _check_partitions(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:

@@ -10,7 +10,9 @@ DEAD_LETTERS = "leads.events.dlq"
 SIGNALS = "leads.signals"
 QUALIFICATION = "leads.qualification"
 FEEDBACK = "leads.feedback"
-ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK)
+ACCOUNT_MEMBERS = "accounts.members"
+ACCOUNT_QUALIFICATION = "accounts.qualification"
+ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION)
 
 
 def topic_name(name: str) -> str:
@@ -22,3 +24,6 @@ dead_letters_topic = app.topic(topic_name(DEAD_LETTERS), key_serializer="raw", v
 signals_topic = app.topic(topic_name(SIGNALS), key_serializer="raw", value_serializer="raw")
 qualification_topic = app.topic(topic_name(QUALIFICATION), key_serializer="raw", value_serializer="raw")
 feedback_topic = app.topic(topic_name(FEEDBACK), key_serializer="raw", value_serializer="raw")
+account_members_topic = app.topic(topic_name(ACCOUNT_MEMBERS), key_serializer="raw", value_serializer="raw")
+account_qualification_topic = app.topic(topic_name(ACCOUNT_QUALIFICATION), key_serializer="raw",
+                                        value_serializer="raw")

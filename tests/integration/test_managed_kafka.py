@@ -28,7 +28,7 @@ from streams.kafka_security import KafkaSecurity
 from streams.worker_process import WorkerFailed, WorkerProcess
 from tests.integration.kafka_fixture import KAFKA_TEST_PARTITIONS, require_kafka_toolchain
 from tests.integration.pipeline_harness import (
-    FAST_GROUP_ENV, TEST_PARTITIONS, RunningPipeline, TopicRecorder, identify, stop_pipeline, track,
+    FAST_GROUP_ENV, SCRIPTED_CLOCK_ENV, TEST_PARTITIONS, RunningPipeline, TopicRecorder, identify, stop_pipeline, track,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
@@ -53,6 +53,7 @@ def worker_on(bootstrap: str, log_dir: Path, env: dict[str, str]) -> tuple[Worke
     prefix = f"t{uuid.uuid4().hex[:8]}."
     worker = WorkerProcess(bootstrap, log_dir / f"worker-{prefix}log", env={
         **FAST_GROUP_ENV,
+        **SCRIPTED_CLOCK_ENV,
         "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
         "LEADSTREAM_TOPIC_PREFIX": prefix,
         "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),

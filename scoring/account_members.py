@@ -1,0 +1,29 @@
+"""What a lead contributes to its account: its scores now, its role, the criteria it has met."""
+
+from __future__ import annotations
+
+from scoring.accounts import Member
+from scoring.criteria import Status, criteria_status
+from scoring.explain import assess
+from scoring.model import ScoringModel
+from scoring.state import LeadState
+
+
+def account_member(state: LeadState, cause_event_id: str, model: ScoringModel) -> Member | None:
+    """The lead as a member of its account; None when it belongs to none (personal domain, out of market)."""
+    domain = state.account
+    if domain is None or state.as_of is None or domain in model.fit.free_mail_domains:
+        return None
+    assessment = assess(state, model, state.as_of)
+    if assessment.disqualified_by:
+        return None  # competitors and students are not a buying committee
+    criteria = criteria_status(state.answers, model.criteria.framework)
+    return Member(
+        lead_id=state.lead_id,
+        interest=assessment.scores.interest,
+        intent=assessment.scores.intent,
+        as_of=state.as_of,
+        role=assessment.fit.role,
+        criteria_met=frozenset(c for c, status in criteria.items() if status is Status.MET),
+        cause_event_id=cause_event_id,
+    )

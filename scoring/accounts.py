@@ -1,0 +1,123 @@
+"""Accounts: leads rolled up by company domain into a buying committee.
+
+B2B purchases involve several people; an account warms up when enough of them engage
+together, even while no single one of them is hot. Each member's latest scores arrive with
+their as-of time and keep decaying with the model's half-lives, so the account score is the
+same whatever order the member updates arrive in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+
+from scoring.changes import change_id
+from scoring.decay import decayed_to
+from scoring.kinds import Component
+from scoring.stages import Rung, Temperature, climb
+
+TEMPERATURES = tuple(Temperature)
+
+
+@dataclass(frozen=True)
+class AccountRules:
+    warm: Rung
+    hot: Rung
+    hot_min_people: int  # an account is hot only with this many engaged people
+    engaged_minimum: float  # a member counts as engaged from this engagement
+    max_members: int
+
+
+@dataclass(frozen=True)
+class Member:
+    """One lead's contribution to its account, as of its latest scored event."""
+
+    lead_id: str
+    interest: float
+    intent: float
+    as_of: float
+    role: str | None  # decision_maker, influencer, user (from the title), or unknown
+    criteria_met: frozenset[str]
+    cause_event_id: str
+
+
+@dataclass(frozen=True)
+class AccountState:
+    domain: str
+    members: Mapping[str, Member] = field(default_factory=lambda: MappingProxyType({}))
+    level: int = 0  # 0 cold, 1 warm, 2 hot: held for hysteresis
+    sequence: int = 0
+
+    @property
+    def temperature(self) -> Temperature:
+        return TEMPERATURES[self.level]
+
+
+@dataclass(frozen=True)
+class AccountView:
+    score: float
+    engaged: tuple[str, ...]  # lead ids of the engaged members
+    roles: frozenset[str]
+    criteria_met: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    change_id: str
+    domain: str
+    sequence: int
+    from_temperature: Temperature
+    to_temperature: Temperature
+    view: AccountView
+    members: int
+    cause_lead_id: str
+    event_time: float
+
+
+def view_at(account: AccountState, half_lives: Mapping[Component, float], rules: AccountRules, at: float) -> AccountView:
+    score, engaged, roles, met = 0.0, [], set(), set()
+    for member in account.members.values():
+        engagement = (decayed_to(member.interest, member.as_of, at, half_lives[Component.INTEREST])
+                      + decayed_to(member.intent, member.as_of, at, half_lives[Component.INTENT]))
+        score += engagement
+        if engagement >= rules.engaged_minimum:
+            engaged.append(member.lead_id)
+            roles.add(member.role or "unknown")
+            met |= member.criteria_met
+    return AccountView(score=score, engaged=tuple(sorted(engaged)), roles=frozenset(roles), criteria_met=frozenset(met))
+
+
+def update_member(
+    account: AccountState, member: Member | None, lead_id: str, half_lives: Mapping[Component, float],
+    rules: AccountRules,
+) -> tuple[AccountState, AccountChange | None]:
+    """Take in a member's latest scores (None: the lead left, e.g. erased) and reclassify the account."""
+    held = account.members.get(lead_id)
+    if member is not None and held is not None and held.as_of > member.as_of:
+        return account, None  # an older update arriving late changes nothing
+    members = dict(account.members)
+    if member is None:
+        members.pop(lead_id, None)
+    else:
+        members[lead_id] = member
+        if len(members) > rules.max_members:  # keep the most recently active people
+            for stale in sorted(members.values(), key=lambda m: m.as_of)[: len(members) - rules.max_members]:
+                del members[stale.lead_id]
+    at = max((m.as_of for m in members.values()), default=0.0)
+    updated = replace(account, members=MappingProxyType(members))
+    view = view_at(updated, half_lives, rules, at)
+    level = climb(account.level, view.score, (rules.warm, rules.hot))
+    if level == 2 and len(view.engaged) < rules.hot_min_people:
+        level = 1  # one very busy person is not a buying committee
+    updated = replace(updated, level=level)
+    if level == account.level:
+        return updated, None
+    updated = replace(updated, sequence=account.sequence + 1)
+    cause = member.cause_event_id if member else "left"
+    return updated, AccountChange(
+        change_id=change_id(f"account:{account.domain}", f"{lead_id}\x1f{cause}"),
+        domain=account.domain, sequence=updated.sequence,
+        from_temperature=account.temperature, to_temperature=updated.temperature,
+        view=view, members=len(members), cause_lead_id=lead_id, event_time=at,
+    )

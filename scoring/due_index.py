@@ -1,0 +1,53 @@
+"""Which leads are due for a demotion check, found without scanning every lead.
+
+A min-heap of (due time, lead) with lazy invalidation: rescheduling a lead just records its new
+time, and stale heap entries are dropped when they surface. Popping what is due costs
+O(d log n) for d due leads, whatever the number n of leads held.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+
+class DueIndex:
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, str]] = []
+        self._due: dict[str, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._due)
+
+    def schedule(self, lead_id: str, due: float | None) -> None:
+        """Set (or clear, with None) when ``lead_id`` is next due."""
+        if due is None:
+            self._due.pop(lead_id, None)
+            return
+        if self._due.get(lead_id) == due:
+            return
+        self._due[lead_id] = due
+        heapq.heappush(self._heap, (due, lead_id))
+        if len(self._heap) > 2 * len(self._due) + 1024:
+            self._compact()
+
+    def due_at(self, lead_id: str) -> float | None:
+        return self._due.get(lead_id)
+
+    def pop_due(self, now: float, limit: int | None = None) -> list[tuple[str, float]]:
+        """Leads due at or before ``now`` (earliest first), removed from the index."""
+        popped: list[tuple[str, float]] = []
+        while self._heap and self._heap[0][0] <= now and (limit is None or len(popped) < limit):
+            due, lead_id = heapq.heappop(self._heap)
+            if self._due.get(lead_id) == due:  # else a stale entry: the lead was rescheduled
+                del self._due[lead_id]
+                popped.append((lead_id, due))
+        return popped
+
+    def rebuild(self, entries: Iterable[tuple[str, float | None]]) -> None:
+        self._due = {lead_id: due for lead_id, due in entries if due is not None}
+        self._compact()
+
+    def _compact(self) -> None:
+        self._heap = [(due, lead_id) for lead_id, due in self._due.items()]
+        heapq.heapify(self._heap)
