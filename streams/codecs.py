@@ -183,6 +183,9 @@ def encode_state(state: LeadState) -> bytes:
         "sequence": state.sequence,
         "recent_ids": _pack_hashes(state.recent_event_ids),
         "recent_changes": [[h, _change_state(c)] for h, c in state.recent_changes],
+        "reached": sorted(stage.value for stage in state.reached),
+        "hottest": state.hottest.value,
+        "model": state.model_version,
     })
 
 
@@ -205,6 +208,10 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
         sequence=data["sequence"],
         recent_event_ids=_unpack_hashes(data["recent_ids"]),
         recent_changes=tuple((h, _change_from_state(lead_id, c)) for h, c in data["recent_changes"]),
+        # States written before stage history was kept know only where the lead stands now.
+        reached=frozenset(Stage(s) for s in data.get("reached", (Stage.NEW.value, data["stage"]))),
+        hottest=Temperature(data.get("hottest", data["temperature"])),
+        model_version=data.get("model"),
     )
 
 

@@ -35,6 +35,19 @@ def test_a_lead_state_survives_the_table_round_trip_exactly():
     assert state.profile and state.answers and state.levels.sql
 
     assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
+    assert state.reached >= {Stage.IQL, Stage.SQL} and state.model_version == load_model().version
+
+
+def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stands_now():
+    state = rich_journey()[-1].state
+    stored = orjson.loads(codecs.encode_state(state))
+    for newer in ("reached", "hottest", "model"):
+        del stored[newer]
+
+    old = codecs.decode_state(state.lead_id, orjson.dumps(stored))
+
+    assert old.reached == {Stage.NEW, state.stage}
+    assert (old.hottest, old.model_version) == (state.temperature, None)
 
 
 def test_a_decoded_state_keeps_scoring_as_the_original_would():
