@@ -41,7 +41,7 @@ class LeadState:
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first
     recent_changes: tuple[tuple[int, QualificationChange], ...] = ()  # (event hash, change it caused)
     # Its stage history, which outcomes join to: every stage held so far and the hottest temperature.
-    reached: frozenset[Stage] = frozenset({Stage.NEW})
+    reached: frozenset[Stage] = frozenset()
     hottest: Temperature = Temperature.COLD
     model_version: str | None = None  # of the model it was last classified under (None: not recorded)
 

@@ -185,7 +185,7 @@ def encode_state(state: LeadState) -> bytes:
         "recent_changes": [[h, _change_state(c)] for h, c in state.recent_changes],
         "reached": sorted(stage.value for stage in state.reached),
         "hottest": state.hottest.value,
-        "model": state.model_version,
+        "model_version": state.model_version,
     })
 
 
@@ -209,9 +209,9 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
         recent_event_ids=_unpack_hashes(data["recent_ids"]),
         recent_changes=tuple((h, _change_from_state(lead_id, c)) for h, c in data["recent_changes"]),
         # States written before stage history was kept know only where the lead stands now.
-        reached=frozenset(Stage(s) for s in data.get("reached", (Stage.NEW.value, data["stage"]))),
+        reached=frozenset(Stage(s) for s in data.get("reached", (data["stage"],))),
         hottest=Temperature(data.get("hottest", data["temperature"])),
-        model_version=data.get("model"),
+        model_version=data.get("model_version"),
     )
 
 
