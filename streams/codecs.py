@@ -220,6 +220,7 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
 ERASE = "erase"
 FEEDBACK = "feedback"
 DECAY = "decay"
+OUTCOME = "outcome"  # a CRM outcome to join to the lead's stage history (streams/outcome_join.py)
 
 
 def encode_command(command: str, lead_id: str, issued_at: float, **details: Any) -> bytes:

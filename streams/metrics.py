@@ -10,7 +10,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from scoring import EventType, IgnoreReason
+from scoring import EventType, IgnoreReason, Stage, Temperature
+from scoring.kinds import DealOutcome
 from streams.segment import RejectReason
 
 EVENTS_RECEIVED = Counter(
@@ -63,6 +64,21 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
+# CRM outcomes joined to the lead's stage history when they arrive. Win rate per stage in PromQL:
+# sum by (stage) (increase(..._by_stage_total{outcome="won"}[30d])) / sum by (stage) (increase(
+# ..._by_stage_total{outcome=~"won|lost"}[30d])). A lead counts under every stage it held.
+OUTCOMES = Counter("leadstream_outcomes_total", "CRM outcomes joined to a lead's history", ["outcome"])
+OUTCOMES_BY_STAGE = Counter(
+    "leadstream_outcomes_by_stage_total", "CRM outcomes, under every stage the lead had held", ["outcome", "stage"]
+)
+OUTCOMES_BY_TEMPERATURE = Counter(
+    "leadstream_outcomes_by_temperature_total", "CRM outcomes, by the hottest temperature the lead had reached",
+    ["outcome", "temperature"],
+)
+OUTCOMES_BY_SIGNAL = Counter(
+    "leadstream_outcomes_by_signal_total", "CRM outcomes, under every signal kind the lead had shown",
+    ["outcome", "signal"],
+)
 
 
 def _start_at_zero() -> None:
@@ -73,6 +89,12 @@ def _start_at_zero() -> None:
         EVENTS_DEAD_LETTERED.labels(reason=rejection.value)
     for event_type in (*(t.value for t in EventType), "invalid"):
         EVENTS_RECEIVED.labels(source="raw_topic", type=event_type)
+    for outcome in DealOutcome:
+        OUTCOMES.labels(outcome=outcome.value)
+        for stage in Stage:
+            OUTCOMES_BY_STAGE.labels(outcome=outcome.value, stage=stage.value)
+        for temperature in Temperature:
+            OUTCOMES_BY_TEMPERATURE.labels(outcome=outcome.value, temperature=temperature.value)
 
 
 _start_at_zero()

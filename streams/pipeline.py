@@ -16,7 +16,7 @@ from faust.types import EventT
 from prometheus_client import REGISTRY
 
 from scoring import IgnoreReason, Ignored, LeadState, QualificationChange, Signal, Verdict, apply, apply_feedback, interpret
-from streams import codecs, metrics
+from streams import codecs, metrics, outcome_join
 from scoring.accounts import update_member
 from scoring.account_members import account_member
 from scoring.crossing import next_demotion
@@ -91,6 +91,8 @@ async def ingest(event: EventT) -> None:
         return
     if isinstance(interpreted, Ignored):
         metrics.EVENTS_IGNORED.labels(reason=interpreted.reason.value).inc()
+        if interpreted.reason is IgnoreReason.OUTCOME_ONLY:
+            await outcome_join.route(decoded, message.partition)
         return
     key = interpreted.lead_id.encode()
     if partition_for(key, settings().partitions) == message.partition:
@@ -178,7 +180,8 @@ async def score_account(event: EventT) -> None:
 
 
 async def run_command(command: dict[str, Any]) -> None:
-    """Erasure and sales feedback run here, on the partition that owns the lead, in order with its events."""
+    """Erasure, feedback, demotions and outcome joins run here, on the partition that owns the lead, in
+    order with its events."""
     key = command["lead_id"].encode()
     state = held_state(key)
     if command["command"] == codecs.ERASE:
@@ -187,6 +190,8 @@ async def run_command(command: dict[str, Any]) -> None:
         await record_feedback(key, state, command)
     elif command["command"] == codecs.DECAY and state is not None:
         await demote(key, state)
+    elif command["command"] == codecs.OUTCOME:
+        outcome_join.join_command(key, command)
 
 
 async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
