@@ -19,6 +19,7 @@ TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
     "leads.feedback": {None: "sales-feedback.schema.json"},
     "accounts.members": {None: "account-member.schema.json"},
     "accounts.qualification": {None: "account-qualification-change.schema.json"},
+    "leads.control": {None: "model-applied.schema.json"},
 }
 
 

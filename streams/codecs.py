@@ -189,6 +189,11 @@ def encode_state(state: LeadState) -> bytes:
     })
 
 
+def classified_under(version: str | None) -> bytes:
+    """Bytes found in a stored state exactly when it was last classified under ``version``."""
+    return b'"model_version":' + orjson.dumps(version)
+
+
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
     data = orjson.loads(raw)
     return LeadState(
@@ -221,6 +226,7 @@ ERASE = "erase"
 FEEDBACK = "feedback"
 DECAY = "decay"
 OUTCOME = "outcome"  # a CRM outcome to join to the lead's stage history (streams/outcome_join.py)
+RECLASSIFY = "reclassify"  # re-classify the lead under the newly applied model (streams/rollout.py)
 
 
 def encode_command(command: str, lead_id: str, issued_at: float, **details: Any) -> bytes:
@@ -326,3 +332,26 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
         "event_time": iso_time(change.event_time),
         "emitted_at": iso_time(emitted_at),
     })
+
+
+# --- leads.control: the applied scoring model ----------------------------------------------
+
+MODEL_APPLIED = "model_applied"
+CONTROL_KEY = b"model"  # one key: compaction keeps only the latest applied model
+
+
+def encode_model_applied(model_text: str, version: str, previous_version: str | None, applied_at: float) -> bytes:
+    return orjson.dumps({
+        "kind": MODEL_APPLIED,
+        "version": version,
+        "previous_version": previous_version,
+        "applied_at": iso_time(applied_at),
+        "model": model_text,
+    })
+
+
+def decode_model_applied(raw: bytes) -> dict[str, Any]:
+    data = orjson.loads(raw)
+    if not isinstance(data, dict) or data.get("kind") != MODEL_APPLIED or not isinstance(data.get("model"), str):
+        raise ValueError("not a model_applied record")
+    return data

@@ -1,11 +1,15 @@
-"""CLI commands beside Faust's own ``worker``: brokers for development and the demo."""
+"""CLI commands beside Faust's own ``worker``: brokers, the demo, alerts, and continuous improvement."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from click import Choice
 from click import Path as click_path
-from faust.cli import option
+from faust.cli import argument, option
 
 from streams.app import app
 
@@ -100,3 +104,47 @@ async def alerts(
     print(f"alerts   {options.topic} → {sink}; group {options.group_id}; Ctrl-C stops", flush=True)
     stats = await run_alerts(options, stop)
     print(f"alerts   stopped: {stats}", flush=True)
+
+
+# --- the live model -------------------------------------------------------------------------
+
+
+@contextmanager
+def _said_plainly(command: str) -> Iterator[None]:
+    """A refused or impossible request is one line on stderr and exit status 2, not a traceback."""
+    from scoring import ScoringError
+    from streams.errors import StreamsError
+
+    try:
+        yield
+    except (StreamsError, ScoringError) as exc:
+        print(f"leadstream {command}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+@app.command(
+    argument("action", type=Choice(["apply", "show"])),
+    argument("path", required=False, type=click_path(exists=True, dir_okay=False)),
+)
+async def model(self, action: str, path: str | None) -> None:
+    """`model apply FILE`: switch the running workers to FILE; `model show`: the live model."""
+    from streams.config import file_model, settings
+    from streams.errors import RolloutRefused
+    from streams.rollout import apply_model, latest_applied
+
+    if action == "show":
+        applied, _ = await latest_applied(settings())
+        live = applied.model if applied else file_model()
+        source = f"applied on leads.control at {applied.applied_at}" if applied else "LEADSTREAM_MODEL (none applied)"
+        print(f"live model {live.version} ({source})", flush=True)
+        return
+    with _said_plainly("model apply"):
+        if path is None:
+            raise RolloutRefused("name the model file to apply")
+        was, now = await apply_model(path)
+    if was.version == now.version:
+        print(f"model {now.version} is already live; nothing to do", flush=True)
+        return
+    print(f"applied model {now.version} (was {was.version}): every running worker switches now and re-classifies"
+          f" the leads it holds; each change that causes carries model_version {now.version}."
+          f" Workers started later read it from leads.control too.", flush=True)

@@ -102,6 +102,25 @@ def settings() -> Settings:
 
 
 @cache
-def scoring_model() -> ScoringModel:
+def file_model() -> ScoringModel:
     """The scoring model named by LEADSTREAM_MODEL (or the shipped default), validated once."""
     return load_model(settings().model_path)
+
+
+class _LiveModel:
+    """The model this process scores with: the file's until ``leadstream model apply`` replaces it.
+
+    Configuration, not lead state: every worker reads the same applied model from leads.control
+    (streams/rollout.py), at start and whenever a new one is applied.
+    """
+
+    applied: ScoringModel | None = None
+
+
+def scoring_model() -> ScoringModel:
+    """The model in use now: the latest applied one, else LEADSTREAM_MODEL's (or the shipped default)."""
+    return _LiveModel.applied or file_model()
+
+
+def use_model(model: ScoringModel) -> None:
+    _LiveModel.applied = model

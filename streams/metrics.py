@@ -64,6 +64,9 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
+MODEL_RECLASSIFIED = Counter(
+    "leadstream_model_reclassified_leads_total", "Held leads re-classified under a newly applied model"
+)
 # CRM outcomes joined to the lead's stage history when they arrive. Win rate per stage in PromQL:
 # sum by (stage) (increase(..._by_stage_total{outcome="won"}[30d])) / sum by (stage) (increase(
 # ..._by_stage_total{outcome=~"won|lost"}[30d])). A lead counts under every stage it held.

@@ -180,8 +180,8 @@ async def score_account(event: EventT) -> None:
 
 
 async def run_command(command: dict[str, Any]) -> None:
-    """Erasure, feedback, demotions and outcome joins run here, on the partition that owns the lead, in
-    order with its events."""
+    """Erasure, feedback, demotions, outcome joins and model switches run here, on the partition that
+    owns the lead, in order with its events."""
     key = command["lead_id"].encode()
     state = held_state(key)
     if command["command"] == codecs.ERASE:
@@ -192,6 +192,10 @@ async def run_command(command: dict[str, Any]) -> None:
         await demote(key, state)
     elif command["command"] == codecs.OUTCOME:
         outcome_join.join_command(key, command)
+    elif command["command"] == codecs.RECLASSIFY and state is not None:
+        from streams.rollout import reclassify  # it builds on this module, so it is imported late
+
+        await reclassify(key, state, command)
 
 
 async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:

@@ -8,14 +8,21 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.config import Settings
 from streams.errors import TopicMismatch
-from streams.topics import ALL_TOPICS, DEAD_LETTERS, FEEDBACK
+from streams.topics import ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK
 
 log = logging.getLogger(__name__)
 
 # Dead letters are evidence to inspect and re-drive: keep them longer than the rest; sales
-# feedback is calibration data, kept for good ("-1": no time limit).
-RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000, FEEDBACK: -1}
+# feedback is calibration data, kept for good ("-1": no time limit), and so is the applied model.
+RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000, FEEDBACK: -1, CONTROL: -1}
 DEFAULT_RETENTION_MS = 14 * 86_400_000
+# Every worker reads the whole control topic; compaction keeps the latest applied model forever.
+PARTITIONS = {CONTROL: 1}
+EXTRA_CONFIGS = {CONTROL: {"cleanup.policy": "compact"}}
+
+
+def retention_ms(name: str, config: Settings) -> int:
+    return RETENTION_MS.get(name, DEFAULT_RETENTION_MS)
 
 
 async def ensure_topics(config: Settings) -> None:
@@ -31,9 +38,9 @@ async def ensure_topics(config: Settings) -> None:
         missing = [
             NewTopic(
                 name=full_name,
-                num_partitions=config.partitions,
+                num_partitions=PARTITIONS.get(name, config.partitions),
                 replication_factor=config.replication_factor,
-                topic_configs={"retention.ms": str(RETENTION_MS.get(name, DEFAULT_RETENTION_MS))},
+                topic_configs={"retention.ms": str(retention_ms(name, config)), **EXTRA_CONFIGS.get(name, {})},
             )
             for full_name, name in wanted.items()
             if full_name not in existing
@@ -41,7 +48,8 @@ async def ensure_topics(config: Settings) -> None:
         if missing:
             await admin.create_topics(missing)
             log.info("created topics %s", ", ".join(t.name for t in missing))
-        await _check_partitions(admin, [name for name in wanted if name in existing], config.partitions)
+        await _check_partitions(admin, [name for name, short in wanted.items() if name in existing
+                                         and short not in PARTITIONS], config.partitions)
     finally:
         await admin.close()
 
@@ -56,3 +64,4 @@ async def _check_partitions(admin: AIOKafkaAdminClient, names: list[str], partit
                 f"topic {description['topic']} has {count} partitions but LEADSTREAM_PARTITIONS is"
                 f" {partitions}: co-partitioned topics and tables need the same count"
             )
+

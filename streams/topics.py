@@ -12,7 +12,10 @@ QUALIFICATION = "leads.qualification"
 FEEDBACK = "leads.feedback"
 ACCOUNT_MEMBERS = "accounts.members"
 ACCOUNT_QUALIFICATION = "accounts.qualification"
-ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION)
+# The applied scoring model: one partition, compacted, read whole by every worker (streams/rollout.py).
+CONTROL = "leads.control"
+ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION,
+              CONTROL)
 
 
 def topic_name(name: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 
@@ -36,6 +38,16 @@ def test_a_lead_state_survives_the_table_round_trip_exactly():
 
     assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
     assert state.reached >= {Stage.IQL, Stage.SQL} and state.model_version == load_model().version
+
+
+def test_which_model_a_stored_state_was_classified_under_shows_in_its_bytes_alone():
+    state = rich_journey()[-1].state
+    stored = codecs.encode_state(state)
+    reclassified = codecs.encode_state(replace(state, model_version="default-3"))
+
+    assert codecs.classified_under("default-2") in stored
+    assert codecs.classified_under("default-2") not in reclassified  # its changes still name default-2
+    assert codecs.classified_under("default-3") in reclassified
 
 
 def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stands_now():
