@@ -35,6 +35,7 @@ class Settings:
     advertised_url: str = ""  # how other workers reach this one's web server
     clock: Clock = Clock()
     demotion_tick_s: float = 1.0
+    raw_retention_days: float = 30.0  # set on leads.events.raw when the app creates it; -1: kept forever
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -92,7 +93,15 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
         clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
         demotion_tick_s=_number(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
+        raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
     )
+
+
+def _retention_days(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if raw in ("-1", "forever"):
+        return -1.0
+    return _number(env, name, default, 0.001)
 
 
 @cache

@@ -15,3 +15,7 @@ class TopicMismatch(StreamsError):
 
 class RolloutRefused(StreamsError):
     """A model cannot be applied to the running workers; the message says why and what to do instead."""
+
+
+class HistoryError(StreamsError):
+    """History for replay, calibration or export cannot be read; the message says which record or file."""

@@ -16,6 +16,8 @@ ACCOUNT_QUALIFICATION = "accounts.qualification"
 CONTROL = "leads.control"
 ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION,
               CONTROL)
+# Where `leadstream replay` writes the changes a candidate model would have made (created on first use).
+REPLAY_QUALIFICATION = "leads.qualification.replay"
 
 
 def topic_name(name: str) -> str:
