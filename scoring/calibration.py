@@ -25,17 +25,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from scoring.errors import ScoringError
+from scoring.errors import CalibrationError
 from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.model import ScoringModel, SignalRule, parse_model
 from scoring.model_text import number_text, with_numbers, with_version
 from scoring.outcomes import OutcomeJoin, StageVerdict, first_closings, stage_verdict
 from scoring.replay import HistoryRecord, replay
 from scoring.stages import Rung, Stage
-
-
-class CalibrationError(ScoringError):
-    """The history cannot support a calibration; the message says what is missing."""
 
 
 @dataclass(frozen=True)

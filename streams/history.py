@@ -88,7 +88,7 @@ async def read_topics(config: Settings) -> History:
         latest[record.key] = record.value
     verdicts = sorted((_verdict(orjson.loads(r.value)) for r in feedback if r.value), key=lambda v: v.at)
     return History(
-        records=tuple(_in_arrival_order(raw, verdicts)),
+        records=tuple(in_arrival_order(raw, verdicts)),
         erased=frozenset(key.decode() for key, value in latest.items() if key and value),
         source=f"topics {config.topic_prefix}{RAW_EVENTS} and {config.topic_prefix}{FEEDBACK} on"
                f" {config.bootstrap_servers}",
@@ -132,7 +132,7 @@ async def _partitions(config: Settings, topic: str) -> list[int]:
         await admin.close()
 
 
-def _in_arrival_order(raw: list[RawRecord], verdicts: list[SalesVerdict]) -> Iterator[RawRecord | SalesVerdict]:
+def in_arrival_order(raw: list[RawRecord], verdicts: list[SalesVerdict]) -> Iterator[RawRecord | SalesVerdict]:
     by_partition: dict[int, list[RawRecord]] = {}
     for record in raw:
         by_partition.setdefault(record.partition, []).append(record)

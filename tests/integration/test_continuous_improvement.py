@@ -17,6 +17,7 @@ import aiohttp
 import orjson
 import pytest
 import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from scoring import Stage, load_model
@@ -221,6 +222,30 @@ async def test_outcomes_are_joined_to_stage_history_live_as_the_report_joins_the
                               signal="demo_request") == 1
     accounting = await pipeline.settled_accounting()
     assert accounting["ignored_by_reason"].get("outcome_only") == 1
+
+
+async def test_the_replay_command_reads_the_topics_and_writes_the_candidates_changes_to_its_own_topic(
+    pipeline: RunningPipeline, models: dict[str, Path]
+):
+    replayed = cli(pipeline, "replay", "--model", str(models["candidate"]))
+
+    assert replayed.returncode == 0, replayed.stderr
+    assert "live fast-1" in replayed.stdout and "candidate fast-2" in replayed.stdout
+    assert "1 erased leads skipped" in replayed.stdout
+    written = int(replayed.stdout.split("the candidate's ")[1].split(" changes")[0])
+    consumer = AIOKafkaConsumer(pipeline.topic("leads.qualification.replay"), bootstrap_servers=pipeline.bootstrap,
+                                auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        batches = await consumer.getmany(timeout_ms=5000, max_records=written)
+        changes = [orjson.loads(record.value) for batch in batches.values() for record in batch]
+    finally:
+        await consumer.stop()
+    assert changes and all(change["model_version"] == "fast-2" for change in changes)
+    assert_matches_contract("leads.qualification.replay", changes[0])
+    reported = cli(pipeline, "report")
+    assert reported.returncode == 0, reported.stderr
+    assert "under model fast-1" in reported.stdout
 
 
 async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_hold_without_a_restart(

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from scoring import ModelError, SignalKind, load_model, parse_model
-from scoring.calibration import CalibrationError, Example, Options, calibrate, fit_logistic
+from scoring.calibration import Example, Options, calibrate, fit_logistic
+from scoring.errors import CalibrationError
 from scoring.kinds import DealOutcome
 from scoring.model import default_model_text
 from scoring.model_text import with_numbers, with_version
