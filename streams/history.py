@@ -136,8 +136,9 @@ def in_arrival_order(raw: list[RawRecord], verdicts: list[SalesVerdict]) -> Iter
     by_partition: dict[int, list[RawRecord]] = {}
     for record in raw:
         by_partition.setdefault(record.partition, []).append(record)
-    lanes = [sorted(lane, key=lambda r: r.offset) for lane in by_partition.values()]
-    # heapq.merge keeps each lane's own order: a partition is never reordered, only interleaved.
+    lanes = [sorted(by_partition[p], key=lambda r: r.offset) for p in sorted(by_partition)]
+    # heapq.merge keeps each lane's own order: a partition is never reordered, only interleaved;
+    # equal times go lowest partition first, so the same records always come in the same order.
     return heapq.merge(*lanes, verdicts, key=lambda r: r.at if isinstance(r, SalesVerdict) else r.received_at)
 
 

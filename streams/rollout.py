@@ -74,6 +74,8 @@ async def latest_applied(config: Settings) -> tuple[AppliedModel | None, int]:
     consumer = _consumer(config)
     await consumer.start()
     try:
+        if control_topic_name(config) not in await consumer.topics():
+            return None, 0  # no worker of this version has run on the cluster yet: nothing was applied
         partition = TopicPartition(control_topic_name(config), 0)
         consumer.assign([partition])
         await consumer.seek_to_beginning(partition)

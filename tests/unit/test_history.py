@@ -22,7 +22,7 @@ def raw(partition: int, offset: int, at: float, lead: str, event_id: str) -> Raw
     return RawRecord(partition, offset, at, lead.encode(), orjson.dumps(message))
 
 
-def test_records_keep_each_partitions_offset_order_and_interleave_by_broker_time():
+def test_records_keep_each_partitions_offset_order_and_interleave_by_broker_time_the_same_every_read():
     lane_a = [raw(0, 0, T + 5, "a", "a0"), raw(0, 1, T + 1, "a", "a1")]  # a producer's clock went back
     lane_b = [raw(1, 0, T + 2, "b", "b0"), raw(1, 1, T + 6, "b", "b1")]
     verdict = SalesVerdict("fb", "b", Verdict.REJECTED, T + 3)
@@ -31,6 +31,10 @@ def test_records_keep_each_partitions_offset_order_and_interleave_by_broker_time
 
     assert [r.offset for r in merged if isinstance(r, RawRecord) and r.partition == 0] == [0, 1]
     assert merged.index(verdict) == merged.index(lane_b[0]) + 1
+    tie = raw(0, 2, T + 6, "a", "a2")  # as late as b1 on the other partition: partition 0 goes first
+    either_way = (list(in_arrival_order([*lane_a, tie, *lane_b], [verdict])),
+                  list(in_arrival_order([*lane_b, tie, *lane_a], [verdict])))
+    assert either_way[0] == either_way[1] and either_way[0][-2:] == [tie, lane_b[1]]
 
 
 def test_an_export_round_trips_and_leaves_erased_and_unreadable_records_out(tmp_path: Path):
