@@ -1,4 +1,4 @@
-"""History for replay, calibration and reports: read from the topics, or from a JSON-lines export.
+"""Event history for replay, calibration and reports: read from the topics, or from a JSON-lines export.
 
 From the topics: every retained record of leads.events.raw and leads.feedback, read up to the
 end offsets seen at the start, and the erased lead ids from the erasures table's changelog. The
@@ -54,7 +54,7 @@ class RawRecord:
 
 
 @dataclass(frozen=True)
-class History:
+class EventHistory:
     records: tuple[RawRecord | SalesVerdict, ...]  # in the order the live workers met them
     erased: frozenset[str]  # lead ids erased so far (empty for an export: it left them out)
     source: str
@@ -79,7 +79,7 @@ def erasures_changelog(config: Settings) -> str:
     return f"{config.app_id}-erasures-changelog"  # Faust names a table's changelog <app id>-<table>-changelog
 
 
-async def read_topics(config: Settings) -> History:
+async def read_topics(config: Settings) -> EventHistory:
     raw = await _read_whole(config, config.topic_prefix + RAW_EVENTS)
     feedback = await _read_whole(config, config.topic_prefix + FEEDBACK)
     erased = await _read_whole(config, erasures_changelog(config))
@@ -87,7 +87,7 @@ async def read_topics(config: Settings) -> History:
     for record in erased:
         latest[record.key] = record.value
     verdicts = sorted((_verdict(orjson.loads(r.value)) for r in feedback if r.value), key=lambda v: v.at)
-    return History(
+    return EventHistory(
         records=tuple(in_arrival_order(raw, verdicts)),
         erased=frozenset(key.decode() for key, value in latest.items() if key and value),
         source=f"topics {config.topic_prefix}{RAW_EVENTS} and {config.topic_prefix}{FEEDBACK} on"
@@ -151,7 +151,7 @@ def _verdict(data: dict[str, Any]) -> SalesVerdict:
 # --- JSON lines ----------------------------------------------------------------------------
 
 
-def read_jsonl(paths: Iterable[Path]) -> History:
+def read_jsonl(paths: Iterable[Path]) -> EventHistory:
     records: list[RawRecord | SalesVerdict] = []
     for path in paths:
         try:
@@ -163,7 +163,7 @@ def read_jsonl(paths: Iterable[Path]) -> History:
                 record = _from_line(line, f"{path}:{number}")
                 if record is not None:
                     records.append(record)
-    return History(records=tuple(records), erased=frozenset(), source=", ".join(str(p) for p in paths))
+    return EventHistory(records=tuple(records), erased=frozenset(), source=", ".join(str(p) for p in paths))
 
 
 def _from_line(line: bytes, where: str) -> RawRecord | SalesVerdict | None:
@@ -184,7 +184,9 @@ def _from_line(line: bytes, where: str) -> RawRecord | SalesVerdict | None:
         raise HistoryError(f"{where}: not a leadstream history record: {exc}") from None
 
 
-def export_lines(history: History, max_event_bytes: int, exported_at: float) -> tuple[list[bytes], dict[str, int]]:
+def export_lines(
+    history: EventHistory, max_event_bytes: int, exported_at: float,
+) -> tuple[list[bytes], dict[str, int]]:
     """The export's lines (header first) and what went in or was left out."""
     body: list[bytes] = []
     counts = {"events": 0, "feedback": 0, "erased_left_out": 0, "unreadable_left_out": 0}

@@ -24,7 +24,7 @@ from scoring.replay import replay
 from streams import codecs, reports
 from streams.config import settings
 from streams.errors import HistoryError
-from streams.history import History, export_lines, read_jsonl, read_topics
+from streams.history import EventHistory, export_lines, read_jsonl, read_topics
 from streams.topics import REPLAY_QUALIFICATION
 
 
@@ -45,7 +45,7 @@ def parse_until(value: str | None) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
 
 
-async def load_history(files: Sequence[str]) -> History:
+async def load_history(files: Sequence[str]) -> EventHistory:
     return read_jsonl([Path(f) for f in files]) if files else await read_topics(settings())
 
 

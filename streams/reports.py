@@ -116,16 +116,18 @@ def _better(live: StageVerdict, proposed: StageVerdict) -> bool:
 def candidate_header(calibration: Calibration, made_at: float) -> str:
     live, proposed = calibration.live, calibration.proposed
     return (
-        f"# Candidate written by `leadstream calibrate` at {iso_time(made_at)} from model {calibration.current.version}:\n"
-        f"# fitted on {calibration.trained_on} deals closed before {iso_time(calibration.split_at)}, measured on the"
-        f" {calibration.held_out} closed since:\n"
-        f"# SQL precision {_precision(live)} -> {_precision(proposed)}, recall {_recall(live)} -> {_recall(proposed)}.\n"
+        f"# Candidate written by `leadstream calibrate` at {iso_time(made_at)}"
+        f" from model {calibration.current.version}:\n"
+        f"# fitted on {calibration.trained_on} deals closed before {iso_time(calibration.split_at)},"
+        f" measured on the {calibration.held_out} closed since:\n"
+        f"# SQL precision {_precision(live)} -> {_precision(proposed)},"
+        f" recall {_recall(live)} -> {_recall(proposed)}.\n"
     )
 
 
 def model_diff(current_text: str, candidate_text: str, current_name: str, candidate_name: str) -> str:
-    return "".join(difflib.unified_diff(current_text.splitlines(keepends=True), candidate_text.splitlines(keepends=True),
-                                        current_name, candidate_name))
+    return "".join(difflib.unified_diff(current_text.splitlines(keepends=True),
+                                        candidate_text.splitlines(keepends=True), current_name, candidate_name))
 
 
 def count_line(counted: Iterable[tuple[str, int]]) -> str:

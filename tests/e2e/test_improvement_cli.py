@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from scoring import SignalKind, load_model
-from streams.history import History, RawRecord, export_lines
+from streams.history import EventHistory, RawRecord, export_lines
 from tests.e2e.cli import leadstream_command
 from tests.synthetic_history import synthetic_history
 
@@ -26,7 +26,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_calibrate_then_replay_then_report_an_exported_history(tmp_path: Path):
     records = tuple(RawRecord(0, offset, at, message["userId"].encode(), orjson.dumps(message))
                     for offset, (at, message) in enumerate(synthetic_history(leads=300, seed=7)))
-    lines, _ = export_lines(History(records, frozenset(), "synthetic"), 32 * 1024, exported_at=1.8e9)
+    lines, _ = export_lines(EventHistory(records, frozenset(), "synthetic"), 32 * 1024, exported_at=1.8e9)
     (tmp_path / "history.jsonl").write_bytes(b"\n".join(lines) + b"\n")
 
     calibrated = run("calibrate", "--history", "history.jsonl", "--output", "candidate.toml", cwd=tmp_path)

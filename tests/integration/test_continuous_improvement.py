@@ -254,7 +254,8 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
     lead = "just-below-mql"
     journeys = Journeys(pipeline, models["live"])
     await journeys.send(lead, {"type": "identify", "traits": {"email": f"{lead}@acme.io", **ICP_TRAITS}},
-                        {"type": "track", "event": "Webinar Attended"}, {"type": "page", "properties": {"path": "/blog/a"}})
+                        {"type": "track", "event": "Webinar Attended"},
+                        {"type": "page", "properties": {"path": "/blog/a"}})
     assert [c["to_stage"] for c in await pipeline.changes_for(lead, 1)] == ["iql"]  # interest 22 < 25
     pids = [worker.pid for worker in pipeline.workers]
 

@@ -34,7 +34,8 @@ def test_calibration_raises_the_weight_of_what_predicts_wins_and_lowers_what_doe
     assert points[SignalKind.BLOG_VIEW][1] < points[SignalKind.BLOG_VIEW][0]
     assert points[SignalKind.CONTACT_FORM][1] > points[SignalKind.CONTACT_FORM][0]
     assert points[SignalKind.DEMO_REQUEST][1] < points[SignalKind.DEMO_REQUEST][0]
-    assert calibrated.coefficients[SignalKind.WEBINAR_ATTENDED] > 1.0 > abs(calibrated.coefficients[SignalKind.BLOG_VIEW])
+    coefficients = calibrated.coefficients
+    assert coefficients[SignalKind.WEBINAR_ATTENDED] > 1.0 > abs(coefficients[SignalKind.BLOG_VIEW])
 
 
 def test_the_candidate_file_is_the_current_one_with_only_the_fitted_numbers_changed(calibrated):

@@ -1,4 +1,4 @@
-"""History files and order: exports round-trip, leave erased leads out, and keep each partition's order."""
+"""EventHistory files and order: exports round-trip, leave erased leads out, and keep each partition's order."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from scoring import LeadEvent, Verdict
 from scoring.replay import SalesVerdict
 from streams.config import settings_from
 from streams.errors import ConfigError, HistoryError
-from streams.history import History, RawRecord, in_arrival_order, export_lines, read_jsonl
+from streams.history import EventHistory, RawRecord, in_arrival_order, export_lines, read_jsonl
 from streams.topic_admin import retention_ms
 
 T = 1_767_225_600.0
@@ -41,7 +41,7 @@ def test_an_export_round_trips_and_leaves_erased_and_unreadable_records_out(tmp_
     records = (raw(0, 0, T, "kept", "k0"), raw(0, 1, T + 1, "gone", "g0"),
                RawRecord(0, 2, T + 2, None, b"{not json"), SalesVerdict("fb-1", "gone", Verdict.RECYCLE, T + 3),
                SalesVerdict("fb-2", "kept", Verdict.ACCEPTED, T + 4))
-    lines, counts = export_lines(History(records, frozenset({"gone"}), "test"), 32 * 1024, exported_at=T + 10)
+    lines, counts = export_lines(EventHistory(records, frozenset({"gone"}), "test"), 32 * 1024, exported_at=T + 10)
     (tmp_path / "h.jsonl").write_bytes(b"\n".join(lines) + b"\n")
 
     back = read_jsonl([tmp_path / "h.jsonl"])
