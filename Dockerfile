@@ -23,6 +23,6 @@ RUN pip install --no-cache-dir -c constraints.txt . \
 ENV LEADSTREAM_WEB_HOST=0.0.0.0 LEADSTREAM_DATA_DIR=/var/lib/leadstream
 USER leadstream
 WORKDIR /var/lib/leadstream
-EXPOSE 6066
+EXPOSE 6066 8080
 ENTRYPOINT ["leadstream"]
 CMD ["worker", "--loglevel", "info"]

@@ -11,7 +11,7 @@ from typing import Any
 TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
     "leads.events.raw": {None: "inbound-event.schema.json"},
     "leads.events.dlq": {None: "dead-letter.schema.json"},
-    "leads.signals": {None: "signal.schema.json"},
+    "leads.signals": {None: "signal.schema.json", "command": "command.schema.json"},
     "leads.qualification": {
         "qualification_change": "qualification-change.schema.json",
         "lead_erased": "lead-erased.schema.json",
@@ -30,9 +30,19 @@ def load_schema(file_name: str) -> dict[str, Any]:
     return json.loads(resources.files("schemas").joinpath(file_name).read_text("utf-8"))
 
 
+def all_schemas() -> list[dict[str, Any]]:
+    """Every contract, for a validator that must resolve references between them."""
+    return [load_schema(name) for kinds in TOPIC_SCHEMAS.values() for name in kinds.values()]
+
+
 def schema_for(topic: str, message: Any) -> dict[str, Any]:
-    """The schema a message on ``topic`` must meet: chosen by its ``kind`` where a topic has several."""
+    """The schema a message on ``topic`` must meet: chosen by its ``kind`` where a topic has several.
+
+    Commands (``{"command": ...}``) share leads.signals with signals and are told apart by that field.
+    """
     kinds = TOPIC_SCHEMAS[topic]
+    if isinstance(message, dict) and "command" in message and "command" in kinds:
+        return load_schema(kinds["command"])
     if None in kinds:
         return load_schema(kinds[None])
     kind = message.get("kind") if isinstance(message, dict) else None

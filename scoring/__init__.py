@@ -4,7 +4,7 @@ Time is always passed in; nothing here reads a clock, does I/O or imports the st
 """
 
 from scoring.changes import Contribution, QualificationChange, Scores
-from scoring.engine import Decision, apply
+from scoring.engine import Decision, apply, has_seen, remember_event
 from scoring.errors import ModelError, ScoringError
 from scoring.criteria import Framework, Status
 from scoring.events import EventType, LeadEvent
@@ -15,11 +15,12 @@ from scoring.model import ScoringModel, load_model, parse_model
 from scoring.signals import Ignored, Signal, interpret
 from scoring.stages import Stage, Temperature
 from scoring.state import LeadState
+from scoring.visitors import Forward, Held, HoldLimits, Linked, VisitorState
 
 __all__ = [
-    "Component", "Contribution", "Decision", "EventType", "Framework", "IgnoreReason", "Ignored",
-    "LeadEvent", "LeadState", "ModelError", "QualificationChange", "Scores", "ScoringError",
-    "ScoringModel", "Signal", "SignalKind", "Stage", "Status", "Temperature", "Verdict", "apply", "apply_feedback",
-    "assess", "interpret",
+    "Component", "Contribution", "Decision", "EventType", "Forward", "Framework", "Held", "HoldLimits",
+    "IgnoreReason", "Ignored", "LeadEvent", "LeadState", "Linked", "ModelError", "QualificationChange", "Scores",
+    "ScoringError", "ScoringModel", "Signal", "SignalKind", "Stage", "Status", "Temperature", "Verdict",
+    "VisitorState", "apply", "apply_feedback", "assess", "has_seen", "interpret", "remember_event",
     "load_model", "parse_model", "scores_at", "top_contributions",
 ]

@@ -62,6 +62,15 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
     return Decision(state=updated, change=change, duplicate=False)
 
 
+def has_seen(state: LeadState | None, event_id: str) -> bool:
+    return state is not None and event_hash(event_id) in state.recent_event_ids
+
+
+def remember_event(state: LeadState, event_id: str, model: ScoringModel) -> LeadState:
+    """Note ``event_id`` among the lead's recent ids without scoring anything (a release, say)."""
+    return replace(state, recent_event_ids=remember(state.recent_event_ids, event_hash(event_id), model.dedupe_window))
+
+
 def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
     """Move the tallies to the later of the held and the event time, then add the signal."""
     as_of = signal.occurred_at if state.as_of is None else max(state.as_of, signal.occurred_at)

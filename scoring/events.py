@@ -24,6 +24,8 @@ class EventType(str, Enum):
 @dataclass(frozen=True)
 class LeadEvent:
     event_id: str
+    # The known lead (userId, or the email an anonymous visitor gave in a form or identify);
+    # for an anonymous event, the visitor id: its history is held until identify links it.
     lead_id: str
     anonymous: bool  # the lead id is a visitor id, not a known person
     type: EventType
@@ -34,3 +36,6 @@ class LeadEvent:
     attributes: Mapping[str, Scalar] = field(default_factory=lambda: MappingProxyType({}))
     user_agent: str | None = None
     consent: bool = True  # False for Do-Not-Track or consent=false hits
+    # The visitor id the event carries (anonymousId; an alias's previousId) when it also names
+    # a lead: identify, alias or a form with an email then link that visitor to the lead.
+    visitor_id: str | None = None

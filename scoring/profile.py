@@ -26,6 +26,16 @@ ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
+# A group call's traits describe the account the lead belongs to: its name is the company's,
+# and its email (billing@...) is nobody's. Only company facts are read from them.
+ACCOUNT_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "company": ("name", "company", "company.name"),
+    "industry": ("industry",),
+    "employees": ("employees", "employee_count", "company_size"),
+    "country": ("country", "address.country"),
+})
+
+
 @dataclass(frozen=True)
 class Fact:
     value: ProfileValue
@@ -72,10 +82,12 @@ def _text(field: str, value: Scalar) -> str | None:
     return text
 
 
-def facts_from(attributes: Mapping[str, Scalar]) -> dict[str, ProfileValue]:
+def facts_from(
+    attributes: Mapping[str, Scalar], aliases: Mapping[str, tuple[str, ...]] = ALIASES
+) -> dict[str, ProfileValue]:
     """The profile fields an event's attributes state, normalised; unusable values are left out."""
     facts: dict[str, ProfileValue] = {}
-    for field, names in ALIASES.items():
+    for field, names in aliases.items():
         for name in names:
             if name not in attributes:
                 continue

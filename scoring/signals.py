@@ -11,7 +11,7 @@ from scoring.criteria import Status, answers_from
 from scoring.events import EventType, LeadEvent
 from scoring.kinds import IgnoreReason, SignalKind
 from scoring.model import ScoringModel, normalise_event_name
-from scoring.profile import ProfileValue, facts_from
+from scoring.profile import ACCOUNT_ALIASES, ProfileValue, facts_from
 
 # Crawlers and scripted clients announce themselves; real browsers do not say these words.
 BOT_USER_AGENT = re.compile(
@@ -33,6 +33,9 @@ class Signal:
     occurred_at: float
     profile: Mapping[str, ProfileValue] = field(default_factory=lambda: _NOTHING)
     answers: Mapping[str, Status] = field(default_factory=lambda: _NOTHING)
+    # The visitor this event links to the lead (identify, alias, a form with an email): the
+    # visitor's held anonymous history is then scored for the lead, and so are its later visits.
+    links_visitor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ def page_kind(path: str | None, model: ScoringModel) -> SignalKind:
 
 def _kind(event: LeadEvent, model: ScoringModel) -> SignalKind | Ignored | None:
     match event.type:
-        case EventType.IDENTIFY:
+        case EventType.IDENTIFY | EventType.GROUP | EventType.ALIAS:
             return None
         case EventType.PAGE | EventType.SCREEN:
             return page_kind(event.path, model)
@@ -63,9 +66,15 @@ def _kind(event: LeadEvent, model: ScoringModel) -> SignalKind | Ignored | None:
             if name in model.outcome_events:
                 return Ignored(IgnoreReason.OUTCOME_ONLY)
             return model.track_events.get(name, Ignored(IgnoreReason.UNMAPPED_EVENT))
-        case _:
-            # group and alias carry no behaviour to score until identity merging handles them.
-            return Ignored(IgnoreReason.UNMAPPED_EVENT)
+
+
+def _links_visitor(event: LeadEvent, profile: Mapping[str, ProfileValue]) -> str | None:
+    """Identify and alias link the visitor they carry to the lead; so does a form giving an email."""
+    if event.anonymous or not event.visitor_id or event.visitor_id == event.lead_id:
+        return None
+    if event.type in (EventType.IDENTIFY, EventType.ALIAS) or "email" in profile:
+        return event.visitor_id
+    return None
 
 
 def interpret(event: LeadEvent, model: ScoringModel) -> Signal | Ignored:
@@ -74,16 +83,25 @@ def interpret(event: LeadEvent, model: ScoringModel) -> Signal | Ignored:
     if is_bot(event.user_agent):
         return Ignored(IgnoreReason.BOT)
     kind = _kind(event, model)
-    profile = facts_from(event.attributes)
-    answers = answers_from(event.attributes, model.criteria.answer_fields, model.criteria.known)
+    if event.type is EventType.GROUP:
+        # Account membership: the traits describe the lead's company, never the person.
+        profile, answers = facts_from(event.attributes, ACCOUNT_ALIASES), {}
+    elif event.type is EventType.ALIAS:
+        profile, answers = {}, {}  # an alias's traits describe the other id
+    else:
+        profile = facts_from(event.attributes)
+        answers = answers_from(event.attributes, model.criteria.answer_fields, model.criteria.known)
+    links_visitor = _links_visitor(event, profile)
     if isinstance(kind, Ignored):
-        # An unmapped track (a form) that still tells who the lead is, or answers a criterion,
-        # counts; group and alias traits describe an account or another id, never this person.
+        # An unmapped track (a form) that still tells who the lead is, or answers a criterion, counts.
         if event.type is not EventType.TRACK or kind.reason is not IgnoreReason.UNMAPPED_EVENT:
             return kind
         if not (profile or answers):
             return kind
         kind = None
+    elif kind is None and not (profile or answers or links_visitor or event.type is EventType.IDENTIFY):
+        # A group without company facts, or an alias linking nothing, tells us nothing.
+        return Ignored(IgnoreReason.UNMAPPED_EVENT)
     return Signal(
         event_id=event.event_id,
         lead_id=event.lead_id,
@@ -92,4 +110,5 @@ def interpret(event: LeadEvent, model: ScoringModel) -> Signal | Ignored:
         occurred_at=event.occurred_at,
         profile=MappingProxyType(profile),
         answers=MappingProxyType(answers),
+        links_visitor=links_visitor,
     )

@@ -27,8 +27,10 @@ class LeadstreamApp(faust.App):
 app = LeadstreamApp(
     "leadstream",
     origin="streams",
-    autodiscover=["streams.agents", "streams.views", "streams.leads_api", "streams.timers", "streams.commands",
-                  "streams.rollout"],
+    autodiscover=[
+        "streams.agents", "streams.views", "streams.leads_api", "streams.board.views", "streams.timers",
+        "streams.commands", "streams.rollout",
+    ],
 )
 
 
@@ -64,6 +66,10 @@ def main() -> None:
         settings()
         if COMMANDS_NEEDING_THE_MODEL & set(sys.argv[1:2]):
             scoring_model()
+        if sys.argv[1:2] == ["collector"]:
+            from streams.collector import collector_settings
+
+            collector_settings()
         app.main()
     except (StreamsError, ScoringError) as exc:
         print(f"leadstream: {exc}", file=sys.stderr)

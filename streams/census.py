@@ -58,6 +58,36 @@ def _sum_by(totals: Counter[Bucket], index: int) -> dict[str, int]:
     return dict(sorted(summed.items()))
 
 
+class HeldCount:
+    """Anonymous events held per partition, for the partitions this worker actively owns.
+
+    A rebalance moves held events between workers: what a recount finds in partitions newly
+    owned was taken over, what partitions no longer owned held was handed over. The event
+    accounting counts both, so each worker's own sum still adds up after a restart or rebalance.
+    """
+
+    def __init__(self) -> None:
+        self._by_partition: dict[int, int] = {}
+
+    def add(self, partition: int, count: int) -> None:
+        self._by_partition[partition] = self._by_partition.get(partition, 0) + count
+
+    def total(self) -> int:
+        return sum(self._by_partition.values())
+
+    def rebuild(self, held: Iterable[tuple[int, int]], active: set[int]) -> tuple[int, int]:
+        """Recount from the table (``held`` yields (partition, events)); returns (taken over, handed over)."""
+        counts = {partition: 0 for partition in active}
+        for partition, events in held:
+            if partition in counts:
+                counts[partition] += events
+        before = self._by_partition
+        taken_over = sum(count for partition, count in counts.items() if partition not in before)
+        handed_over = sum(count for partition, count in before.items() if partition not in counts)
+        self._by_partition = counts
+        return taken_over, handed_over
+
+
 class CensusCollector(Collector):
     def __init__(self, census: LeadCensus) -> None:
         self.census = census

@@ -14,10 +14,13 @@ from typing import Any
 
 import orjson
 
-from scoring import Contribution, LeadState, QualificationChange, Scores, Signal, SignalKind, Stage, Status, Temperature
+from scoring import (
+    Contribution, LeadState, QualificationChange, Scores, Signal, SignalKind, Stage, Status, Temperature, VisitorState,
+)
 from scoring.accounts import AccountChange, AccountState, Member
 from scoring.changes import change_id
 from scoring.criteria import Answer
+from scoring.history import History, Move, Occurrence
 from scoring.profile import Fact
 from scoring.qualification import Levels
 from scoring.state import KindTally
@@ -37,8 +40,8 @@ def _rounded(value: float) -> float:
 
 # --- leads.signals: validated events keyed by lead id ------------------------------------
 
-def encode_signal(signal: Signal, ingested_at: float) -> bytes:
-    return orjson.dumps({
+def signal_to_dict(signal: Signal) -> dict[str, Any]:
+    return {
         "event_id": signal.event_id,
         "lead_id": signal.lead_id,
         "anonymous": signal.anonymous,
@@ -46,14 +49,11 @@ def encode_signal(signal: Signal, ingested_at: float) -> bytes:
         "occurred_at": signal.occurred_at,
         "profile": dict(signal.profile),
         "answers": {criterion: status.value for criterion, status in signal.answers.items()},
-        "ingested_at": ingested_at,
-    })
+    }
 
 
-def decode_signal(raw: bytes) -> tuple[Signal, float]:
-    """Returns the signal and its ingest time. Our own topic: a failure here is a bug, not bad input."""
-    data = orjson.loads(raw)
-    signal = Signal(
+def signal_from_dict(data: dict[str, Any]) -> Signal:
+    return Signal(
         event_id=data["event_id"],
         lead_id=data["lead_id"],
         anonymous=data["anonymous"],
@@ -62,7 +62,37 @@ def decode_signal(raw: bytes) -> tuple[Signal, float]:
         profile=MappingProxyType(data["profile"]),
         answers=MappingProxyType({criterion: Status(status) for criterion, status in data["answers"].items()}),
     )
-    return signal, data["ingested_at"]
+
+
+def encode_signal(signal: Signal, ingested_at: float) -> bytes:
+    """An anonymous signal's lead id is its visitor id: keyed by it, it reaches the visitor's partition."""
+    return orjson.dumps({**signal_to_dict(signal), "ingested_at": ingested_at})
+
+
+def decode_signal(raw: bytes) -> tuple[Signal, float]:
+    """Returns the signal and its ingest time. Our own topic: a failure here is a bug, not bad input."""
+    data = orjson.loads(raw)
+    return signal_from_dict(data), data["ingested_at"]
+
+
+# --- the visitors table: one anonymous visitor's held history, or its lead ------------------
+
+def encode_visitor(state: VisitorState) -> bytes:
+    return orjson.dumps({
+        "last_seen": state.last_seen,
+        "lead_id": state.lead_id,
+        "held": [signal_to_dict(signal) for signal in state.held],
+    })
+
+
+def decode_visitor(visitor_id: str, raw: bytes) -> VisitorState:
+    data = orjson.loads(raw)
+    return VisitorState(
+        visitor_id=visitor_id,
+        lead_id=data["lead_id"],
+        held=tuple(signal_from_dict(signal) for signal in data["held"]),
+        last_seen=data["last_seen"],
+    )
 
 
 # --- leads.qualification: the downstream contract (DESIGN.md §5) -------------------------
@@ -227,10 +257,20 @@ FEEDBACK = "feedback"
 DECAY = "decay"
 OUTCOME = "outcome"  # a CRM outcome to join to the lead's stage history (streams/outcome_join.py)
 RECLASSIFY = "reclassify"  # re-classify the lead under the newly applied model (streams/rollout.py)
+# Identity stitching (keyed by the visitor id, except release, keyed by the lead id):
+STITCH = "stitch"  # identify linked visitor_id to lead_id: release what the visitor's partition holds
+RELEASE = "release"  # the held history, scored for lead_id on its partition, once
+EXPIRE = "expire"  # the visitor looked expired to the expiry timer: forget it if it still is
 
 
-def encode_command(command: str, lead_id: str, issued_at: float, **details: Any) -> bytes:
+def encode_command(command: str, lead_id: str | None, issued_at: float, **details: Any) -> bytes:
     return orjson.dumps({"command": command, "lead_id": lead_id, "issued_at": issued_at, **details})
+
+
+def encode_release(lead_id: str, visitor_id: str, release_id: str, signals: tuple[Signal, ...],
+                   issued_at: float) -> bytes:
+    return encode_command(RELEASE, lead_id, issued_at, visitor_id=visitor_id, release_id=release_id,
+                          signals=[signal_to_dict(signal) for signal in signals])
 
 
 def is_command(raw: bytes) -> bool:
@@ -248,7 +288,8 @@ def erasure_summary(state: LeadState | None, erased_at: float) -> dict[str, Any]
         "signal_kinds": len(state.tallies) if state else 0,
         "profile_fields": sorted(state.profile) if state else [],
         "criteria_answers": len(state.answers) if state else 0,
-        "held_anonymous_events": 0,  # anonymous history is scored as its own lead until stitching lands
+        # Held anonymous history is released to the lead on identify, so none is held for a lead.
+        "held_anonymous_events": 0,
     }
 
 
@@ -332,6 +373,42 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
         "event_time": iso_time(change.event_time),
         "emitted_at": iso_time(emitted_at),
     })
+
+
+# --- the lead_history table: a lead's recent events and moves, for the board's timeline and chart -----
+
+def encode_history(history: History) -> bytes:
+    return orjson.dumps({
+        "since": history.since,
+        "folded": {kind.value: count for kind, count in history.folded.items()},
+        "folded_events": history.folded_events,
+        # [time, kind or null] and, only when present, the answers and the profile fields it stated
+        "events": [[e.at, e.kind.value if e.kind else None,
+                    *([{c: s.value for c, s in e.answers.items()}, list(e.profile_fields)]
+                      if e.answers or e.profile_fields else [])]
+                   for e in history.events],
+        "moves": [[m.at, m.from_stage.value, m.to_stage.value, m.from_temperature.value, m.to_temperature.value,
+                   m.cause, m.total] for m in history.moves],
+    })
+
+
+def decode_history(raw: bytes) -> History:
+    data = orjson.loads(raw)
+    return History(
+        since=data["since"],
+        folded=MappingProxyType({SignalKind(kind): count for kind, count in data["folded"].items()}),
+        folded_events=data["folded_events"],
+        events=tuple(
+            Occurrence(at=e[0], kind=SignalKind(e[1]) if e[1] else None,
+                       answers=MappingProxyType({c: Status(s) for c, s in e[2].items()}) if len(e) > 2 else
+                       MappingProxyType({}),
+                       profile_fields=tuple(e[3]) if len(e) > 3 else ())
+            for e in data["events"]
+        ),
+        moves=tuple(Move(at=at, from_stage=Stage(fs), to_stage=Stage(ts), from_temperature=Temperature(ft),
+                         to_temperature=Temperature(tt), cause=cause, total=total)
+                    for at, fs, ts, ft, tt, cause, total in data["moves"]),
+    )
 
 
 # --- leads.control: the applied scoring model ----------------------------------------------

@@ -34,6 +34,19 @@ async def kafka(self, port: int | None, data_dir: str | None) -> None:
 
 
 @app.command(
+    option("--port", type=int, default=None, help="Port (default: LEADSTREAM_COLLECTOR_PORT, else 8080)"),
+    option("--host", default=None, help="Address to bind (default: LEADSTREAM_WEB_HOST)"),
+)
+async def collector(self, port: int | None, host: str | None) -> None:
+    """Run the HTTP collector (pixel, Segment API, forms, JS snippet) producing to leads.events.raw."""
+    from streams.collector import collector_settings, run_collector
+    from streams.config import settings
+
+    config = collector_settings()
+    await run_collector(settings(), config, host or settings().web_host, config.port if port is None else port)
+
+
+@app.command(
     option("--duration", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C)"),
     option("--summary-json", type=click_path(), default=None, help="Write the run's summary here"),
     option("--no-simulate", is_flag=True, default=False, help="Start broker and worker only"),
@@ -41,18 +54,20 @@ async def kafka(self, port: int | None, data_dir: str | None) -> None:
     option("--leads", type=int, default=150, help="Leads per simulated wave"),
     option("--wave-seconds", type=float, default=45.0, help="How long one wave of journeys lasts"),
     option("--seed", type=int, default=1, help="Seed of the simulated journeys"),
+    option("--open", "open_board", is_flag=True, default=False, help="Open the lead board in your web browser"),
+    option("--collector-port", type=int, default=None, help="Collector port on 127.0.0.1 (default: a free one)"),
 )
 async def dev(
     self, duration: float | None, summary_json: str | None, no_simulate: bool, broker_port: int | None,
-    leads: int, wave_seconds: float, seed: int,
+    leads: int, wave_seconds: float, seed: int, open_board: bool, collector_port: int | None,
 ) -> None:
-    """Run broker, worker and simulated lead journeys on the embedded broker; show leads move."""
+    """Run broker, worker, collector and simulated lead journeys (through the collector); show leads move."""
     from streams.dev import DevOptions, run_dev
 
     summary = await run_dev(DevOptions(
         duration_s=duration, summary_json=Path(summary_json) if summary_json else None,
         simulate=not no_simulate, broker_port=broker_port, leads_per_wave=leads,
-        wave_span_s=wave_seconds, seed=seed,
+        wave_span_s=wave_seconds, seed=seed, open_board=open_board, collector_port=collector_port,
     ))
     if not summary["adds_up"]:
         raise SystemExit(1)

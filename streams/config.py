@@ -15,6 +15,9 @@ from streams.errors import ConfigError
 from streams.kafka_security import KafkaSecurity, security_from
 
 
+MAX_HELD_LIMIT = 200
+
+
 @dataclass(frozen=True)
 class Settings:
     bootstrap_servers: str
@@ -36,6 +39,8 @@ class Settings:
     clock: Clock = Clock()
     demotion_tick_s: float = 1.0
     raw_retention_days: float = 30.0  # set on leads.events.raw when the app creates it; -1: kept forever
+    anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
+    anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -74,6 +79,10 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             f"LEADSTREAM_HEARTBEAT_INTERVAL_S: must be below LEADSTREAM_SESSION_TIMEOUT_S"
             f" ({session_timeout:g}), got {heartbeat:g}"
         )
+    max_held = _number(env, "LEADSTREAM_ANONYMOUS_MAX_EVENTS", 100, 1, integer=True)
+    if max_held > MAX_HELD_LIMIT:
+        # The held history is one table value: it must stay well inside Kafka's 1 MB message limit.
+        raise ConfigError(f"LEADSTREAM_ANONYMOUS_MAX_EVENTS: at most {MAX_HELD_LIMIT}, got {max_held}")
     return Settings(
         bootstrap_servers=_text(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         app_id=_text(env, "LEADSTREAM_APP_ID", "leadstream"),
@@ -94,6 +103,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
         demotion_tick_s=_number(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
         raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
+        anonymous_ttl_s=_number(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
+        anonymous_max_events=max_held,
     )
 
 

@@ -106,10 +106,10 @@ def default_output_topic() -> str:
 
 
 async def write_changes(topic: str, changes: Sequence[QualificationChange]) -> None:
-    from streams.topic_admin import ensure_topic
+    from streams.topic_admin import ensure_topics
 
     config = settings()
-    await ensure_topic(config, topic)
+    await ensure_topics(config, extra=(topic,))  # --output-topic may name one of the user's own
     producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, linger_ms=20,
                                 **config.security.client_kwargs())
     await producer.start()

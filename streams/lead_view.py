@@ -6,6 +6,7 @@ from typing import Any
 
 from scoring import LeadState, ScoringModel, assess, top_contributions
 from scoring.explain import contributions_at
+from scoring.history import History, Occurrence, series
 from streams.codecs import iso_time
 
 TEMPERATURE_RANK = {"hot": 2, "warm": 1, "cold": 0}
@@ -46,3 +47,35 @@ def lead_document(state: LeadState, model: ScoringModel, now: float) -> dict[str
 def hotness(document: dict[str, Any]) -> tuple[int, float]:
     """How the list orders leads: hot before warm before cold, then by score."""
     return TEMPERATURE_RANK[document["temperature"]], document["score"]["total"]
+
+
+def history_document(state: LeadState, history: History, model: ScoringModel, now: float) -> dict[str, Any]:
+    """The lead (as GET /leads/{id} shows it) with its timeline and its scores over time, at one ``now``."""
+    samples = series(history, state, model, now)
+
+    def event(e: Occurrence) -> dict[str, Any]:
+        rule = model.signals.get(e.kind) if e.kind else None
+        return {"t": e.at, "at": iso_time(e.at), "signal": e.kind.value if e.kind else None,
+                "component": rule.component.value if rule else None, "points": rule.points if rule else None,
+                "answers": {c: s.value for c, s in e.answers.items()}, "profile_fields": list(e.profile_fields)}
+
+    ladders = model.qualification.ladders
+    return {
+        "lead": lead_document(state, model, now),
+        "since": iso_time(history.since) if history.since is not None else None,
+        "folded_events": history.folded_events,
+        "events": [event(e) for e in history.events],
+        "moves": [{"t": m.at, "at": iso_time(m.at), "from_stage": m.from_stage.value, "to_stage": m.to_stage.value,
+                   "from_temperature": m.from_temperature.value, "to_temperature": m.to_temperature.value,
+                   "cause": m.cause, "score_total": round(m.total, 4)} for m in history.moves],
+        "series": {
+            "t": [s.at for s in samples],
+            **{part: [round(getattr(s.scores, part), 4) for s in samples]
+               for part in ("interest", "intent", "negative", "total")},
+        },
+        "thresholds": [
+            {"rung": "mql", "on": "interest", "promote": ladders.mql.promote, "demote": ladders.mql.demote},
+            {"rung": "sql", "on": "intent", "promote": ladders.sql.promote, "demote": ladders.sql.demote},
+            {"rung": "warm", "on": "total", "promote": ladders.warm.promote, "demote": ladders.warm.demote},
+        ],
+    }

@@ -22,7 +22,8 @@ from scoring import LeadState, Stage, Verdict
 from streams import codecs
 from streams.app import app
 from streams.config import scoring_model, settings
-from streams.lead_view import hotness, lead_document
+from streams.lead_history import held_history
+from streams.lead_view import history_document, hotness, lead_document
 from streams.partitioning import partition_for
 from streams.pipeline import held_state, held_states
 from streams.tables import erasures_table, leads_table
@@ -85,7 +86,8 @@ def owner_of(lead_id: str) -> URL | None:
     return None
 
 
-def _workers() -> set[str]:
+def worker_urls() -> set[str]:
+    """Every worker's web address, this one's included."""
     return set(app.assignor.changelog_distribution) | {_me()}
 
 
@@ -125,6 +127,19 @@ class LeadView(View):
                 return _error(self, 504, "erasure accepted but not yet applied; repeat the request to check")
             await asyncio.sleep(0.05)
         return _served(self, {"lead_id": lead_id, "erased": orjson.loads(erasures_table[key])})
+
+
+@app.page("/leads/{lead_id}/history")
+class LeadHistoryView(View):
+    async def get(self, request: Request, lead_id: str) -> Response:
+        """The lead with its timeline (latest events and moves) and its scores over time, up to now."""
+        if (routed := await _owner_or_forward(self, request, lead_id)) is not None:
+            return routed
+        state = _state(lead_id)
+        if state is None:
+            return _error(self, 404, "unknown lead", lead_id=lead_id)
+        history = held_history(lead_id.encode(), state)
+        return _served(self, history_document(state, history, scoring_model(), time.time()))
 
 
 @app.page("/leads/{lead_id}/feedback")
@@ -211,7 +226,7 @@ class LeadsView(View):
         if not isinstance(query, tuple):
             return query
         stage, limit = query
-        workers = _workers()
+        workers = worker_urls()
         headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
         answers = await asyncio.gather(*(
             self._ask(URL(worker), stage, limit, headers) for worker in sorted(workers)

@@ -58,6 +58,7 @@ class LiveView:
         heat = " · ".join(f"{t} {temps.get(t, 0)}" for t in ("cold", "warm", "hot"))
         print(
             f"── funnel: {funnel} | {heat} | sent {events_sent}, scored {accounting.get('scored', 0)},"
-            f" ignored {accounting.get('ignored', 0)}, dead-lettered {accounting.get('dead_lettered', 0)}",
+            f" ignored {accounting.get('ignored', 0)}, dead-lettered {accounting.get('dead_lettered', 0)},"
+            f" held {accounting.get('held', 0)}",
             file=self.out, flush=True,
         )

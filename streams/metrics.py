@@ -1,6 +1,7 @@
 """Prometheus metrics, and the event accounting of DESIGN.md §3 read back from them.
 
-received = scored + ignored + deduplicated + dead_lettered + held, counted per process.
+received = scored + ignored + deduplicated + dead_lettered + held, counted per process; a worker
+that lost partitions in a rebalance also counts the held events that went with them (handed_over).
 Labels are low-cardinality by construction: reasons and stages come from fixed enums.
 """
 
@@ -13,6 +14,9 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from scoring import EventType, IgnoreReason, Stage, Temperature
 from scoring.kinds import DealOutcome
 from streams.segment import RejectReason
+
+RAW_TOPIC = "raw_topic"  # a source label: read from leads.events.raw (the collector counts its own)
+HANDOVER = "handover"  # a source label: held events of a partition taken over from another worker
 
 EVENTS_RECEIVED = Counter(
     "leadstream_events_received_total", "Inbound events, by where they came in and their Segment type",
@@ -29,6 +33,14 @@ EVENTS_DEAD_LETTERED = Counter(
     "leadstream_events_dead_lettered_total", "Unreadable events sent to the dead-letter topic", ["reason"]
 )
 EVENTS_HELD = Gauge("leadstream_events_held", "Anonymous events held awaiting identification")
+# Held events move with their partition when a rebalance does: the new owner counts them as
+# received (source "handover"), the old one as handed over, so each worker's sum adds up.
+EVENTS_HANDED_OVER = Counter(
+    "leadstream_events_handed_over_total", "Held anonymous events whose partition moved to another worker"
+)
+VISITORS_STITCHED = Counter(
+    "leadstream_visitors_stitched_total", "Anonymous visitors linked to a lead whose held history was released"
+)
 SIGNALS_FORWARDED = Counter(
     "leadstream_signals_forwarded_total", "Events repartitioned by lead id through the signals topic"
 )
@@ -91,7 +103,8 @@ def _start_at_zero() -> None:
     for rejection in RejectReason:
         EVENTS_DEAD_LETTERED.labels(reason=rejection.value)
     for event_type in (*(t.value for t in EventType), "invalid"):
-        EVENTS_RECEIVED.labels(source="raw_topic", type=event_type)
+        EVENTS_RECEIVED.labels(source=RAW_TOPIC, type=event_type)
+    EVENTS_RECEIVED.labels(source=HANDOVER, type="held")
     for outcome in DealOutcome:
         OUTCOMES.labels(outcome=outcome.value)
         for stage in Stage:
@@ -130,10 +143,12 @@ def accounting(registry: CollectorRegistry = REGISTRY) -> dict[str, Any]:
         "deduplicated": value("leadstream_events_deduplicated_total"),
         "dead_lettered": sum(dead_lettered.values()),
         "held": value("leadstream_events_held"),
+        "handed_over": value("leadstream_events_handed_over_total"),
     }
     accounted = sum(count for bucket, count in buckets.items() if bucket != "received")
     return {
         **buckets,
+        "received_by_source": _by_label(registry, "leadstream_events_received_total", "source"),
         "ignored_by_reason": ignored,
         "dead_lettered_by_reason": dead_lettered,
         "in_flight": buckets["received"] - accounted,

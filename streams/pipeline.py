@@ -15,24 +15,28 @@ from faust.types import EventT
 
 from prometheus_client import REGISTRY
 
-from scoring import IgnoreReason, Ignored, LeadState, QualificationChange, Signal, Verdict, apply, apply_feedback, interpret
-from streams import codecs, metrics, outcome_join
-from scoring.accounts import update_member
+from scoring import (
+    IgnoreReason, Ignored, LeadState, QualificationChange, Signal, Verdict, apply, apply_feedback, has_seen, interpret,
+    remember_event,
+)
 from scoring.account_members import account_member
+from scoring.accounts import update_member
 from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
+from streams import codecs, metrics, outcome_join, privacy, stitching
+from streams.app import app
 from streams.census import Bucket, CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
+from streams.lead_history import forget_history, record_history
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
-from streams.tables import accounts_table, erasures_table, leads_table
+from streams.tables import accounts_table, erasures_table, leads_table, visitors_table
 from streams.topics import (
     account_members_topic, account_qualification_topic, dead_letters_topic, feedback_topic, qualification_topic,
     signals_topic,
 )
 
 log = logging.getLogger(__name__)
-SOURCE = "raw_topic"  # the collector counts its own events under "collector"
 
 
 lead_census = LeadCensus(table_size=lambda: len(leads_table))
@@ -73,48 +77,59 @@ def _bucket(state: LeadState) -> Bucket:
 
 
 async def ingest(event: EventT) -> None:
-    """One record from the raw topic: dead-letter it, ignore it, or score it."""
+    """One record from the raw topic: dead-letter it, ignore it, hold it, or score it."""
     message = event.message
     received_at = message.timestamp
+    # Producers other than the collector may send whole client IPs: nothing past this point sees them.
+    raw = privacy.truncate_ips(message.value or b"")
     try:
-        decoded = decode_segment(message.value or b"", received_at, settings().max_event_bytes)
+        decoded = decode_segment(raw, received_at, settings().max_event_bytes)
         interpreted = interpret(decoded, scoring_model()) if not isinstance(decoded, Rejection) else None
     except Exception as exc:  # noqa: BLE001 — hostile input must never stop the worker
         log.exception("unexpected failure decoding %s[%d]@%d", message.topic, message.partition, message.offset)
-        metrics.EVENTS_RECEIVED.labels(source=SOURCE, type="invalid").inc()
-        await dead_letter(event, RejectReason.UNPROCESSABLE.value, repr(exc))
+        metrics.EVENTS_RECEIVED.labels(source=metrics.RAW_TOPIC, type="invalid").inc()
+        await dead_letter(event, raw, RejectReason.UNPROCESSABLE.value, repr(exc))
         return
     event_type = "invalid" if isinstance(decoded, Rejection) else decoded.type.value
-    metrics.EVENTS_RECEIVED.labels(source=SOURCE, type=event_type).inc()
+    metrics.EVENTS_RECEIVED.labels(source=metrics.RAW_TOPIC, type=event_type).inc()
     if isinstance(decoded, Rejection):
-        await dead_letter(event, decoded.reason.value, decoded.detail)
+        await dead_letter(event, raw, decoded.reason.value, decoded.detail)
         return
     if isinstance(interpreted, Ignored):
         metrics.EVENTS_IGNORED.labels(reason=interpreted.reason.value).inc()
         if interpreted.reason is IgnoreReason.OUTCOME_ONLY:
             await outcome_join.route(decoded, message.partition)
         return
-    key = interpreted.lead_id.encode()
-    if partition_for(key, settings().partitions) == message.partition:
-        # Already on the partition that owns the lead (keyed by lead id): skip the hop.
-        await score(interpreted, received_at)
-    else:
+    await route(interpreted, received_at, message.partition)
+    if interpreted.links_visitor:
+        await stitch(interpreted.links_visitor, interpreted.lead_id, received_at, message.partition)
+
+
+async def route(signal: Signal, ingested_at: float, partition: int) -> None:
+    """Handle the signal here if this partition owns its key (the lead, or an anonymous visitor), else send it there."""
+    key = signal.lead_id.encode()
+    if partition_for(key, settings().partitions) != partition:
         metrics.SIGNALS_FORWARDED.inc()
-        await signals_topic.send(key=key, value=codecs.encode_signal(interpreted, received_at))
+        await signals_topic.send(key=key, value=codecs.encode_signal(signal, ingested_at))
+    elif not signal.anonymous:
+        await score(signal, ingested_at)
+    elif (for_lead := stitching.hold(signal, ingested_at)) is not None:
+        await route(for_lead, ingested_at, partition)  # the visitor was identified: the lead's now
 
 
 async def score_forwarded(event: EventT) -> None:
-    """One record from the signals topic, already validated and keyed by lead id (or a command)."""
+    """One record from the signals topic, already validated and keyed by lead or visitor id (or a command)."""
     if codecs.is_command(event.message.value or b""):
-        await run_command(orjson.loads(event.message.value))
+        await run_command(orjson.loads(event.message.value), event.message.partition)
         return
     try:
         signal, ingested_at = codecs.decode_signal(event.message.value)
     except (ValueError, KeyError, TypeError) as exc:
         # Only this app writes the topic, but a stray producer must not stop scoring.
-        await dead_letter(event, RejectReason.UNPROCESSABLE.value, f"not a leadstream signal: {exc!r}")
+        await dead_letter(event, event.message.value, RejectReason.UNPROCESSABLE.value,
+                          f"not a leadstream signal: {exc!r}")
         return
-    await score(signal, ingested_at)
+    await route(signal, ingested_at, event.message.partition)
 
 
 async def score(signal: Signal, ingested_at: float) -> None:
@@ -132,6 +147,7 @@ async def score(signal: Signal, ingested_at: float) -> None:
             await emit(decision.change, ingested_at)
         return
     store(key, state, decision.state)
+    record_history(key, state, signal, decision.change)
     metrics.EVENTS_SCORED.inc()
     await report_to_account(decision.state, signal.event_id)
     if decision.change is not None:
@@ -179,23 +195,76 @@ async def score_account(event: EventT) -> None:
             key=key, value=codecs.encode_account_change(change, model.version, time.time()))
 
 
-async def run_command(command: dict[str, Any]) -> None:
-    """Erasure, feedback, demotions, outcome joins and model switches run here, on the partition that
-    owns the lead, in order with its events."""
-    key = command["lead_id"].encode()
-    state = held_state(key)
-    if command["command"] == codecs.ERASE:
-        await erase(key, state, command["issued_at"])
-    elif command["command"] == codecs.FEEDBACK and state is not None:
-        await record_feedback(key, state, command)
-    elif command["command"] == codecs.DECAY and state is not None:
-        await demote(key, state)
-    elif command["command"] == codecs.OUTCOME:
-        outcome_join.join_command(key, command)
-    elif command["command"] == codecs.RECLASSIFY and state is not None:
-        from streams.rollout import reclassify  # it builds on this module, so it is imported late
+# --- identity stitching: the visitor's partition links, the lead's partition scores ----------
 
-        await reclassify(key, state, command)
+async def stitch(visitor_id: str, lead_id: str, at: float, partition: int) -> None:
+    """Identify linked the visitor to the lead: the visitor's partition releases what it held."""
+    if partition_for(visitor_id.encode(), settings().partitions) != partition:
+        await signals_topic.send(key=visitor_id.encode(),
+                                 value=codecs.encode_command(codecs.STITCH, lead_id, at, visitor_id=visitor_id))
+        return
+    release = stitching.stitch(visitor_id, lead_id, at)
+    if release is None:
+        return
+    if partition_for(lead_id.encode(), settings().partitions) == partition:
+        await score_release(lead_id, release.release_id, release.signals, at)
+    else:
+        await signals_topic.send(key=lead_id.encode(), value=codecs.encode_release(
+            lead_id, visitor_id, release.release_id, release.signals, at))
+
+
+async def score_release(lead_id: str, release_id: str, signals: tuple[Signal, ...], ingested_at: float) -> None:
+    """A visitor's held history, scored for the lead once: a redelivered release is recognised by its id."""
+    key = lead_id.encode()
+    if has_seen(held_state(key), release_id):
+        metrics.EVENTS_DEDUPLICATED.inc(len(signals))
+        return
+    # Ingest latency runs from the identify that released them, not from the visits themselves.
+    for signal in sorted(signals, key=lambda held: held.occurred_at):
+        await score(signal, ingested_at)
+    state = held_state(key)
+    if state is not None and key not in erasures_table:
+        leads_table[key] = codecs.encode_state(remember_event(state, release_id, scoring_model()))
+
+
+async def expire_due(now: float) -> None:
+    """Ask each expired visitor's partition (this worker's own) to forget it, in order with its events."""
+    changelog = visitors_table.changelog_topic.get_topic_name()
+    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+    for visitor_id in stitching.due_for_expiry(now, active):
+        await signals_topic.send(key=visitor_id.encode(), value=codecs.encode_command(
+            codecs.EXPIRE, None, now, visitor_id=visitor_id))
+
+
+async def run_command(command: dict[str, Any], partition: int) -> None:
+    """Work that must run on the partition owning its key, in order with that key's events."""
+    match command["command"]:
+        case codecs.STITCH:
+            await stitch(command["visitor_id"], command["lead_id"], command["issued_at"], partition)
+        case codecs.RELEASE:
+            signals = tuple(codecs.signal_from_dict(signal) for signal in command["signals"])
+            await score_release(command["lead_id"], command["release_id"], signals, command["issued_at"])
+        case codecs.EXPIRE:
+            stitching.expire(command["visitor_id"], command["issued_at"])
+        case codecs.ERASE:
+            key = command["lead_id"].encode()
+            await erase(key, held_state(key), command["issued_at"])
+        case codecs.FEEDBACK:
+            key = command["lead_id"].encode()
+            if (state := held_state(key)) is not None:
+                await record_feedback(key, state, command)
+        case codecs.DECAY:
+            key = command["lead_id"].encode()
+            if (state := held_state(key)) is not None:
+                await demote(key, state)
+        case codecs.OUTCOME:
+            outcome_join.join_command(command["lead_id"].encode(), command)
+        case codecs.RECLASSIFY:
+            key = command["lead_id"].encode()
+            if (state := held_state(key)) is not None:
+                from streams.rollout import reclassify  # it builds on this module, so it is imported late
+
+                await reclassify(key, state, command)
 
 
 async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
@@ -204,6 +273,7 @@ async def erase(key: bytes, state: LeadState | None, issued_at: float) -> None:
     summary = codecs.erasure_summary(state, issued_at)
     if state is not None:
         del leads_table[key]  # a tombstone: the changelog forgets the lead too
+        forget_history(key)
         lead_census.removed(partition_for(key, settings().partitions), _bucket(state))
         due_index.schedule(state.lead_id, None)
         if state.account is not None:  # the account forgets the person too
@@ -218,6 +288,7 @@ async def record_feedback(key: bytes, state: LeadState, command: dict[str, Any])
                               scoring_model())
     if not decision.duplicate:
         store(key, state, decision.state)
+        record_history(key, state, None, decision.change)
         await feedback_topic.send(key=key, value=codecs.encode_feedback_event(key.decode(), command, decision.state))
     if decision.change is not None:
         await emit(decision.change, command["issued_at"])
@@ -241,6 +312,7 @@ async def demote(key: bytes, state: LeadState) -> None:
     if decision.duplicate:
         return
     store(key, state, decision.state)
+    record_history(key, state, None, decision.change)
     if decision.change is not None:
         metrics.QUALIFICATION_CHANGES.labels(
             from_stage=decision.change.from_stage.value, to_stage=decision.change.to_stage.value,
@@ -260,14 +332,16 @@ async def emit(change: QualificationChange, ingested_at: float | None) -> float:
     return emitted_at
 
 
-async def dead_letter(event: EventT, reason: str, detail: str) -> None:
+async def dead_letter(event: EventT, value: bytes | None, reason: str, detail: str) -> None:
+    """``value`` is the record's bytes with client IPs truncated, as is its key here."""
     message = event.message
+    key = privacy.truncate_ips(message.key) if message.key is not None else None
     metrics.EVENTS_DEAD_LETTERED.labels(reason=reason).inc()
     log.info("dead-lettered %s[%d]@%d: %s (%s)", message.topic, message.partition, message.offset, reason, detail)
     await dead_letters_topic.send(
-        key=message.key,
+        key=key,
         value=codecs.encode_dead_letter(
-            reason, detail, message.key, message.value, message.topic, message.partition,
+            reason, detail, key, value, message.topic, message.partition,
             message.offset, message.timestamp, time.time(),
         ),
     )

@@ -27,6 +27,7 @@ from streams import codecs, metrics
 from streams.app import app
 from streams.config import Settings, file_model, scoring_model, settings, use_model
 from streams.errors import RolloutRefused
+from streams.lead_history import record_history
 from streams.partitioning import partition_for
 from streams.pipeline import emit, report_to_account, store
 from streams.tables import leads_table
@@ -215,6 +216,7 @@ async def reclassify(key: bytes, state: LeadState, command: dict[str, Any]) -> N
             await emit(decision.change, None)  # the state landed before a crash may have lost the emit
         return
     store(key, state, decision.state)
+    record_history(key, state, None, decision.change)  # the board's timeline shows the move, by model
     metrics.MODEL_RECLASSIFIED.inc()
     await report_to_account(decision.state, command["cause"])
     if decision.change is not None:

@@ -16,9 +16,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from scoring import EventType, LeadEvent
-from scoring.profile import Scalar
+from scoring.profile import Scalar, facts_from
 
-ANONYMOUS_PREFIX = "anon:"
 # A sender's clock may run ahead; event times later than this past the broker's receipt are clamped.
 MAX_CLOCK_SKEW_S = 300.0
 MAX_ATTRIBUTES = 64
@@ -75,7 +74,8 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
     properties = _object(message, "properties")
     traits = _object(message, "traits")
     context = _object(message, "context")
-    lead_id, anonymous = _identity(message)
+    attributes = _attributes(properties, _object(context, "traits"), traits)
+    lead_id, anonymous, visitor_id = _identity(message, event_type, attributes)
     occurred_at = min(_event_time(message, received_at), received_at + MAX_CLOCK_SKEW_S)
     return LeadEvent(
         event_id=_identifier(message.get("messageId"), "messageId")
@@ -86,9 +86,10 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
         occurred_at=occurred_at,
         name=_track_name(message) if event_type is EventType.TRACK else _optional_text(message, "name"),
         path=_page_path(properties, context) if event_type in (EventType.PAGE, EventType.SCREEN) else None,
-        attributes=_attributes(properties, _object(context, "traits"), traits),
+        attributes=attributes,
         user_agent=context.get("userAgent") if isinstance(context.get("userAgent"), str) else None,
-        consent=_consent(context, properties),
+        consent=has_consent(context, properties),
+        visitor_id=visitor_id if not anonymous else None,
     )
 
 
@@ -113,13 +114,29 @@ def _identifier(value: Any, field: str) -> str | None:
     return text
 
 
-def _identity(message: dict[str, Any]) -> tuple[str, bool]:
+def _identity(
+    message: dict[str, Any], event_type: EventType, attributes: dict[str, Scalar],
+) -> tuple[str, bool, str | None]:
+    """(lead id, anonymous, visitor id). An anonymous event's lead id is its visitor id.
+
+    Without a userId, an identify or a form (track) that gives an email names the lead by that
+    email: it is how a visitor filling in a form becomes known.
+    """
     user_id = _identifier(message.get("userId"), "userId")
-    if user_id:
-        return user_id, False
     anonymous_id = _identifier(message.get("anonymousId"), "anonymousId")
+    if event_type is EventType.ALIAS:
+        # alias(previousId -> userId): the earlier id, usually the visitor's, now means this lead.
+        anonymous_id = _identifier(message.get("previousId"), "previousId") or anonymous_id
+        if not user_id:
+            raise _Invalid(RejectReason.MISSING_IDENTITY, "alias without a userId")
+    if user_id:
+        return user_id, False, anonymous_id
+    if event_type in (EventType.IDENTIFY, EventType.TRACK):
+        email = facts_from(attributes).get("email")
+        if isinstance(email, str):
+            return email, False, anonymous_id
     if anonymous_id:
-        return ANONYMOUS_PREFIX + anonymous_id, True
+        return anonymous_id, True, anonymous_id
     raise _Invalid(RejectReason.MISSING_IDENTITY, "neither userId nor anonymousId")
 
 
@@ -195,7 +212,7 @@ def _scalar(value: Any) -> Scalar | None:
     return None
 
 
-def _consent(context: dict[str, Any], properties: dict[str, Any]) -> bool:
+def has_consent(context: dict[str, Any], properties: dict[str, Any]) -> bool:
     """Do-Not-Track or an explicit consent=false means the hit is not ours to keep."""
     if context.get("dnt") in (True, "1", 1) or properties.get("dnt") in (True, "1", 1):
         return False

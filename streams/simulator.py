@@ -1,7 +1,9 @@
 """Realistic lead journeys for the demo: most leads stay cold, some warm up, a few turn hot.
 
 ``plan_wave`` is a pure function of its seed, so a run can be repeated; ``send_waves`` is
-the thin shell that replays plans onto the raw topic in real time.
+the thin shell that replays plans in real time, handing what is due to a ``deliver`` coroutine
+(``leadstream dev`` posts them to the collector). Known leads browse anonymously first, as real
+visitors do, so identify has history to stitch.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
 BROWSER_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15"
@@ -64,9 +65,10 @@ class _Journey:
         self.clock += self.rng.uniform(0.4, 3.0)
         message = self._message(body, self.clock)
         raw = orjson.dumps(message)
-        self.events.append(PlannedEvent(self.clock, self.lead_key.encode(), raw, label))
+        key = (self.user_id or self.anonymous_id).encode()  # the raw topic's key: userId, else anonymousId
+        self.events.append(PlannedEvent(self.clock, key, raw, label))
         if self.rng.random() < 0.03:  # trackers retry: the same message arrives twice
-            self.events.append(PlannedEvent(self.clock + 0.05, self.lead_key.encode(), raw, "duplicate"))
+            self.events.append(PlannedEvent(self.clock + 0.05, key, raw, "duplicate"))
 
     def page(self, path: str) -> None:
         self.add({"type": "page", "properties": {"path": path, "url": f"https://example.com{path}"}}, "page")
@@ -75,6 +77,8 @@ class _Journey:
         self.add({"type": "track", "event": name, "properties": properties}, "track")
 
     def identify(self, email: str, traits: dict[str, object]) -> None:
+        """From here on the visitor is known: identify links its anonymous history to the lead."""
+        self.user_id = self.lead_key
         self.add({"type": "identify", "traits": {"email": email, **traits}}, "identify")
 
 
@@ -148,9 +152,10 @@ def plan_wave(seed: int, leads: int, span_s: float, start: float) -> list[Planne
         anonymous_id = f"v-{seed}-{index}"
         known = rng.random() < 0.75
         lead_key = f"lead-{seed}-{index}" if known else anonymous_id
-        journey = _Journey(rng, start, lead_key, lead_key if known else None, anonymous_id,
-                           clock=rng.uniform(0.0, span_s * 0.5))
+        journey = _Journey(rng, start, lead_key, None, anonymous_id, clock=rng.uniform(0.0, span_s * 0.5))
         if known:
+            for _ in range(rng.randint(0, 2)):  # visits before anyone knows who it is
+                journey.page(rng.choice(("/", "/product", "/blog/lead-scoring", "/pricing")))
             domain = rng.choice(OUT_OF_MARKET) if rng.random() < 0.08 else rng.choice(COMPANIES)
             journey.identify(f"{lead_key}@{domain}", {
                 "title": rng.choice(TITLES), "industry": rng.choice(INDUSTRIES),
@@ -163,19 +168,22 @@ def plan_wave(seed: int, leads: int, span_s: float, start: float) -> list[Planne
 
 
 async def send_waves(
-    producer: AIOKafkaProducer, topic: str, leads_per_wave: int, span_s: float, seed: int,
-    should_stop: Callable[[], bool], on_sent: Callable[[PlannedEvent], None],
+    deliver: Callable[[list[PlannedEvent]], Awaitable[None]], leads_per_wave: int, span_s: float, seed: int,
+    should_stop: Callable[[], bool], max_batch: int = 100,
 ) -> None:
-    """Replay waves of journeys in real time until ``should_stop`` says so."""
+    """Replay waves of journeys in real time until ``should_stop`` says so, in batches of what is due."""
     wave = 0
     while not should_stop():
         start = time.time()
-        for event in plan_wave(seed + wave, leads_per_wave, span_s, start):
-            delay = start + event.offset_s - time.time()
+        planned = plan_wave(seed + wave, leads_per_wave, span_s, start)
+        while planned:
+            delay = start + planned[0].offset_s - time.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             if should_stop():
                 return
-            await producer.send(topic, event.value, key=event.key)
-            on_sent(event)
+            due = start + planned[0].offset_s
+            batch = [event for event in planned[:max_batch] if start + event.offset_s <= max(due, time.time())]
+            del planned[:len(batch)]
+            await deliver(batch)
         wave += 1

@@ -16,3 +16,12 @@ erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes)
 
 # Company domain -> the account's members and temperature (fed from accounts.members, keyed by domain).
 accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes)
+
+# Lead id -> its latest events and qualification moves (streams/lead_history.py), for the board's
+# timeline and score chart. Co-partitioned with the leads table and erased with it; kept apart
+# so scoring and the lead list never read or rewrite it.
+history_table = app.Table("lead_history", key_type=bytes, value_type=bytes)
+# Visitor id -> its held anonymous history, or the lead identify linked it to (DESIGN §3).
+# Keyed by the visitor id, so it lives on the visitor's partition (where records keyed by the
+# anonymousId land); bounded per visitor and expired by a timer on each worker.
+visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams import codecs, metrics
+from streams import codecs, metrics, pipeline, stitching
 from streams.app import app
 from streams.config import scoring_model, settings
 from streams.pipeline import due_index
@@ -88,3 +89,12 @@ async def measure_consumer_lag() -> None:
         await lag_probe.measure()
     except Exception:  # noqa: BLE001 — a metrics probe must never take the worker down
         log.warning("consumer lag probe failed", exc_info=True)
+
+
+# Every worker, for the partitions it owns (not on_leader): held anonymous history expires.
+@app.timer(stitching.expiry_interval_s())
+async def expire_anonymous_history() -> None:
+    try:
+        await pipeline.expire_due(time.time())
+    except Exception:  # noqa: BLE001 — expiry is retried on the next tick; the worker keeps scoring
+        log.warning("expiring anonymous history failed", exc_info=True)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Iterable, Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.config import Settings
 from streams.errors import TopicMismatch
+import streams.tables  # noqa: F401 — declares every table on the app, so app.tables names them all
+from streams.app import app
 from streams.topics import ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK, RAW_EVENTS
 
 log = logging.getLogger(__name__)
@@ -22,6 +27,7 @@ DEFAULT_RETENTION_MS = 14 * 86_400_000
 # Every worker reads the whole control topic; compaction keeps the latest applied model forever.
 PARTITIONS = {CONTROL: 1}
 EXTRA_CONFIGS = {CONTROL: {"cleanup.policy": "compact"}}
+VISIBLE_WITHIN_S = 15.0
 
 
 def retention_ms(name: str, config: Settings) -> int:
@@ -31,7 +37,32 @@ def retention_ms(name: str, config: Settings) -> int:
     return RETENTION_MS.get(name, DEFAULT_RETENTION_MS)
 
 
-async def ensure_topics(config: Settings) -> None:
+def changelog_name(app_id: str, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
+
+
+def wanted_topics(config: Settings, extra: Iterable[str] = ()) -> list[NewTopic]:
+    """The app's topics, its tables' changelogs, and ``extra`` (full names) of the app's shape."""
+    topics = [
+        NewTopic(name=config.topic_prefix + name, num_partitions=PARTITIONS.get(name, config.partitions),
+                 replication_factor=config.replication_factor,
+                 topic_configs={"retention.ms": str(retention_ms(name, config)), **EXTRA_CONFIGS.get(name, {})})
+        for name in ALL_TOPICS
+    ]
+    # Table changelogs too (compacted, as Faust makes them): one Faust creates as it joins the
+    # group can be missing from the metadata the assignment is computed from, and the table
+    # then refuses every write ("changelog has 0 partitions") until that metadata is refreshed.
+    topics += [NewTopic(name=changelog_name(config.app_id, table), num_partitions=config.partitions,
+                        replication_factor=config.replication_factor, topic_configs={"cleanup.policy": "compact"})
+               for table in sorted(app.tables)]
+    topics += [NewTopic(name=name, num_partitions=config.partitions, replication_factor=config.replication_factor,
+                        topic_configs={"retention.ms": str(DEFAULT_RETENTION_MS)})
+               for name in extra if name not in {t.name for t in topics}]
+    return topics
+
+
+async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
     """Create missing topics; fail with a clear error if an existing one has the wrong shape."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=config.bootstrap_servers, client_id=f"{config.app_id}-admin",
@@ -39,25 +70,37 @@ async def ensure_topics(config: Settings) -> None:
     )
     await admin.start()
     try:
-        wanted = {config.topic_prefix + name: name for name in ALL_TOPICS}
+        wanted = wanted_topics(config, extra)
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(
-                name=full_name,
-                num_partitions=PARTITIONS.get(name, config.partitions),
-                replication_factor=config.replication_factor,
-                topic_configs={"retention.ms": str(retention_ms(name, config)), **EXTRA_CONFIGS.get(name, {})},
-            )
-            for full_name, name in wanted.items()
-            if full_name not in existing
-        ]
+        missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
             await admin.create_topics(missing)
             log.info("created topics %s", ", ".join(t.name for t in missing))
-        await _check_partitions(admin, [name for name, short in wanted.items() if name in existing
-                                         and short not in PARTITIONS], config.partitions)
+            await _until_visible(admin, missing)
+        # Only the co-partitioned ones: the control topic has its own single partition.
+        await _check_partitions(admin, [t.name for t in wanted if t.name in existing
+                                        and t.num_partitions == config.partitions], config.partitions)
     finally:
         await admin.close()
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    """Until the broker describes every new topic with all its partitions (its metadata lags creation)."""
+    names = [t.name for t in topics]
+    partitions = {t.name: t.num_partitions for t in topics}
+    deadline = time.monotonic() + VISIBLE_WITHIN_S
+    while time.monotonic() < deadline:
+        try:
+            described = await admin.describe_topics(names)
+        except Exception:  # noqa: BLE001 — an unknown topic may raise while the metadata catches up
+            described = []
+        if len(described) == len(names) and all(
+            not d.get("error_code") and len(d.get("partitions", [])) == partitions.get(d.get("topic"))
+            for d in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    log.warning("topics %s not yet in the broker's metadata after %.0f s", ", ".join(names), VISIBLE_WITHIN_S)
 
 
 async def _check_partitions(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:
@@ -70,19 +113,3 @@ async def _check_partitions(admin: AIOKafkaAdminClient, names: list[str], partit
                 f"topic {description['topic']} has {count} partitions but LEADSTREAM_PARTITIONS is"
                 f" {partitions}: co-partitioned topics and tables need the same count"
             )
-
-
-async def ensure_topic(config: Settings, full_name: str) -> None:
-    """Create one more topic of the app's shape (partitions, replication), if it is missing."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=config.bootstrap_servers, client_id=f"{config.app_id}-admin",
-        **config.security.client_kwargs(),
-    )
-    await admin.start()
-    try:
-        if full_name not in set(await admin.list_topics()):
-            await admin.create_topics([NewTopic(name=full_name, num_partitions=config.partitions,
-                                                replication_factor=config.replication_factor,
-                                                topic_configs={"retention.ms": str(DEFAULT_RETENTION_MS)})])
-    finally:
-        await admin.close()

@@ -14,10 +14,10 @@ ACCOUNT_MEMBERS = "accounts.members"
 ACCOUNT_QUALIFICATION = "accounts.qualification"
 # The applied scoring model: one partition, compacted, read whole by every worker (streams/rollout.py).
 CONTROL = "leads.control"
-ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION,
-              CONTROL)
-# Where `leadstream replay` writes the changes a candidate model would have made (created on first use).
+# Where `leadstream replay` writes the changes a candidate model would have made.
 REPLAY_QUALIFICATION = "leads.qualification.replay"
+ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION,
+              CONTROL, REPLAY_QUALIFICATION)
 
 
 def topic_name(name: str) -> str:

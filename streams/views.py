@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faust.exceptions import ConsumerNotStarted
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from prometheus_client import REGISTRY
@@ -15,7 +16,10 @@ from streams.pipeline import lead_census
 @app.page("/healthz")
 async def healthz(self: View, request: Request) -> Response:
     """200 once the worker has partitions and its tables are recovered, 503 before."""
-    ready = app.consumer is not None and bool(app.consumer.assignment()) and not app.rebalancing
+    try:
+        ready = app.consumer is not None and bool(app.consumer.assignment()) and not app.rebalancing
+    except ConsumerNotStarted:  # asked while the worker is still starting: not ready, not an error
+        ready = False
     ready = ready and app.tables.recovery.completed.is_set()
     return self.json({"ready": ready, "model_version": scoring_model().version}, status=200 if ready else 503)
 

@@ -1,4 +1,4 @@
-"""Running ``leadstream worker`` as a child process: for ``leadstream dev``, tests and benchmarks."""
+"""Running ``leadstream worker`` (or ``collector``) as a child process: for ``leadstream dev``, tests and benchmarks."""
 
 from __future__ import annotations
 
@@ -59,10 +59,13 @@ class WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [*self.command, "worker", "--loglevel", "info"],
+                [*self.command, *self.arguments()],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    def arguments(self) -> list[str]:
+        return ["worker", "--loglevel", "info"]
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -80,15 +83,16 @@ class WorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
-                raise WorkerFailed(f"worker exited with {self.process and self.process.returncode}:\n{self.log_tail()}")
+                code = self.process and self.process.returncode
+                raise WorkerFailed(f"{self.arguments()[0]} exited with {code}:\n{self.log_tail()}")
             try:
                 status, _ = await self.get_json("/healthz", timeout=2.0)
                 if status == 200:
                     return
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):  # ValueError: not JSON (yet)
                 pass
             await asyncio.sleep(0.3)
-        raise WorkerFailed(f"worker not ready after {timeout:.0f} s:\n{self.log_tail()}")
+        raise WorkerFailed(f"{self.arguments()[0]} not ready after {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM runs Faust's graceful shutdown (final commit); SIGKILL only if it hangs."""
@@ -106,3 +110,10 @@ class WorkerProcess:
         if self.process.poll() is None:
             self.process.kill()
         return self.process.wait()
+
+
+class CollectorProcess(WorkerProcess):
+    """``leadstream collector`` on its own port; ready (``/healthz`` 200) once its producer is connected."""
+
+    def arguments(self) -> list[str]:
+        return ["collector", "--port", str(self.web_port)]

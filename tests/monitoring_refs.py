@@ -31,6 +31,7 @@ SYNTHETIC = frozenset({
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 _UNIT_SUFFIXES = ("_seconds", "_bytes")  # `<unit>_count`/`_sum` is a histogram's (or summary's), never a counter's
 ALERT_CONSUMER_PREFIX = "leadstream_alert"  # leadstream_alerts_* and leadstream_alert_delivery_seconds
+COLLECTOR_PREFIX = "leadstream_collector_"
 
 _KEYWORDS = frozenset({
     "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -59,7 +60,7 @@ class MetricRef:
 
     name: str  # as a /metrics scrape names it; a histogram's base name
     histogram: bool
-    process: str  # "alerts" (the `leadstream alerts` consumer) or "worker"
+    process: str  # "alerts" (the `leadstream alerts` consumer), "collector" or "worker"
     used_in: tuple[str, ...]
 
     @property
@@ -145,11 +146,17 @@ def referenced_metrics() -> dict[str, MetricRef]:
         name: MetricRef(
             name=name,
             histogram=histogram,
-            process="alerts" if name.startswith(ALERT_CONSUMER_PREFIX) else "worker",
+            process=_process(name),
             used_in=tuple(dict.fromkeys(where)),
         )
         for (name, histogram), where in sorted(uses.items())
     }
+
+
+def _process(name: str) -> str:
+    if name.startswith(ALERT_CONSUMER_PREFIX):
+        return "alerts"
+    return "collector" if name.startswith(COLLECTOR_PREFIX) else "worker"
 
 
 def referenced_metric_names() -> set[str]:

@@ -1,7 +1,8 @@
-"""`leadstream dev` on the embedded broker: the demo runs, scores and accounts for every event."""
+"""`leadstream dev` on the embedded broker: the demo runs through the collector, scores and accounts for every event."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,15 +30,24 @@ def test_leadstream_dev_runs_end_to_end_and_its_summary_adds_up(tmp_path: Path):
 
     assert run.returncode == 0, f"dev exited {run.returncode}\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     summary = orjson.loads(summary_path.read_bytes())
-    accounting = summary["accounting"]
+    accounting, collector = summary["accounting"], summary["collector"]
     assert summary["broker"]["kind"] == "embedded"
     assert summary["events_sent"] > 100
     assert summary["adds_up"] is True
-    assert accounting["received"] == summary["events_sent"]
+    # Every event went through the collector: what it accepted, the worker received and put in a bucket.
+    assert collector["received"] == summary["events_sent"]
+    assert collector["received"] == collector["accepted"] + collector["rejected"] + collector["consent_refused"]
+    assert accounting["received"] == collector["accepted"]
     assert accounting["received"] == (accounting["scored"] + accounting["ignored"] + accounting["deduplicated"]
                                       + accounting["dead_lettered"] + accounting["held"])
-    # The simulator sends crawlers, broken payloads and retries: each lands in its own bucket.
-    assert accounting["dead_lettered_by_reason"].get("malformed_json", 0) == summary["events_sent_by_label"].get("malformed", 0)
+    # The simulator sends crawlers, broken payloads and retries: each lands in its own bucket. Broken
+    # bodies are answered 400 at the edge and never reach Kafka.
+    sent = summary["events_sent_by_label"]
+    assert collector["rejected_by_reason"].get("malformed_json", 0) == sent.get("malformed", 0)
+    assert accounting["dead_lettered"] == 0
+    # Known visitors browse anonymously first; identify credits that history, the rest stays held.
+    assert accounting["held"] > 0
+    assert collector["bot_events"] == summary["events_sent_by_label"].get("bot", 0)
     # A retried unmapped click is ignored again rather than deduplicated: only scored events are remembered.
     assert 0 < accounting["deduplicated"] <= summary["events_sent_by_label"].get("duplicate", 0)
     assert accounting["ignored_by_reason"].get("bot", 0) == summary["events_sent_by_label"].get("bot", 0)
@@ -47,3 +57,4 @@ def test_leadstream_dev_runs_end_to_end_and_its_summary_adds_up(tmp_path: Path):
     assert summary["leads_per_stage"].get("sql", 0) > 0
     assert "warm→hot" in run.stdout.replace("\x1b[1;31m", "").replace("\x1b[33m", "").replace("\x1b[0m", "")
     assert "adds up" in run.stdout
+    assert re.search(r"^board +http://127\.0\.0\.1:\d+/board$", run.stdout, re.MULTILINE), "dev prints the board's address"

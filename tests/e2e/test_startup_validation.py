@@ -42,3 +42,15 @@ def test_a_missing_model_file_is_named(tmp_path: Path):
     run = run_worker({"LEADSTREAM_MODEL": str(tmp_path / "absent.toml")})
     assert run.returncode == 2
     assert "absent.toml" in run.stderr and "cannot be read" in run.stderr
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("LEADSTREAM_COLLECTOR_WRITE_KEYS", "web"),
+    ("LEADSTREAM_COLLECTOR_MAX_BODY_BYTES", "lots"),
+    ("LEADSTREAM_COLLECTOR_ALLOWED_ORIGINS", "example.com"),
+])
+def test_a_bad_collector_setting_is_named_and_the_collector_does_not_start(variable: str, value: str):
+    run = subprocess.run([*leadstream_command(), "collector", "--port", "0"], env={**os.environ, variable: value},
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"leadstream: {variable}:"), run.stderr

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.worker_process import WorkerProcess
+from streams.worker_process import CollectorProcess, WorkerProcess
 
 # Faust's defaults (60 s) would make every join and rebalance in the suite slow.
 FAST_GROUP_ENV = {
@@ -55,6 +55,17 @@ ICP_TRAITS = {"title": "VP Marketing", "industry": "software", "employees": 400,
 def identify(lead: str, event_id: str, email: str, minutes: float = 0.0, **traits: Any) -> dict[str, Any]:
     return {"type": "identify", "messageId": event_id, "userId": lead,
             "traits": {"email": email, **ICP_TRAITS, **traits}, "timestamp": at(minutes)}
+
+
+def visit(visitor: str, event_id: str, path: str, minutes: float = 0.0) -> dict[str, Any]:
+    """An anonymous page view: only the visitor id (analytics.js's anonymousId) is known."""
+    return {"type": "page", "messageId": event_id, "anonymousId": visitor, "properties": {"path": path},
+            "timestamp": at(minutes)}
+
+
+def identify_visitor(lead: str, visitor: str, event_id: str, email: str, minutes: float = 0.0) -> dict[str, Any]:
+    """identify as analytics.js sends it: the new userId beside the visitor's anonymousId."""
+    return {**identify(lead, event_id, email, minutes), "anonymousId": visitor}
 
 
 def answers(lead: str, event_id: str, minutes: float = 0.0, **criteria: Any) -> dict[str, Any]:
@@ -105,13 +116,13 @@ class TopicRecorder:
             await asyncio.sleep(0.2)
 
 
-BUCKETS = ("received", "scored", "ignored", "deduplicated", "dead_lettered", "held")
+BUCKETS = ("received", "scored", "ignored", "deduplicated", "dead_lettered", "held", "handed_over")
 
 
 def summed_accounting(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One accounting over several workers: each counts what passed through its own partitions."""
     total: dict[str, Any] = {bucket: sum(part[bucket] for part in parts) for bucket in BUCKETS}
-    for by_reason in ("ignored_by_reason", "dead_lettered_by_reason"):
+    for by_reason in ("received_by_source", "ignored_by_reason", "dead_lettered_by_reason"):
         merged: dict[str, int] = {}
         for part in parts:
             for reason, count in part[by_reason].items():
@@ -170,6 +181,10 @@ class RunningPipeline:
         )
         return distinct(records)
 
+    async def lead(self, lead: str) -> tuple[int, dict[str, Any]]:
+        """GET /leads/{lead} from the first worker (forwarded to the owner)."""
+        return await self.worker.get_json(f"/leads/{lead}")
+
     async def accounting(self) -> dict[str, Any]:
         return summed_accounting([(await worker.get_json("/accounting"))[1] for worker in self.workers])
 
@@ -212,6 +227,21 @@ async def start_pipeline(
                                          prefix + "accounts.members", prefix + "accounts.qualification"))
     await recorder.start()
     return RunningPipeline(bootstrap, prefix, processes, producer, recorder)
+
+
+async def start_collector(
+    pipeline: RunningPipeline, log_dir: Path, env: dict[str, str] | None = None,
+) -> CollectorProcess:
+    """A ``leadstream collector`` process producing to the pipeline's own topics."""
+    collector = CollectorProcess(pipeline.bootstrap, log_dir / f"collector-{pipeline.prefix}log", env={
+        "LEADSTREAM_APP_ID": f"leadstream-{pipeline.prefix[:-1]}",
+        "LEADSTREAM_TOPIC_PREFIX": pipeline.prefix,
+        "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
+        **(env or {}),
+    })
+    collector.start()
+    await collector.wait_ready(timeout=60.0)
+    return collector
 
 
 async def stop_pipeline(pipeline: RunningPipeline) -> None:

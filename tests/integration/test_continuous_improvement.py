@@ -274,6 +274,10 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
     last_event = datetime.fromisoformat(journeys.sent[lead][-1]["timestamp"]).timestamp()
     assert switched["event_time"] == iso_time(last_event)  # re-classified as of its last event
     assert_matches_contract("leads.qualification", switched)
+    async with aiohttp.ClientSession() as session:  # the board's timeline shows the move, by model
+        async with session.get(f"{pipeline.workers[0].url}/leads/{lead}/history") as response:
+            moves = (await response.json())["moves"]
+    assert ("iql", "mql", "model") in [(m["from_stage"], m["to_stage"], m["cause"]) for m in moves]  # decay may follow
     assert [worker.pid for worker in pipeline.workers] == pids
     assert all(worker.process.poll() is None for worker in pipeline.workers)
     for worker in pipeline.workers:

@@ -8,7 +8,7 @@ import pytest
 import pytest_asyncio
 
 from tests.integration.pipeline_harness import (
-    RunningPipeline, identify, page, start_pipeline, stop_pipeline, track,
+    RunningPipeline, identify, identify_visitor, page, start_pipeline, stop_pipeline, track, visit,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
@@ -55,3 +55,32 @@ async def test_two_workers_score_every_lead_exactly_once_between_them(two_worker
     # Both workers did real work, and no lead is held twice.
     assert all(count > 0 for count in held_by_each), held_by_each
     assert sum(held_by_each) == len(LEADS)
+
+
+async def test_anonymous_history_is_stitched_across_the_two_workers_and_credited_once(
+    two_workers: RunningPipeline,
+):
+    before = await two_workers.settled_accounting()
+    leads = [f"two-stitch-{n}" for n in range(8)]
+    for lead in leads:
+        await two_workers.send_all([visit(f"{lead}-v", f"{lead}-1", "/pricing", 0),
+                                    visit(f"{lead}-v", f"{lead}-2", "/product", 1)])
+    held = await two_workers.settled_accounting()
+    assert held["held"] - before["held"] == 2 * len(leads)
+
+    for lead in leads:
+        await two_workers.send(identify_visitor(lead, f"{lead}-v", f"{lead}-id", f"{lead}@acme.io", 2))
+        await two_workers.send(identify_visitor(lead, f"{lead}-v", f"{lead}-id-again", f"{lead}@acme.io", 3))
+    # The identifies alone balance the accounting while the visits are still held: wait for the releases.
+    for _ in range(150):
+        if (await two_workers.settled_accounting())["held"] == before["held"]:
+            break
+        await asyncio.sleep(0.2)
+    after = await two_workers.settled_accounting()
+
+    assert after["held"] == before["held"]
+    assert after["scored"] - before["scored"] == 4 * len(leads)
+    for lead in leads:
+        status, document = await two_workers.lead(lead)
+        assert status == 200, document
+        assert {c["signal"]: c["count"] for c in document["contributions"]} == {"pricing_view": 1, "product_view": 1}

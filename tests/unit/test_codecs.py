@@ -7,7 +7,8 @@ from dataclasses import replace
 import orjson
 import pytest
 
-from scoring import Stage, apply, load_model
+from scoring import Stage, VisitorState, apply, load_model
+from scoring.history import History, record
 from streams import codecs
 from streams.simulator import plan_wave
 from tests.contracts import assert_matches_contract
@@ -16,7 +17,11 @@ from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, j
 
 def rich_journey():
     """Profile, answers, capped, negative and product signals, and several changes to remember."""
-    return journey([
+    return journey(rich_signals())
+
+
+def rich_signals():
+    return [
         identify(T0, "dana@acme.io", **ICP_FIT),
         answer(T0 + 30, need="yes", authority=True, metrics="40% faster"),
         signal("pricing_view", T0 + 60),
@@ -28,7 +33,7 @@ def rich_journey():
         signal("email_unsubscribe", T0 + 230),
         signal("product_view", T0 + 240),
         answer(T0 + 300, **BANT_MET),
-    ])
+    ]
 
 
 def test_a_lead_state_survives_the_table_round_trip_exactly():
@@ -81,6 +86,45 @@ def test_a_forwarded_signal_survives_the_topic_round_trip_and_meets_its_contract
         assert codecs.decode_signal(codecs.encode_signal(forwarded, T0 + 1)) == (forwarded, T0 + 1)
 
 
+def test_a_visitors_held_history_survives_the_table_round_trip():
+    held = (signal("pricing_view", T0, lead="v-1", anonymous=True),
+            signal(None, T0 + 1, lead="v-1", anonymous=True, profile={"company": "Acme"}, answers={"need": "yes"}))
+    for state in (VisitorState("v-1", held=held, last_seen=T0 + 2),
+                  VisitorState("v-1", lead_id="lead-9", last_seen=T0)):
+        assert codecs.decode_visitor("v-1", codecs.encode_visitor(state)) == state
+
+
+def test_every_command_on_the_signals_topic_meets_its_contract():
+    released = (signal("pricing_view", T0, lead="lead-9"), signal(None, T0 + 1, lead="lead-9", answers={"need": "yes"}))
+    commands = [
+        codecs.encode_command(codecs.ERASE, "lead-9", T0),
+        codecs.encode_command(codecs.FEEDBACK, "lead-9", T0, feedback_id="f1", verdict="rejected", reason="no budget",
+                              by="sam"),
+        codecs.encode_command(codecs.STITCH, "lead-9", T0, visitor_id="v-1"),
+        codecs.encode_release("lead-9", "v-1", "release:abc", released, T0),
+        codecs.encode_command(codecs.EXPIRE, None, T0, visitor_id="v-1"),
+        codecs.encode_command(codecs.DECAY, "lead-9", T0, due=T0 - 5),
+        codecs.encode_command(codecs.OUTCOME, "lead-9", T0, outcome="won", event_id="crm-1"),
+        codecs.encode_command(codecs.RECLASSIFY, "lead-9", T0, version="2026.2", cause="model:2026.2@3"),
+    ]
+    for command in commands:
+        assert codecs.is_command(command)
+        assert_matches_contract("leads.signals", orjson.loads(command))
+    release = orjson.loads(commands[3])
+    assert tuple(codecs.signal_from_dict(each) for each in release["signals"]) == released
+
+
+def test_an_applied_model_record_meets_its_contract_and_reads_back():
+    record = codecs.encode_model_applied('version = "fast-2"\n', "fast-2", "fast-1", T0)
+    assert_matches_contract("leads.control", orjson.loads(record))
+    assert codecs.decode_model_applied(record)["model"] == 'version = "fast-2"\n'
+
+
+def test_a_malformed_command_breaks_the_contract():
+    with pytest.raises(AssertionError, match="visitor_id"):
+        assert_matches_contract("leads.signals", orjson.loads(codecs.encode_command(codecs.STITCH, "lead-9", T0)))
+
+
 def test_emitted_changes_and_dead_letters_meet_their_contracts():
     emitted = [d.change for d in rich_journey() if d.change]
     disqualified = journey([identify(T0, "kim@gmail.com", title="Intern"), signal("email_hard_bounce", T0 + 1)])
@@ -123,3 +167,16 @@ def test_a_lead_claiming_an_absurd_company_size_can_still_be_stored():
     state = journey([identify(T0, "dana@acme.io", employees="100000000000000000000")])[-1].state
 
     assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
+
+
+def test_a_lead_history_survives_the_table_round_trip_exactly_folded_or_not():
+    signals = rich_signals()
+    decisions = journey(signals)
+    for kept in (64, 4):
+        history = History()
+        for each, decision in zip(signals, decisions):
+            history = record(history, each, decision.change, load_model(), events_kept=kept)
+        assert history.moves and history.events[-1].answers  # the BANT answers come last
+        assert (history.folded_events > 0) == (kept == 4)
+
+        assert codecs.decode_history(codecs.encode_history(history)) == history

@@ -1,69 +1,106 @@
-"""EventHistory files and order: exports round-trip, leave erased leads out, and keep each partition's order."""
+"""A lead's history draws its score over time, exactly, in bounded space."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import math
 
-import orjson
-import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from scoring import LeadEvent, Verdict
-from scoring.replay import SalesVerdict
-from streams.config import settings_from
-from streams.errors import ConfigError, HistoryError
-from streams.history import EventHistory, RawRecord, in_arrival_order, export_lines, read_jsonl
-from streams.topic_admin import retention_ms
+from scoring import Stage, Temperature, scores_at
+from scoring.history import History, record, scores_then, seeded_from, series
+from tests.unit.builders import HOUR, T0, answer, days, identify, journey, model, signal
+from tests.unit.test_decay_properties import signal_lists
 
-T = 1_767_225_600.0
+PROPERTIES = settings(max_examples=150, deadline=None)
 
 
-def raw(partition: int, offset: int, at: float, lead: str, event_id: str) -> RawRecord:
-    message = {"type": "page", "messageId": event_id, "userId": lead, "properties": {"path": "/pricing"}}
-    return RawRecord(partition, offset, at, lead.encode(), orjson.dumps(message))
+def recorded(decisions, signals, events_kept=64):
+    """The history the pipeline would keep: each applied signal, and the change it caused."""
+    history = History()
+    for decision, each in zip(decisions, signals):
+        if not decision.duplicate:
+            history = record(history, each, decision.change, model(), events_kept=events_kept)
+    return history
 
 
-def test_records_keep_each_partitions_offset_order_and_interleave_by_broker_time_the_same_every_read():
-    lane_a = [raw(0, 0, T + 5, "a", "a0"), raw(0, 1, T + 1, "a", "a1")]  # a producer's clock went back
-    lane_b = [raw(1, 0, T + 2, "b", "b0"), raw(1, 1, T + 6, "b", "b1")]
-    verdict = SalesVerdict("fb", "b", Verdict.REJECTED, T + 3)
-
-    merged = list(in_arrival_order([*lane_b, *lane_a], [verdict]))
-
-    assert [r.offset for r in merged if isinstance(r, RawRecord) and r.partition == 0] == [0, 1]
-    assert merged.index(verdict) == merged.index(lane_b[0]) + 1
-    tie = raw(0, 2, T + 6, "a", "a2")  # as late as b1 on the other partition: partition 0 goes first
-    either_way = (list(in_arrival_order([*lane_a, tie, *lane_b], [verdict])),
-                  list(in_arrival_order([*lane_b, tie, *lane_a], [verdict])))
-    assert either_way[0] == either_way[1] and either_way[0][-2:] == [tie, lane_b[1]]
+def close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
-def test_an_export_round_trips_and_leaves_erased_and_unreadable_records_out(tmp_path: Path):
-    records = (raw(0, 0, T, "kept", "k0"), raw(0, 1, T + 1, "gone", "g0"),
-               RawRecord(0, 2, T + 2, None, b"{not json"), SalesVerdict("fb-1", "gone", Verdict.RECYCLE, T + 3),
-               SalesVerdict("fb-2", "kept", Verdict.ACCEPTED, T + 4))
-    lines, counts = export_lines(EventHistory(records, frozenset({"gone"}), "test"), 32 * 1024, exported_at=T + 10)
-    (tmp_path / "h.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+@PROPERTIES
+@given(signal_lists(max_size=40), st.integers(1, 12), st.floats(0, days(30)))
+def test_the_history_gives_the_states_score_now_however_much_it_has_folded(signals, kept, later):
+    decisions = journey(signals)
+    state = decisions[-1].state
+    history = recorded(decisions, signals, events_kept=kept)
+    now = state.as_of + later
 
-    back = read_jsonl([tmp_path / "h.jsonl"])
+    then, expected = scores_then(history, state, model(), now), scores_at(state, model(), now)
 
-    assert counts == {"events": 1, "feedback": 1, "erased_left_out": 2, "unreadable_left_out": 1}
-    assert not any(b"gone" in line for line in lines)
-    assert back.records == (records[0], records[4])
-    decoded, rejected = back.decoded(32 * 1024)
-    assert isinstance(decoded[0], LeadEvent) and decoded[0].event_id == "k0" and rejected == 0
-
-
-def test_a_line_that_is_no_history_record_is_named(tmp_path: Path):
-    (tmp_path / "h.jsonl").write_text('{"kind": "leadstream_history", "format": 1}\n{"kind": "event"}\n')
-
-    with pytest.raises(HistoryError, match=r"h.jsonl:2: not a leadstream history record"):
-        read_jsonl([tmp_path / "h.jsonl"])
+    assert len(history.events) <= kept
+    for part in ("interest", "intent", "negative", "product", "total"):
+        assert close(getattr(then, part), getattr(expected, part)), part
 
 
-def test_raw_retention_is_thirty_days_unless_set_and_can_be_forever():
-    assert retention_ms("leads.events.raw", settings_from({})) == 30 * 86_400_000
-    assert retention_ms("leads.events.raw", settings_from({"LEADSTREAM_RAW_RETENTION_DAYS": "90"})) == 90 * 86_400_000
-    assert retention_ms("leads.events.raw", settings_from({"LEADSTREAM_RAW_RETENTION_DAYS": "-1"})) == -1
-    assert retention_ms("leads.control", settings_from({})) == -1
-    with pytest.raises(ConfigError, match="LEADSTREAM_RAW_RETENTION_DAYS"):
-        settings_from({"LEADSTREAM_RAW_RETENTION_DAYS": "a month"})
+@PROPERTIES
+@given(signal_lists(max_size=30, with_facts=False), st.integers(1, 8))
+def test_a_folded_history_still_gives_every_earlier_score_from_its_start(signals, kept):
+    decisions = journey(signals)
+    state = decisions[-1].state
+    full = recorded(decisions, signals, events_kept=1000)
+    folded = recorded(decisions, signals, events_kept=kept)
+    start = folded.starts_at
+    for at in sorted({s.occurred_at for s in signals if s.occurred_at >= start} | {state.as_of}):
+        assert close(scores_then(folded, state, model(), at).total, scores_then(full, state, model(), at).total)
+
+
+def test_the_series_decays_between_events_and_jumps_at_each():
+    signals = [identify(T0, "ada@acme.com"), signal("demo_request", T0 + HOUR), signal("pricing_view", T0 + days(2))]
+    decisions = journey(signals)
+    state = decisions[-1].state
+    history = recorded(decisions, signals)
+
+    samples = series(history, state, model(), now=T0 + days(9), points=50)
+
+    intent = [(s.at, s.scores.intent) for s in samples]
+    assert intent[0] == (T0, 0.0)
+    at_demo = [value for at, value in intent if at == T0 + HOUR]
+    assert at_demo == [0.0, 30.0]  # just before the demo request, and with it
+    between = [value for at, value in intent if T0 + HOUR < at < T0 + days(2)]
+    assert between == sorted(between, reverse=True) and between[0] < 30.0  # decaying
+    assert samples[-1].at == T0 + days(9)
+    assert samples[-1].scores == scores_at(state, model(), T0 + days(9))  # the API's number
+
+
+def test_a_late_event_lands_in_its_place_in_time():
+    signals = [signal("blog_view", T0 + days(3)), signal("case_study_download", T0 + days(1))]
+    history = recorded(journey(signals), signals)
+
+    assert [event.at for event in history.events] == [T0 + days(1), T0 + days(3)]
+
+
+def test_moves_and_answers_are_kept_for_the_timeline_and_bounded():
+    signals = [identify(T0, "ada@acme.com", title="VP Sales"), answer(T0 + HOUR, budget="yes")]
+    decisions = journey(signals)
+    history = recorded(decisions, signals)
+
+    assert history.events[0].profile_fields == ("email", "title")
+    assert dict(history.events[1].answers) == {"budget": decisions[1].state.answers["budget"].status}
+    assert [(m.from_stage, m.to_stage) for m in history.moves] == [(Stage.NEW, Stage.IQL)]
+    assert history.moves[0].from_temperature is Temperature.COLD
+
+    for n in range(40):
+        history = record(history, None, decisions[0].change, model(), changes_kept=16)
+    assert len(history.moves) == 16
+
+
+def test_a_lead_scored_before_histories_were_kept_is_exact_from_its_as_of_time():
+    signals = [signal("demo_request", T0), signal("webinar_attended", T0 + days(1))]
+    state = journey(signals)[-1].state
+
+    history = seeded_from(state)
+
+    assert history.starts_at == state.as_of and history.events == ()
+    later = state.as_of + days(5)
+    assert close(scores_then(history, state, model(), later).total, scores_at(state, model(), later).total)

@@ -45,7 +45,41 @@ def test_an_anonymous_page_view_takes_its_path_from_the_url_when_no_path_is_give
     event = decode({"type": "page", "messageId": "m2", "anonymousId": "v1",
                     "properties": {"url": "https://example.com/pricing?plan=team"}})
     assert isinstance(event, LeadEvent)
-    assert (event.lead_id, event.anonymous, event.path) == ("anon:v1", True, "/pricing")
+    # An anonymous event's lead id is its visitor id: its history is held per visitor until identify.
+    assert (event.lead_id, event.anonymous, event.path, event.visitor_id) == ("v1", True, "/pricing", None)
+
+
+def test_an_identify_carrying_both_ids_names_the_lead_and_the_visitor_it_links():
+    event = decode({"type": "identify", "messageId": "i1", "userId": "u1", "anonymousId": "v1",
+                    "traits": {"email": "ada@acme.io"}})
+    assert isinstance(event, LeadEvent)
+    assert (event.lead_id, event.anonymous, event.visitor_id) == ("u1", False, "v1")
+
+
+@pytest.mark.parametrize("where", ["traits", "properties"])
+def test_an_anonymous_identify_or_form_giving_an_email_names_the_lead_by_that_email(where):
+    event_type = "identify" if where == "traits" else "track"
+    event = decode({"type": event_type, "messageId": "f1", "anonymousId": "v9", "event": "Contact Form Submitted",
+                    where: {"email": " Ada@Acme.IO "}})
+    assert isinstance(event, LeadEvent)
+    assert (event.lead_id, event.anonymous, event.visitor_id) == ("ada@acme.io", False, "v9")
+
+
+def test_an_anonymous_page_view_with_an_email_property_stays_anonymous():
+    event = decode({"type": "page", "messageId": "p1", "anonymousId": "v9", "properties": {"email": "ada@acme.io"}})
+    assert isinstance(event, LeadEvent)
+    assert (event.lead_id, event.anonymous) == ("v9", True)
+
+
+def test_an_alias_links_its_previous_id_to_the_user_id():
+    event = decode({"type": "alias", "messageId": "a1", "userId": "u1", "previousId": "v1"})
+    assert isinstance(event, LeadEvent)
+    assert (event.lead_id, event.anonymous, event.visitor_id) == ("u1", False, "v1")
+
+
+def test_an_alias_without_a_user_id_is_rejected():
+    assert decode({"type": "alias", "messageId": "a2", "previousId": "v1", "anonymousId": "v1"}) == Rejection(
+        RejectReason.MISSING_IDENTITY, "alias without a userId")
 
 
 def test_a_missing_timestamp_falls_back_to_the_broker_time_and_a_future_one_is_clamped():

@@ -1,0 +1,53 @@
+"""Producing to leads.events.raw: acknowledged by every in-sync replica, idempotent, bounded in time."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from streams.config import Settings
+from streams.topics import RAW_EVENTS
+
+log = logging.getLogger(__name__)
+# An HTTP client waits for the answer: better a 503 it can retry than a hung request.
+SEND_TIMEOUT_S = 10.0
+
+
+class ProduceFailed(Exception):
+    """Kafka did not take the events in time; nothing is known to have been written."""
+
+
+class RawProducer:
+    def __init__(self, config: Settings, idempotent: bool = True) -> None:
+        self.topic = config.topic_prefix + RAW_EVENTS
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=config.bootstrap_servers, client_id=f"{config.app_id}-collector",
+            acks="all", enable_idempotence=idempotent, linger_ms=5, request_timeout_ms=int(SEND_TIMEOUT_S * 1000),
+            **config.security.client_kwargs(),
+        )
+        self.started = False
+
+    async def start(self) -> None:
+        await self._producer.start()
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        await self._producer.stop()
+
+    async def send_all(self, records: Iterable[tuple[bytes, bytes]]) -> None:
+        """Produce (key, value) records and wait until Kafka has them all."""
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                deliveries = [await self._producer.send(self.topic, value, key=key or None) for key, value in records]
+                await asyncio.gather(*deliveries)
+        except (KafkaError, TimeoutError) as exc:
+            raise ProduceFailed(repr(exc)) from exc
+
+    async def send_soon(self, key: bytes, value: bytes) -> asyncio.Future:
+        """Hand the record to the producer without waiting for Kafka (the pixel has answered already)."""
+        return await self._producer.send(self.topic, value, key=key or None)

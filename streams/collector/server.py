@@ -1,0 +1,164 @@
+"""The collector's aiohttp application: routes, CORS, request metrics, start and stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from streams.collector import metrics
+from streams.collector.config import CollectorSettings
+from streams.collector.context import CONTEXT, CollectorContext, context_of
+from streams.collector.forms import form
+from streams.collector.intake import Intake
+from streams.collector.pixel import pixel
+from streams.collector.producer import RawProducer
+from streams.collector.segment_api import SINGLE_TYPES, batch, native, single
+from streams.collector.snippet import snippet
+from streams.config import Settings
+from streams.errors import TopicMismatch
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PREFLIGHT_MAX_AGE_S = 600
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ready = context_of(request).intake.producer.started
+    return web.json_response({"ready": ready}, status=200 if ready else 503)
+
+
+async def prometheus(request: web.Request) -> web.Response:
+    return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def accounting(request: web.Request) -> web.Response:
+    return web.json_response(metrics.accounting())
+
+
+def _endpoint(request: web.Request) -> str:
+    route = request.match_info.route
+    name = route.name if route is not None else None
+    return name if name in metrics.ENDPOINTS else "other"
+
+
+@web.middleware
+async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Counts and times every request; an unexpected failure is a 500, never a dead collector."""
+    started, endpoint, status = time.perf_counter(), _endpoint(request), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("%s %s failed", request.method, request.path)
+        return web.json_response({"success": False, "error": "internal error"}, status=500)
+    finally:
+        metrics.REQUESTS.labels(endpoint=endpoint, status=str(status)).inc()
+        metrics.REQUEST_SECONDS.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Browsers on an allowed origin may call the API (and read its answers), with cookies."""
+    origin = request.headers.get("Origin")
+    allowed = origin is not None and context_of(request).config.origin_allowed(origin)
+    if request.method == "OPTIONS" and allowed:
+        response: web.StreamResponse = web.Response(status=204, headers={
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+            "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_S),
+        })
+    else:
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:  # 404, 405, 413: the browser may read those too
+            if allowed:
+                _allow(exc, origin)
+            raise
+    if allowed:
+        _allow(response, origin)
+    return response
+
+
+def _allow(response: web.StreamResponse, origin: str | None) -> None:
+    response.headers["Access-Control-Allow-Origin"] = origin or "*"
+    response.headers["Access-Control-Allow-Credentials"] = "true"
+    response.headers["Vary"] = "Origin"
+
+
+def web_app(context: CollectorContext) -> web.Application:
+    app = web.Application(middlewares=[observe, cors], client_max_size=context.config.max_body_bytes)
+    app[CONTEXT] = context
+    app.router.add_get("/p.gif", pixel, name="pixel")
+    for event_type in SINGLE_TYPES:
+        app.router.add_post(f"/v1/{event_type}", single, name=event_type)
+    app.router.add_post("/v1/batch", batch, name="batch")
+    app.router.add_post("/v1/import", batch)  # Segment's other name for it
+    app.router.add_post("/v1/events", native, name="events")
+    app.router.add_post("/v1/form", form, name="form")
+    app.router.add_get("/s.js", snippet, name="snippet")
+    app.router.add_get("/healthz", healthz, name="healthz")
+    app.router.add_get("/metrics", prometheus, name="metrics")
+    app.router.add_get("/accounting", accounting, name="accounting")
+    return app
+
+
+class Collector:
+    """One collector process's server: start it, and stop it gracefully (pixel events still flushed)."""
+
+    def __init__(self, kafka: Settings, config: CollectorSettings) -> None:
+        self.kafka = kafka
+        self.config = config
+        self.producer = RawProducer(kafka, idempotent=config.idempotent)
+        self.intake = Intake(self.producer, kafka.max_event_bytes)
+        # No access log: it would write every client's whole IP address to disk.
+        self._runner = web.AppRunner(web_app(CollectorContext(config, self.intake)), access_log=None)
+
+    async def start(self, host: str, port: int) -> None:
+        await _ensure_topics(self.kafka)
+        await self.producer.start()
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+        await self.intake.drain()
+        await self.producer.stop()
+
+
+async def _ensure_topics(kafka: Settings) -> None:
+    """Create the topics with the right partition counts before producing: auto-creation would not."""
+    from streams.topic_admin import ensure_topics
+
+    try:
+        await ensure_topics(kafka)
+    except TopicMismatch:
+        raise
+    except Exception as exc:  # noqa: BLE001 — topics may be managed elsewhere, without admin rights for us
+        log.warning("could not check or create the topics (%r); producing anyway", exc)
+
+
+async def run_collector(kafka: Settings, config: CollectorSettings, host: str, port: int) -> None:
+    """Serve until SIGINT or SIGTERM."""
+    collector = Collector(kafka, config)
+    await collector.start(host, port)
+    keys = f"write keys for {len(config.write_keys.secrets)} sources" if config.write_keys.required else "no write keys"
+    print(f"collector listening on http://{host}:{port} → {collector.producer.topic} ({keys})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await collector.stop()
+        print("collector stopped", flush=True)

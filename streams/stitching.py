@@ -1,0 +1,130 @@
+"""Identity stitching on the visitor's partition: hold anonymous history, link it, expire it.
+
+Runs inside the stream, on the partition of the visitor id (records keyed by anonymousId land
+there; others are repartitioned to it through leads.signals), so it is in the visitors table's
+changelog: a restart or rebalance forgets nothing. The decisions come from ``scoring.visitors``;
+this module stores them and counts them. The pipeline routes whatever must reach a lead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from scoring import Forward, HoldLimits, IgnoreReason, Signal, VisitorState
+from scoring.visitors import is_expired, link, on_anonymous
+from streams import codecs, metrics
+from streams.census import HeldCount
+from streams.config import settings
+from streams.partitioning import partition_for
+from streams.tables import visitors_table
+
+log = logging.getLogger(__name__)
+# The expiry timer asks the visitor's partition to forget it; it does not ask again this soon.
+EXPIRY_RETRY_S = 60.0
+
+held_count = HeldCount()
+metrics.EVENTS_HELD.set_function(held_count.total)
+_expiry_requested: dict[bytes, float] = {}  # a cache against repeated requests, not state: losing it is harmless
+
+
+def limits() -> HoldLimits:
+    config = settings()
+    return HoldLimits(max_events=config.anonymous_max_events, ttl_s=config.anonymous_ttl_s)
+
+
+def expiry_interval_s() -> float:
+    """How often each worker looks for expired visitors: often enough for the TTL, at most once a minute."""
+    return min(max(limits().ttl_s / 4, 0.25), 60.0)
+
+
+def _partition(key: bytes) -> int:
+    return partition_for(key, settings().partitions)
+
+
+def visitor_state(key: bytes) -> VisitorState | None:
+    held = visitors_table.get(key)
+    return codecs.decode_visitor(key.decode(), held) if held else None
+
+
+def hold(signal: Signal, seen_at: float) -> Signal | None:
+    """An anonymous signal, on its visitor's partition: held, or returned as the linked lead's to score."""
+    key = signal.lead_id.encode()  # an anonymous signal's lead id is its visitor id
+    decision = on_anonymous(visitor_state(key), signal, seen_at, limits())
+    if isinstance(decision, Forward):
+        visitors_table[key] = codecs.encode_visitor(decision.state)  # keeps the link from expiring
+        return decision.signal
+    if decision.duplicate:
+        metrics.EVENTS_DEDUPLICATED.inc()
+        return None
+    visitors_table[key] = codecs.encode_visitor(decision.state)
+    held_count.add(_partition(key), 1 - decision.evicted)
+    if decision.evicted:
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(decision.evicted)
+    return None
+
+
+@dataclass(frozen=True)
+class Release:
+    lead_id: str
+    visitor_id: str
+    release_id: str
+    signals: tuple[Signal, ...]
+
+
+def stitch(visitor_id: str, lead_id: str, at: float) -> Release | None:
+    """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead."""
+    key = visitor_id.encode()
+    linked = link(visitor_state(key), visitor_id, lead_id, at)
+    visitors_table[key] = codecs.encode_visitor(linked.state)
+    if linked.release_id is None:
+        return None  # nothing was held, or a repeated identify already released it
+    held_count.add(_partition(key), -len(linked.released))
+    metrics.VISITORS_STITCHED.inc()
+    return Release(lead_id, visitor_id, linked.release_id, linked.released)
+
+
+def expire(visitor_id: str, issued_at: float) -> None:
+    """Forget the visitor if it is still expired when the request reaches its partition."""
+    key = visitor_id.encode()
+    _expiry_requested.pop(key, None)
+    state = visitor_state(key)
+    if state is None or not is_expired(state, issued_at, limits()):
+        return  # seen again since the timer looked, or forgotten already
+    del visitors_table[key]
+    if state.held:
+        held_count.add(_partition(key), -len(state.held))
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(len(state.held))
+
+
+def due_for_expiry(now: float, active: set[int]) -> list[str]:
+    """Visitors of the partitions this worker owns that have been away longer than the TTL."""
+    due, ttl = [], limits()
+    for key, value in list(visitors_table.items()):
+        if not value or _partition(key) not in active:
+            continue
+        if now - _expiry_requested.get(key, float("-inf")) < EXPIRY_RETRY_S:
+            continue
+        if is_expired(codecs.decode_visitor(key.decode(), value), now, ttl):
+            _expiry_requested[key] = now
+            due.append(key.decode())
+    return due
+
+
+@visitors_table.on_recover
+async def recount_held() -> None:
+    """After every rebalance's recovery: count what the partitions now owned hold."""
+    # Faust's recovery loop swallows an exception here and retries forever, so never raise.
+    try:
+        changelog = visitors_table.changelog_topic.get_topic_name()
+        active = {tp.partition for tp in visitors_table.app.assignor.assigned_actives() if tp.topic == changelog}
+        held = ((_partition(key), len(codecs.decode_visitor(key.decode(), value).held))
+                for key, value in list(visitors_table.items()) if value)
+        taken_over, handed_over = held_count.rebuild(held, active)
+        if taken_over:
+            metrics.EVENTS_RECEIVED.labels(source=metrics.HANDOVER, type="held").inc(taken_over)
+        if handed_over:
+            metrics.EVENTS_HANDED_OVER.inc(handed_over)
+        _expiry_requested.clear()
+    except Exception:  # noqa: BLE001
+        log.exception("recounting held anonymous events failed; the held count may be off until the next one")

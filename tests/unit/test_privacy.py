@@ -1,0 +1,60 @@
+"""Client IPs are truncated wherever they appear: IPv4 to its /24, IPv6 to its /48."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streams.privacy import truncate_ip, truncate_ips
+
+
+@pytest.mark.parametrize(("address", "truncated"), [
+    ("203.0.113.77", "203.0.113.0"),
+    ("10.0.0.255", "10.0.0.0"),
+    ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "2001:db8:85a3::"),
+    ("[2001:db8::1]", "2001:db8::"),
+    ("::ffff:198.51.100.9", "::ffff:198.51.100.0"),
+    ("::1", "::"),
+])
+def test_an_address_keeps_its_network_and_loses_its_host(address, truncated):
+    assert truncate_ip(address) == truncated
+
+
+@pytest.mark.parametrize("text", ["", "localhost", "1.2.3", "999.1.1.1", "09:00:00", "00:1a:2b:3c:4d:5e"])
+def test_what_is_not_an_address_is_not_truncated(text):
+    assert truncate_ip(text) is None
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b'{"context":{"ip":"203.0.113.77"}}', b'{"context":{"ip":"203.0.113.0"}}'),
+    (b'X-Forwarded-For: 198.51.100.7, 10.1.2.3', b'X-Forwarded-For: 198.51.100.0, 10.1.2.0'),
+    (b"10.0.0.5:8080 and [2001:db8::1]:443", b"10.0.0.0:8080 and [2001:db8::]:443"),
+    (b"\xff\xfe not utf-8 8.8.8.8", b"\xff\xfe not utf-8 8.8.8.0"),
+])
+def test_every_address_in_a_record_is_truncated_json_or_not(raw, expected):
+    assert truncate_ips(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    b"Mozilla/5.0 Chrome/120.0.6099.109 Safari/537.36",
+    b'"timestamp": "2026-11-02T09:00:00+00:00"',
+    b"version 1.2.3.4.5",
+    b"mac 00:1a:2b:3c:4d:5e",
+])
+def test_versions_times_and_mac_addresses_are_left_alone(raw):
+    assert truncate_ips(raw) == raw
+
+
+@given(st.ip_addresses())
+def test_no_whole_address_survives_inside_a_json_string(address):
+    raw = b'{"ip": "' + str(address).encode() + b'"}'
+    truncated = truncate_ips(raw)
+    kept = ipaddress.ip_address(truncated[8:-2].decode())
+    bits = 24 if address.version == 4 else 48
+    if address.version == 6 and address.ipv4_mapped is not None:
+        assert kept.ipv4_mapped == ipaddress.ip_network(f"{address.ipv4_mapped}/24", strict=False).network_address
+    else:
+        assert kept == ipaddress.ip_network(f"{address}/{bits}", strict=False).network_address
