@@ -152,10 +152,7 @@ async def score(signal: Signal, ingested_at: float) -> None:
     await report_to_account(decision.state, signal.event_id)
     if decision.change is not None:
         change = decision.change
-        metrics.QUALIFICATION_CHANGES.labels(
-            from_stage=change.from_stage.value, to_stage=change.to_stage.value,
-            from_temperature=change.from_temperature.value, to_temperature=change.to_temperature.value,
-        ).inc()
+        count_change(change)
         emitted_at = await emit(change, ingested_at)
         metrics.EVENT_LATENCY.observe(max(emitted_at - change.event_time, 0.0))
         metrics.INGEST_LATENCY.observe(max(emitted_at - ingested_at, 0.0))
@@ -314,13 +311,16 @@ async def demote(key: bytes, state: LeadState) -> None:
     store(key, state, decision.state)
     record_history(key, state, None, decision.change)
     if decision.change is not None:
-        metrics.QUALIFICATION_CHANGES.labels(
-            from_stage=decision.change.from_stage.value, to_stage=decision.change.to_stage.value,
-            from_temperature=decision.change.from_temperature.value,
-            to_temperature=decision.change.to_temperature.value,
-        ).inc()
+        count_change(decision.change)
         metrics.DEMOTIONS.inc()
         await emit(decision.change, None)  # caused by time passing: nothing was ingested
+
+
+def count_change(change: QualificationChange) -> None:
+    metrics.QUALIFICATION_CHANGES.labels(
+        from_stage=change.from_stage.value, to_stage=change.to_stage.value,
+        from_temperature=change.from_temperature.value, to_temperature=change.to_temperature.value,
+    ).inc()
 
 
 async def emit(change: QualificationChange, ingested_at: float | None) -> float:

@@ -29,7 +29,7 @@ from streams.config import Settings, file_model, scoring_model, settings, use_mo
 from streams.errors import RolloutRefused
 from streams.lead_history import record_history
 from streams.partitioning import partition_for
-from streams.pipeline import emit, report_to_account, store
+from streams.pipeline import count_change, emit, report_to_account, store
 from streams.tables import leads_table
 from streams.topics import CONTROL, signals_topic
 
@@ -220,12 +220,8 @@ async def reclassify(key: bytes, state: LeadState, command: dict[str, Any]) -> N
     metrics.MODEL_RECLASSIFIED.inc()
     await report_to_account(decision.state, command["cause"])
     if decision.change is not None:
-        change = decision.change
-        metrics.QUALIFICATION_CHANGES.labels(
-            from_stage=change.from_stage.value, to_stage=change.to_stage.value,
-            from_temperature=change.from_temperature.value, to_temperature=change.to_temperature.value,
-        ).inc()
-        await emit(change, None)
+        count_change(decision.change)
+        await emit(decision.change, None)
 
 
 # --- `leadstream model apply` ---------------------------------------------------------------
