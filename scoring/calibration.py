@@ -30,8 +30,9 @@ from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.model import ScoringModel, SignalRule, parse_model
 from scoring.model_text import number_text, with_numbers, with_version
 from scoring.outcomes import OutcomeJoin, StageVerdict, first_closings, stage_verdict
-from scoring.replay import HistoryRecord, replay
+from scoring.replay import UNBOUNDED, HistoryRecord, replay
 from scoring.stages import Rung, Stage
+from scoring.visitors import HoldLimits
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,9 @@ class Calibration:
 
 def calibrate(
     history: Sequence[HistoryRecord], model: ScoringModel, model_text: str, options: Options = Options(),
-    erased: frozenset[str] = frozenset(),
+    erased: frozenset[str] = frozenset(), hold: HoldLimits = UNBOUNDED,
 ) -> Calibration:
-    live = replay(history, model, erased=erased)
+    live = replay(history, model, erased=erased, hold=hold)
     examples = examples_from(live.outcomes, model)
     training, held_out, split_at = split_by_time(examples, options)
     kinds = sorted({k for e in training for k, v in e.features.items() if v > 0}
@@ -91,7 +92,8 @@ def calibrate(
 
     held_leads = {e.lead_id for e in held_out}
     live_verdict = stage_verdict(j for j in live.outcomes if j.lead_id in held_leads)
-    replayed = replay((r for r in history if r.lead_id in held_leads), candidate, erased=erased)
+    # All of it: a held-out lead's visits from before identify are records of its visitor id.
+    replayed = replay(history, candidate, erased=erased, hold=hold)
     return Calibration(
         current=model, candidate=candidate, candidate_text=text,
         coefficients=MappingProxyType(coefficients),
@@ -99,7 +101,7 @@ def calibrate(
         rungs=MappingProxyType({name: (getattr(model.qualification.ladders, name), rung)
                                 for name, rung in rungs.items()}),
         trained_on=len(training), held_out=len(held_out), split_at=split_at,
-        live=live_verdict, proposed=stage_verdict(replayed.outcomes),
+        live=live_verdict, proposed=stage_verdict(j for j in replayed.outcomes if j.lead_id in held_leads),
     )
 
 

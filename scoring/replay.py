@@ -6,6 +6,10 @@ lead's demotions that fell due by its own time are applied at their crossing tim
 worker's demotion timer does (same event ids, so the same change ids). After the last record,
 demotions fall due up to ``until``. No clock is read: weeks of history replay in seconds.
 
+Anonymous visitors are stitched as the live workers stitch them (``scoring.visitors``): their
+signals are held per visitor id until identify links the visitor to a lead, then scored for the
+lead once, in event time; a visitor expires once unseen for ``hold.ttl_s``, on the events' clock.
+
 The result equals what a live worker emitted whenever that worker kept up with its input (every
 event processed near its own time, as in production). Events a worker processed long after their
 own time (a backlog or a backfill) met demotions on the wall clock instead, so there the live
@@ -14,13 +18,14 @@ path may differ from this one; this one is the reference either way.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from scoring.crossing import next_demotion
-from scoring.engine import apply
+from scoring.engine import apply, remember_event
 from scoring.events import LeadEvent
 from scoring.feedback import Verdict, apply_feedback
 from scoring.kinds import IgnoreReason
@@ -29,9 +34,12 @@ from scoring.changes import QualificationChange
 from scoring.outcomes import OutcomeJoin, join_outcome, outcome_of
 from scoring.signals import Ignored, Signal, interpret
 from scoring.state import LeadState
+from scoring.visitors import Forward, HoldLimits, VisitorState, is_expired, link, on_anonymous
 
 # Demotions one lead can take between two of its records: one per rung, and there are four.
 MAX_DEMOTIONS_PER_GAP = 16
+# Anonymous history held without bound or expiry, unless the caller passes the workers' limits.
+UNBOUNDED = HoldLimits(max_events=2**31, ttl_s=math.inf)
 
 
 @dataclass(frozen=True)
@@ -54,15 +62,19 @@ class Replay:
     changes: tuple[QualificationChange, ...]  # every change, each lead's in its own order
     states: Mapping[str, LeadState]  # every lead as it stands at ``until``
     outcomes: tuple[OutcomeJoin, ...]  # every CRM outcome joined to the lead's history then
-    counted: Mapping[str, int]  # scored, deduplicated, erased, feedback, ignored:<reason>
+    counted: Mapping[str, int]  # scored, deduplicated, erased, feedback, held, ignored:<reason>
 
 
 def replay(
     history: Iterable[HistoryRecord], model: ScoringModel, until: float | None = None,
-    erased: frozenset[str] = frozenset(),
+    erased: frozenset[str] = frozenset(), hold: HoldLimits = UNBOUNDED,
 ) -> Replay:
-    """Replay ``history`` (in arrival order) under ``model``; leads in ``erased`` are skipped entirely."""
-    run = _Run(model)
+    """Replay ``history`` (in arrival order) under ``model``; leads in ``erased`` are skipped entirely
+    (their identify too, so a visitor's visits never become theirs).
+
+    ``hold`` bounds each anonymous visitor's held history as the workers' settings do.
+    """
+    run = _Run(model, hold)
     for record in history:
         if record.lead_id in erased:
             run.counted["erased"] += 1
@@ -73,6 +85,9 @@ def replay(
     if until is not None:
         for lead_id in list(run.states):
             run.cool(lead_id, until)
+        for visitor_id in list(run.visitors):
+            run.visitor(visitor_id, until)  # forgets the expired ones
+    run.counted["held"] = sum(len(visitor.held) for visitor in run.visitors.values())
     return Replay(
         model_version=model.version, until=until, changes=tuple(run.changes),
         states=MappingProxyType(run.states), outcomes=tuple(run.outcomes), counted=MappingProxyType(dict(run.counted)),
@@ -80,9 +95,11 @@ def replay(
 
 
 class _Run:
-    def __init__(self, model: ScoringModel) -> None:
+    def __init__(self, model: ScoringModel, hold: HoldLimits) -> None:
         self.model = model
+        self.hold = hold
         self.states: dict[str, LeadState] = {}
+        self.visitors: dict[str, VisitorState] = {}
         self.last_scored: dict[str, LeadState] = {}  # each lead as of its latest scored event
         self.changes: list[QualificationChange] = []
         self.outcomes: list[OutcomeJoin] = []
@@ -96,15 +113,57 @@ class _Run:
             if interpreted.reason is IgnoreReason.OUTCOME_ONLY:
                 self.outcome(event)
             return
-        self.cool(event.lead_id, event.occurred_at)
-        decision = apply(self.states.get(event.lead_id), interpreted, self.model)
+        if interpreted.anonymous:
+            self.anonymous(interpreted)
+        else:
+            self.score(interpreted)
+        if interpreted.links_visitor:
+            self.stitch(interpreted.links_visitor, interpreted.lead_id, interpreted.occurred_at)
+
+    def score(self, signal: Signal) -> None:
+        lead_id = signal.lead_id
+        self.cool(lead_id, signal.occurred_at)
+        decision = apply(self.states.get(lead_id), signal, self.model)
         if decision.duplicate:
             self.counted["deduplicated"] += 1
             return
         self.counted["scored"] += 1
-        self.states[event.lead_id] = self.last_scored[event.lead_id] = decision.state
+        self.states[lead_id] = self.last_scored[lead_id] = decision.state
         if decision.change is not None:
             self.changes.append(decision.change)
+
+    def visitor(self, visitor_id: str, now: float) -> VisitorState | None:
+        """The visitor as held at ``now``; one unseen for the TTL is forgotten (streams.stitching.expire)."""
+        visitor = self.visitors.get(visitor_id)
+        if visitor is not None and is_expired(visitor, now, self.hold):
+            del self.visitors[visitor_id]
+            self.counted[f"ignored:{IgnoreReason.EXPIRED_ANONYMOUS.value}"] += len(visitor.held)
+            return None
+        return visitor
+
+    def anonymous(self, signal: Signal) -> None:
+        """Held on its visitor until identify, or the linked lead's (streams.stitching.hold)."""
+        decision = on_anonymous(self.visitor(signal.lead_id, signal.occurred_at), signal, signal.occurred_at,
+                                self.hold)
+        self.visitors[signal.lead_id] = decision.state
+        if isinstance(decision, Forward):
+            self.score(decision.signal)
+        elif decision.duplicate:
+            self.counted["deduplicated"] += 1
+        elif decision.evicted:
+            self.counted[f"ignored:{IgnoreReason.EXPIRED_ANONYMOUS.value}"] += decision.evicted
+
+    def stitch(self, visitor_id: str, lead_id: str, at: float) -> None:
+        """Identify linked the visitor: its held history is scored for the lead once (streams.pipeline.stitch)."""
+        linked = link(self.visitor(visitor_id, at), visitor_id, lead_id, at)
+        self.visitors[visitor_id] = linked.state
+        if linked.release_id is None:
+            return
+        for signal in sorted(linked.released, key=lambda held: held.occurred_at):
+            self.score(signal)
+        state = self.states.get(lead_id)
+        if state is not None:
+            self.states[lead_id] = remember_event(state, linked.release_id, self.model)
 
     def outcome(self, event: LeadEvent) -> None:
         outcome = outcome_of(event, self.model)

@@ -25,6 +25,7 @@ from streams import codecs, reports
 from streams.config import settings
 from streams.errors import HistoryError
 from streams.history import EventHistory, export_lines, read_jsonl, read_topics
+from streams.stitching import limits
 from streams.topics import REPLAY_QUALIFICATION
 
 
@@ -70,7 +71,7 @@ def _from_file(path: Path) -> LiveModel:
 async def run_report(files: Sequence[str], current: str | None, until: str | None) -> str:
     history, live = await load_history(files), await live_model(files, current)
     records, rejected = history.decoded(settings().max_event_bytes)
-    replayed = replay(records, live.model, parse_until(until), history.erased)
+    replayed = replay(records, live.model, parse_until(until), history.erased, limits())
     return "\n".join([
         reports.history_line(records, rejected, len(history.erased), history.source),
         reports.conversion_report(conversion(replayed.outcomes),
@@ -84,8 +85,8 @@ async def run_replay(candidate_path: str, files: Sequence[str], current: str | N
     history, live = await load_history(files), await live_model(files, current)
     records, rejected = history.decoded(settings().max_event_bytes)
     moment = parse_until(until)
-    live_run = replay(records, live.model, moment, history.erased)
-    candidate_run = replay(records, candidate, moment, history.erased)
+    live_run = replay(records, live.model, moment, history.erased, limits())
+    candidate_run = replay(records, candidate, moment, history.erased, limits())
     lines = [
         reports.history_line(records, rejected, len(history.erased), history.source),
         f"replayed on the events' own clock; demotions due up to {codecs.iso_time(moment)} applied;"
@@ -127,7 +128,7 @@ async def run_calibrate(output: str, files: Sequence[str], current: str | None, 
     history, live = await load_history(files), await live_model(files, current)
     records, rejected = history.decoded(settings().max_event_bytes)
     calibration = calibrate(records, live.model, live.text,
-                            Options(holdout=holdout, l2=l2, fit_thresholds=fit_thresholds), history.erased)
+                            Options(holdout=holdout, l2=l2, fit_thresholds=fit_thresholds), history.erased, limits())
     text = reports.candidate_header(calibration, time.time()) + calibration.candidate_text
     parse_model(text, source=output)  # what is written must load
     Path(output).write_text(text, "utf-8")

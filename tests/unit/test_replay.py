@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
 
-from scoring import SignalKind, Stage, Temperature, Verdict
+import pytest
+
+from scoring import HoldLimits, SignalKind, Stage, Temperature, Verdict
 from scoring.changes import change_id
 from scoring.kinds import DealOutcome
 from scoring.outcomes import conversion, stage_verdict
@@ -129,3 +132,42 @@ def test_replay_reads_no_clock_and_gives_the_same_answer_twice():
 
     assert replay(history, model(), until=T0 + days(50)) == replay(history, model(), until=T0 + days(50))
     assert isinstance(replay(history, model()).states, MappingProxyType)
+
+
+def visits(visitor: str, start: float, count: int = 3) -> list:
+    return [event("page", start + n * HOUR, visitor, f"{visitor}-{n}", anonymous=True, path="/pricing")
+            for n in range(count)]
+
+
+def identifies(lead: str, visitor: str, at: float):
+    return event("identify", at, lead, f"{lead}-id", visitor_id=visitor, attributes={"email": f"{lead}@acme.com"})
+
+
+def test_a_visitors_visits_before_identify_count_for_the_lead_as_if_it_had_been_known_all_along():
+    later = event("page", T0 + days(1) + HOUR, "v-1", "v-1-later", anonymous=True, path="/pricing")
+    stitched = replay([*visits("v-1", T0), identifies("lead-1", "v-1", T0 + days(1)), later], model())
+    known = replay([*(replace(e, lead_id="lead-1", anonymous=False) for e in [*visits("v-1", T0), later])],
+                   model())
+
+    assert set(stitched.states) == {"lead-1"}  # no visitor is scored as a lead of its own
+    tally, expected = (run.states["lead-1"].tallies[SignalKind.PRICING_VIEW] for run in (stitched, known))
+    assert (tally.count, tally.last_at, tally.decayed) == (4, expected.last_at, pytest.approx(expected.decayed))
+    assert (stitched.counted["scored"], stitched.counted["held"]) == (5, 0)  # 3 released, identify, later
+
+
+def test_a_visitor_never_identified_stays_held_and_one_unseen_for_the_ttl_is_forgotten():
+    hold = HoldLimits(max_events=100, ttl_s=days(30))
+    never = replay(visits("v-1", T0), model(), hold=hold)
+    expired = replay([*visits("v-1", T0), identifies("lead-1", "v-1", T0 + days(40))], model(), hold=hold)
+
+    assert (dict(never.states), never.changes, never.counted["held"]) == ({}, (), 3)
+    assert expired.counted["ignored:expired_anonymous"] == 3 and expired.counted["held"] == 0
+    assert SignalKind.PRICING_VIEW not in expired.states["lead-1"].tallies
+    assert replay(visits("v-1", T0), model(), until=T0 + days(31), hold=hold).counted["held"] == 0
+
+
+def test_an_erased_leads_visits_from_before_identify_are_not_scored_either():
+    history = [*visits("v-1", T0), identifies("gone", "v-1", T0 + days(1))]
+    replayed = replay(history, model(), erased=frozenset({"gone"}))
+
+    assert dict(replayed.states) == {} and replayed.changes == ()
