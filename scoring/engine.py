@@ -19,11 +19,13 @@ from scoring.model import ScoringModel
 from scoring.profile import merge_facts
 from scoring.qualification import Assessment, next_levels, stage_for, temperature_for
 from scoring.signals import Signal
+from scoring.stages import Temperature
 from scoring.state import KindTally, LeadState, new_lead
 
 # Changes kept per lead so a redelivered event re-emits what it caused: redeliveries come
 # from the last uncommitted seconds, in which a lead rarely changes stage more than once or twice.
 REMEMBERED_CHANGES = 4
+TEMPERATURE_ORDER = tuple(Temperature)  # cold, warm, hot
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,9 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
         recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:]
         if change
         else state.recent_changes,
+        reached=state.reached | {updated.stage},
+        hottest=max(state.hottest, updated.temperature, key=TEMPERATURE_ORDER.index),
+        model_version=model.version,
     )
     return Decision(state=updated, change=change, duplicate=False)
 

@@ -7,3 +7,7 @@ class ScoringError(Exception):
 
 class ModelError(ScoringError):
     """The scoring-model file is invalid; the message names the field and what is allowed."""
+
+
+class CalibrationError(ScoringError):
+    """The history cannot support a calibration; the message says what is missing."""

@@ -49,3 +49,11 @@ class IgnoreReason(str, Enum):
     OUTCOME_ONLY = "outcome_only"
     EXPIRED_ANONYMOUS = "expired_anonymous"
     ERASED_LEAD = "erased_lead"
+
+
+class DealOutcome(str, Enum):
+    """What a CRM outcome event says about a lead's deal: used for calibration, never scored."""
+
+    OPPORTUNITY = "opportunity"  # an opportunity was opened: sales took the lead on
+    WON = "won"
+    LOST = "lost"

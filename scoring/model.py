@@ -20,7 +20,7 @@ from scoring.accounts import AccountRules
 from scoring.criteria import Framework
 from scoring.errors import ModelError
 from scoring.fit import DisqualifyRules, FitRules, TitleRule
-from scoring.kinds import Component, SignalKind
+from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.qualification import Ladders, QualificationRules
 from scoring.stages import Rung
 
@@ -67,6 +67,7 @@ class ScoringModel:
     signals: Mapping[SignalKind, SignalRule]
     track_events: Mapping[str, SignalKind]  # keyed by normalised event name
     outcome_events: frozenset[str]  # normalised names, used for calibration only
+    deal_outcomes: Mapping[str, DealOutcome]  # normalised outcome name -> what it says about the deal
     page_rules: tuple[PageRule, ...]  # longest prefix first
     default_page_kind: SignalKind
     qualification: QualificationRules
@@ -190,6 +191,7 @@ def _build_model(doc: _Fields) -> ScoringModel:
         signals=signals,
         track_events=_track_events(doc.sub("events"), signals),
         outcome_events=_outcome_events(doc.sub("outcomes")),
+        deal_outcomes=_deal_outcomes(doc.sub("outcomes")),
         page_rules=_page_rules(doc.sub("page_views"), signals),
         default_page_kind=_known_signal(doc.sub("page_views"), "default", signals),
         qualification=_qualification(doc.sub("thresholds"), doc.sub("qualification"), signals),
@@ -234,12 +236,31 @@ def _track_events(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> M
     })
 
 
+DEFAULT_DEAL_OUTCOMES = {
+    DealOutcome.OPPORTUNITY: ("Opportunity Created",), DealOutcome.WON: ("Deal Won",), DealOutcome.LOST: ("Deal Lost",),
+}
+
+
 def _outcome_events(table: _Fields) -> frozenset[str]:
-    table.only("events")
+    table.only("events", *(outcome.value for outcome in DealOutcome))
     names = table.required("events")
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ModelError(f"{table.name('events')}: expected a list of event names, got {names!r}")
-    return frozenset(normalise_event_name(name) for name in names)
+    # A name that says what happened to a deal is an outcome even when `events` forgets it: never scored.
+    return frozenset(normalise_event_name(name) for name in names) | frozenset(_deal_outcomes(table))
+
+
+def _deal_outcomes(table: _Fields) -> Mapping[str, DealOutcome]:
+    """Which outcome names open an opportunity, win or lose a deal; a missing list takes the default names."""
+    found: dict[str, DealOutcome] = {}
+    for outcome in DealOutcome:
+        names = _strings(table, outcome.value) if outcome.value in table.table else DEFAULT_DEAL_OUTCOMES[outcome]
+        for name in names:
+            key = normalise_event_name(name)
+            if found.get(key, outcome) is not outcome:
+                raise ModelError(f"{table.name(outcome.value)}: {name!r} is already a {found[key].value} outcome")
+            found[key] = outcome
+    return MappingProxyType(found)
 
 
 def _page_rules(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> tuple[PageRule, ...]:

@@ -40,6 +40,10 @@ class LeadState:
     sequence: int = 0  # qualification changes emitted so far: orders them per lead
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first
     recent_changes: tuple[tuple[int, QualificationChange], ...] = ()  # (event hash, change it caused)
+    # Its stage history, which outcomes join to: every stage held so far and the hottest temperature.
+    reached: frozenset[Stage] = frozenset()
+    hottest: Temperature = Temperature.COLD
+    model_version: str | None = None  # of the model it was last classified under (None: not recorded)
 
     @property
     def account(self) -> str | None:

@@ -16,9 +16,12 @@ class LeadstreamApp(faust.App):
     async def on_first_start(self) -> None:
         # Topics are created explicitly with their partition counts before the consumer
         # subscribes: auto-creation would give the broker's default count and break co-partitioning.
+        from streams.rollout import adopt_applied_model
         from streams.topic_admin import ensure_topics
 
         await ensure_topics(settings())
+        # Before any event is scored: a model applied with `leadstream model apply` wins over the file's.
+        await adopt_applied_model()
         await super().on_first_start()
 
     def _new_consumer(self) -> ConsumerT:
@@ -45,7 +48,7 @@ app = LeadstreamApp(
     origin="streams",
     autodiscover=[
         "streams.agents", "streams.views", "streams.leads_api", "streams.board.views", "streams.timers",
-        "streams.commands",
+        "streams.commands", "streams.rollout",
     ],
 )
 

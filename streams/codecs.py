@@ -213,7 +213,15 @@ def encode_state(state: LeadState) -> bytes:
         "sequence": state.sequence,
         "recent_ids": _pack_hashes(state.recent_event_ids),
         "recent_changes": [[h, _change_state(c)] for h, c in state.recent_changes],
+        "reached": sorted(stage.value for stage in state.reached),
+        "hottest": state.hottest.value,
+        "model_version": state.model_version,
     })
+
+
+def classified_under(version: str | None) -> bytes:
+    """Bytes found in a stored state exactly when it was last classified under ``version``."""
+    return b'"model_version":' + orjson.dumps(version)
 
 
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
@@ -235,6 +243,10 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
         sequence=data["sequence"],
         recent_event_ids=_unpack_hashes(data["recent_ids"]),
         recent_changes=tuple((h, _change_from_state(lead_id, c)) for h, c in data["recent_changes"]),
+        # States written before stage history was kept know only where the lead stands now.
+        reached=frozenset(Stage(s) for s in data.get("reached", (data["stage"],))),
+        hottest=Temperature(data.get("hottest", data["temperature"])),
+        model_version=data.get("model_version"),
     )
 
 
@@ -243,6 +255,8 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
 ERASE = "erase"
 FEEDBACK = "feedback"
 DECAY = "decay"
+OUTCOME = "outcome"  # a CRM outcome to join to the lead's stage history (streams/outcome_join.py)
+RECLASSIFY = "reclassify"  # re-classify the lead under the newly applied model (streams/rollout.py)
 # Identity stitching (keyed by the visitor id, except release, keyed by the lead id):
 STITCH = "stitch"  # identify linked visitor_id to lead_id: release what the visitor's partition holds
 RELEASE = "release"  # the held history, scored for lead_id on its partition, once
@@ -395,3 +409,26 @@ def decode_history(raw: bytes) -> History:
                          to_temperature=Temperature(tt), cause=cause, total=total)
                     for at, fs, ts, ft, tt, cause, total in data["moves"]),
     )
+
+
+# --- leads.control: the applied scoring model ----------------------------------------------
+
+MODEL_APPLIED = "model_applied"
+CONTROL_KEY = b"model"  # one key: compaction keeps only the latest applied model
+
+
+def encode_model_applied(model_text: str, version: str, previous_version: str | None, applied_at: float) -> bytes:
+    return orjson.dumps({
+        "kind": MODEL_APPLIED,
+        "version": version,
+        "previous_version": previous_version,
+        "applied_at": iso_time(applied_at),
+        "model": model_text,
+    })
+
+
+def decode_model_applied(raw: bytes) -> dict[str, Any]:
+    data = orjson.loads(raw)
+    if not isinstance(data, dict) or data.get("kind") != MODEL_APPLIED or not isinstance(data.get("model"), str):
+        raise ValueError("not a model_applied record")
+    return data

@@ -1,12 +1,15 @@
-"""CLI commands beside Faust's own ``worker``: brokers for development, the demo, alerts and the benchmark."""
+"""CLI commands beside Faust's own ``worker``: brokers, the demo, alerts, continuous improvement and the benchmark."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from click import Choice as click_choice
+from click import Choice
 from click import Path as click_path
-from faust.cli import option
+from faust.cli import argument, option
 
 from streams.app import app
 
@@ -118,10 +121,124 @@ async def alerts(
     print(f"alerts   stopped: {stats}", flush=True)
 
 
+# --- continuous improvement: outcomes, replay, calibration, the live model, history ----------
+
+
+@contextmanager
+def _said_plainly(command: str) -> Iterator[None]:
+    """A refused or impossible request is one line on stderr and exit status 2, not a traceback."""
+    from scoring import ScoringError
+    from streams.errors import StreamsError
+
+    try:
+        yield
+    except (StreamsError, ScoringError) as exc:
+        print(f"leadstream {command}: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+
+
+HISTORY_OPTION = option(
+    "--history", "history_files", multiple=True, type=click_path(exists=True, dir_okay=False),
+    help="Read this JSON-lines export (`leadstream export`) instead of the topics; repeatable",
+)
+CURRENT_OPTION = option(
+    "--current", default=None, type=click_path(exists=True, dir_okay=False),
+    help="Compare against this model file (default: the live one: applied, else LEADSTREAM_MODEL)",
+)
+UNTIL_OPTION = option("--until", default=None, help="Let leads decay up to this ISO time (default: now)")
+
+
+@app.command(HISTORY_OPTION, CURRENT_OPTION, UNTIL_OPTION)
+async def report(self, history_files: tuple[str, ...], current: str | None, until: str | None) -> None:
+    """Conversion from CRM outcomes: win rate per stage held, hottest temperature and signal shown."""
+    from streams.improvement import run_report
+
+    with _said_plainly("report"):
+        print(await run_report(history_files, current, until), flush=True)
+
+
+@app.command(
+    option("--model", "candidate", required=True, type=click_path(exists=True, dir_okay=False),
+           help="The candidate model file to replay history under"),
+    HISTORY_OPTION, CURRENT_OPTION, UNTIL_OPTION,
+    option("--output-topic", default=None,
+           help="Write the candidate's changes here (default: <prefix>leads.qualification.replay)"),
+    option("--no-output", is_flag=True, default=False, help="Write no changes to any topic"),
+)
+async def replay(
+    self, candidate: str, history_files: tuple[str, ...], current: str | None, until: str | None,
+    output_topic: str | None, no_output: bool,
+) -> None:
+    """Re-score retained history under a candidate model, side by side with the live one."""
+    from streams.improvement import default_output_topic, run_replay
+
+    topic = None if no_output or (history_files and not output_topic) else output_topic or default_output_topic()
+    with _said_plainly("replay"):
+        print(await run_replay(candidate, history_files, current, until, topic), flush=True)
+
+
+@app.command(
+    option("--output", required=True, type=click_path(dir_okay=False), help="Write the candidate model here"),
+    HISTORY_OPTION, CURRENT_OPTION,
+    option("--holdout", type=float, default=0.3, help="Share of closed deals, the latest, kept out of the fit (0.3)"),
+    option("--l2", type=float, default=1.0, help="Ridge penalty on the fitted log-odds (1.0)"),
+    option("--keep-thresholds", is_flag=True, default=False, help="Refit points only, not the MQL/SQL thresholds"),
+)
+async def calibrate(
+    self, output: str, history_files: tuple[str, ...], current: str | None, holdout: float, l2: float,
+    keep_thresholds: bool,
+) -> None:
+    """Fit signal weights and thresholds to won and lost deals; write a candidate model and its lift."""
+    from streams.errors import HistoryError
+    from streams.improvement import run_calibrate
+
+    with _said_plainly("calibrate"):
+        if not 0.05 <= holdout <= 0.8 or l2 < 0:
+            raise HistoryError("--holdout must be within 0.05..0.8 and --l2 at least 0")
+        print(await run_calibrate(output, history_files, current, holdout, l2, not keep_thresholds), flush=True)
+
+
+@app.command(option("--output", required=True, type=click_path(dir_okay=False), help="The JSON-lines file to write"))
+async def export(self, output: str) -> None:
+    """Write the retained history (events, sales feedback) to JSON lines, leaving erased leads out."""
+    from streams.improvement import run_export
+
+    with _said_plainly("export"):
+        print(await run_export(output), flush=True)
+
+
+@app.command(
+    argument("action", type=Choice(["apply", "show"])),
+    argument("path", required=False, type=click_path(exists=True, dir_okay=False)),
+)
+async def model(self, action: str, path: str | None) -> None:
+    """`model apply FILE`: switch the running workers to FILE; `model show`: the live model."""
+    from streams.config import file_model, settings
+    from streams.errors import RolloutRefused
+    from streams.rollout import apply_model, latest_applied
+
+    if action == "show":
+        applied, _ = await latest_applied(settings())
+        live = applied.model if applied else file_model()
+        source = f"applied on leads.control at {applied.applied_at}" if applied else "LEADSTREAM_MODEL (none applied)"
+        print(f"live model {live.version} ({source})", flush=True)
+        return
+    with _said_plainly("model apply"):
+        if path is None:
+            raise RolloutRefused("name the model file to apply")
+        was, now = await apply_model(path)
+    if was.version == now.version:
+        print(f"model {now.version} is already live; nothing to do", flush=True)
+        return
+    print(f"applied model {now.version} (was {was.version}): every running worker switches now and re-classifies"
+          f" the leads it holds; each change that causes carries model_version {now.version}."
+          f" Workers started later read it from leads.control too.", flush=True)
+
+
 @app.command(
     option("--events", type=int, default=None, help="Events to preload per stage (default 200,000; --quick 4,000)"),
     option("--leads", type=int, default=None, help="Leads they belong to (default 20,000; --quick 400)"),
-    option("--broker", type=click_choice(["kafka", "embedded"]), default="kafka",
+    option("--broker", type=Choice(["kafka", "embedded"]), default="kafka",
            help="Apache Kafka started here (default; KAFKA_BOOTSTRAP_SERVERS uses yours) or embedded Tansu"),
     option("--json", "json_path", type=click_path(), default=None, help="Write the figures here as JSON"),
     option("--quick", is_flag=True, default=False, help="A smoke-sized run: every figure, a few thousand events"),

@@ -38,6 +38,7 @@ class Settings:
     advertised_url: str = ""  # how other workers reach this one's web server
     clock: Clock = Clock()
     demotion_tick_s: float = 1.0
+    raw_retention_days: float = 30.0  # set on leads.events.raw when the app creates it; -1: kept forever
     anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
     anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
 
@@ -101,9 +102,17 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
         clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
         demotion_tick_s=_number(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
+        raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
         anonymous_ttl_s=_number(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,
     )
+
+
+def _retention_days(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if raw in ("-1", "forever"):
+        return -1.0
+    return _number(env, name, default, 0.001)
 
 
 @cache
@@ -113,6 +122,25 @@ def settings() -> Settings:
 
 
 @cache
-def scoring_model() -> ScoringModel:
+def file_model() -> ScoringModel:
     """The scoring model named by LEADSTREAM_MODEL (or the shipped default), validated once."""
     return load_model(settings().model_path)
+
+
+class _LiveModel:
+    """The model this process scores with: the file's until ``leadstream model apply`` replaces it.
+
+    Configuration, not lead state: every worker reads the same applied model from leads.control
+    (streams/rollout.py), at start and whenever a new one is applied.
+    """
+
+    applied: ScoringModel | None = None
+
+
+def scoring_model() -> ScoringModel:
+    """The model in use now: the latest applied one, else LEADSTREAM_MODEL's (or the shipped default)."""
+    return _LiveModel.applied or file_model()
+
+
+def use_model(model: ScoringModel) -> None:
+    _LiveModel.applied = model

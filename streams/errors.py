@@ -11,3 +11,11 @@ class ConfigError(StreamsError):
 
 class TopicMismatch(StreamsError):
     """An existing topic's partition count differs from the one the app needs."""
+
+
+class RolloutRefused(StreamsError):
+    """A model cannot be applied to the running workers; the message says why and what to do instead."""
+
+
+class HistoryError(StreamsError):
+    """History for replay, calibration or export cannot be read; the message says which record or file."""

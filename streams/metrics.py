@@ -11,7 +11,8 @@ from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
-from scoring import EventType, IgnoreReason
+from scoring import EventType, IgnoreReason, Stage, Temperature
+from scoring.kinds import DealOutcome
 from streams.segment import RejectReason
 
 RAW_TOPIC = "raw_topic"  # a source label: read from leads.events.raw (the collector counts its own)
@@ -75,6 +76,24 @@ CONSUMER_LAG = Gauge(
     ["topic", "partition"],
 )
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
+MODEL_RECLASSIFIED = Counter(
+    "leadstream_model_reclassified_leads_total", "Held leads re-classified under a newly applied model"
+)
+# CRM outcomes joined to the lead's stage history when they arrive. Win rate per stage in PromQL:
+# sum by (stage) (increase(..._by_stage_total{outcome="won"}[30d])) / sum by (stage) (increase(
+# ..._by_stage_total{outcome=~"won|lost"}[30d])). A lead counts under every stage it held.
+OUTCOMES = Counter("leadstream_outcomes_total", "CRM outcomes joined to a lead's history", ["outcome"])
+OUTCOMES_BY_STAGE = Counter(
+    "leadstream_outcomes_by_stage_total", "CRM outcomes, under every stage the lead had held", ["outcome", "stage"]
+)
+OUTCOMES_BY_TEMPERATURE = Counter(
+    "leadstream_outcomes_by_temperature_total", "CRM outcomes, by the hottest temperature the lead had reached",
+    ["outcome", "temperature"],
+)
+OUTCOMES_BY_SIGNAL = Counter(
+    "leadstream_outcomes_by_signal_total", "CRM outcomes, under every signal kind the lead had shown",
+    ["outcome", "signal"],
+)
 
 
 def _start_at_zero() -> None:
@@ -86,6 +105,12 @@ def _start_at_zero() -> None:
     for event_type in (*(t.value for t in EventType), "invalid"):
         EVENTS_RECEIVED.labels(source=RAW_TOPIC, type=event_type)
     EVENTS_RECEIVED.labels(source=HANDOVER, type="held")
+    for outcome in DealOutcome:
+        OUTCOMES.labels(outcome=outcome.value)
+        for stage in Stage:
+            OUTCOMES_BY_STAGE.labels(outcome=outcome.value, stage=stage.value)
+        for temperature in Temperature:
+            OUTCOMES_BY_TEMPERATURE.labels(outcome=outcome.value, temperature=temperature.value)
 
 
 _start_at_zero()

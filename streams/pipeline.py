@@ -22,7 +22,7 @@ from scoring import (
 from scoring.accounts import AccountChange, AccountState, update_member
 from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
-from streams import codecs, metrics, privacy, stitching
+from streams import codecs, metrics, outcome_join, privacy, stitching
 from streams.app import app
 from streams.batch import Batch, bucket
 from streams.census import CensusCollector, LeadCensus
@@ -116,6 +116,8 @@ def ingest_one(batch: Batch, event: EventT) -> None:
         batch.received[decoded.type.value] += 1
         if isinstance(interpreted, Ignored):
             batch.ignored[interpreted.reason.value] += 1
+            if interpreted.reason is IgnoreReason.OUTCOME_ONLY:
+                outcome_join.route(batch, decoded, message.partition)
             return
         route(batch, interpreted, received_at, message.partition)
         if interpreted.links_visitor:
@@ -252,6 +254,14 @@ def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
             key = command["lead_id"].encode()
             if (state := batch.state(key)) is not None:
                 demote(batch, key, state)
+        case codecs.OUTCOME:
+            outcome_join.join_command(batch, command["lead_id"].encode(), command)
+        case codecs.RECLASSIFY:
+            key = command["lead_id"].encode()
+            if (state := batch.state(key)) is not None:
+                from streams.rollout import reclassify  # it builds on this module, so it is imported late
+
+                reclassify(batch, key, state, command)
 
 
 def erase(batch: Batch, key: bytes, issued_at: float) -> None:

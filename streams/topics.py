@@ -12,7 +12,12 @@ QUALIFICATION = "leads.qualification"
 FEEDBACK = "leads.feedback"
 ACCOUNT_MEMBERS = "accounts.members"
 ACCOUNT_QUALIFICATION = "accounts.qualification"
-ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION)
+# The applied scoring model: one partition, compacted, read whole by every worker (streams/rollout.py).
+CONTROL = "leads.control"
+# Where `leadstream replay` writes the changes a candidate model would have made.
+REPLAY_QUALIFICATION = "leads.qualification.replay"
+ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION,
+              CONTROL, REPLAY_QUALIFICATION)
 
 
 def topic_name(name: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 
@@ -40,6 +42,29 @@ def test_a_lead_state_survives_the_table_round_trip_exactly():
     assert state.profile and state.answers and state.levels.sql
 
     assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
+    assert state.reached >= {Stage.IQL, Stage.SQL} and state.model_version == load_model().version
+
+
+def test_which_model_a_stored_state_was_classified_under_shows_in_its_bytes_alone():
+    state = rich_journey()[-1].state
+    stored = codecs.encode_state(state)
+    reclassified = codecs.encode_state(replace(state, model_version="default-3"))
+
+    assert codecs.classified_under("default-2") in stored
+    assert codecs.classified_under("default-2") not in reclassified  # its changes still name default-2
+    assert codecs.classified_under("default-3") in reclassified
+
+
+def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stands_now():
+    state = rich_journey()[-1].state
+    stored = orjson.loads(codecs.encode_state(state))
+    for newer in ("reached", "hottest", "model_version"):
+        del stored[newer]
+
+    old = codecs.decode_state(state.lead_id, orjson.dumps(stored))
+
+    assert old.reached == {state.stage}
+    assert (old.hottest, old.model_version) == (state.temperature, None)
 
 
 def test_a_decoded_state_keeps_scoring_as_the_original_would():
@@ -78,12 +103,21 @@ def test_every_command_on_the_signals_topic_meets_its_contract():
         codecs.encode_command(codecs.STITCH, "lead-9", T0, visitor_id="v-1"),
         codecs.encode_release("lead-9", "v-1", "release:abc", released, T0),
         codecs.encode_command(codecs.EXPIRE, None, T0, visitor_id="v-1"),
+        codecs.encode_command(codecs.DECAY, "lead-9", T0, due=T0 - 5),
+        codecs.encode_command(codecs.OUTCOME, "lead-9", T0, outcome="won", event_id="crm-1"),
+        codecs.encode_command(codecs.RECLASSIFY, "lead-9", T0, version="2026.2", cause="model:2026.2@3"),
     ]
     for command in commands:
         assert codecs.is_command(command)
         assert_matches_contract("leads.signals", orjson.loads(command))
     release = orjson.loads(commands[3])
     assert tuple(codecs.signal_from_dict(each) for each in release["signals"]) == released
+
+
+def test_an_applied_model_record_meets_its_contract_and_reads_back():
+    record = codecs.encode_model_applied('version = "fast-2"\n', "fast-2", "fast-1", T0)
+    assert_matches_contract("leads.control", orjson.loads(record))
+    assert codecs.decode_model_applied(record)["model"] == 'version = "fast-2"\n'
 
 
 def test_a_malformed_command_breaks_the_contract():
