@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -46,7 +47,7 @@ class CriteriaRules:
     frameworks: Mapping[str, Framework]
     answer_fields: Mapping[str, str]  # form field -> criterion
 
-    @property
+    @cached_property  # read for every event: computed once per model (frozen: it never changes)
     def known(self) -> frozenset[str]:
         """Every criterion of every framework: answers to all of them are kept."""
         return frozenset(c for framework in self.frameworks.values() for c in framework.criteria)
@@ -84,6 +85,7 @@ class ScoringModel:
         return self.half_life_seconds[self.signals[kind].component]
 
 
+@lru_cache(maxsize=1024)  # event names repeat: a site sends a few dozen
 def normalise_event_name(name: str) -> str:
     """'Demo Requested', 'demo_requested' and 'demo-requested' name the same event."""
     return re.sub(r"[\s_\-]+", " ", name.strip()).lower()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 
 from scoring.criteria import Status, answers_from
@@ -44,7 +45,12 @@ class Ignored:
 
 
 def is_bot(user_agent: str | None) -> bool:
-    return bool(user_agent) and BOT_USER_AGENT.search(user_agent) is not None
+    return bool(user_agent) and _is_bot_agent(user_agent)
+
+
+@lru_cache(maxsize=1024)  # a site's traffic comes from a few hundred browser builds: the regex runs once each
+def _is_bot_agent(user_agent: str) -> bool:
+    return BOT_USER_AGENT.search(user_agent) is not None
 
 
 def page_kind(path: str | None, model: ScoringModel) -> SignalKind:

@@ -43,10 +43,13 @@ def truncate_ips(raw: bytes) -> bytes:
     """``raw`` with every IP address in it truncated; works on any bytes, JSON or not."""
     if b"." not in raw and b":" not in raw:
         return raw
-    return _CANDIDATE.sub(_truncated, raw)
+    return _CANDIDATE.sub(_truncated_match, raw)
 
 
-def _truncated(match: re.Match[bytes]) -> bytes:
-    text = match.group().decode("ascii")
-    truncated = truncate_ip(text)
-    return truncated.encode("ascii") if truncated is not None else match.group()
+def _truncated_match(match: re.Match[bytes]) -> bytes:
+    candidate = match.group()
+    if b":" not in candidate:
+        # A dotted quad the pattern accepted (no leading zeros, octets up to 255): drop the last octet.
+        return candidate[:candidate.rindex(b".")] + b".0"
+    truncated = truncate_ip(candidate.decode("ascii"))
+    return truncated.encode("ascii") if truncated is not None else candidate
