@@ -237,13 +237,13 @@ def main() -> None:
     print(f"pure per-event work: {received:,} events ({mean_bytes:.0f} B mean) over {args.leads:,} leads, "
           f"fastest of {args.rounds} rounds")
     print("outcomes: " + ", ".join(f"{name} {n:,}" for name, n in sorted(runs[0].outcomes.items())))
-    print(f"{'step':<16} {'calls':>7} {'µs/event':>9} {'share':>7}")
+    print(f"{'step':<16} {'calls':>7} {'µs/event':>9} {'share':>7} {'÷ baseline':>11}")
     for step in STEPS:
-        print(f"{step:<16} {runs[0].calls[step]:>7,} {best[step] / received / 1e3:>9.2f} {best[step] / total:>6.0%}")
-    print(f"{'total':<16} {'':>7} {total / received / 1e3:>9.2f}")
+        print(f"{step:<16} {runs[0].calls[step]:>7,} {best[step] / received / 1e3:>9.2f} {best[step] / total:>6.0%}"
+              f" {best[step] / best['baseline']:>10.1f}x")
+    print(f"{'total':<16} {'':>7} {total / received / 1e3:>9.2f} {'':>7} {total / best['baseline']:>10.1f}x")
     print(f"{'baseline':<16} {runs[0].calls['baseline']:>7,} {best['baseline'] / received / 1e3:>9.2f}"
           "   (orjson.loads of the raw event)")
-    print(f"total ÷ baseline: {total / best['baseline']:.1f}x")
     print(f"fingerprint: {fingerprints.pop()[:16]}")
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import struct
+
 import orjson
 import pytest
+from hypothesis import given, settings
 
 from scoring import Stage, VisitorState, apply, load_model
 from scoring.history import History, record
@@ -11,6 +15,7 @@ from streams import codecs
 from streams.simulator import plan_wave
 from tests.contracts import assert_matches_contract
 from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, journey, meddic_model, signal
+from tests.unit.test_decay_properties import signal_lists
 
 
 def rich_journey():
@@ -40,6 +45,60 @@ def test_a_lead_state_survives_the_table_round_trip_exactly():
     assert state.profile and state.answers and state.levels.sql
 
     assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
+
+
+def keyed_state(state):
+    """A state as the keyed JSON object the leads table held before format 2: changelogs still hold it."""
+    def change(c):
+        return {
+            "id": c.change_id, "seq": c.sequence, "account": c.account,
+            "from": [c.from_stage.value, c.from_temperature.value], "to": [c.to_stage.value, c.to_temperature.value],
+            "scores": [c.scores.interest, c.scores.intent, c.scores.negative, c.scores.product, c.scores.fit],
+            "reasons": [[r.kind.value, r.points_now, r.last_at, r.count] for r in c.reasons],
+            "fit": [list(reason) for reason in c.fit_reasons], "framework": c.framework,
+            "criteria": {criterion: status.value for criterion, status in c.criteria.items()},
+            "disqualified_by": list(c.disqualified_by),
+            "model": c.model_version, "cause": c.cause_event_id, "at": c.event_time, "cause_type": c.cause,
+        }
+    return orjson.dumps({
+        "identified": state.identified, "as_of": state.as_of,
+        "tallies": {kind.value: [t.decayed, t.count, t.last_at] for kind, t in state.tallies.items()},
+        "profile": {name: [fact.value, fact.stated_at] for name, fact in state.profile.items()},
+        "answers": {name: [a.status.value, a.stated_at] for name, a in state.answers.items()},
+        "levels": [state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm],
+        "stage": state.stage.value, "temperature": state.temperature.value, "rejected_at": state.rejected_at,
+        "sequence": state.sequence,
+        "recent_ids": base64.b64encode(struct.pack(f">{len(state.recent_event_ids)}Q",
+                                                   *state.recent_event_ids)).decode(),
+        "recent_changes": [[h, change(c)] for h, c in state.recent_changes],
+    })
+
+
+@settings(max_examples=100, deadline=None)
+@given(signal_lists())
+def test_any_state_survives_the_compact_format_and_is_still_read_from_the_keyed_one(steps):
+    state = journey(steps)[-1].state
+    compact = codecs.encode_state(state)
+
+    assert orjson.loads(compact)[0] == codecs.STATE_FORMAT
+    assert codecs.decode_state(state.lead_id, compact) == state
+    assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
+    assert len(compact) < len(keyed_state(state))
+
+
+def test_a_state_written_in_the_keyed_format_before_format_2_is_read_exactly():
+    state = rich_journey()[-1].state
+    assert state.recent_changes and state.profile and state.answers
+
+    assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
+    # Read back and written again, it moves to the compact format.
+    restored = codecs.decode_state(state.lead_id, keyed_state(state))
+    assert codecs.decode_state(state.lead_id, codecs.encode_state(restored)) == state
+
+
+def test_a_state_in_a_format_this_version_does_not_know_is_refused():
+    with pytest.raises(ValueError, match="format 3"):
+        codecs.decode_state("lead-1", orjson.dumps([3, *orjson.loads(codecs.encode_state(rich_journey()[-1].state))[1:]]))
 
 
 def test_a_decoded_state_keeps_scoring_as_the_original_would():
