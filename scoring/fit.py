@@ -123,7 +123,7 @@ def disqualifications(
         reasons.append("out_of_market_size")
     reasons.extend(f"signal {kind.value}" for kind in sorted(rules.signals & seen.keys(), key=lambda k: k.value))
     careers = seen.get(SignalKind.CAREERS_VIEW, 0)
-    others = {kind for kind in seen if kind not in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW)}
-    if rules.careers_only_after and careers >= rules.careers_only_after and not others:
+    if (rules.careers_only_after and careers >= rules.careers_only_after
+            and all(kind in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW) for kind in seen)):
         reasons.append("careers_only")
     return tuple(reasons)

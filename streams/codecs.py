@@ -179,14 +179,15 @@ def _unpack_hashes(text: str) -> tuple[int, ...]:
 
 
 def encode_state(state: LeadState) -> bytes:
+    # orjson writes a str enum as its value: no .value lookups (a slow property) here.
     levels = state.levels
     return orjson.dumps([
         STATE_FORMAT, state.identified, state.as_of,
-        [part for kind, t in state.tallies.items() for part in (kind.value, t.decayed, t.count, t.last_at)],
+        [part for kind, t in state.tallies.items() for part in (kind, t.decayed, t.count, t.last_at)],
         [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
-        [part for name, a in state.answers.items() for part in (name, a.status.value, a.stated_at)],
+        [part for name, a in state.answers.items() for part in (name, a.status, a.stated_at)],
         [levels.mql, levels.sql, levels.pql, levels.warm],
-        state.stage.value, state.temperature.value, state.rejected_at, state.sequence,
+        state.stage, state.temperature, state.rejected_at, state.sequence,
         _pack_hashes(state.recent_event_ids),
         [[hashed, *_change_parts(change)] for hashed, change in state.recent_changes],
     ])
@@ -222,13 +223,13 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
 def _change_parts(change: QualificationChange) -> list[Any]:
     scores = change.scores
     return [
-        change.change_id, change.sequence, change.account, change.from_stage.value, change.from_temperature.value,
-        change.to_stage.value, change.to_temperature.value,
+        change.change_id, change.sequence, change.account, change.from_stage, change.from_temperature,
+        change.to_stage, change.to_temperature,
         [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
-        [part for c in change.reasons for part in (c.kind.value, c.points_now, c.last_at, c.count)],
+        [part for c in change.reasons for part in (c.kind, c.points_now, c.last_at, c.count)],
         [part for reason in change.fit_reasons for part in reason],
         change.framework,
-        [part for criterion, status in change.criteria.items() for part in (criterion, status.value)],
+        [part for criterion, status in change.criteria.items() for part in (criterion, status)],
         list(change.disqualified_by), change.model_version, change.cause_event_id, change.event_time, change.cause,
     ]
 
