@@ -10,6 +10,8 @@ from functools import cached_property
 from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
 
+MEMO_SIZE = 4096  # fit results kept per rules; the memo starts afresh when full
+
 
 @dataclass(frozen=True)
 class TitleRule:
@@ -58,9 +60,6 @@ class FitResult:
 def _value(profile: Mapping[str, Fact], field: str) -> str | int | None:
     fact = profile.get(field)
     return fact.value if fact else None
-
-
-MEMO_SIZE = 4096
 
 
 def assess_fit(profile: Mapping[str, Fact], rules: FitRules) -> FitResult:

@@ -85,9 +85,18 @@ class ScoringModel:
         return self.half_life_seconds[self.signals[kind].component]
 
 
-@lru_cache(maxsize=1024)  # event names repeat: a site sends a few dozen
 def normalise_event_name(name: str) -> str:
     """'Demo Requested', 'demo_requested' and 'demo-requested' name the same event."""
+    # Names repeat (a site sends a few dozen): short ones are normalised once each.
+    return _normalised(name) if len(name) <= 128 else _normalise(name)
+
+
+@lru_cache(maxsize=1024)
+def _normalised(name: str) -> str:
+    return _normalise(name)
+
+
+def _normalise(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip()).lower()
 
 

@@ -44,8 +44,17 @@ class Ignored:
     reason: IgnoreReason
 
 
+# Real user agents are a few hundred characters; longer ones are searched each time, so a hostile
+# sender cannot fill the cache with large strings.
+CACHED_AGENT_LENGTH = 512
+
+
 def is_bot(user_agent: str | None) -> bool:
-    return bool(user_agent) and _is_bot_agent(user_agent)
+    if not user_agent:
+        return False
+    if len(user_agent) > CACHED_AGENT_LENGTH:
+        return BOT_USER_AGENT.search(user_agent) is not None
+    return _is_bot_agent(user_agent)
 
 
 @lru_cache(maxsize=1024)  # a site's traffic comes from a few hundred browser builds: the regex runs once each
