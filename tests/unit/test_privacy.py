@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.privacy import _CANDIDATE, truncate_ip, truncate_ips
+from streams.privacy import _IPV4, _IPV6, truncate_ip, truncate_ips
 
 
 @pytest.mark.parametrize(("address", "truncated"), [
@@ -60,12 +61,15 @@ def test_no_whole_address_survives_inside_a_json_string(address):
         assert kept == ipaddress.ip_network(f"{address}/{bits}", strict=False).network_address
 
 
+# The candidate pattern as first written: tried at every position, each match parsed by ipaddress.
+_PLAIN_CANDIDATE = re.compile(rb"(?<![\w.:])(?:" + _IPV4 + rb"(?![\w.]|:(?!\d))|" + _IPV6 + rb"(?![\w.:]))")
+
+
 def _scanned_everywhere(raw: bytes) -> bytes:
-    """Every candidate parsed by the ipaddress module, none cached."""
     def truncated(match):
         text = truncate_ip(match.group().decode("ascii"))
         return text.encode("ascii") if text is not None else match.group()
-    return _CANDIDATE.sub(truncated, raw)
+    return _PLAIN_CANDIDATE.sub(truncated, raw)
 
 
 _ADDRESSISH = st.lists(st.one_of(
