@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -158,9 +159,13 @@ def encode_dead_letter(
 # --- the leads table: one lead's state -------------------------------------------------
 #
 # A state is a JSON array led by its format number, its parts in a fixed order and its maps
-# flattened to [key, value, ...] runs: read back with no key lookups and no enum calls, at about
-# a third of the cost of the keyed object it replaced. States written in that earlier format
-# (a JSON object) stay in changelogs, so decode_state reads both.
+# flattened to [key, value, ...] runs: read back with no key lookups and no enum calls. The
+# changes it remembers (for re-emitting on a redelivery) follow on a line of their own, when
+# there are any, as a JSON array of [event hash, change parts...]: orjson never writes a raw
+# newline, so the line break separates them. They are read only when used (a redelivery, a new
+# change), and written back as the same bytes otherwise: most events neither read nor rewrite
+# them. States written in the earlier keyed format (one JSON object) stay in changelogs, so
+# decode_state reads both.
 
 STATE_FORMAT = 2
 _KINDS = {kind.value: kind for kind in SignalKind}
@@ -178,10 +183,45 @@ def _unpack_hashes(text: str) -> tuple[int, ...]:
     return tuple(hashed for (hashed,) in _HASHES.iter_unpack(binascii.a2b_base64(text)))
 
 
+class StoredChanges(Sequence[tuple[int, QualificationChange]]):
+    """A state's remembered changes as the table holds them: decoded the first time they are used."""
+
+    __slots__ = ("lead_id", "raw", "_decoded")
+
+    def __init__(self, lead_id: str, raw: bytes) -> None:
+        self.lead_id = lead_id
+        self.raw = raw
+        self._decoded: tuple[tuple[int, QualificationChange], ...] | None = None
+
+    def _changes(self) -> tuple[tuple[int, QualificationChange], ...]:
+        if self._decoded is None:
+            self._decoded = tuple((parts[0], _change_from_parts(self.lead_id, parts)) for parts in orjson.loads(self.raw))
+        return self._decoded
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._changes()[index]
+
+    def __len__(self) -> int:
+        return len(self._changes())
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self._changes())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredChanges | tuple):
+            return self._changes() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._changes())
+
+
 def encode_state(state: LeadState) -> bytes:
     # orjson writes a str enum as its value: no .value lookups (a slow property) here.
     levels = state.levels
-    return orjson.dumps([
+    head = orjson.dumps([
         STATE_FORMAT, state.identified, state.as_of,
         [part for kind, t in state.tallies.items() for part in (kind, t.decayed, t.count, t.last_at)],
         [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
@@ -189,16 +229,22 @@ def encode_state(state: LeadState) -> bytes:
         [levels.mql, levels.sql, levels.pql, levels.warm],
         state.stage, state.temperature, state.rejected_at, state.sequence,
         _pack_hashes(state.recent_event_ids),
-        [[hashed, *_change_parts(change)] for hashed, change in state.recent_changes],
     ])
+    changes = state.recent_changes
+    if isinstance(changes, StoredChanges):
+        return head + b"\n" + changes.raw  # as read: nothing to encode
+    if not changes:
+        return head
+    return head + b"\n" + orjson.dumps([[hashed, *_change_parts(change)] for hashed, change in changes])
 
 
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
-    data = orjson.loads(raw)
+    head, _, changes = raw.partition(b"\n")
+    data = orjson.loads(head)
     if isinstance(data, dict):
         return _decode_keyed_state(lead_id, data)
     (version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at, sequence,
-     recent_ids, recent_changes) = data
+     recent_ids) = data
     if version != STATE_FORMAT:
         raise ValueError(f"lead state format {version!r}: this version reads {STATE_FORMAT} and the keyed one")
     return LeadState(
@@ -216,7 +262,7 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
         rejected_at=rejected_at,
         sequence=sequence,
         recent_event_ids=_unpack_hashes(recent_ids),
-        recent_changes=tuple((parts[0], _change_from_parts(lead_id, parts)) for parts in recent_changes),
+        recent_changes=StoredChanges(lead_id, changes) if changes else (),
     )
 
 

@@ -80,7 +80,7 @@ def test_any_state_survives_the_compact_format_and_is_still_read_from_the_keyed_
     state = journey(steps)[-1].state
     compact = codecs.encode_state(state)
 
-    assert orjson.loads(compact)[0] == codecs.STATE_FORMAT
+    assert orjson.loads(compact.partition(b"\n")[0])[0] == codecs.STATE_FORMAT
     assert codecs.decode_state(state.lead_id, compact) == state
     assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
     assert len(compact) < len(keyed_state(state))
@@ -97,8 +97,27 @@ def test_a_state_written_in_the_keyed_format_before_format_2_is_read_exactly():
 
 
 def test_a_state_in_a_format_this_version_does_not_know_is_refused():
+    head, _, changes = codecs.encode_state(rich_journey()[-1].state).partition(b"\n")
     with pytest.raises(ValueError, match="format 3"):
-        codecs.decode_state("lead-1", orjson.dumps([3, *orjson.loads(codecs.encode_state(rich_journey()[-1].state))[1:]]))
+        codecs.decode_state("lead-1", orjson.dumps([3, *orjson.loads(head)[1:]]) + b"\n" + changes)
+
+
+def test_remembered_changes_are_read_only_when_used_and_otherwise_written_back_as_they_were():
+    signals = rich_signals()
+    decisions = journey(signals)
+    state = decisions[-1].state
+    stored = codecs.encode_state(state)
+    restored = codecs.decode_state(state.lead_id, stored)
+
+    # An event that changes nothing carries the remembered changes over untouched, bytes and all.
+    quiet = apply(restored, signal("blog_view", T0 + 301), load_model())
+    assert quiet.change is None
+    assert codecs.encode_state(quiet.state).partition(b"\n")[2] == stored.partition(b"\n")[2]
+    # A redelivery re-emits what it caused, read from them.
+    cause = next(s for s, d in zip(signals, decisions) if d.change is not None and d.change == state.recent_changes[-1][1])
+    redelivered = apply(restored, cause, load_model())
+    assert redelivered.duplicate and redelivered.change == state.recent_changes[-1][1]
+    assert restored.recent_changes == state.recent_changes and len(restored.recent_changes) == len(state.recent_changes)
 
 
 def test_a_decoded_state_keeps_scoring_as_the_original_would():
