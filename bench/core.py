@@ -1,7 +1,7 @@
 """Per-event CPU cost of the worker's pure steps, outside Faust and Kafka.
 
 Run: python -m bench.core [--leads 2000] [--events 20000] [--rounds 3]
-Generates a seeded workload of Segment-style events (~300 bytes: mostly page and track, some
+Generates a seeded workload of Segment-style events (~370 bytes: mostly page and track, some
 identify with traits and forms with criteria answers, a few bots, malformed payloads and
 redeliveries) and runs each through the sequence ``streams/pipeline.py`` runs on its partition:
 ``ingest`` (truncate IPs, decode, interpret), ``score`` (decode the held state, apply),

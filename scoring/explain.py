@@ -43,7 +43,10 @@ def _scores(state: LeadState, model: ScoringModel, at: float, fit: float) -> Sco
             rule = model.signals.get(kind)
             if rule is None:
                 continue
-            points = rule.points * decayed_to(tally.decayed, 0.0, elapsed, model.half_life_seconds[rule.component])
+            # decayed_to, inlined: at the as-of time itself (every apply) the factor is exactly 1.
+            decayed = (tally.decayed if elapsed <= 0.0
+                       else tally.decayed * 2.0 ** (-elapsed / model.half_life_seconds[rule.component]))
+            points = rule.points * decayed
             if rule.cap is not None:
                 points = min(points, rule.cap)
             if rule.component is Component.INTEREST:
