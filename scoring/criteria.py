@@ -80,6 +80,8 @@ def answers_from(attributes: Mapping[str, Scalar], answer_fields: Mapping[str, s
 
 def merge_answers(held: Mapping[str, Answer], stated: Mapping[str, Status], at: float) -> Mapping[str, Answer]:
     """A later answer revises an earlier one; equal times resolve by status, not arrival order."""
+    if not stated:
+        return held
     merged = dict(held)
     for criterion, status in stated.items():
         current = merged.get(criterion)

@@ -17,9 +17,9 @@ from scoring.explain import assess, top_contributions
 from scoring.kinds import Component
 from scoring.model import ScoringModel
 from scoring.profile import merge_facts
-from scoring.qualification import Assessment, next_levels, stage_for, temperature_for
+from scoring.qualification import Assessment, Levels, next_levels, stage_for, temperature_for
 from scoring.signals import Signal
-from scoring.stages import Temperature
+from scoring.stages import Stage, Temperature
 from scoring.state import KindTally, LeadState, new_lead
 
 # Changes kept per lead so a redelivered event re-emits what it caused: redeliveries come
@@ -46,17 +46,19 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
     recorded = _record(state, signal, model)
     assert recorded.as_of is not None
     assessment = assess(recorded, model, recorded.as_of)
-    updated = reclassify(recorded, assessment, model)
-    change = _change_between(state, updated, assessment, signal.event_id, model, cause)
-    updated = replace(
-        updated,
-        recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
+    levels, temperature, stage = _classified(recorded, assessment, model)
+    change = _change_between(state, recorded, stage, temperature, assessment, signal.event_id, model, cause)
+    updated = LeadState(
+        lead_id=recorded.lead_id, identified=recorded.identified, as_of=recorded.as_of, tallies=recorded.tallies,
+        profile=recorded.profile, answers=recorded.answers, levels=levels, stage=stage, temperature=temperature,
+        rejected_at=recorded.rejected_at,
         sequence=state.sequence + (change is not None),
+        recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
         recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:]
         if change
         else state.recent_changes,
-        reached=state.reached | {updated.stage},
-        hottest=max(state.hottest, updated.temperature, key=TEMPERATURE_ORDER.index),
+        reached=state.reached | {stage},
+        hottest=max(state.hottest, temperature, key=TEMPERATURE_ORDER.index),
         model_version=model.version,
     )
     return Decision(state=updated, change=change, duplicate=False)
@@ -74,11 +76,17 @@ def remember_event(state: LeadState, event_id: str, model: ScoringModel) -> Lead
 def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
     """Move the tallies to the later of the held and the event time, then add the signal."""
     as_of = signal.occurred_at if state.as_of is None else max(state.as_of, signal.occurred_at)
-    tallies = {
-        kind: replace(tally, decayed=decayed_to(tally.decayed, state.as_of, as_of, model.half_life_of(kind)))
-        for kind, tally in state.tallies.items()
-        if kind in model.signals
-    } if state.as_of is not None else {}
+    if state.as_of is None:
+        tallies = {}
+    elif as_of == state.as_of:  # a late or simultaneous event: nothing to move (the factor would be 1)
+        tallies = {kind: tally for kind, tally in state.tallies.items() if kind in model.signals}
+    else:
+        tallies = {
+            kind: KindTally(decayed_to(tally.decayed, state.as_of, as_of, model.half_life_of(kind)), tally.count,
+                            tally.last_at)
+            for kind, tally in state.tallies.items()
+            if kind in model.signals
+        }
     if signal.kind is not None:
         added = contribution_at(signal.occurred_at, as_of, model.half_life_of(signal.kind))
         held = tallies.get(signal.kind)
@@ -88,26 +96,33 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
             last_at=max(held.last_at, signal.occurred_at) if held else signal.occurred_at,
         )
     profile = merge_facts(state.profile, signal.profile, signal.occurred_at)
-    return replace(
-        state,
+    return LeadState(
+        lead_id=state.lead_id,
+        # Contact details make a visitor an information-qualified lead.
+        identified=state.identified or "email" in profile,
         as_of=as_of,
         tallies=MappingProxyType(tallies),
         profile=profile,
         answers=merge_answers(state.answers, signal.answers, signal.occurred_at),
-        # Contact details make a visitor an information-qualified lead.
-        identified=state.identified or "email" in profile,
+        levels=state.levels, stage=state.stage, temperature=state.temperature, rejected_at=state.rejected_at,
+        sequence=state.sequence, recent_event_ids=state.recent_event_ids, recent_changes=state.recent_changes,
+        reached=state.reached, hottest=state.hottest, model_version=state.model_version,
     )
 
 
 def reclassify(state: LeadState, assessment: Assessment, model: ScoringModel) -> LeadState:
     """Stage and temperature for ``assessment``, with hysteresis from the held ladder levels."""
+    levels, temperature, stage = _classified(state, assessment, model)
+    return replace(state, levels=levels, temperature=temperature, stage=stage)
+
+
+def _classified(state: LeadState, assessment: Assessment, model: ScoringModel) -> tuple[Levels, Temperature, Stage]:
     levels = next_levels(state.levels, assessment.scores, model.qualification.ladders)
     held_back = state.rejected_at is not None and not _intent_since(state, state.rejected_at, model)
-    return replace(
-        state,
-        levels=levels,
-        temperature=temperature_for(levels, assessment, model.qualification, model.fit.mql_minimum, held_back),
-        stage=stage_for(state.stage, state.identified, levels, assessment, model.fit.mql_minimum, held_back),
+    return (
+        levels,
+        temperature_for(levels, assessment, model.qualification, model.fit.mql_minimum, held_back),
+        stage_for(state.stage, state.identified, levels, assessment, model.fit.mql_minimum, held_back),
     )
 
 
@@ -120,11 +135,12 @@ def _intent_since(state: LeadState, moment: float, model: ScoringModel) -> bool:
 
 
 def _change_between(
-    before: LeadState, after: LeadState, assessment: Assessment, cause_event_id: str, model: ScoringModel,
-    cause: str,
+    before: LeadState, after: LeadState, stage: Stage, temperature: Temperature, assessment: Assessment,
+    cause_event_id: str, model: ScoringModel, cause: str,
 ) -> QualificationChange | None:
-    if (before.stage, before.temperature) == (after.stage, after.temperature):
-        return None
+    """The change from ``before`` to ``after`` (recorded, classified as ``stage`` and ``temperature``)."""
+    if before.stage is stage and before.temperature is temperature:
+        return None  # the explanation is built only for a change
     assert after.as_of is not None
     return QualificationChange(
         change_id=change_id(after.lead_id, cause_event_id),
@@ -132,9 +148,9 @@ def _change_between(
         sequence=before.sequence + 1,
         account=after.account,
         from_stage=before.stage,
-        to_stage=after.stage,
+        to_stage=stage,
         from_temperature=before.temperature,
-        to_temperature=after.temperature,
+        to_temperature=temperature,
         scores=assessment.scores,
         reasons=top_contributions(after, model, after.as_of),
         fit_reasons=assessment.fit.matched,

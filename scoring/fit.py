@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
+
+MEMO_SIZE = 4096  # fit results kept per rules; the memo starts afresh when full
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class FitRules:
     free_mail_penalty: float
     free_mail_domains: frozenset[str]
     mql_minimum: float  # below this a lead is never MQL, PQL or SQL
+
+    @cached_property
+    def memo(self) -> dict[tuple, FitResult]:
+        """Fit results by the profile values they depend on: a lead's profile rarely changes."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -55,24 +63,35 @@ def _value(profile: Mapping[str, Fact], field: str) -> str | int | None:
 
 
 def assess_fit(profile: Mapping[str, Fact], rules: FitRules) -> FitResult:
+    industry, employees, country, title = (_value(profile, field) for field in ("industry", "employees", "country",
+                                                                                 "title"))
+    domain = email_domain(profile)
+    # The type too: True == 1, but a size of True is no company size.
+    key = (industry, employees, type(employees), country, title, domain)
+    result = rules.memo.get(key)
+    if result is None:
+        if len(rules.memo) >= MEMO_SIZE:
+            rules.memo.clear()
+        result = rules.memo[key] = _fit(industry, employees, country, title, domain, rules)
+    return result
+
+
+def _fit(industry: str | int | None, employees: str | int | None, country: str | int | None,
+         title: str | int | None, domain: str | None, rules: FitRules) -> FitResult:
     matched: list[tuple[str, float]] = []
-    industry = _value(profile, "industry")
     if isinstance(industry, str) and industry.lower() in rules.industries:
         matched.append((f"industry {industry.lower()}", rules.industry_points))
-    employees = _value(profile, "employees")
     if isinstance(employees, int) and rules.size_min <= employees <= rules.size_max:
         matched.append((f"company size {employees}", rules.size_points))
-    country = _value(profile, "country")
     if isinstance(country, str) and country in rules.countries:
         matched.append((f"country {country}", rules.country_points))
     role = None
-    title = _value(profile, "title")
     if isinstance(title, str):
         rule = next((r for r in rules.titles if r.pattern.search(title)), None)
         if rule is not None:
             role = rule.role
             matched.append((f"title {rule.role}", rule.points))
-    if email_domain(profile) in rules.free_mail_domains:
+    if domain in rules.free_mail_domains:
         matched.append(("free-mail address", -rules.free_mail_penalty))
     score = min(max(float(sum(points for _, points in matched)), 0.0), 100.0)
     return FitResult(score=score, matched=tuple(matched), role=role)
@@ -103,7 +122,7 @@ def disqualifications(
         reasons.append("out_of_market_size")
     reasons.extend(f"signal {kind.value}" for kind in sorted(rules.signals & seen.keys(), key=lambda k: k.value))
     careers = seen.get(SignalKind.CAREERS_VIEW, 0)
-    others = {kind for kind in seen if kind not in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW)}
-    if rules.careers_only_after and careers >= rules.careers_only_after and not others:
+    if (rules.careers_only_after and careers >= rules.careers_only_after
+            and all(kind in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW) for kind in seen)):
         reasons.append("careers_only")
     return tuple(reasons)

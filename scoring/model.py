@@ -11,6 +11,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -46,7 +47,7 @@ class CriteriaRules:
     frameworks: Mapping[str, Framework]
     answer_fields: Mapping[str, str]  # form field -> criterion
 
-    @property
+    @cached_property  # read for every event: computed once per model (frozen: it never changes)
     def known(self) -> frozenset[str]:
         """Every criterion of every framework: answers to all of them are kept."""
         return frozenset(c for framework in self.frameworks.values() for c in framework.criteria)
@@ -87,6 +88,16 @@ class ScoringModel:
 
 def normalise_event_name(name: str) -> str:
     """'Demo Requested', 'demo_requested' and 'demo-requested' name the same event."""
+    # Names repeat (a site sends a few dozen): short ones are normalised once each.
+    return _normalised(name) if len(name) <= 128 else _normalise(name)
+
+
+@lru_cache(maxsize=1024)
+def _normalised(name: str) -> str:
+    return _normalise(name)
+
+
+def _normalise(name: str) -> str:
     return re.sub(r"[\s_\-]+", " ", name.strip()).lower()
 
 

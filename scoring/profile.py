@@ -100,6 +100,8 @@ def facts_from(
 
 def merge_facts(held: Mapping[str, Fact], stated: Mapping[str, ProfileValue], at: float) -> Mapping[str, Fact]:
     """The later statement of a field wins; equal times resolve by value, never by arrival order."""
+    if not stated:
+        return held
     merged = dict(held)
     for field, value in stated.items():
         current = merged.get(field)

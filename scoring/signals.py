@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from types import MappingProxyType
 
 from scoring.criteria import Status, answers_from
@@ -44,11 +44,22 @@ class Ignored:
     reason: IgnoreReason
 
 
-@lru_cache(maxsize=4096)
+# Real user agents are a few hundred characters; longer ones are searched each time, so a hostile
+# sender cannot fill the cache with large strings.
+CACHED_AGENT_LENGTH = 512
+
+
 def is_bot(user_agent: str | None) -> bool:
-    # Remembered per user agent: traffic repeats a few hundred of them, and the search was the
-    # single costliest line per event in the worker's profile.
-    return bool(user_agent) and BOT_USER_AGENT.search(user_agent) is not None
+    if not user_agent:
+        return False
+    if len(user_agent) > CACHED_AGENT_LENGTH:
+        return BOT_USER_AGENT.search(user_agent) is not None
+    return _is_bot_agent(user_agent)
+
+
+@lru_cache(maxsize=1024)  # a site's traffic comes from a few hundred browser builds: the regex runs once each
+def _is_bot_agent(user_agent: str) -> bool:
+    return BOT_USER_AGENT.search(user_agent) is not None
 
 
 def page_kind(path: str | None, model: ScoringModel) -> SignalKind:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -39,7 +39,8 @@ class LeadState:
     rejected_at: float | None = None  # sales rejected or recycled it then; held back until new intent
     sequence: int = 0  # qualification changes emitted so far: orders them per lead
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first
-    recent_changes: tuple[tuple[int, QualificationChange], ...] = ()  # (event hash, change it caused)
+    # (event hash, change it caused), oldest first; a tuple, or a sequence the table's codec reads when used
+    recent_changes: Sequence[tuple[int, QualificationChange]] = ()
     # Its stage history, which outcomes join to: every stage held so far and the hottest temperature.
     reached: frozenset[Stage] = frozenset()
     hottest: Temperature = Temperature.COLD

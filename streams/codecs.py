@@ -7,7 +7,9 @@ these functions write against those schemas.
 from __future__ import annotations
 
 import base64
+import binascii
 import struct
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -155,34 +157,158 @@ def encode_dead_letter(
 
 
 # --- the leads table: one lead's state -------------------------------------------------
+#
+# A state is a JSON array led by its format number, its parts in a fixed order and its maps
+# flattened to [key, value, ...] runs: read back with no key lookups and no enum calls. The
+# changes it remembers (for re-emitting on a redelivery) follow on a line of their own, when
+# there are any, as a JSON array of [event hash, change parts...]: orjson never writes a raw
+# newline, so the line break separates them. They are read only when used (a redelivery, a new
+# change), and written back as the same bytes otherwise: most events neither read nor rewrite
+# them. States written in the earlier keyed format (one JSON object) stay in changelogs, so
+# decode_state reads both.
+
+STATE_FORMAT = 2
+_KINDS = {kind.value: kind for kind in SignalKind}
+_STAGES = {stage.value: stage for stage in Stage}
+_TEMPERATURES = {temperature.value: temperature for temperature in Temperature}
+_STATUSES = {status.value: status for status in Status}
+_HASHES = struct.Struct(">Q")
+
 
 def _pack_hashes(hashes: tuple[int, ...]) -> str:
-    return base64.b64encode(struct.pack(f">{len(hashes)}Q", *hashes)).decode()
+    return binascii.b2a_base64(struct.pack(f">{len(hashes)}Q", *hashes), newline=False).decode()
 
 
 def _unpack_hashes(text: str) -> tuple[int, ...]:
-    packed = base64.b64decode(text)
-    return struct.unpack(f">{len(packed) // 8}Q", packed)
+    return tuple(hashed for (hashed,) in _HASHES.iter_unpack(binascii.a2b_base64(text)))
 
 
-def _change_state(change: QualificationChange) -> dict[str, Any]:
-    return {
-        "id": change.change_id, "seq": change.sequence, "account": change.account,
-        "from": [change.from_stage.value, change.from_temperature.value],
-        "to": [change.to_stage.value, change.to_temperature.value],
-        "scores": [change.scores.interest, change.scores.intent, change.scores.negative, change.scores.product,
-                   change.scores.fit],
-        "reasons": [[c.kind.value, c.points_now, c.last_at, c.count] for c in change.reasons],
-        "fit": [list(reason) for reason in change.fit_reasons],
-        "framework": change.framework,
-        "criteria": {criterion: status.value for criterion, status in change.criteria.items()},
-        "disqualified_by": list(change.disqualified_by),
-        "model": change.model_version, "cause": change.cause_event_id, "at": change.event_time,
-        "cause_type": change.cause,
-    }
+class StoredChanges(Sequence[tuple[int, QualificationChange]]):
+    """A state's remembered changes as the table holds them: decoded the first time they are used."""
+
+    __slots__ = ("lead_id", "raw", "_decoded")
+
+    def __init__(self, lead_id: str, raw: bytes) -> None:
+        self.lead_id = lead_id
+        self.raw = raw
+        self._decoded: tuple[tuple[int, QualificationChange], ...] | None = None
+
+    def _changes(self) -> tuple[tuple[int, QualificationChange], ...]:
+        if self._decoded is None:
+            self._decoded = tuple((parts[0], _change_from_parts(self.lead_id, parts)) for parts in orjson.loads(self.raw))
+        return self._decoded
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._changes()[index]
+
+    def __len__(self) -> int:
+        return len(self._changes())
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self._changes())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredChanges | tuple):
+            return self._changes() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._changes())
 
 
-def _change_from_state(lead_id: str, data: dict[str, Any]) -> QualificationChange:
+def encode_state(state: LeadState) -> bytes:
+    # orjson writes a str enum as its value: no .value lookups (a slow property) here.
+    levels = state.levels
+    head = orjson.dumps([
+        STATE_FORMAT, state.model_version, state.identified, state.as_of,
+        [part for kind, t in state.tallies.items() for part in (kind, t.decayed, t.count, t.last_at)],
+        [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
+        [part for name, a in state.answers.items() for part in (name, a.status, a.stated_at)],
+        [levels.mql, levels.sql, levels.pql, levels.warm],
+        state.stage, state.temperature, state.rejected_at, state.sequence,
+        _pack_hashes(state.recent_event_ids), sorted(state.reached), state.hottest,
+    ])
+    changes = state.recent_changes
+    if isinstance(changes, StoredChanges):
+        return head + b"\n" + changes.raw  # as read: nothing to encode
+    if not changes:
+        return head
+    return head + b"\n" + orjson.dumps([[hashed, *_change_parts(change)] for hashed, change in changes])
+
+
+def decode_state(lead_id: str, raw: bytes) -> LeadState:
+    head, _, changes = raw.partition(b"\n")
+    data = orjson.loads(head)
+    if isinstance(data, dict):
+        return _decode_keyed_state(lead_id, data)
+    if data[0] != STATE_FORMAT:
+        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT} and the keyed one")
+    (_, model_version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at,
+     sequence, recent_ids, reached, hottest) = data
+    return LeadState(
+        lead_id=lead_id,
+        identified=identified,
+        as_of=as_of,
+        tallies=MappingProxyType({_KINDS[tallies[n]]: KindTally(tallies[n + 1], tallies[n + 2], tallies[n + 3])
+                                  for n in range(0, len(tallies), 4)}),
+        profile=MappingProxyType({profile[n]: Fact(profile[n + 1], profile[n + 2]) for n in range(0, len(profile), 3)}),
+        answers=MappingProxyType({answers[n]: Answer(_STATUSES[answers[n + 1]], answers[n + 2])
+                                  for n in range(0, len(answers), 3)}),
+        levels=Levels(*levels),
+        stage=_STAGES[stage],
+        temperature=_TEMPERATURES[temperature],
+        rejected_at=rejected_at,
+        sequence=sequence,
+        recent_event_ids=_unpack_hashes(recent_ids),
+        recent_changes=StoredChanges(lead_id, changes) if changes else (),
+        reached=frozenset(_STAGES[reached_stage] for reached_stage in reached),
+        hottest=_TEMPERATURES[hottest],
+        model_version=model_version,
+    )
+
+
+def classified_under(version: str | None) -> bytes:
+    """Bytes a stored state starts with exactly when it was last classified under ``version``."""
+    return b"[" + orjson.dumps(STATE_FORMAT) + b"," + orjson.dumps(version) + b","
+
+
+def _change_parts(change: QualificationChange) -> list[Any]:
+    scores = change.scores
+    return [
+        change.change_id, change.sequence, change.account, change.from_stage, change.from_temperature,
+        change.to_stage, change.to_temperature,
+        [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
+        [part for c in change.reasons for part in (c.kind, c.points_now, c.last_at, c.count)],
+        [part for reason in change.fit_reasons for part in reason],
+        change.framework,
+        [part for criterion, status in change.criteria.items() for part in (criterion, status)],
+        list(change.disqualified_by), change.model_version, change.cause_event_id, change.event_time, change.cause,
+    ]
+
+
+def _change_from_parts(lead_id: str, parts: list[Any]) -> QualificationChange:
+    (_, change_id_, sequence, account, from_stage, from_temperature, to_stage, to_temperature, scores, reasons,
+     fit_reasons, framework, criteria, disqualified_by, model_version, cause_event_id, event_time, cause) = parts
+    return QualificationChange(
+        change_id=change_id_, lead_id=lead_id, sequence=sequence, account=account,
+        from_stage=_STAGES[from_stage], from_temperature=_TEMPERATURES[from_temperature],
+        to_stage=_STAGES[to_stage], to_temperature=_TEMPERATURES[to_temperature],
+        scores=Scores(*scores),
+        reasons=tuple(Contribution(_KINDS[reasons[n]], reasons[n + 1], reasons[n + 2], reasons[n + 3])
+                      for n in range(0, len(reasons), 4)),
+        fit_reasons=tuple((fit_reasons[n], fit_reasons[n + 1]) for n in range(0, len(fit_reasons), 2)),
+        framework=framework,
+        criteria=MappingProxyType({criteria[n]: _STATUSES[criteria[n + 1]] for n in range(0, len(criteria), 2)}),
+        disqualified_by=tuple(disqualified_by),
+        model_version=model_version, cause_event_id=cause_event_id, event_time=event_time, cause=cause,
+    )
+
+
+# The keyed format states were written in before format 2: read only.
+
+def _change_from_keyed_state(lead_id: str, data: dict[str, Any]) -> QualificationChange:
     interest, intent, negative, product, fit = data["scores"]
     return QualificationChange(
         change_id=data["id"], lead_id=lead_id, sequence=data["seq"], account=data["account"],
@@ -199,33 +325,7 @@ def _change_from_state(lead_id: str, data: dict[str, Any]) -> QualificationChang
     )
 
 
-def encode_state(state: LeadState) -> bytes:
-    return orjson.dumps({
-        "identified": state.identified,
-        "as_of": state.as_of,
-        "tallies": {kind.value: [t.decayed, t.count, t.last_at] for kind, t in state.tallies.items()},
-        "profile": {field: [fact.value, fact.stated_at] for field, fact in state.profile.items()},
-        "answers": {criterion: [a.status.value, a.stated_at] for criterion, a in state.answers.items()},
-        "levels": [state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm],
-        "stage": state.stage.value,
-        "temperature": state.temperature.value,
-        "rejected_at": state.rejected_at,
-        "sequence": state.sequence,
-        "recent_ids": _pack_hashes(state.recent_event_ids),
-        "recent_changes": [[h, _change_state(c)] for h, c in state.recent_changes],
-        "reached": sorted(stage.value for stage in state.reached),
-        "hottest": state.hottest.value,
-        "model_version": state.model_version,
-    })
-
-
-def classified_under(version: str | None) -> bytes:
-    """Bytes found in a stored state exactly when it was last classified under ``version``."""
-    return b'"model_version":' + orjson.dumps(version)
-
-
-def decode_state(lead_id: str, raw: bytes) -> LeadState:
-    data = orjson.loads(raw)
+def _decode_keyed_state(lead_id: str, data: dict[str, Any]) -> LeadState:
     return LeadState(
         lead_id=lead_id,
         identified=data["identified"],
@@ -242,7 +342,7 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
         rejected_at=data.get("rejected_at"),
         sequence=data["sequence"],
         recent_event_ids=_unpack_hashes(data["recent_ids"]),
-        recent_changes=tuple((h, _change_from_state(lead_id, c)) for h, c in data["recent_changes"]),
+        recent_changes=tuple((h, _change_from_keyed_state(lead_id, c)) for h, c in data["recent_changes"]),
         # States written before stage history was kept know only where the lead stands now.
         reached=frozenset(Stage(s) for s in data.get("reached", (data["stage"],))),
         hottest=Temperature(data.get("hottest", data["temperature"])),
@@ -378,35 +478,37 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
 # --- the lead_history table: a lead's recent events and moves, for the board's timeline and chart -----
 
 def encode_history(history: History) -> bytes:
+    # orjson writes a str enum as its value: no .value lookups (a slow property) per event.
     return orjson.dumps({
         "since": history.since,
         "folded": {kind.value: count for kind, count in history.folded.items()},
         "folded_events": history.folded_events,
         # [time, kind or null] and, only when present, the answers and the profile fields it stated
-        "events": [[e.at, e.kind.value if e.kind else None,
-                    *([{c: s.value for c, s in e.answers.items()}, list(e.profile_fields)]
-                      if e.answers or e.profile_fields else [])]
+        "events": [[e.at, e.kind] if not (e.answers or e.profile_fields) else
+                   [e.at, e.kind, dict(e.answers), list(e.profile_fields)]
                    for e in history.events],
-        "moves": [[m.at, m.from_stage.value, m.to_stage.value, m.from_temperature.value, m.to_temperature.value,
-                   m.cause, m.total] for m in history.moves],
+        "moves": [[m.at, m.from_stage, m.to_stage, m.from_temperature, m.to_temperature, m.cause, m.total]
+                  for m in history.moves],
     })
+
+
+_NO_ANSWERS: MappingProxyType = MappingProxyType({})
 
 
 def decode_history(raw: bytes) -> History:
     data = orjson.loads(raw)
     return History(
         since=data["since"],
-        folded=MappingProxyType({SignalKind(kind): count for kind, count in data["folded"].items()}),
+        folded=MappingProxyType({_KINDS[kind]: count for kind, count in data["folded"].items()}),
         folded_events=data["folded_events"],
         events=tuple(
-            Occurrence(at=e[0], kind=SignalKind(e[1]) if e[1] else None,
-                       answers=MappingProxyType({c: Status(s) for c, s in e[2].items()}) if len(e) > 2 else
-                       MappingProxyType({}),
-                       profile_fields=tuple(e[3]) if len(e) > 3 else ())
+            Occurrence(e[0], _KINDS[e[1]] if e[1] else None) if len(e) == 2 else
+            Occurrence(e[0], _KINDS[e[1]] if e[1] else None,
+                       MappingProxyType({c: _STATUSES[s] for c, s in e[2].items()}) if len(e) > 2 else _NO_ANSWERS,
+                       tuple(e[3]) if len(e) > 3 else ())
             for e in data["events"]
         ),
-        moves=tuple(Move(at=at, from_stage=Stage(fs), to_stage=Stage(ts), from_temperature=Temperature(ft),
-                         to_temperature=Temperature(tt), cause=cause, total=total)
+        moves=tuple(Move(at, _STAGES[fs], _STAGES[ts], _TEMPERATURES[ft], _TEMPERATURES[tt], cause, total)
                     for at, fs, ts, ft, tt, cause, total in data["moves"]),
     )
 

@@ -172,14 +172,14 @@ async def on_control_record(record: Any) -> None:
 def owned_leads(skip: tuple[bytes, ...] = ()) -> list[bytes]:
     """Keys of the leads this worker actively owns (standby copies are not its to change).
 
-    A stored state whose bytes contain one of ``skip`` is passed over without being decoded: the
+    A stored state whose bytes start with one of ``skip`` is passed over without being decoded: the
     scan after every rebalance stays a byte search for leads already on the model in use.
     """
     partitions = settings().partitions
     changelog = leads_table.changelog_topic.get_topic_name()
     active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
     return [key for key, value in list(leads_table.items())
-            if value and partition_for(key, partitions) in active and not any(mark in value for mark in skip)]
+            if value and partition_for(key, partitions) in active and not any(value.startswith(mark) for mark in skip)]
 
 
 async def reclassify_owned(skip: tuple[bytes, ...]) -> int:

@@ -23,6 +23,7 @@ MAX_CLOCK_SKEW_S = 300.0
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_NAME = 64
 MAX_ATTRIBUTE_TEXT = 256
+_EVENT_TYPES = {event_type.value: event_type for event_type in EventType}
 
 
 class RejectReason(str, Enum):
@@ -67,10 +68,10 @@ def decode_segment(raw: bytes, received_at: float, max_bytes: int) -> LeadEvent 
 
 
 def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent:
-    try:
-        event_type = EventType(message.get("type"))
-    except ValueError:
-        raise _Invalid(RejectReason.UNKNOWN_TYPE, f"type {message.get('type')!r}") from None
+    named = message.get("type")
+    event_type = _EVENT_TYPES.get(named) if isinstance(named, str) else None
+    if event_type is None:
+        raise _Invalid(RejectReason.UNKNOWN_TYPE, f"type {named!r}")
     properties = _object(message, "properties")
     traits = _object(message, "traits")
     context = _object(message, "context")
@@ -199,8 +200,8 @@ def _attributes(*sources: dict[str, Any]) -> dict[str, Scalar]:
                 if len(flat) >= MAX_ATTRIBUTES:
                     return flat
                 name = key if inner_key is None else f"{key}.{inner_key}"
-                if _scalar(inner) is not None:
-                    flat[name[:MAX_ATTRIBUTE_NAME]] = _scalar(inner)
+                if (scalar := _scalar(inner)) is not None:
+                    flat[name[:MAX_ATTRIBUTE_NAME]] = scalar
     return flat
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 from dataclasses import replace
 
 import orjson
 import pytest
+from hypothesis import given, settings
 
 from scoring import Stage, VisitorState, apply, load_model
 from scoring.history import History, record
@@ -13,6 +16,7 @@ from streams import codecs
 from streams.simulator import plan_wave
 from tests.contracts import assert_matches_contract
 from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, journey, meddic_model, signal
+from tests.unit.test_decay_properties import signal_lists
 
 
 def rich_journey():
@@ -57,7 +61,7 @@ def test_which_model_a_stored_state_was_classified_under_shows_in_its_bytes_alon
 
 def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stands_now():
     state = rich_journey()[-1].state
-    stored = orjson.loads(codecs.encode_state(state))
+    stored = orjson.loads(keyed_state(state))
     for newer in ("reached", "hottest", "model_version"):
         del stored[newer]
 
@@ -65,6 +69,81 @@ def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stand
 
     assert old.reached == {state.stage}
     assert (old.hottest, old.model_version) == (state.temperature, None)
+
+
+def keyed_state(state):
+    """A state as the keyed JSON object the leads table held before format 2: changelogs still hold it."""
+    def change(c):
+        return {
+            "id": c.change_id, "seq": c.sequence, "account": c.account,
+            "from": [c.from_stage.value, c.from_temperature.value], "to": [c.to_stage.value, c.to_temperature.value],
+            "scores": [c.scores.interest, c.scores.intent, c.scores.negative, c.scores.product, c.scores.fit],
+            "reasons": [[r.kind.value, r.points_now, r.last_at, r.count] for r in c.reasons],
+            "fit": [list(reason) for reason in c.fit_reasons], "framework": c.framework,
+            "criteria": {criterion: status.value for criterion, status in c.criteria.items()},
+            "disqualified_by": list(c.disqualified_by),
+            "model": c.model_version, "cause": c.cause_event_id, "at": c.event_time, "cause_type": c.cause,
+        }
+    return orjson.dumps({
+        "identified": state.identified, "as_of": state.as_of,
+        "tallies": {kind.value: [t.decayed, t.count, t.last_at] for kind, t in state.tallies.items()},
+        "profile": {name: [fact.value, fact.stated_at] for name, fact in state.profile.items()},
+        "answers": {name: [a.status.value, a.stated_at] for name, a in state.answers.items()},
+        "levels": [state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm],
+        "stage": state.stage.value, "temperature": state.temperature.value, "rejected_at": state.rejected_at,
+        "sequence": state.sequence,
+        "recent_ids": base64.b64encode(struct.pack(f">{len(state.recent_event_ids)}Q",
+                                                   *state.recent_event_ids)).decode(),
+        "recent_changes": [[h, change(c)] for h, c in state.recent_changes],
+        "reached": sorted(stage.value for stage in state.reached), "hottest": state.hottest.value,
+        "model_version": state.model_version,
+    })
+
+
+@settings(max_examples=100, deadline=None)
+@given(signal_lists())
+def test_any_state_survives_the_compact_format_and_is_still_read_from_the_keyed_one(steps):
+    state = journey(steps)[-1].state
+    compact = codecs.encode_state(state)
+
+    assert orjson.loads(compact.partition(b"\n")[0])[0] == codecs.STATE_FORMAT
+    assert codecs.decode_state(state.lead_id, compact) == state
+    assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
+    assert len(compact) < len(keyed_state(state))
+
+
+def test_a_state_written_in_the_keyed_format_before_format_2_is_read_exactly():
+    state = rich_journey()[-1].state
+    assert state.recent_changes and state.profile and state.answers
+
+    assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
+    # Read back and written again, it moves to the compact format.
+    restored = codecs.decode_state(state.lead_id, keyed_state(state))
+    assert codecs.decode_state(state.lead_id, codecs.encode_state(restored)) == state
+
+
+def test_a_state_in_a_format_this_version_does_not_know_is_refused():
+    head, _, changes = codecs.encode_state(rich_journey()[-1].state).partition(b"\n")
+    with pytest.raises(ValueError, match="format 3"):
+        codecs.decode_state("lead-1", orjson.dumps([3, *orjson.loads(head)[1:]]) + b"\n" + changes)
+
+
+def test_remembered_changes_are_read_only_when_used_and_otherwise_written_back_as_they_were():
+    signals = rich_signals()
+    decisions = journey(signals)
+    state = decisions[-1].state
+    stored = codecs.encode_state(state)
+    restored = codecs.decode_state(state.lead_id, stored)
+
+    # An event that changes nothing carries the remembered changes over untouched, bytes and all.
+    quiet = apply(restored, signal("blog_view", T0 + 301), load_model())
+    assert quiet.change is None
+    assert codecs.encode_state(quiet.state).partition(b"\n")[2] == stored.partition(b"\n")[2]
+    # A redelivery re-emits what it caused, read from them.
+    cause = next(s for s, d in zip(signals, decisions) if d.change is not None and d.change == state.recent_changes[-1][1])
+    redelivered = apply(restored, cause, load_model())
+    assert redelivered.duplicate and redelivered.change == state.recent_changes[-1][1]
+    assert restored.recent_changes == state.recent_changes and len(restored.recent_changes) == len(state.recent_changes)
 
 
 def test_a_decoded_state_keeps_scoring_as_the_original_would():

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streams.privacy import truncate_ip, truncate_ips
+from streams.privacy import _IPV4, _IPV6, truncate_ip, truncate_ips
 
 
 @pytest.mark.parametrize(("address", "truncated"), [
@@ -58,3 +59,26 @@ def test_no_whole_address_survives_inside_a_json_string(address):
         assert kept.ipv4_mapped == ipaddress.ip_network(f"{address.ipv4_mapped}/24", strict=False).network_address
     else:
         assert kept == ipaddress.ip_network(f"{address}/{bits}", strict=False).network_address
+
+
+# The candidate pattern as first written: tried at every position, each match parsed by ipaddress.
+_PLAIN_CANDIDATE = re.compile(rb"(?<![\w.:])(?:" + _IPV4 + rb"(?![\w.]|:(?!\d))|" + _IPV6 + rb"(?![\w.:]))")
+
+
+def _scanned_everywhere(raw: bytes) -> bytes:
+    def truncated(match):
+        text = truncate_ip(match.group().decode("ascii"))
+        return text.encode("ascii") if text is not None else match.group()
+    return _PLAIN_CANDIDATE.sub(truncated, raw)
+
+
+_ADDRESSISH = st.lists(st.one_of(
+    st.ip_addresses().map(str), st.sampled_from(["Chrome/126.0.0.0", "09:00:00", "::", ":", ".", "a", "g", "[", "]",
+                                                 "255.255.255.255", "1.2.3", "00:1a:2b:3c:4d:5e", ":8080", "01.2.3.4"]),
+    st.text(alphabet="0123456789abcdefABCDEFxg.:-/ []\"", max_size=12),
+), max_size=8).map(lambda parts: "".join(parts).encode())
+
+
+@given(st.one_of(_ADDRESSISH, st.binary(max_size=64)))
+def test_the_fast_path_truncates_exactly_what_parsing_every_candidate_does(raw):
+    assert truncate_ips(raw) == _scanned_everywhere(raw)
