@@ -218,7 +218,8 @@ def render(report: BenchReport, options: BenchOptions) -> list[str]:
         f" p99 {figures['p99_ms']} ms (read back by a consumer: p50 {report.latency.end_to_end_p50_ms:.1f} ms,"
         f" p99 {report.latency.end_to_end_p99_ms:.1f} ms; {report.latency.changes:,} changes)",
         f"memory: {figures['bytes_per_lead']:,} bytes per lead held, {report.memory.baseline_leads:,} → "
-        f"{report.memory.target_leads:,} leads (encoded state {report.memory.mean_state_bytes:,.0f} B/lead)",
+        f"{report.memory.target_leads:,} leads (encoded per lead: state {report.memory.mean_state_bytes:,.0f} B, "
+        f"history {report.memory.mean_history_bytes:,.0f} B)",
         "",
         "targets (ratios from this run):",
     ]

@@ -2,10 +2,11 @@
 
 Processing a million events to reach 100k realistic leads would take longer than the whole
 benchmark, so the leads are loaded the way a worker loads them after a restart: from the
-leads table's changelog. The states are the real ones — the final state of every lead the
-one-worker throughput run scored (read from its changelog), cloned under new lead ids until
-there are enough — written to a fresh app's changelog; a fresh ``leadstream worker`` recovers
-them into its table (and rebuilds its lead census from them). Two workers are measured, one
+changelogs of the tables it keeps per lead: its state and its history (the board's timeline).
+Both are the real ones — the final state and history of every lead the one-worker throughput
+run scored (read from its changelogs), cloned under new lead ids until there are enough —
+written to a fresh app's changelogs; a fresh ``leadstream worker`` recovers them into its
+tables (and rebuilds its lead census and demotion index from them). Two workers are measured, one
 recovering the smaller count and one the larger; the difference of their VmRSS over the
 difference of leads held is the figure. The throughput run's own growth (ready → drained, live
 processing included) is reported beside it.
@@ -34,6 +35,7 @@ class MemoryResult:
     baseline_rss: int  # bytes
     target_rss: int
     mean_state_bytes: float  # encoded state per lead, for comparison
+    mean_history_bytes: float  # encoded history per lead
 
     @property
     def bytes_per_lead(self) -> float:
@@ -44,9 +46,13 @@ def changelog_topic(app_id: str, table: str = "leads") -> str:
     return f"{app_id}-{table}-changelog"  # Faust's naming of a table's changelog
 
 
-async def final_states(bench: Bench, app_id: str) -> dict[bytes, bytes]:
-    """The last state of every lead in an app's leads changelog; fails if there is none."""
-    topic = changelog_topic(app_id)
+# The tables a worker keeps per lead, each cloned and recovered.
+PER_LEAD_TABLES = ("leads", "lead_history")
+
+
+async def final_states(bench: Bench, app_id: str, table: str = "leads") -> dict[bytes, bytes]:
+    """The last value of every lead in one of an app's changelogs; fails if there is none."""
+    topic = changelog_topic(app_id, table)
     states = await compacted(bench.broker.bootstrap, topic, bench.partitions, bench.broker.client_kwargs)
     if not states:
         raise StageFailed(f"no lead states in {topic}")
@@ -91,28 +97,31 @@ def cloned(states: dict[bytes, bytes], count: int) -> list[tuple[bytes, bytes]]:
 
 
 async def held_leads(bench: Bench, app_id: str, baseline: int, target: int) -> MemoryResult:
-    states = await final_states(bench, app_id)
+    tables = {table: await final_states(bench, app_id, table) for table in PER_LEAD_TABLES}
     measured = []
     for count in (baseline, target):
-        rss, leads = await _recovered_worker(bench, cloned(states, count))
+        rss, leads = await _recovered_worker(bench, {table: cloned(values, count) for table, values in tables.items()})
         measured.append((rss, leads))
     (baseline_rss, baseline_leads), (target_rss, target_leads) = measured
-    mean_state = sum(map(len, states.values())) / len(states)
-    return MemoryResult(baseline_leads, target_leads, baseline_rss, target_rss, mean_state)
+    states, histories = tables["leads"], tables["lead_history"]
+    return MemoryResult(baseline_leads, target_leads, baseline_rss, target_rss,
+                        sum(map(len, states.values())) / len(states), sum(map(len, histories.values())) / len(histories))
 
 
-async def _recovered_worker(bench: Bench, pairs: list[tuple[bytes, bytes]]) -> tuple[int, int]:
-    """Start a worker whose changelog already holds ``pairs``; its RSS once recovered, and the leads it counts."""
-    prefix = bench.fresh_prefix(f"mem{len(pairs)}")
+async def _recovered_worker(bench: Bench, tables: dict[str, list[tuple[bytes, bytes]]]) -> tuple[int, int]:
+    """Start a worker whose changelogs already hold ``tables``; its RSS once recovered, and the leads it counts."""
+    leads = len(tables["leads"])
+    prefix = bench.fresh_prefix(f"mem{leads}")
     await ensure_topics(bench.settings(prefix))
-    topic = changelog_topic(prefix[:-1])
-    await create_topics(bench.broker.bootstrap, [topic], bench.partitions, bench.broker.client_kwargs)
-    await preload(bench.broker.bootstrap, topic, pairs, bench.partitions, bench.broker.client_kwargs,
-                  records_per_batch=bench.broker.changelog_records_per_batch)
+    for table, pairs in tables.items():
+        topic = changelog_topic(prefix[:-1], table)
+        await create_topics(bench.broker.bootstrap, [topic], bench.partitions, bench.broker.client_kwargs)
+        await preload(bench.broker.bootstrap, topic, pairs, bench.partitions, bench.broker.client_kwargs,
+                      records_per_batch=bench.broker.changelog_records_per_batch)
     worker = bench.process(prefix)
     try:
         await _start_ready([worker])
-        leads = await _census(worker, len(pairs))
+        leads = await _census(worker, leads)
         await asyncio.sleep(SETTLE_S)
         return rss_bytes(worker), leads
     finally:

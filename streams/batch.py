@@ -26,6 +26,7 @@ from faust.types import TopicT
 
 from scoring import LeadState, QualificationChange, Signal
 from scoring.account_members import account_member
+from scoring.accounts import Member
 from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
 from scoring.history import History, record
@@ -63,6 +64,8 @@ class Batch:
         self._dirty: dict[bytes, None] = {}  # leads to write back, in first-touched order
         self._reports: dict[bytes, str] = {}  # leads whose account must hear, and the event that moved them
         self._forgotten: dict[bytes, None] = {}  # erased leads: a tombstone each
+        # Per account domain, its members' updates: one accounts.members record per account per batch.
+        self._member_updates: dict[str, list[tuple[str, Member | None]]] = {}
         self._outbox: list[tuple[TopicT, bytes | None, bytes] | tuple[QualificationChange, float | None, bool]] = []
         self.received: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
@@ -103,8 +106,7 @@ class Batch:
         self._reports.pop(key, None)
         self._forgotten[key] = None
         if state is not None and state.account is not None:
-            self.send(account_members_topic, state.account.encode(),
-                      codecs.encode_member(state.account, state.lead_id, None))
+            self._member_updates.setdefault(state.account, []).append((state.lead_id, None))
 
     def send(self, topic: TopicT, key: bytes | None, value: bytes) -> None:
         self._outbox.append((topic, key, value))
@@ -118,6 +120,8 @@ class Batch:
     async def flush(self) -> None:
         self._write()
         self._count()
+        for domain, updates in self._member_updates.items():
+            self.send(account_members_topic, domain.encode(), codecs.encode_member_updates(domain, updates))
         for item in self._outbox:
             if isinstance(item[0], QualificationChange):
                 await _emit(*item)  # type: ignore[arg-type]
@@ -154,7 +158,7 @@ class Batch:
             return
         member = account_member(state, cause_event_id, self.model)
         if member is not None or domain not in self.model.fit.free_mail_domains:
-            self.send(account_members_topic, domain.encode(), codecs.encode_member(domain, state.lead_id, member))
+            self._member_updates.setdefault(domain, []).append((state.lead_id, member))
 
     def _count(self) -> None:
         for event_type, count in self.received.items():

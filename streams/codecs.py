@@ -420,28 +420,37 @@ def encode_feedback_event(lead_id: str, feedback: dict[str, Any], state: LeadSta
 
 # --- accounts: members keyed by company domain, account changes downstream --------------
 
-def encode_member(domain: str, lead_id: str, member: Member | None) -> bytes:
+def _member_body(domain: str, lead_id: str, member: Member | None) -> dict[str, Any]:
     body: dict[str, Any] = {"domain": domain, "lead_id": lead_id, "left": member is None}
     if member is not None:
         body.update(interest=member.interest, intent=member.intent, as_of=member.as_of, role=member.role,
                     criteria_met=sorted(member.criteria_met), cause_event_id=member.cause_event_id)
-    return orjson.dumps(body)
+    return body
 
 
-def decode_member(raw: bytes) -> tuple[str, str, Member | None]:
-    data = orjson.loads(raw)
-    if data["left"]:
-        return data["domain"], data["lead_id"], None
-    return data["domain"], data["lead_id"], Member(
-        lead_id=data["lead_id"], interest=data["interest"], intent=data["intent"], as_of=data["as_of"],
-        role=data["role"], criteria_met=frozenset(data["criteria_met"]), cause_event_id=data["cause_event_id"],
+def _member_of(body: dict[str, Any]) -> Member | None:
+    if body["left"]:
+        return None
+    return Member(
+        lead_id=body["lead_id"], interest=body["interest"], intent=body["intent"], as_of=body["as_of"],
+        role=body["role"], criteria_met=frozenset(body["criteria_met"]), cause_event_id=body["cause_event_id"],
     )
+
+
+def encode_member_updates(domain: str, updates: Sequence[tuple[str, Member | None]]) -> bytes:
+    """One account's member updates from one batch, in the order they were decided."""
+    return orjson.dumps({"domain": domain, "members": [_member_body(domain, lead, member) for lead, member in updates]})
+
+
+def decode_member_updates(raw: bytes) -> tuple[str, list[tuple[str, Member | None]]]:
+    data = orjson.loads(raw)
+    return data["domain"], [(body["lead_id"], _member_of(body)) for body in data["members"]]
 
 
 def encode_account(account: AccountState) -> bytes:
     return orjson.dumps({
         "level": account.level, "sequence": account.sequence,
-        "members": {lead: orjson.loads(encode_member(account.domain, lead, m)) for lead, m in account.members.items()},
+        "members": {lead: _member_body(account.domain, lead, m) for lead, m in account.members.items()},
     })
 
 
@@ -449,7 +458,7 @@ def decode_account(domain: str, raw: bytes | None) -> AccountState:
     if not raw:
         return AccountState(domain=domain)
     data = orjson.loads(raw)
-    members = {lead: decode_member(orjson.dumps(body))[2] for lead, body in data["members"].items()}
+    members = {lead: _member_of(body) for lead, body in data["members"].items()}
     return AccountState(domain=domain, members=MappingProxyType(members), level=data["level"],
                         sequence=data["sequence"])
 

@@ -170,17 +170,19 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
 
 
 async def score_accounts(events: Sequence[EventT]) -> None:
-    """A batch of member updates on accounts.members: each account reclassified, written once."""
+    """A batch of accounts.members records: each account reclassified per member update, written once."""
     model = scoring_model()
     accounts: dict[bytes, AccountState] = {}
     changes: list[tuple[bytes, AccountChange]] = []
     for event in events:
-        domain, lead_id, member = codecs.decode_member(event.message.value)
+        domain, updates = codecs.decode_member_updates(event.message.value)
         key = domain.encode()
         account = accounts.get(key) or codecs.decode_account(domain, accounts_table.get(key))
-        accounts[key], change = update_member(account, member, lead_id, model.half_life_seconds, model.accounts)
-        if change is not None:
-            changes.append((key, change))
+        for lead_id, member in updates:
+            account, change = update_member(account, member, lead_id, model.half_life_seconds, model.accounts)
+            if change is not None:
+                changes.append((key, change))
+        accounts[key] = account
     for key, account in accounts.items():
         if account.members:
             accounts_table[key] = codecs.encode_account(account)

@@ -70,9 +70,9 @@ async def test_three_people_engaging_together_turn_their_account_hot_before_any_
         assert all(change["to_temperature"] != "hot" for change in changes), lead
     # Warm first (one or two people), then hot with the third.
     assert [r["to_temperature"] for r in account_changes(committee, "globex.io")] == ["warm", "hot"]
-    members = [orjson.loads(v) for _, v in committee.recorder.records[committee.topic("accounts.members")]]
-    for member in members[:20]:
-        assert_matches_contract("accounts.members", member)
+    records = [orjson.loads(v) for _, v in committee.recorder.records[committee.topic("accounts.members")]]
+    for record in records[:20]:
+        assert_matches_contract("accounts.members", record)
 
 
 async def test_a_personal_email_lead_never_forms_an_account(committee: RunningPipeline):
@@ -80,6 +80,6 @@ async def test_a_personal_email_lead_never_forms_an_account(committee: RunningPi
     await committee.changes_for("gmail-person", count=1)
     await committee.settled_accounting()
     await asyncio.sleep(1.5)
-    members = [orjson.loads(v) for _, v in committee.recorder.records[committee.topic("accounts.members")]]
-    assert not [m for m in members if m["domain"] == "gmail.com"]
+    records = [orjson.loads(v) for _, v in committee.recorder.records[committee.topic("accounts.members")]]
+    assert not [r for r in records if r["domain"] == "gmail.com"]
     assert not account_changes(committee, "gmail.com")
