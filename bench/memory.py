@@ -2,11 +2,11 @@
 
 Processing a million events to reach 100k realistic leads would take longer than the whole
 benchmark, so the leads are loaded the way a worker loads them after a restart: from the
-changelogs of the tables it keeps per lead: its state and its history (the board's timeline).
-Both are the real ones — the final state and history of every lead the one-worker throughput
-run scored (read from its changelogs), cloned under new lead ids until there are enough —
-written to a fresh app's changelogs; a fresh ``leadstream worker`` recovers them into its
-tables (and rebuilds its lead census and demotion index from them). Two workers are measured, one
+leads table's changelog, whose records hold each lead's state and its history (the board's
+timeline). They are the real ones — the final record of every lead the one-worker throughput
+run scored (read from its changelog), cloned under new lead ids until there are enough —
+written to a fresh app's changelog; a fresh ``leadstream worker`` recovers them into its table
+(and rebuilds its lead census and demotion index from them). Two workers are measured, one
 recovering the smaller count and one the larger; the difference of their VmRSS over the
 difference of leads held is the figure. The throughput run's own growth (ready → drained, live
 processing included) is reported beside it.
@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.kafka_io import create_topics, preload
 from bench.stages import Bench, StageFailed, _start_ready, rss_bytes
+from streams import codecs
 from streams.topic_admin import ensure_topics
 from streams.worker_process import WorkerProcess
 
@@ -47,7 +48,7 @@ def changelog_topic(app_id: str, table: str = "leads") -> str:
 
 
 # The tables a worker keeps per lead, each cloned and recovered.
-PER_LEAD_TABLES = ("leads", "lead_history")
+PER_LEAD_TABLES = ("leads",)
 
 
 async def final_states(bench: Bench, app_id: str, table: str = "leads") -> dict[bytes, bytes]:
@@ -103,9 +104,11 @@ async def held_leads(bench: Bench, app_id: str, baseline: int, target: int) -> M
         rss, leads = await _recovered_worker(bench, {table: cloned(values, count) for table, values in tables.items()})
         measured.append((rss, leads))
     (baseline_rss, baseline_leads), (target_rss, target_leads) = measured
-    states, histories = tables["leads"], tables["lead_history"]
+    records = tables["leads"]
+    histories = [len(codecs.history_of(record)) for record in records.values()]
     return MemoryResult(baseline_leads, target_leads, baseline_rss, target_rss,
-                        sum(map(len, states.values())) / len(states), sum(map(len, histories.values())) / len(histories))
+                        sum(map(len, records.values())) / len(records) - sum(histories) / len(histories),
+                        sum(histories) / len(histories))
 
 
 async def _recovered_worker(bench: Bench, tables: dict[str, list[tuple[bytes, bytes]]]) -> tuple[int, int]:

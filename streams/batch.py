@@ -33,9 +33,9 @@ from scoring.history import History, record
 from streams import codecs, metrics
 from streams.census import Bucket, LeadCensus
 from streams.config import scoring_model, settings
-from streams.lead_history import held_history
+from streams.lead_history import history_in
 from streams.partitioning import partition_for
-from streams.tables import history_table, leads_table
+from streams.tables import leads_table
 from streams.topics import account_members_topic, qualification_topic
 
 # Up to this many records per batch; a partial batch goes after this long without one filling
@@ -59,6 +59,7 @@ class Batch:
         self._census = census
         self._due_index = due_index
         self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
+        self._records: dict[bytes, bytes | None] = {}  # ... and its record's bytes, history line included
         self._states: dict[bytes, LeadState | None] = {}  # ... and as this batch decided it
         self._histories: dict[bytes, History] = {}
         self._dirty: dict[bytes, None] = {}  # leads to write back, in first-touched order
@@ -80,6 +81,7 @@ class Batch:
             # A deleted key can read back as an empty value after recovery.
             state = codecs.decode_state(key.decode(), held) if held else None
             self._read[key] = self._states[key] = state
+            self._records[key] = held or None
         return state  # type: ignore[return-value]
 
     def store(self, key: bytes, after: LeadState, signal: Signal | None = None,
@@ -89,7 +91,7 @@ class Batch:
         if signal is not None or change is not None:
             history = self._histories.get(key)
             if history is None:
-                history = held_history(key, before)
+                history = history_in(self._records[key], before)
             self._histories[key] = record(history, signal, change, self.model)
         self._states[key] = after
         self._dirty[key] = None
@@ -98,7 +100,7 @@ class Batch:
             self._reports[key] = report_cause
 
     def forget(self, key: bytes) -> None:
-        """The lead was erased: its state and history go, and its account forgets it."""
+        """The lead was erased: its record (state and history) goes, and its account forgets it."""
         state = self.state(key)
         self._states[key] = None
         self._dirty.pop(key, None)
@@ -136,15 +138,16 @@ class Batch:
             if before is not None:
                 del leads_table[key]  # a tombstone: the changelog forgets the lead too
                 self._census.removed(partition_for(key, self.partitions), bucket(before))
-            if history_table.get(key) is not None:
-                del history_table[key]
             self._due_index.schedule(key.decode(), None)
         for key in self._dirty:
             after = self._states[key]
             assert after is not None
-            leads_table[key] = codecs.encode_state(after)
-            if (history := self._histories.get(key)) is not None:
-                history_table[key] = codecs.encode_history(history)
+            history = self._histories.get(key)
+            if history is not None:
+                history_bytes = codecs.encode_history(history)
+            else:  # untouched: carried over as read
+                history_bytes = codecs.history_of(self._records[key]) if self._records.get(key) else b""
+            leads_table[key] = codecs.encode_lead(after, history_bytes)
             before = self._read.get(key)
             self._census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
             self._due_index.schedule(after.lead_id, next_demotion(after, self.model))

@@ -218,6 +218,24 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
         return repr(self._changes())
 
 
+def encode_lead(state: LeadState, history: bytes = b"") -> bytes:
+    """A lead's table record: its state, then its history (``encode_history``), in one changelog record.
+
+    Three lines: the state's head, its remembered changes (may be empty) and its history (may be
+    empty; trailing empty lines are left off). One record, so a crash can never leave the two
+    apart; readers of the state alone never decode the history.
+    """
+    state_bytes = encode_state(state)
+    if not history:
+        return state_bytes
+    return state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
+
+
+def history_of(record: bytes) -> bytes:
+    """The history line of a lead's table record (``encode_lead``); empty when it has none."""
+    return record.split(b"\n", 2)[2] if record.count(b"\n") >= 2 else b""
+
+
 def encode_state(state: LeadState) -> bytes:
     # orjson writes a str enum as its value: no .value lookups (a slow property) here.
     levels = state.levels
@@ -239,7 +257,9 @@ def encode_state(state: LeadState) -> bytes:
 
 
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
-    head, _, changes = raw.partition(b"\n")
+    """The state in a lead's table record (``encode_lead``); its history line, if any, is not read."""
+    head, _, rest = raw.partition(b"\n")
+    changes = rest.partition(b"\n")[0]
     data = orjson.loads(head)
     if isinstance(data, dict):
         return _decode_keyed_state(lead_id, data)
@@ -484,7 +504,7 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
     })
 
 
-# --- the lead_history table: a lead's recent events and moves, for the board's timeline and chart -----
+# --- a lead's history (the last line of its table record): recent events and moves, for the board -----
 
 def encode_history(history: History) -> bytes:
     # orjson writes a str enum as its value: no .value lookups (a slow property) per event.

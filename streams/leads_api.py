@@ -22,7 +22,7 @@ from scoring import LeadState, Stage, Verdict
 from streams import codecs
 from streams.app import app
 from streams.config import scoring_model, settings
-from streams.lead_history import held_history
+from streams.lead_history import history_in
 from streams.lead_view import history_document, hotness, lead_document
 from streams.partitioning import partition_for
 from streams.pipeline import held_state, held_states
@@ -138,7 +138,7 @@ class LeadHistoryView(View):
         state = _state(lead_id)
         if state is None:
             return _error(self, 404, "unknown lead", lead_id=lead_id)
-        history = held_history(lead_id.encode(), state)
+        history = history_in(leads_table.get(lead_id.encode()), state)
         return _served(self, history_document(state, history, scoring_model(), time.time()))
 
 

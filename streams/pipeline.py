@@ -90,10 +90,16 @@ async def score_forwarded(events: Sequence[EventT]) -> None:
     batch = new_batch()
     for event in events:
         raw = event.message.value or b""
-        if codecs.is_command(raw):
-            run_command(batch, orjson.loads(raw), event.message.partition)
-        else:
-            score_forwarded_one(batch, event)
+        try:
+            if codecs.is_command(raw):
+                run_command(batch, orjson.loads(raw), event.message.partition)
+            else:
+                score_forwarded_one(batch, event)
+        except Exception as exc:  # noqa: BLE001 — a bug on one lead must not lose the rest of the batch
+            # Faust acks a take() batch even when its handler raises: dead-lettered, the record is kept.
+            message = event.message
+            log.exception("unexpected failure on %s[%d]@%d", message.topic, message.partition, message.offset)
+            dead_letter(batch, event, raw, RejectReason.UNPROCESSABLE.value, repr(exc))
     await batch.flush()
 
 

@@ -14,6 +14,8 @@ from streams.app import app
 # event Faust considers current. The agents write each key once per take() batch, and a batch
 # spans partitions: without it a write could land on another partition and recovery would be
 # corrupt.
+# Lead id -> its state and its history (the board's timeline), one record (streams/codecs.py encode_lead):
+# a crash can never leave the two apart, and each scored lead costs one changelog record per batch.
 leads_table = app.Table("leads", key_type=bytes, value_type=bytes, use_partitioner=True)
 
 # Lead id -> when it was erased and what was erased. Kept so that events arriving for an
@@ -23,10 +25,6 @@ erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes, use_par
 # Company domain -> the account's members and temperature (fed from accounts.members, keyed by domain).
 accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes, use_partitioner=True)
 
-# Lead id -> its latest events and qualification moves (streams/lead_history.py), for the board's
-# timeline and score chart. Co-partitioned with the leads table and erased with it; kept apart
-# so scoring and the lead list never read or rewrite it.
-history_table = app.Table("lead_history", key_type=bytes, value_type=bytes, use_partitioner=True)
 # Visitor id -> its held anonymous history, or the lead identify linked it to (DESIGN §3).
 # Keyed by the visitor id, so it lives on the visitor's partition (where records keyed by the
 # anonymousId land); bounded per visitor and expired by a timer on each worker.

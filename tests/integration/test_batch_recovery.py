@@ -75,8 +75,8 @@ async def _caught_up(pipeline: RunningPipeline, timeout: float = 120.0) -> None:
         await admin.close()
 
 
-# Every table a worker keeps per lead or visitor: compared byte for byte.
-TABLES = ("leads", "lead_history", "visitors")
+# Every table a worker keeps per lead (state and history) or visitor: compared byte for byte.
+TABLES = ("leads", "visitors")
 
 
 async def _tables(pipeline: RunningPipeline) -> dict[str, dict[bytes, bytes]]:

@@ -259,3 +259,22 @@ def test_a_lead_history_survives_the_table_round_trip_exactly_folded_or_not():
         assert (history.folded_events > 0) == (kept == 4)
 
         assert codecs.decode_history(codecs.encode_history(history)) == history
+
+
+def test_a_lead_record_holds_its_state_and_its_history_and_each_reads_back_alone():
+    signals = rich_signals()
+    decisions = journey(signals)
+    history = History()
+    for each, decision in zip(signals, decisions):
+        history = record(history, each, decision.change, load_model())
+    with_changes = decisions[-1].state
+    without_changes = replace(with_changes, recent_changes=())
+    assert with_changes.recent_changes
+    for state in (with_changes, without_changes):
+        stored = codecs.encode_lead(state, codecs.encode_history(history))
+
+        assert codecs.decode_state(state.lead_id, stored) == state
+        assert codecs.decode_history(codecs.history_of(stored)) == history
+        # A lead scored before it had a history line: the state alone, and no history.
+        assert codecs.history_of(codecs.encode_lead(state)) == b""
+        assert codecs.decode_state(state.lead_id, codecs.encode_lead(state)) == state
