@@ -5,11 +5,12 @@ from __future__ import annotations
 import sys
 
 import faust
-from faust.types import TP, ConsumerT
+from faust.types import ConsumerT, ProducerT
 
 from scoring import ScoringError
 from streams.config import scoring_model, settings
 from streams.errors import StreamsError
+from streams.faust_workarounds import flush_the_whole_buffer, keep_fetching_every_partition
 
 
 class LeadstreamApp(faust.App):
@@ -26,18 +27,13 @@ class LeadstreamApp(faust.App):
 
     def _new_consumer(self) -> ConsumerT:
         consumer = super()._new_consumer()
-        # When a stream's buffer nears full, Faust stops fetching the partition whose record
-        # crossed the mark and resumes it on a pressure-drop callback that can be lost: one raw
-        # partition then starved until every other one was drained, or for good after a
-        # takeover (faust-streaming issues 166 and 471; tests/integration/test_batch_recovery.py).
-        # Without it a full buffer still holds the consumer back (the conductor awaits room),
-        # for every partition alike.
-        consumer.on_buffer_full = _keep_fetching  # type: ignore[method-assign]
+        keep_fetching_every_partition(consumer)
         return consumer
 
-
-def _keep_fetching(tp: TP) -> None:
-    """Stands in for ``Consumer.on_buffer_full``: no partition is dropped from fetching."""
+    def _new_producer(self) -> ProducerT:
+        producer = super()._new_producer()
+        flush_the_whole_buffer(producer)
+        return producer
 
 
 PRODUCER_LINGER_S = 0.002

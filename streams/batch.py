@@ -35,7 +35,7 @@ from streams.census import Bucket, LeadCensus
 from streams.config import scoring_model, settings
 from streams.lead_history import history_in
 from streams.partitioning import partition_for
-from streams.tables import leads_table
+from streams.tables import TableWrites, leads_table
 from streams.topics import account_members_topic, qualification_topic
 
 # Up to this many records per batch; a partial batch goes after this long without one filling
@@ -68,6 +68,7 @@ class Batch:
         # Per account domain, its members' updates: one accounts.members record per account per batch.
         self._member_updates: dict[str, list[tuple[str, Member | None]]] = {}
         self._outbox: list[tuple[TopicT, bytes | None, bytes] | tuple[QualificationChange, float | None, bool]] = []
+        self.tables = TableWrites()  # every table write this batch makes, produced at flush
         self.received: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.scored = self.deduplicated = 0
@@ -124,6 +125,7 @@ class Batch:
         self._count()
         for domain, updates in self._member_updates.items():
             self.send(account_members_topic, domain.encode(), codecs.encode_member_updates(domain, updates))
+        await self.tables.produce()
         for item in self._outbox:
             if isinstance(item[0], QualificationChange):
                 await _emit(*item)  # type: ignore[arg-type]
@@ -136,7 +138,7 @@ class Batch:
         for key in self._forgotten:
             before = self._read.get(key)
             if before is not None:
-                del leads_table[key]  # a tombstone: the changelog forgets the lead too
+                self.tables.delete(leads_table, key)
                 self._census.removed(partition_for(key, self.partitions), bucket(before))
             self._due_index.schedule(key.decode(), None)
         for key in self._dirty:
@@ -147,7 +149,7 @@ class Batch:
                 history_bytes = codecs.encode_history(history)
             else:  # untouched: carried over as read
                 history_bytes = codecs.history_of(self._records[key]) if self._records.get(key) else b""
-            leads_table[key] = codecs.encode_lead(after, history_bytes)
+            self.tables.set(leads_table, key, codecs.encode_lead(after, history_bytes))
             before = self._read.get(key)
             self._census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
             self._due_index.schedule(after.lead_id, next_demotion(after, self.model))

@@ -29,7 +29,7 @@ from streams.census import CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
 from streams.partitioning import partition_for
 from streams.segment import RejectReason, Rejection, decode_segment
-from streams.tables import accounts_table, erasures_table, leads_table, visitors_table
+from streams.tables import TableWrites, accounts_table, erasures_table, leads_table, visitors_table
 from streams.topics import (
     account_qualification_topic, dead_letters_topic, feedback_topic, qualification_topic, signals_topic,
 )
@@ -153,7 +153,7 @@ def route(batch: Batch, signal: Signal, ingested_at: float, partition: int) -> N
         batch.send(signals_topic, key, codecs.encode_signal(signal, ingested_at))
     elif not signal.anonymous:
         score(batch, signal, ingested_at)
-    elif (for_lead := stitching.hold(signal, ingested_at)) is not None:
+    elif (for_lead := stitching.hold(batch.tables, signal, ingested_at)) is not None:
         route(batch, for_lead, ingested_at, partition)  # the visitor was identified: the lead's now
 
 
@@ -189,11 +189,13 @@ async def score_accounts(events: Sequence[EventT]) -> None:
             if change is not None:
                 changes.append((key, change))
         accounts[key] = account
+    tables = TableWrites()
     for key, account in accounts.items():
         if account.members:
-            accounts_table[key] = codecs.encode_account(account)
-        elif key in accounts_table:
-            del accounts_table[key]
+            tables.set(accounts_table, key, codecs.encode_account(account))
+        else:
+            tables.delete(accounts_table, key)
+    await tables.produce()
     for key, change in changes:
         metrics.ACCOUNT_CHANGES.labels(from_temperature=change.from_temperature.value,
                                        to_temperature=change.to_temperature.value).inc()
@@ -209,7 +211,7 @@ def stitch(batch: Batch, visitor_id: str, lead_id: str, at: float, partition: in
         batch.send(signals_topic, visitor_id.encode(),
                    codecs.encode_command(codecs.STITCH, lead_id, at, visitor_id=visitor_id))
         return
-    release = stitching.stitch(visitor_id, lead_id, at)
+    release = stitching.stitch(batch.tables, visitor_id, lead_id, at)
     if release is None:
         return
     if partition_for(lead_id.encode(), batch.partitions) == partition:
@@ -251,7 +253,7 @@ def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
             signals = tuple(codecs.signal_from_dict(signal) for signal in command["signals"])
             score_release(batch, command["lead_id"], command["release_id"], signals, command["issued_at"])
         case codecs.EXPIRE:
-            stitching.expire(command["visitor_id"], command["issued_at"])
+            stitching.expire(batch.tables, command["visitor_id"], command["issued_at"])
         case codecs.ERASE:
             erase(batch, command["lead_id"].encode(), command["issued_at"])
         case codecs.FEEDBACK:
@@ -280,7 +282,7 @@ def erase(batch: Batch, key: bytes, issued_at: float) -> None:
     if key in erasures_table:
         return  # erased already: the request was repeated
     summary = codecs.erasure_summary(state, issued_at)
-    erasures_table[key] = orjson.dumps(summary)
+    batch.tables.set(erasures_table, key, orjson.dumps(summary))
     batch.send(qualification_topic, key, codecs.encode_erasure_event(key.decode(), summary))
 
 

@@ -17,7 +17,7 @@ from streams import codecs, metrics
 from streams.census import HeldCount
 from streams.config import settings
 from streams.partitioning import partition_for
-from streams.tables import visitors_table
+from streams.tables import TableWrites, visitors_table
 
 log = logging.getLogger(__name__)
 # The expiry timer asks the visitor's partition to forget it; it does not ask again this soon.
@@ -47,17 +47,17 @@ def visitor_state(key: bytes) -> VisitorState | None:
     return codecs.decode_visitor(key.decode(), held) if held else None
 
 
-def hold(signal: Signal, seen_at: float) -> Signal | None:
+def hold(tables: TableWrites, signal: Signal, seen_at: float) -> Signal | None:
     """An anonymous signal, on its visitor's partition: held, or returned as the linked lead's to score."""
     key = signal.lead_id.encode()  # an anonymous signal's lead id is its visitor id
     decision = on_anonymous(visitor_state(key), signal, seen_at, limits())
     if isinstance(decision, Forward):
-        visitors_table[key] = codecs.encode_visitor(decision.state)  # keeps the link from expiring
+        tables.set(visitors_table, key, codecs.encode_visitor(decision.state))  # keeps the link from expiring
         return decision.signal
     if decision.duplicate:
         metrics.EVENTS_DEDUPLICATED.inc()
         return None
-    visitors_table[key] = codecs.encode_visitor(decision.state)
+    tables.set(visitors_table, key, codecs.encode_visitor(decision.state))
     held_count.add(_partition(key), 1 - decision.evicted)
     if decision.evicted:
         metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(decision.evicted)
@@ -72,11 +72,11 @@ class Release:
     signals: tuple[Signal, ...]
 
 
-def stitch(visitor_id: str, lead_id: str, at: float) -> Release | None:
+def stitch(tables: TableWrites, visitor_id: str, lead_id: str, at: float) -> Release | None:
     """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead."""
     key = visitor_id.encode()
     linked = link(visitor_state(key), visitor_id, lead_id, at)
-    visitors_table[key] = codecs.encode_visitor(linked.state)
+    tables.set(visitors_table, key, codecs.encode_visitor(linked.state))
     if linked.release_id is None:
         return None  # nothing was held, or a repeated identify already released it
     held_count.add(_partition(key), -len(linked.released))
@@ -84,14 +84,14 @@ def stitch(visitor_id: str, lead_id: str, at: float) -> Release | None:
     return Release(lead_id, visitor_id, linked.release_id, linked.released)
 
 
-def expire(visitor_id: str, issued_at: float) -> None:
+def expire(tables: TableWrites, visitor_id: str, issued_at: float) -> None:
     """Forget the visitor if it is still expired when the request reaches its partition."""
     key = visitor_id.encode()
     _expiry_requested.pop(key, None)
     state = visitor_state(key)
     if state is None or not is_expired(state, issued_at, limits()):
         return  # seen again since the timer looked, or forgotten already
-    del visitors_table[key]
+    tables.delete(visitors_table, key)
     if state.held:
         held_count.add(_partition(key), -len(state.held))
         metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(len(state.held))

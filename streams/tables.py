@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams.app import app
 
 # Raw bytes on both sides, so keys read back from the changelog on recovery equal the keys
@@ -29,3 +31,32 @@ accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes, use_par
 # Keyed by the visitor id, so it lives on the visitor's partition (where records keyed by the
 # anonymousId land); bounded per visitor and expired by a timer on each worker.
 visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes, use_partitioner=True)
+
+
+class TableWrites:
+    """Table writes made at once in memory, their changelog records produced when the batch is sent.
+
+    Faust's own ``table[key] = value`` queues the changelog record in a buffer that a commit's
+    flush can leave non-empty (it gives up after 0.1 s without progress, and cannot see a
+    record a background task has taken but not yet handed to the client), so an offset could
+    be committed for an event whose state change was never produced. Here the batch awaits
+    every record's hand-over to the Kafka client before its events are acked, and a commit
+    flushes the client. Each record goes to its key's own partition (the producer's
+    partitioner, as ``use_partitioner`` above).
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Any, bytes, bytes | None]] = []
+
+    def set(self, table: Any, key: bytes, value: bytes) -> None:
+        table.data[key] = value
+        self._pending.append((table, key, value))
+
+    def delete(self, table: Any, key: bytes) -> None:
+        if table.data.pop(key, None) is not None:
+            self._pending.append((table, key, None))  # a tombstone: the changelog forgets it too
+
+    async def produce(self) -> None:
+        pending, self._pending = self._pending, []
+        for table, key, value in pending:
+            await table.changelog_topic.send(key=key, value=value, key_serializer="raw", value_serializer="raw")
