@@ -16,6 +16,8 @@ from streams.kafka_security import KafkaSecurity, security_from
 
 
 MAX_HELD_LIMIT = 200
+# Where streams/faults.py may crash a worker on purpose (tests only): LEADSTREAM_FAULT_CRASH_AT.
+FAULT_POINTS = ("after-store",)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,7 @@ class Settings:
     demotion_tick_s: float = 1.0
     anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
     anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
+    fault_crash_at: tuple[str, str] | None = None  # (point, lead id): tests only, see streams/faults.py
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -67,6 +70,17 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float, i
     if value < minimum:
         raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
     return value
+
+
+def _fault_crash_at(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    point, _, lead_id = raw.partition(":")
+    if point not in FAULT_POINTS or not lead_id:
+        raise ConfigError(f"{name}: expected <point>:<lead id> with a point among {', '.join(FAULT_POINTS)},"
+                          f" got {raw!r}")
+    return point, lead_id
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:
@@ -103,6 +117,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         demotion_tick_s=_number(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
         anonymous_ttl_s=_number(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,
+        fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
     )
 
 

@@ -23,7 +23,7 @@ from scoring.account_members import account_member
 from scoring.accounts import update_member
 from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
-from streams import codecs, metrics, privacy, stitching
+from streams import codecs, faults, metrics, privacy, stitching
 from streams.app import app
 from streams.census import Bucket, CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
@@ -139,13 +139,16 @@ async def score(signal: Signal, ingested_at: float) -> None:
     decision = apply(state, signal, scoring_model())
     if decision.duplicate:
         metrics.EVENTS_DEDUPLICATED.inc()
+        # The state may have landed before a crash lost what was to be sent after it: send it
+        # again. The account's update is idempotent, the change keeps its id.
+        await report_to_account(state, signal.event_id)
         if decision.change is not None:
-            # The state landed before a crash may have lost the emit: send it again, same id.
             metrics.QUALIFICATION_REEMITTED.inc()
             await emit(decision.change, ingested_at)
         return
     store(key, state, decision.state)
     record_history(key, state, signal, decision.change)
+    await faults.crash_point("after-store", signal.lead_id)
     metrics.EVENTS_SCORED.inc()
     await report_to_account(decision.state, signal.event_id)
     if decision.change is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import orjson
@@ -117,7 +117,8 @@ async def until_matches(pipeline: RunningPipeline, reference: Reference, timeout
     return differences
 
 
-def duplicate_emits(pipeline: RunningPipeline) -> int:
-    """Qualification records beyond the first of their change id (consumers drop them by id)."""
-    records = qualification_records(pipeline)
+def duplicate_emits(pipeline: RunningPipeline, leads: Iterable[str]) -> int:
+    """The leads' qualification records beyond the first of their change id (consumers drop them by id)."""
+    wanted = set(leads)
+    records = [record for record in qualification_records(pipeline) if record["lead_id"] in wanted]
     return len(records) - len({record["change_id"] for record in records})

@@ -53,7 +53,7 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
             "worker crash (SIGKILL 1 of 2 mid-stream)", events_sent=pipeline.sent, leads=len(LEADS),
             scored_by_survivor=accounting["scored"], deduplicated_by_survivor=accounting["deduplicated"],
             changes_expected=len(reference.changes), change_records=len(records),
-            duplicate_change_records=duplicate_emits(pipeline), recovery_s=round(recovery_s, 1),
+            duplicate_change_records=duplicate_emits(pipeline, LEADS), recovery_s=round(recovery_s, 1),
         )
     finally:
         await stop_pipeline(pipeline)
