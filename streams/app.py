@@ -6,6 +6,7 @@ import sys
 
 import faust
 
+import streams.faust_fixes  # noqa: F401 — before any faust service starts
 from scoring import ScoringError
 from streams.config import scoring_model, settings
 from streams.errors import StreamsError
