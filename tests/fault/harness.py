@@ -113,7 +113,11 @@ async def until_matches(pipeline: RunningPipeline, reference: Reference, timeout
     try:
         await wait_until(matched, timeout, "the run to match an uninterrupted one")
     except AssertionError:
-        pass
+        for worker in alive(pipeline):  # what each survivor says, for the failure report
+            try:
+                differences.append(f"{worker.url} accounting: {(await worker.get_json('/accounting'))[1]}")
+            except Exception as exc:  # noqa: BLE001
+                differences.append(f"{worker.url} does not answer: {exc!r}")
     return differences
 
 

@@ -72,6 +72,16 @@ class Reference:
             held = states.get(lead_id.encode())
             if held is None:
                 wrong.append(f"lead {lead_id} has no state in the changelog")
-            elif codecs.decode_state(lead_id, held) != codecs.decode_state(lead_id, codecs.encode_state(expected)):
-                wrong.append(f"lead {lead_id}: final state differs from an uninterrupted run's")
+            elif (actual := codecs.decode_state(lead_id, held)) != codecs.decode_state(lead_id, codecs.encode_state(expected)):
+                wrong.append(f"lead {lead_id}: final state differs from an uninterrupted run's: {_state_diff(actual, expected)}")
         return wrong
+
+
+def _state_diff(actual: LeadState, expected: LeadState) -> str:
+    """Which events the state holds that it should not, or lacks, and how its counts differ."""
+    counts = {kind.value: (tally.count, expected.tallies[kind].count if kind in expected.tallies else 0)
+              for kind, tally in actual.tallies.items()}
+    return (f"sequence {actual.sequence} (expected {expected.sequence}), "
+            f"{len(set(expected.recent_event_ids) - set(actual.recent_event_ids))} events missing, "
+            f"{len(set(actual.recent_event_ids) - set(expected.recent_event_ids))} unexpected, "
+            f"counts (actual, expected) {counts}")

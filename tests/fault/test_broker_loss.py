@@ -64,7 +64,7 @@ async def test_a_lost_broker_is_survived_by_collector_and_worker_without_losing_
         assert (await post_batch(collector.url, batch_of(after)))[0] == 200
         differences = await until_matches(pipeline, reference, 90)
         worker_back_s = time.monotonic() - restarted_at
-        assert not differences, differences
+        assert not differences, "\n".join(differences)
         assert status_while_down in (200, 503) and answer_s <= ANSWER_BOUND_S, (status_while_down, answer_s)
         assert pipeline.worker.process.poll() is None and collector.process.poll() is None
         accounting = await live_accounting(pipeline)

@@ -41,7 +41,7 @@ async def test_a_worker_joining_under_load_loses_and_double_counts_nothing(
 
         differences = await until_matches(pipeline, reference, 45)
         settle_s = time.monotonic() - sent_at
-        assert not differences, differences
+        assert not differences, "\n".join(differences)
 
         async def settled() -> dict | None:
             accounting = await live_accounting(pipeline)

@@ -63,7 +63,7 @@ async def test_a_crash_after_the_state_write_emits_the_change_once_after_recover
     await pipeline.send_all(crashing[1:])
     differences = await until_matches(pipeline, reference, 30)
     recovery_s = time.monotonic() - crashed_at
-    assert not differences, differences
+    assert not differences, "\n".join(differences)
     copies = [r for r in qualification_records(pipeline) if r["change_id"] == first_change["change_id"]]
     assert len(copies) == 1, copies
     # What was to be sent after the write went out too: the lead's account heard of it.
@@ -96,7 +96,7 @@ async def test_a_restarted_worker_resumes_with_its_state_and_emits_no_change_und
         await pipeline.send_all(round_)
     differences = await until_matches(pipeline, reference, 30)
     recovery_s = time.monotonic() - stopped_at
-    assert not differences, differences
+    assert not differences, "\n".join(differences)
     accounting = await live_accounting(pipeline)
     fault_outcome(
         "restart (SIGTERM the only worker mid-stream, start it again)", events_sent=sum(map(len, plan)),

@@ -42,7 +42,7 @@ async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
 
         differences = await until_matches(pipeline, reference, RECOVERY_LIMIT_S)
         recovery_s = time.monotonic() - killed_at
-        assert not differences, differences
+        assert not differences, "\n".join(differences)
         assert alive(pipeline) == [survivor]
         accounting = await live_accounting(pipeline)
         for lead in LEADS[:5]:
