@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 
 import faust
-from faust.types import ConsumerT, ProducerT
 
+import streams.faust_fixes  # noqa: F401 — before any faust service starts
 from scoring import ScoringError
 from streams.config import scoring_model, settings
 from streams.errors import StreamsError
-from streams.faust_workarounds import flush_the_whole_buffer, keep_fetching_every_partition
 
 
 class LeadstreamApp(faust.App):
@@ -24,16 +23,6 @@ class LeadstreamApp(faust.App):
         # Before any event is scored: a model applied with `leadstream model apply` wins over the file's.
         await adopt_applied_model()
         await super().on_first_start()
-
-    def _new_consumer(self) -> ConsumerT:
-        consumer = super()._new_consumer()
-        keep_fetching_every_partition(consumer)
-        return consumer
-
-    def _new_producer(self) -> ProducerT:
-        producer = super()._new_producer()
-        flush_the_whole_buffer(producer)
-        return producer
 
 
 PRODUCER_LINGER_S = 0.002

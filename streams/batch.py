@@ -30,7 +30,7 @@ from scoring.accounts import Member
 from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
 from scoring.history import History, record
-from streams import codecs, metrics
+from streams import codecs, faults, metrics
 from streams.census import Bucket, LeadCensus
 from streams.config import scoring_model, settings
 from streams.lead_history import history_in
@@ -103,6 +103,11 @@ class Batch:
         if report_cause is not None:
             self._reports[key] = report_cause
 
+    def report(self, key: bytes, cause_event_id: str) -> None:
+        """Tell the lead's account where it stands, though nothing about it changed (a redelivery)."""
+        if self.state(key) is not None:
+            self._reports[key] = cause_event_id
+
     def forget(self, key: bytes) -> None:
         """The lead was erased: its record (state and history) goes, and its account forgets it."""
         state = self.state(key)
@@ -129,6 +134,9 @@ class Batch:
         for domain, updates in self._member_updates.items():
             self.send(account_members_topic, domain.encode(), codecs.encode_member_updates(domain, updates))
         await self.tables.produce()
+        if settings().fault_crash_at is not None:  # fault tests only: the state is out, nothing else is
+            for key in self._dirty:
+                await faults.crash_point("after-store", key.decode())
         for item in self._outbox:
             if isinstance(item[0], QualificationChange):
                 await _emit(*item)  # type: ignore[arg-type]
@@ -156,8 +164,9 @@ class Batch:
             before = self._read.get(key)
             self._census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
             self._due_index.schedule(after.lead_id, next_demotion(after, self.model))
-            if (cause := self._reports.get(key)) is not None:
-                self._report_to_account(after, cause)
+        for key, cause in self._reports.items():
+            if (state := self._states[key]) is not None:
+                self._report_to_account(state, cause)
 
     def _report_to_account(self, state: LeadState, cause_event_id: str) -> None:
         """Tell the lead's account (keyed by its domain, on another partition) where the lead stands."""

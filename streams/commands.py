@@ -251,3 +251,40 @@ async def bench(self, events: int | None, leads: int | None, broker: str, json_p
     options = BenchOptions.quick(**chosen) if quick else BenchOptions(
         **{key: value for key, value in chosen.items() if value is not None})
     await run_bench(options)
+
+
+@app.command(
+    argument("action", type=Choice(["list", "redrive"])),
+    option("--reason", default=None, help="redrive: the dead letters of this reason (see `dlq list`)"),
+    option("--limit", type=int, default=None, help="redrive: at most this many, oldest first (default: all)"),
+    option("--json", "as_json", is_flag=True, default=False, help="list: print JSON instead of a table"),
+)
+async def dlq(self, action: str, reason: str | None, limit: int | None, as_json: bool) -> None:
+    """Dead letters: `list` groups them by reason with samples; `redrive --reason R` re-sends them to the raw topic."""
+    import orjson
+
+    from streams.config import settings
+    from streams.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable, redrive
+
+    config = settings()
+    letters = await read_dead_letters(config)
+    if action == "list":
+        summaries = by_reason(letters)
+        if as_json:
+            print(orjson.dumps([summary.as_dict() for summary in summaries]).decode(), flush=True)
+            return
+        print(f"{len(letters)} dead letters in {config.topic_prefix}leads.events.dlq", flush=True)
+        for summary in summaries:
+            print(f"{summary.count:>8}  {summary.reason}", flush=True)
+            for sample in summary.as_dict()["samples"]:
+                source = sample["source"]
+                print(f"          {source.get('topic')}[{source.get('partition')}]@{source.get('offset')}:"
+                      f" {sample['detail'][:100]} | {sample['preview']}", flush=True)
+        return
+    if not reason:
+        raise SystemExit("leadstream: dlq redrive needs --reason (one of those `dlq list` shows)")
+    if limit is not None and limit < 1:
+        raise SystemExit("leadstream: --limit: expected a whole number ≥ 1")
+    chosen = redrivable(letters, reason, raw_topic(config), limit)
+    sent = await redrive(config, chosen)
+    print(f"re-drove {sent} dead letters of reason {reason} to {raw_topic(config)}", flush=True)

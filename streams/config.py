@@ -16,6 +16,8 @@ from streams.kafka_security import KafkaSecurity, security_from
 
 
 MAX_HELD_LIMIT = 200
+# Where streams/faults.py may crash a worker on purpose (tests only): LEADSTREAM_FAULT_CRASH_AT.
+FAULT_POINTS = ("after-store",)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Settings:
     raw_retention_days: float = 30.0  # set on leads.events.raw when the app creates it; -1: kept forever
     anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
     anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
+    fault_crash_at: tuple[str, str] | None = None  # (point, lead id): tests only, see streams/faults.py
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -68,6 +71,17 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float, i
     if value < minimum:
         raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
     return value
+
+
+def _fault_crash_at(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    point, _, lead_id = raw.partition(":")
+    if point not in FAULT_POINTS or not lead_id:
+        raise ConfigError(f"{name}: expected <point>:<lead id> with a point among {', '.join(FAULT_POINTS)},"
+                          f" got {raw!r}")
+    return point, lead_id
 
 
 def settings_from(env: Mapping[str, str]) -> Settings:
@@ -105,6 +119,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
         anonymous_ttl_s=_number(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,
+        fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
     )
 
 

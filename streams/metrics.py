@@ -75,6 +75,10 @@ CONSUMER_LAG = Gauge(
     "leadstream_consumer_lag", "End offset minus committed offset, per partition this worker owns",
     ["topic", "partition"],
 )
+PARTITIONS_REREAD = Counter(
+    "leadstream_partitions_reread_total",
+    "Partitions read again from their committed offset because Faust fetched records it never delivered",
+)
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
 MODEL_RECLASSIFIED = Counter(
     "leadstream_model_reclassified_leads_total", "Held leads re-classified under a newly applied model"

@@ -165,8 +165,10 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
     decision = apply(batch.state(key), signal, batch.model)
     if decision.duplicate:
         batch.deduplicated += 1
+        # The state may have landed before a crash lost what was to be sent after it: send it
+        # again. The account's update is idempotent, the change keeps its id.
+        batch.report(key, signal.event_id)
         if decision.change is not None:
-            # The state landed before a crash may have lost the emit: send it again, same id.
             batch.emit(decision.change, ingested_at, first_time=False)
         return
     batch.store(key, decision.state, signal, decision.change, report_cause=signal.event_id)

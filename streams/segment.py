@@ -148,14 +148,26 @@ def _event_time(message: dict[str, Any], received_at: float) -> float:
             continue
         if not isinstance(value, str):
             raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be an ISO 8601 string")
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise _Invalid(RejectReason.INVALID_FIELD, f"{field} {value[:40]!r} is not ISO 8601") from None
+        moment = iso_seconds(value)
+        if moment is None:
+            raise _Invalid(RejectReason.INVALID_FIELD, f"{field} {value[:40]!r} is not an ISO 8601 time") from None
+        return moment
+    return received_at
+
+
+def iso_seconds(value: str) -> float | None:
+    """Seconds since the epoch of an ISO 8601 time (UTC unless it says otherwise); None if it is not one.
+
+    A valid-looking time can still lie outside what a datetime holds once moved to UTC
+    ("0001-01-01T00:00:00+14:00"): not a time either, as nothing downstream could write it back.
+    """
+    try:
+        moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        return moment.timestamp()
-    return received_at
+        return moment.astimezone(timezone.utc).timestamp()
+    except (ValueError, OverflowError):
+        return None
 
 
 def _optional_text(message: dict[str, Any], field: str) -> str | None:

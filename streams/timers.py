@@ -9,6 +9,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from streams import codecs, metrics, pipeline, stitching
+from streams.faust_fixes import dropped_fetch_healer
 from streams.app import app
 from streams.config import scoring_model, settings
 from streams.pipeline import due_index
@@ -16,6 +17,7 @@ from streams.topics import raw_events_topic, signals_topic
 
 log = logging.getLogger(__name__)
 LAG_EVERY_S = 10.0
+HEAL_EVERY_S = 2.0
 
 
 class LagProbe:
@@ -98,3 +100,11 @@ async def expire_anonymous_history() -> None:
         await pipeline.expire_due(time.time())
     except Exception:  # noqa: BLE001 — expiry is retried on the next tick; the worker keeps scoring
         log.warning("expiring anonymous history failed", exc_info=True)
+
+
+@app.timer(HEAL_EVERY_S)
+async def heal_dropped_fetches() -> None:
+    try:
+        await dropped_fetch_healer.check(app)
+    except Exception:  # noqa: BLE001 — a safety net must never take the worker down
+        log.warning("checking for dropped fetches failed", exc_info=True)

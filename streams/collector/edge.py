@@ -8,7 +8,6 @@ name the model does not map is still a fact worth keeping (and the worker counts
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import orjson
@@ -18,7 +17,7 @@ from scoring.signals import is_bot
 from streams.codecs import iso_time
 from streams.collector.consent import event_consents
 from streams.privacy import truncate_ips
-from streams.segment import MAX_CLOCK_SKEW_S, RejectReason, Rejection, decode_segment
+from streams.segment import MAX_CLOCK_SKEW_S, RejectReason, Rejection, decode_segment, iso_seconds
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt")
 EVENT_TYPES = frozenset(t.value for t in EventType)
@@ -107,14 +106,10 @@ def _clamped(message: dict[str, Any], received_at: float) -> tuple[dict[str, Any
         value = message.get(field)
         if value is None:
             continue
-        if not isinstance(value, str):
+        moment = iso_seconds(value) if isinstance(value, str) else None
+        if moment is None:
             return message, False  # the decoder rejects it with its reason
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            return message, False
-        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-        if moment.timestamp() <= received_at + MAX_CLOCK_SKEW_S:
+        if moment <= received_at + MAX_CLOCK_SKEW_S:
             return message, False
         return {**message, "timestamp": iso_time(received_at), "originalTimestamp": value}, True
     return message, False

@@ -18,7 +18,11 @@ SEND_TIMEOUT_S = 10.0
 
 
 class ProduceFailed(Exception):
-    """Kafka did not take the events in time; nothing is known to have been written."""
+    """Kafka did not confirm the events in time.
+
+    They may still be written (the producer keeps retrying its batches once the broker is back):
+    the client, told to retry, sends them again, and the worker deduplicates them by messageId.
+    """
 
 
 class RawProducer:

@@ -142,6 +142,16 @@ class RunningPipeline:
     producer: AIOKafkaProducer
     recorder: TopicRecorder
     sent: int = 0
+    log_dir: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # what every worker was started with
+
+    def add_worker(self, env: dict[str, str] | None = None) -> WorkerProcess:
+        """Start one more worker in the group (not waiting for it): a rebalance follows."""
+        assert self.log_dir is not None
+        worker = worker_process(self.bootstrap, self.log_dir, self.prefix, len(self.workers), {**self.env, **(env or {})})
+        worker.start()
+        self.workers.append(worker)
+        return worker
 
     @property
     def worker(self) -> WorkerProcess:
@@ -204,18 +214,7 @@ async def start_pipeline(
     bootstrap: str, log_dir: Path, workers: int = 1, env: dict[str, str] | None = None
 ) -> RunningPipeline:
     prefix = f"t{uuid.uuid4().hex[:8]}."
-    processes = [
-        WorkerProcess(bootstrap, log_dir / f"worker-{index}-{prefix}log", env={
-            **FAST_GROUP_ENV,
-            **SCRIPTED_CLOCK_ENV,
-            "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
-            "LEADSTREAM_TOPIC_PREFIX": prefix,
-            "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
-            "LEADSTREAM_DATA_DIR": str(log_dir / f"data-{index}-{prefix[:-1]}"),
-            **(env or {}),
-        })
-        for index in range(workers)
-    ]
+    processes = [worker_process(bootstrap, log_dir, prefix, index, env) for index in range(workers)]
     for worker in processes:
         worker.start()
     for worker in processes:
@@ -226,7 +225,22 @@ async def start_pipeline(
                                          prefix + "leads.signals", prefix + "leads.feedback",
                                          prefix + "accounts.members", prefix + "accounts.qualification"))
     await recorder.start()
-    return RunningPipeline(bootstrap, prefix, processes, producer, recorder)
+    return RunningPipeline(bootstrap, prefix, processes, producer, recorder, log_dir=log_dir, env=dict(env or {}))
+
+
+def worker_process(
+    bootstrap: str, log_dir: Path, prefix: str, index: int, env: dict[str, str] | None = None,
+) -> WorkerProcess:
+    """Worker ``index`` of the pipeline on ``prefix``'s topics (not started)."""
+    return WorkerProcess(bootstrap, log_dir / f"worker-{index}-{prefix}log", env={
+        **FAST_GROUP_ENV,
+        **SCRIPTED_CLOCK_ENV,
+        "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
+        "LEADSTREAM_TOPIC_PREFIX": prefix,
+        "LEADSTREAM_PARTITIONS": str(TEST_PARTITIONS),
+        "LEADSTREAM_DATA_DIR": str(log_dir / f"data-{index}-{prefix[:-1]}"),
+        **(env or {}),
+    })
 
 
 async def start_collector(

@@ -218,6 +218,15 @@ def test_emitted_changes_and_dead_letters_meet_their_contracts():
     assert_matches_contract("leads.events.dlq", orjson.loads(letter))
 
 
+def test_a_dead_letter_of_a_huge_record_keeps_its_start_and_fits_in_a_kafka_record():
+    huge = b"x" * 3_000_000
+    letter = codecs.encode_dead_letter("oversized", "big", None, huge, "leads.events.raw", 0, 1, T0, T0 + 1)
+    message = orjson.loads(letter)
+    assert len(letter) < 1_000_000
+    assert message["value_truncated"] and message["value_bytes"] == len(huge)
+    assert_matches_contract("leads.events.dlq", message)
+
+
 def test_an_emitted_change_carries_scores_fit_reasons_framework_and_disqualifiers():
     change = next(d.change for d in journey([identify(T0, "kim@rivalscore.com", **ICP_FIT)]) if d.change)
 

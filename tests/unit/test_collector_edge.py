@@ -61,6 +61,7 @@ def test_an_address_the_sender_put_anywhere_is_truncated_and_so_is_a_key_that_is
     ({"type": "page"}, "missing_identity"),
     ({"type": "track", "userId": "u"}, "invalid_field"),
     ({"type": "page", "userId": "u", "timestamp": "yesterday"}, "invalid_field"),
+    ({"type": "page", "userId": "u", "timestamp": "0001-01-01T00:00:00+14:00"}, "invalid_field"),  # once accepted: it crashed the worker
     ({"type": "track", "userId": "u", "event": "x", "properties": {"blob": "x" * LIMIT}}, "oversized"),
     (Unreadable("invalid_field", "unknown field 'pth'"), "invalid_field"),
 ])

@@ -169,6 +169,8 @@ def test_many_attributes_in_one_nested_object_are_bounded_too():
         ({"type": "track", "userId": "u"}, RejectReason.INVALID_FIELD),
         ({"type": "page", "userId": {"id": 1}}, RejectReason.INVALID_FIELD),
         ({"type": "page", "userId": "u", "timestamp": "yesterday"}, RejectReason.INVALID_FIELD),
+        # Valid ISO 8601, but before year 1 once in UTC: no datetime (and no change record) can hold it.
+        ({"type": "page", "userId": "u", "timestamp": "0001-01-01T00:00:00+14:00"}, RejectReason.INVALID_FIELD),
         ({"type": "page", "userId": "u", "properties": ["not", "an", "object"]}, RejectReason.INVALID_FIELD),
         ({"type": "page", "userId": "u", "properties": {"blob": "x" * LIMIT}}, RejectReason.OVERSIZED),
     ],
