@@ -42,3 +42,4 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     for outcome in outcomes:
         measured = ", ".join(f"{name}={value}" for name, value in outcome.items() if name not in ("fault", "test"))
         terminalreporter.write_line(f"{outcome['fault']}: {measured}")
+

@@ -12,7 +12,8 @@ from scoring import has_seen
 from streams import codecs
 from streams.faults import CRASH_EXIT_STATUS
 from tests.fault.harness import (
-    duplicate_emits, journey, live_accounting, qualification_records, rounds, table_states, until_matches, wait_until,
+    TAKEOVER_IN_FAUST, duplicate_emits, journey, live_accounting, qualification_records, rounds, table_states,
+    until_matches, wait_until,
 )
 from tests.fault.reference import Reference
 from tests.integration.pipeline_harness import RunningPipeline, start_pipeline, stop_pipeline
@@ -38,6 +39,7 @@ async def restart(pipeline: RunningPipeline) -> float:
     return time.monotonic() - started
 
 
+@TAKEOVER_IN_FAUST
 async def test_a_crash_after_the_state_write_emits_the_change_once_after_recovery(
     pipeline: RunningPipeline, fault_outcome,
 ):
