@@ -75,7 +75,10 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
     properties = _object(message, "properties")
     traits = _object(message, "traits")
     context = _object(message, "context")
-    attributes = _attributes(properties, _object(context, "traits"), traits)
+    page_like = event_type in (EventType.PAGE, EventType.SCREEN)
+    about_the_person = {key: value for key, value in properties.items() if key not in PAGE_PROPERTIES} \
+        if page_like else properties
+    attributes = _attributes(about_the_person, _object(context, "traits"), traits)
     lead_id, anonymous, visitor_id = _identity(message, event_type, attributes)
     occurred_at = min(_event_time(message, received_at), received_at + MAX_CLOCK_SKEW_S)
     return LeadEvent(
@@ -197,6 +200,11 @@ def _page_path(properties: dict[str, Any], context: dict[str, Any]) -> str:
         if isinstance(url, str) and url:
             return urlsplit(url).path or "/"
     return "/"
+
+
+# The Segment page spec's own properties describe the page, not the person: a page's "title" is
+# not a job title, nor its "name" a person's.
+PAGE_PROPERTIES = frozenset({"title", "name", "url", "path", "referrer", "search", "keywords", "category"})
 
 
 def _attributes(*sources: dict[str, Any]) -> dict[str, Scalar]:

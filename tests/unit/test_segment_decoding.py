@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import EventType, LeadEvent
+from scoring import EventType, LeadEvent, interpret, load_model
 from streams.segment import (
     MAX_ATTRIBUTE_NAME,
     MAX_ATTRIBUTE_TEXT,
@@ -47,6 +47,19 @@ def test_an_anonymous_page_view_takes_its_path_from_the_url_when_no_path_is_give
     assert isinstance(event, LeadEvent)
     # An anonymous event's lead id is its visitor id: its history is held per visitor until identify.
     assert (event.lead_id, event.anonymous, event.path, event.visitor_id) == ("v1", True, "/pricing", None)
+
+
+def test_a_page_title_is_not_taken_for_the_persons_job_title():
+    event = decode({"type": "page", "messageId": "m3", "userId": "u1",
+                    "properties": {"path": "/integrations", "title": "Integrations", "name": "Docs",
+                                   "plan": "team"},
+                    "context": {"traits": {"title": "VP Marketing"}}})
+    assert isinstance(event, LeadEvent)
+    signal = interpret(event, load_model())
+    assert signal.profile["title"] == "VP Marketing"  # the person's, from traits
+    assert "name" not in event.attributes and event.attributes["plan"] == "team"
+    bare = decode({"type": "page", "messageId": "m4", "userId": "u1", "properties": {"title": "Pricing"}})
+    assert "title" not in interpret(bare, load_model()).profile
 
 
 def test_an_identify_carrying_both_ids_names_the_lead_and_the_visitor_it_links():
