@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import faust
-from faust.web import Request, Response, View
 
-from bench.progress import Progress, configure_comparison_app
+from bench.progress import Progress, configure_comparison_app, serve_progress
 from scoring.model import normalise_event_name
 from streams.config import scoring_model, settings
 
@@ -62,16 +61,7 @@ async def score(events):
         progress.add(1)
 
 
-@app.page("/healthz")
-async def healthz(self: View, request: Request) -> Response:
-    ready = app.consumer is not None and bool(app.consumer.assignment()) and not app.rebalancing
-    ready = ready and app.tables.recovery.completed.is_set()
-    return self.json({"ready": ready}, status=200 if ready else 503)
-
-
-@app.page("/progress")
-async def report(self: View, request: Request) -> Response:
-    return self.json(progress.as_dict())
+serve_progress(app, progress, wait_for_recovery=True)
 
 
 if __name__ == "__main__":

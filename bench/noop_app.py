@@ -8,9 +8,8 @@ Faust itself costs per event on this machine. Run by the benchmark as
 from __future__ import annotations
 
 import faust
-from faust.web import Request, Response, View
 
-from bench.progress import Progress, configure_comparison_app
+from bench.progress import Progress, configure_comparison_app, serve_progress
 from streams.config import settings
 
 app = faust.App("leadstream-bench-noop", autodiscover=False)
@@ -26,15 +25,7 @@ async def count(stream):
         progress.add(len(batch))
 
 
-@app.page("/healthz")
-async def healthz(self: View, request: Request) -> Response:
-    ready = app.consumer is not None and bool(app.consumer.assignment()) and not app.rebalancing
-    return self.json({"ready": ready}, status=200 if ready else 503)
-
-
-@app.page("/progress")
-async def report(self: View, request: Request) -> Response:
-    return self.json(progress.as_dict())
+serve_progress(app, progress, wait_for_recovery=False)
 
 
 if __name__ == "__main__":

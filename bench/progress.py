@@ -31,21 +31,23 @@ def configure_comparison_app(app: Any) -> None:
     """The comparison apps read the same environment as ``leadstream worker``, so the benchmark starts
     them the same way (WorkerProcess) with the same topics, partitions and group timing."""
     from streams.config import settings
+    from streams.faust_settings import apply_settings
 
     @app.on_configured.connect
     def configure(app: Any, conf: Any, **kwargs: object) -> None:
-        config = settings()
-        conf.id = config.app_id
-        conf.broker = f"kafka://{config.bootstrap_servers}"
-        conf.store = "memory://"
-        conf.topic_partitions = config.partitions
-        conf.topic_replication_factor = config.replication_factor
-        conf.broker_session_timeout = config.session_timeout_s
-        conf.broker_heartbeat_interval = config.heartbeat_interval_s
-        conf.broker_rebalance_timeout = config.rebalance_timeout_s
-        conf.web_host = config.web_host
-        conf.web_bind = config.web_host
-        conf.web_port = config.web_port
-        conf.datadir = str(config.data_dir)
-        conf.consumer_auto_offset_reset = "earliest"
-        conf.broker_credentials = config.security.faust_credentials()
+        apply_settings(conf, settings())
+
+
+def serve_progress(app: Any, progress: Progress, wait_for_recovery: bool) -> None:
+    """``/healthz`` (ready once assigned, not rebalancing, tables recovered if it has any) and ``/progress``."""
+    from faust.web import Request, Response, View
+
+    @app.page("/healthz")
+    async def healthz(self: View, request: Request) -> Response:
+        ready = app.consumer is not None and bool(app.consumer.assignment()) and not app.rebalancing
+        ready = ready and (not wait_for_recovery or app.tables.recovery.completed.is_set())
+        return self.json({"ready": ready}, status=200 if ready else 503)
+
+    @app.page("/progress")
+    async def report(self: View, request: Request) -> Response:
+        return self.json(progress.as_dict())

@@ -10,6 +10,7 @@ import streams.faust_fixes  # noqa: F401 — before any faust service starts
 from scoring import ScoringError
 from streams.config import scoring_model, settings
 from streams.errors import StreamsError
+from streams.faust_settings import apply_settings
 
 
 class LeadstreamApp(faust.App):
@@ -42,27 +43,14 @@ app = LeadstreamApp(
 def configure(app: faust.App, conf: faust.Settings, **kwargs: object) -> None:
     """Settings are read from the environment when Faust first needs them, not at import."""
     config = settings()
-    conf.id = config.app_id
-    conf.broker = f"kafka://{config.bootstrap_servers}"
-    conf.store = "memory://"
-    conf.topic_partitions = config.partitions
-    conf.topic_replication_factor = config.replication_factor
-    conf.broker_session_timeout = config.session_timeout_s
-    conf.broker_heartbeat_interval = config.heartbeat_interval_s
-    conf.broker_rebalance_timeout = config.rebalance_timeout_s
-    conf.web_host = config.web_host
-    conf.web_bind = config.web_host
-    conf.web_port = config.web_port
+    apply_settings(conf, config)
     # Faust derives this from its own defaults before we configure it; the lead API routes
     # requests to the owning worker by it, so it must be the address we really serve on.
     conf.canonical_url = config.advertised_url
-    conf.datadir = str(config.data_dir)
-    conf.consumer_auto_offset_reset = "earliest"
     # aiokafka keeps one produce request in flight per broker and one open batch per partition;
     # a little linger and room per batch turn a request per record into a request per batch.
     conf.producer_linger = PRODUCER_LINGER_S
     conf.producer_max_batch_size = PRODUCER_MAX_BATCH_BYTES
-    conf.broker_credentials = config.security.faust_credentials()
 
 
 # Commands that run the app need valid settings and a valid model before Faust starts.
