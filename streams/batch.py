@@ -49,6 +49,11 @@ WITHIN_S = 0.02
 _UNREAD = object()
 
 
+def stored_state(key: bytes, record: bytes | None) -> LeadState | None:
+    """The state in a lead's table record, or None; a deleted key can read back as an empty value after recovery."""
+    return codecs.decode_state(key.decode(), record) if record else None
+
+
 def bucket(state: LeadState) -> Bucket:
     return state.stage.value, state.temperature.value
 
@@ -82,8 +87,7 @@ class Batch:
         state = self._states.get(key, _UNREAD)
         if state is _UNREAD:
             held = leads_table.get(key)
-            # A deleted key can read back as an empty value after recovery.
-            state = codecs.decode_state(key.decode(), held) if held else None
+            state = stored_state(key, held)
             self._read[key] = self._states[key] = state
             self._records[key] = held or None
         return state  # type: ignore[return-value]

@@ -24,7 +24,7 @@ from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
 from streams import codecs, metrics, outcome_join, privacy, stitching
 from streams.app import app
-from streams.batch import Batch, bucket
+from streams.batch import Batch, bucket, stored_state
 from streams.census import CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
 from streams.partitioning import partition_for
@@ -44,16 +44,15 @@ due_index = DueIndex()
 
 
 def held_state(key: bytes) -> LeadState | None:
-    """The lead's state, or None; a deleted key can read back as an empty value after recovery."""
-    held = leads_table.get(key)
-    return codecs.decode_state(key.decode(), held) if held else None
+    """The lead's state as its table holds it now, or None."""
+    return stored_state(key, leads_table.get(key))
 
 
 def held_states() -> Iterator[LeadState]:
     """Every lead held, decoded one at a time (all at once would hold several KB per lead)."""
     for key, value in list(leads_table.items()):
-        if value:
-            yield codecs.decode_state(key.decode(), value)
+        if (state := stored_state(key, value)) is not None:
+            yield state
 
 
 @leads_table.on_recover
