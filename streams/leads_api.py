@@ -35,6 +35,11 @@ ERASURE_WAIT_S = 10.0
 MAX_LIST = 1000
 
 
+def _now() -> float:
+    """The worker's clock (LEADSTREAM_CLOCK): a sales verdict or an erasure happens at the time its scores are read."""
+    return settings().clock.now()
+
+
 def _error(view: View, status: int, message: str, **details: Any) -> Response:
     return view.json({"error": message, **details}, status=status)
 
@@ -107,7 +112,7 @@ class LeadView(View):
         state = _state(lead_id)
         if state is None:
             return _error(self, 404, "unknown lead", lead_id=lead_id)
-        return _served(self, lead_document(state, scoring_model(), time.time()))
+        return _served(self, lead_document(state, scoring_model(), _now()))
 
     async def delete(self, request: Request, lead_id: str) -> Response:
         """Right to be forgotten: the lead leaves every table, and downstream is told to forget it."""
@@ -120,7 +125,7 @@ class LeadView(View):
         if _state(lead_id) is None:
             return _error(self, 404, "unknown lead", lead_id=lead_id)
         # The erasure runs in the stream, in order with the lead's events, on this worker.
-        await signals_topic.send(key=key, value=codecs.encode_command(codecs.ERASE, lead_id, time.time()))
+        await signals_topic.send(key=key, value=codecs.encode_command(codecs.ERASE, lead_id, _now()))
         deadline = time.monotonic() + ERASURE_WAIT_S
         while key not in erasures_table:
             if time.monotonic() > deadline:
@@ -139,7 +144,7 @@ class LeadHistoryView(View):
         if state is None:
             return _error(self, 404, "unknown lead", lead_id=lead_id)
         history = history_in(leads_table.get(lead_id.encode()), state)
-        return _served(self, history_document(state, history, scoring_model(), time.time()))
+        return _served(self, history_document(state, history, scoring_model(), _now()))
 
 
 @app.page("/leads/{lead_id}/feedback")
@@ -159,7 +164,7 @@ class FeedbackView(View):
             return _error(self, 404, "unknown lead", lead_id=lead_id)
         feedback_id = uuid.uuid4().hex
         await signals_topic.send(key=lead_id.encode(), value=codecs.encode_command(
-            codecs.FEEDBACK, lead_id, time.time(), feedback_id=feedback_id, verdict=body["verdict"],
+            codecs.FEEDBACK, lead_id, _now(), feedback_id=feedback_id, verdict=body["verdict"],
             reason=body.get("reason"), by=body.get("by"),
         ))
         return _served(self, {"lead_id": lead_id, "feedback_id": feedback_id, "verdict": body["verdict"],
@@ -207,7 +212,7 @@ def _local_hottest(stage: str | None, limit: int) -> list[dict[str, Any]]:
     partitions = settings().partitions
     changelog = leads_table.changelog_topic.get_topic_name()
     active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
-    now, model = time.time(), scoring_model()
+    now, model = _now(), scoring_model()
     documents = []
     for state in held_states():
         if partition_for(state.lead_id.encode(), partitions) not in active:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -10,9 +11,11 @@ import orjson
 import pytest
 import pytest_asyncio
 
+from scoring.kinds import SignalKind
+from scoring.model import load_model
 from tests.contracts import assert_matches_contract
 from tests.integration.pipeline_harness import (
-    RunningPipeline, answers, identify, page, start_pipeline, stop_pipeline, track,
+    SCRIPTED_CLOCK_ENV, RunningPipeline, answers, at, identify, page, start_pipeline, stop_pipeline, track,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
@@ -31,6 +34,11 @@ async def api(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
         await running.changes_for(lead, count=3)
     yield running
     await stop_pipeline(running)
+
+
+def worker_clock_now() -> float:
+    """The time the workers' fixed clock reads."""
+    return datetime.fromisoformat(SCRIPTED_CLOCK_ENV["LEADSTREAM_CLOCK"].removeprefix("fixed:")).timestamp()
 
 
 def hot_journey(lead: str) -> list[dict[str, Any]]:
@@ -78,12 +86,16 @@ async def test_a_lead_is_answered_by_its_owner_whichever_worker_is_asked(api: Ru
     assert (doc["stage"], doc["temperature"]) == ("sql", "hot")
     assert doc["criteria"] == {"budget": "met", "authority": "met", "need": "met", "timeline": "met"}
     assert doc["score"]["fit"] == 100
-    # Decayed to now: the journey happened weeks ago (fixed event times), so intent (7-day
-    # half-life) has faded below the webinar (interest, 30 days): the explanation says so.
+    # Decayed to the worker's clock (fixed three hours after the journey here), not to the wall
+    # clock: each contribution is its points halved once per half-life of its component since.
     points = {c["signal"]: c["points_now"] for c in doc["contributions"]}
-    assert 0 < points["demo_request"] < 30 and 0 < points["webinar_attended"] < 20
-    assert points["webinar_attended"] > points["demo_request"]
-    assert doc["top_contributions"][0]["signal"] == "webinar_attended"
+    model, now = load_model(), worker_clock_now()
+    for signal, minute in (("demo_request", 4), ("webinar_attended", 3)):
+        elapsed = now - datetime.fromisoformat(at(minute)).timestamp()
+        kind = SignalKind(signal)
+        expected = model.rule(kind).points * 2 ** (-elapsed / model.half_life_of(kind))
+        assert points[signal] == pytest.approx(expected, abs=1e-3), signal
+    assert doc["top_contributions"][0]["signal"] == "demo_request"
     assert doc["score"]["intent"] == pytest.approx(points["demo_request"], abs=1e-3)
     # Both workers answered from the same (owner's) state.
     assert documents[0]["contributions"] == documents[1]["contributions"]
