@@ -53,8 +53,12 @@ async def _send(pipeline: RunningPipeline) -> None:
 
 
 async def _caught_up(pipeline: RunningPipeline, timeout: float = 120.0) -> None:
-    """Until the group has committed every record of the raw and signals topics (so the producer flushed too)."""
-    topics = [pipeline.topic("leads.events.raw"), pipeline.topic("leads.signals")]
+    """Until the group has committed every record of every topic it consumes (so the producer flushed too).
+
+    accounts.members included: the account table is compared as well, and its agent may still be
+    reading the members' updates the lead agents sent last.
+    """
+    topics = [pipeline.topic("leads.events.raw"), pipeline.topic("leads.signals"), pipeline.topic("accounts.members")]
     tps = [TopicPartition(topic, p) for topic in topics for p in range(TEST_PARTITIONS)]
     admin = AIOKafkaAdminClient(bootstrap_servers=pipeline.bootstrap)
     offsets = AIOKafkaConsumer(bootstrap_servers=pipeline.bootstrap)
