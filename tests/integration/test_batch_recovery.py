@@ -69,7 +69,8 @@ async def _caught_up(pipeline: RunningPipeline, timeout: float = 120.0) -> None:
         while True:
             committed = await admin.list_consumer_group_offsets(_app_id(pipeline), partitions=tps)
             ends = await offsets.end_offsets(tps)
-            behind = {tp: ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in tps}
+            # A partition the group never committed on reads back as offset -1: nothing read yet.
+            behind = {tp: ends[tp] - max(committed[tp].offset if tp in committed else 0, 0) for tp in tps}
             if all(lag <= 0 for lag in behind.values()):
                 return
             if time.monotonic() > deadline:
