@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import orjson
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.fault.reference import Reference
@@ -127,14 +126,3 @@ def duplicate_emits(pipeline: RunningPipeline, leads: Iterable[str]) -> int:
     wanted = set(leads)
     records = [record for record in qualification_records(pipeline) if record["lead_id"] in wanted]
     return len(records) - len({record["change_id"] for record in records})
-
-
-# An open defect, not a pass: a worker taking partitions over sometimes never finishes recovering
-# their changelogs ("No event received for active tp ... since recovery start") or skips a block
-# of their events, inside faust-streaming (issues 175 and 629; streams/faust_fixes.py narrows it
-# but does not close it). The takeover tests still run and report XPASS when the takeover went
-# right; a failure shows as XFAIL with its differences, and the fault-tolerance issue stays open.
-TAKEOVER_IN_FAUST = pytest.mark.xfail(
-    strict=False,
-    reason="faust-streaming takeover recovery can stall or skip a taken-over partition (issues 175, 629): open",
-)

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.fault.harness import TAKEOVER_IN_FAUST, duplicate_emits, live_accounting, rounds, until_matches, wait_until
+from tests.fault.harness import duplicate_emits, live_accounting, rounds, until_matches, wait_until
 from tests.fault.reference import Reference
 from tests.integration.pipeline_harness import start_pipeline, stop_pipeline
 
@@ -16,7 +16,6 @@ LEADS = [f"rebalance-{n}" for n in range(40)]
 SEND_EVERY_S = 0.03  # about 8 s of steady traffic, across which the join and rebalance happen
 
 
-@TAKEOVER_IN_FAUST
 async def test_a_worker_joining_under_load_loses_and_double_counts_nothing(
     kafka_bootstrap: str, tmp_path, fault_outcome,
 ):

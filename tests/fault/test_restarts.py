@@ -12,7 +12,7 @@ from scoring import has_seen
 from streams import codecs
 from streams.faults import CRASH_EXIT_STATUS
 from tests.fault.harness import (
-    TAKEOVER_IN_FAUST, duplicate_emits, journey, live_accounting, qualification_records, rounds, table_states,
+    duplicate_emits, journey, live_accounting, qualification_records, rounds, table_states,
     until_matches, wait_until,
 )
 from tests.fault.reference import Reference
@@ -39,7 +39,6 @@ async def restart(pipeline: RunningPipeline) -> float:
     return time.monotonic() - started
 
 
-@TAKEOVER_IN_FAUST
 async def test_a_crash_after_the_state_write_emits_the_change_once_after_recovery(
     pipeline: RunningPipeline, fault_outcome,
 ):

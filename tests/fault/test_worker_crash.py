@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.fault.harness import (
-    TAKEOVER_IN_FAUST, alive, duplicate_emits, live_accounting, qualification_records, rounds, until_matches,
+    alive, duplicate_emits, live_accounting, qualification_records, rounds, until_matches,
     wait_until,
 )
 from tests.fault.reference import Reference
@@ -19,7 +19,6 @@ LEADS = [f"crash-{n}" for n in range(30)]
 RECOVERY_LIMIT_S = 60.0
 
 
-@TAKEOVER_IN_FAUST
 async def test_a_worker_killed_mid_stream_loses_nothing_and_doubles_nothing(
     kafka_bootstrap: str, tmp_path, fault_outcome,
 ):
