@@ -39,6 +39,8 @@ TANSU_GROUP_ENV = {
     "LEADSTREAM_HEARTBEAT_INTERVAL_S": "2",
     "LEADSTREAM_REBALANCE_TIMEOUT_S": "30",
 }
+# The rate the latency targets are set at; another --latency-rate is measured but meets no target.
+TARGET_LATENCY_RATE = 2000.0
 JSON_FIELDS = ("broker", "raw_eps", "faust_noop_eps", "naive_eps", "leadstream_eps", "leadstream_2w_eps",
                "p50_ms", "p99_ms", "bytes_per_lead")
 
@@ -50,7 +52,7 @@ class BenchOptions:
     broker: str = "kafka"  # "kafka" (Apache Kafka, started here unless KAFKA_BOOTSTRAP_SERVERS) or "embedded"
     json_path: Path | None = None
     partitions: int = 8
-    latency_rate: float = 2000.0
+    latency_rate: float = TARGET_LATENCY_RATE
     latency_warmup_s: float = 5.0
     latency_measure_s: float = 20.0
     memory_leads: tuple[int, int] = (20_000, 100_000)
@@ -223,17 +225,22 @@ def render(report: BenchReport, options: BenchOptions) -> list[str]:
         "",
         "targets (ratios from this run):",
     ]
+    at_target_rate = math.isclose(options.latency_rate, TARGET_LATENCY_RATE)
+    off_rate = "" if at_target_rate else f" (at {options.latency_rate:,.0f} events/s: not the target's rate)"
     targets = [
         ("leadstream ≥ 0.8 × framework limit", one >= 0.8 * noop, f"{one / noop:.2f}" if noop else "-"),
         ("leadstream ≥ 2.5 × naive scorer", one >= 2.5 * naive, f"{one / naive:.2f}" if naive else "-"),
         ("two workers ≥ 1.3 × one", two >= 1.3 * one, f"{two / one:.2f}" if one else "-"),
-        ("p50 ≤ 30 ms at 2,000 events/s", figures["p50_ms"] <= 30, f"{figures['p50_ms']} ms"),
-        ("p99 ≤ 100 ms at 2,000 events/s", figures["p99_ms"] <= 100, f"{figures['p99_ms']} ms"),
+        ("p50 ≤ 30 ms at 2,000 events/s", at_target_rate and figures["p50_ms"] <= 30,
+         f"{figures['p50_ms']} ms{off_rate}"),
+        ("p99 ≤ 100 ms at 2,000 events/s", at_target_rate and figures["p99_ms"] <= 100,
+         f"{figures['p99_ms']} ms{off_rate}"),
         ("bytes per lead ≤ 2,000", figures["bytes_per_lead"] <= 2000, f"{figures['bytes_per_lead']:,}"),
     ]
     for what, met, value in targets:
         lines.append(f"  {'met ' if met else 'MISS'}  {what:<38} {value}")
-    busiest = max(stage.load_after for stage in report.stages)
+    # Two workers and the broker load two cores by themselves: only the other stages tell of outsiders.
+    busiest = max(stage.load_after for stage in report.stages if stage.detail.get("key") != "leadstream_2w")
     if busiest > (os.cpu_count() or 1):
         lines.append(f"  (the 1-minute load average reached {busiest:.1f} on {os.cpu_count()} cores: other processes"
                      " shared the machine, and every figure is lower and noisier for it)")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from click import Choice
+from click import Choice, FloatRange
 from click import Path as click_path
 from faust.cli import argument, option
 
@@ -242,12 +242,17 @@ async def model(self, action: str, path: str | None) -> None:
            help="Apache Kafka started here (default; KAFKA_BOOTSTRAP_SERVERS uses yours) or embedded Tansu"),
     option("--json", "json_path", type=click_path(), default=None, help="Write the figures here as JSON"),
     option("--quick", is_flag=True, default=False, help="A smoke-sized run: every figure, a few thousand events"),
+    option("--latency-rate", type=FloatRange(min=1.0), default=None,
+           help="Events/s of the latency stage (default 2,000, the targets' rate; lower shows a worker's latency"
+                " below its limit)"),
 )
-async def bench(self, events: int | None, leads: int | None, broker: str, json_path: str | None, quick: bool) -> None:
+async def bench(self, events: int | None, leads: int | None, broker: str, json_path: str | None, quick: bool,
+                latency_rate: float | None) -> None:
     """Measure events/s (transport, framework, naive scorer, leadstream ×1 and ×2), latency and memory."""
     from bench.cli import BenchOptions, run_bench
 
-    chosen = {"events": events, "leads": leads, "broker": broker, "json_path": Path(json_path) if json_path else None}
+    chosen = {"events": events, "leads": leads, "broker": broker, "json_path": Path(json_path) if json_path else None,
+              "latency_rate": latency_rate}
     options = BenchOptions.quick(**chosen) if quick else BenchOptions(
         **{key: value for key, value in chosen.items() if value is not None})
     await run_bench(options)

@@ -1,0 +1,46 @@
+"""The benchmark's table says which targets a run met, and never credits a latency measured at another rate."""
+
+from __future__ import annotations
+
+from bench.cli import BenchOptions, BenchReport, render
+from bench.latency import LatencyResult
+from bench.memory import MemoryResult
+from bench.stages import StageResult
+
+STAGE_EPS = {"raw": 100_000, "noop": 4_000, "naive": 1_000, "leadstream": 3_500, "leadstream_2w": 5_000}
+
+
+def a_report(p50_ms: float, p99_ms: float, rate: float) -> BenchReport:
+    report = BenchReport("kafka at 127.0.0.1:9092", {"events": 1_000, "leads": 100, "partitions": 8})
+    report.stages = [StageResult(key, eps, 1.0, {"key": key}, load_after=0.5) for key, eps in STAGE_EPS.items()]
+    report.latency = LatencyResult(rate=rate, events=1_000, changes=100, p50_ms=p50_ms, p99_ms=p99_ms, max_ms=p99_ms,
+                                   end_to_end_p50_ms=p50_ms, end_to_end_p99_ms=p99_ms)
+    report.memory = MemoryResult(baseline_leads=1_000, target_leads=2_000, baseline_rss=10_000_000,
+                                 target_rss=11_500_000, mean_state_bytes=900.0, mean_history_bytes=300.0)
+    return report
+
+
+def verdicts(lines: list[str]) -> dict[str, bool]:
+    targets = lines[lines.index("targets (ratios from this run):") + 1:]
+    return {line[8:46].strip(): line.startswith("  met") for line in targets if line.startswith(("  met", "  MISS"))}
+
+
+def test_each_target_is_met_or_missed_by_the_runs_own_figures():
+    lines = render(a_report(p50_ms=25.0, p99_ms=140.0, rate=2_000), BenchOptions())
+
+    assert verdicts(lines) == {
+        "leadstream ≥ 0.8 × framework limit": True,  # 3,500 ≥ 0.8 × 4,000
+        "leadstream ≥ 2.5 × naive scorer": True,
+        "two workers ≥ 1.3 × one": True,  # 5,000 / 3,500 = 1.43
+        "p50 ≤ 30 ms at 2,000 events/s": True,
+        "p99 ≤ 100 ms at 2,000 events/s": False,
+        "bytes per lead ≤ 2,000": True,  # 1,500,000 B over 1,000 leads
+    }
+
+
+def test_a_latency_measured_at_a_lower_rate_meets_no_latency_target():
+    lines = render(a_report(p50_ms=25.0, p99_ms=40.0, rate=300), BenchOptions(latency_rate=300))
+
+    met = verdicts(lines)
+    assert not met["p50 ≤ 30 ms at 2,000 events/s"] and not met["p99 ≤ 100 ms at 2,000 events/s"]
+    assert any("at 300 events/s: not the target's rate" in line for line in lines), lines
