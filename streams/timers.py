@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -55,8 +56,21 @@ class LagProbe:
             metrics.CONSUMER_LAG.remove(*gone)
         self.reported = now
 
+    async def close(self) -> None:
+        admin, offsets, self.admin, self.offsets = self.admin, self.offsets, None, None
+        if offsets is not None:
+            await offsets.stop()
+        if admin is not None:
+            await admin.close()
+
 
 lag_probe = LagProbe()
+
+
+@app.on_before_shutdown.connect
+async def close_lag_probe(app: Any, **kwargs: Any) -> None:
+    """Its clients live as long as the worker: stopped here, or the shutdown logs them as unclosed."""
+    await lag_probe.close()
 
 
 @app.task

@@ -162,3 +162,17 @@ async def test_every_alert_metric_the_monitoring_config_reads_exists_in_a_live_a
     finally:
         alerts.send_signal(signal.SIGTERM)
         assert alerts.wait(timeout=30) == 0, alerts.stdout.read().decode() if alerts.stdout else ""
+
+
+# Last in the module: it stops the module's worker.
+async def test_a_worker_that_probed_its_lag_shuts_down_without_leaving_a_client_open(pipeline: RunningPipeline):
+    for _ in range(40):  # the probe's clients exist once it has run (every 10 s)
+        if any(s.name == "leadstream_consumer_lag" for s in (await scrape(pipeline)).samples):
+            break
+        await asyncio.sleep(0.5)
+    else:
+        pytest.fail("the lag probe never ran")
+
+    assert pipeline.worker.stop() == 0, pipeline.worker.log_tail()
+    log = pipeline.worker.log_path.read_text(errors="replace")
+    assert "Unclosed" not in log, log[log.index("Unclosed") - 2000:]
