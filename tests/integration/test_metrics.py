@@ -175,4 +175,4 @@ async def test_a_worker_that_probed_its_lag_shuts_down_without_leaving_a_client_
 
     assert pipeline.worker.stop() == 0, pipeline.worker.log_tail()
     log = pipeline.worker.log_path.read_text(errors="replace")
-    assert "Unclosed" not in log, log[log.index("Unclosed") - 2000:]
+    assert "Unclosed" not in log, log[max(log.index("Unclosed") - 2000, 0):]
