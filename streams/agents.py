@@ -1,29 +1,25 @@
-"""The stream processors. Each takes its topic in batches and hands them to the pipeline."""
+"""The stream processors. Each topic is read in bulk (streams.bulk_intake) and its batches handed to the pipeline."""
 
 from __future__ import annotations
 
 from streams import pipeline
 from streams.app import app
-from streams.batch import MAX_EVENTS, WITHIN_S
+from streams.bulk_intake import BulkIntake
+from streams.config import settings
 from streams.topics import account_members_topic, raw_events_topic, signals_topic
 
-
-@app.agent(raw_events_topic)
-async def ingest(stream):
-    """Validate inbound events; score those already keyed by lead id, forward the rest."""
-    async for events in stream.take_events(MAX_EVENTS, within=WITHIN_S):
-        await pipeline.ingest(events)
-
-
-@app.agent(signals_topic)
-async def score(stream):
-    """Score events repartitioned by lead id, and run the commands sent to a lead's partition in order."""
-    async for events in stream.take_events(MAX_EVENTS, within=WITHIN_S):
-        await pipeline.score_forwarded(events)
+intake = BulkIntake(settings().max_batch_records)
+# Validate inbound events; score those already keyed by lead id, forward the rest.
+intake.read(raw_events_topic, pipeline.ingest)
+# Score events repartitioned by lead id, and run the commands sent to a lead's partition in order.
+intake.read(signals_topic, pipeline.score_forwarded)
+# Keep each account's buying committee, keyed by company domain.
+intake.read(account_members_topic, pipeline.score_accounts)
+app.bulk_intake = intake  # the fetcher looks it up here
+intake.subscribe(app)
 
 
-@app.agent(account_members_topic)
-async def roll_up_accounts(stream):
-    """Keep each account's buying committee, keyed by company domain."""
-    async for events in stream.take_events(MAX_EVENTS, within=WITHIN_S):
-        await pipeline.score_accounts(events)
+@app.task
+async def handle_batches() -> None:
+    """Every batch the fetcher queued, handed to its topic's handler in turn."""
+    await intake.run(app)

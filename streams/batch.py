@@ -1,4 +1,4 @@
-"""One ``take()`` batch: each lead read from its table once, written back once, then everything sent.
+"""One batch of records: each lead read from its table once, written back once, then everything sent.
 
 The agents decide a whole batch without awaiting (``streams.pipeline``), against the states
 held here; ``flush`` then writes every touched lead's state and history once (one changelog
@@ -38,14 +38,6 @@ from streams.partitioning import partition_for
 from streams.tables import TableWrites, leads_table, send_now
 from streams.topics import account_members_topic, qualification_topic
 
-# Up to this many records per batch; a partial batch goes after this long without one filling
-# (the most a lone event waits for company). Faust fills a take() buffer one record at a time
-# and not at all while a batch is handled, so the window, not MAX_EVENTS, sets the batch size
-# under load: 5 ms gave batches of ~30 events, whose fixed costs then halved throughput; 20 ms
-# keeps an event's wait well inside the latency target.
-MAX_EVENTS = 1000
-WITHIN_S = 0.02
-
 _UNREAD = object()
 
 
@@ -64,6 +56,7 @@ class Batch:
     def __init__(self, census: LeadCensus, due_index: DueIndex) -> None:
         self.model = scoring_model()
         self.partitions = settings().partitions
+        self.max_event_bytes = settings().max_event_bytes
         self._census = census
         self._due_index = due_index
         self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
@@ -86,7 +79,7 @@ class Batch:
     def state(self, key: bytes) -> LeadState | None:
         state = self._states.get(key, _UNREAD)
         if state is _UNREAD:
-            held = leads_table.get(key)
+            held = leads_table.data.get(key)  # the store itself: Faust's get adds sensor calls per read
             state = stored_state(key, held)
             self._read[key] = self._states[key] = state
             self._records[key] = held or None

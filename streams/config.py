@@ -29,6 +29,7 @@ class Settings:
     replication_factor: int
     model_path: Path | None  # None: the shipped default model
     max_event_bytes: int
+    max_batch_records: int
     session_timeout_s: float
     heartbeat_interval_s: float
     rebalance_timeout_s: float
@@ -105,6 +106,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         replication_factor=_number(env, "LEADSTREAM_REPLICATION_FACTOR", 1, 1, integer=True),
         model_path=Path(model) if model else None,
         max_event_bytes=_number(env, "LEADSTREAM_MAX_EVENT_BYTES", 32 * 1024, 256, integer=True),
+        max_batch_records=_number(env, "LEADSTREAM_MAX_BATCH_RECORDS", 4000, 1, integer=True),
         session_timeout_s=session_timeout,
         heartbeat_interval_s=heartbeat,
         rebalance_timeout_s=_number(env, "LEADSTREAM_REBALANCE_TIMEOUT_S", 60.0, 1.0),

@@ -79,6 +79,13 @@ PARTITIONS_REREAD = Counter(
     "leadstream_partitions_reread_total",
     "Partitions read again from their committed offset because Faust fetched records it never delivered",
 )
+BULK_RECORDS_DROPPED = Counter(
+    "leadstream_bulk_records_dropped_total",
+    "Fetched records set aside unhandled (a rebalance or a failed batch came first); they are read again",
+)
+BULK_BATCHES_FAILED = Counter(
+    "leadstream_bulk_batches_failed_total", "Batches whose handling raised; their records are read again",
+)
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
 MODEL_RECLASSIFIED = Counter(
     "leadstream_model_reclassified_leads_total", "Held leads re-classified under a newly applied model"
@@ -120,26 +127,40 @@ def _start_at_zero() -> None:
 _start_at_zero()
 
 
-def _by_label(registry: CollectorRegistry, name: str, label: str) -> dict[str, int]:
-    totals: dict[str, int] = {}
+ACCOUNTING_METRICS = frozenset({
+    "leadstream_events_received_total", "leadstream_events_scored_total", "leadstream_events_ignored_total",
+    "leadstream_events_deduplicated_total", "leadstream_events_dead_lettered_total", "leadstream_events_held",
+    "leadstream_events_handed_over_total",
+})
+
+
+def _accounting_samples(registry: CollectorRegistry) -> dict[str, list[Any]]:
+    """The accounting's samples by name, from one pass over the registry (each pass collects every metric)."""
+    samples: dict[str, list[Any]] = {name: [] for name in ACCOUNTING_METRICS}
     for metric in registry.collect():
         for sample in metric.samples:
-            if sample.name == name and sample.value:
-                totals[sample.labels[label]] = totals.get(sample.labels[label], 0) + int(sample.value)
+            if sample.name in samples:
+                samples[sample.name].append(sample)
+    return samples
+
+
+def _by_label(samples: list[Any], label: str) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for sample in samples:
+        if sample.value:
+            totals[sample.labels[label]] = totals.get(sample.labels[label], 0) + int(sample.value)
     return dict(sorted(totals.items()))
-
-
-def _by_label_values(registry: CollectorRegistry, name: str) -> list[float]:
-    return [sample.value for metric in registry.collect() for sample in metric.samples if sample.name == name]
 
 
 def accounting(registry: CollectorRegistry = REGISTRY) -> dict[str, Any]:
     """The event accounting as one JSON-ready dict, with whether it adds up."""
-    def value(name: str) -> int:
-        return int(sum(_by_label_values(registry, name)))
+    samples = _accounting_samples(registry)
 
-    ignored = _by_label(registry, "leadstream_events_ignored_total", "reason")
-    dead_lettered = _by_label(registry, "leadstream_events_dead_lettered_total", "reason")
+    def value(name: str) -> int:
+        return int(sum(sample.value for sample in samples[name]))
+
+    ignored = _by_label(samples["leadstream_events_ignored_total"], "reason")
+    dead_lettered = _by_label(samples["leadstream_events_dead_lettered_total"], "reason")
     buckets = {
         "received": value("leadstream_events_received_total"),
         "scored": value("leadstream_events_scored_total"),
@@ -152,7 +173,7 @@ def accounting(registry: CollectorRegistry = REGISTRY) -> dict[str, Any]:
     accounted = sum(count for bucket, count in buckets.items() if bucket != "received")
     return {
         **buckets,
-        "received_by_source": _by_label(registry, "leadstream_events_received_total", "source"),
+        "received_by_source": _by_label(samples["leadstream_events_received_total"], "source"),
         "ignored_by_reason": ignored,
         "dead_lettered_by_reason": dead_lettered,
         "in_flight": buckets["received"] - accounted,

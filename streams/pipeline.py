@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from faust.types import EventT
+from aiokafka.structs import ConsumerRecord
 from prometheus_client import REGISTRY
 
 from scoring import (
@@ -76,29 +76,33 @@ async def recount_leads() -> None:
         log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
 
 
-async def ingest(events: Sequence[EventT]) -> None:
+def received_at(record: ConsumerRecord) -> float:
+    """When the broker took the record, in seconds (the client gives milliseconds)."""
+    return record.timestamp / 1000.0
+
+
+async def ingest(records: Sequence[ConsumerRecord]) -> None:
     """A batch from the raw topic: each record dead-lettered, ignored, held, or scored."""
     batch = new_batch()
-    for event in events:
-        ingest_one(batch, event)
+    for record in records:
+        ingest_one(batch, record)
     await batch.flush()
 
 
-async def score_forwarded(events: Sequence[EventT]) -> None:
+async def score_forwarded(records: Sequence[ConsumerRecord]) -> None:
     """A batch from the signals topic: signals already keyed by lead or visitor id, and commands."""
     batch = new_batch()
-    for event in events:
-        raw = event.message.value or b""
+    for record in records:
+        raw = record.value or b""
         try:
             if codecs.is_command(raw):
-                run_command(batch, orjson.loads(raw), event.message.partition)
+                run_command(batch, orjson.loads(raw), record.partition)
             else:
-                score_forwarded_one(batch, event)
+                score_forwarded_one(batch, record)
         except Exception as exc:  # noqa: BLE001 — a bug on one lead must not lose the rest of the batch
-            # Faust acks a take() batch even when its handler raises: dead-lettered, the record is kept.
-            message = event.message
-            log.exception("unexpected failure on %s[%d]@%d", message.topic, message.partition, message.offset)
-            dead_letter(batch, event, raw, RejectReason.UNPROCESSABLE.value, repr(exc))
+            # Dead-lettered, the record is kept; raising would make the whole batch come again, forever.
+            log.exception("unexpected failure on %s[%d]@%d", record.topic, record.partition, record.offset)
+            dead_letter(batch, record, raw, RejectReason.UNPROCESSABLE.value, repr(exc))
     await batch.flush()
 
 
@@ -106,42 +110,41 @@ def new_batch() -> Batch:
     return Batch(lead_census, due_index)
 
 
-def ingest_one(batch: Batch, event: EventT) -> None:
-    message = event.message
-    received_at = message.timestamp
+def ingest_one(batch: Batch, record: ConsumerRecord) -> None:
+    ingested_at = received_at(record)
     # Producers other than the collector may send whole client IPs: nothing past this point sees them.
-    raw = privacy.truncate_ips(message.value or b"")
+    raw = privacy.truncate_ips(record.value or b"")
     try:
-        decoded = decode_segment(raw, received_at, settings().max_event_bytes)
+        decoded = decode_segment(raw, ingested_at, batch.max_event_bytes)
         if isinstance(decoded, Rejection):
             batch.received["invalid"] += 1
-            dead_letter(batch, event, raw, decoded.reason.value, decoded.detail)
+            dead_letter(batch, record, raw, decoded.reason.value, decoded.detail)
             return
         interpreted = interpret(decoded, batch.model)
         batch.received[decoded.type.value] += 1
         if isinstance(interpreted, Ignored):
             batch.ignored[interpreted.reason.value] += 1
             if interpreted.reason is IgnoreReason.OUTCOME_ONLY:
-                outcome_join.route(batch, decoded, message.partition)
+                outcome_join.route(batch, decoded, record.partition)
             return
-        route(batch, interpreted, received_at, message.partition)
+        route(batch, interpreted, ingested_at, record.partition)
         if interpreted.links_visitor:
-            stitch(batch, interpreted.links_visitor, interpreted.lead_id, received_at, message.partition)
+            stitch(batch, interpreted.links_visitor, interpreted.lead_id, ingested_at, record.partition)
     except Exception as exc:  # noqa: BLE001 — hostile input (or a bug on one lead) must never stop the worker
-        log.exception("unexpected failure on %s[%d]@%d", message.topic, message.partition, message.offset)
+        log.exception("unexpected failure on %s[%d]@%d", record.topic, record.partition, record.offset)
         batch.received["invalid"] += 1
-        dead_letter(batch, event, raw, RejectReason.UNPROCESSABLE.value, repr(exc))
+        dead_letter(batch, record, raw, RejectReason.UNPROCESSABLE.value, repr(exc))
 
 
-def score_forwarded_one(batch: Batch, event: EventT) -> None:
+def score_forwarded_one(batch: Batch, record: ConsumerRecord) -> None:
     try:
-        signal, ingested_at = codecs.decode_signal(event.message.value)
+        signal, ingested_at = codecs.decode_signal(record.value)
     except (ValueError, KeyError, TypeError) as exc:
         # Only this app writes the topic, but a stray producer must not stop scoring.
-        dead_letter(batch, event, event.message.value, RejectReason.UNPROCESSABLE.value,
+        dead_letter(batch, record, record.value, RejectReason.UNPROCESSABLE.value,
                     f"not a leadstream signal: {exc!r}")
         return
-    route(batch, signal, ingested_at, event.message.partition)
+    route(batch, signal, ingested_at, record.partition)
 
 
 def route(batch: Batch, signal: Signal, ingested_at: float, partition: int) -> None:
@@ -176,15 +179,15 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
         batch.emit(decision.change, ingested_at)
 
 
-async def score_accounts(events: Sequence[EventT]) -> None:
+async def score_accounts(records: Sequence[ConsumerRecord]) -> None:
     """A batch of accounts.members records: each account reclassified per member update, written once."""
     model = scoring_model()
     accounts: dict[bytes, AccountState] = {}
     changes: list[tuple[bytes, AccountChange]] = []
-    for event in events:
-        domain, updates = codecs.decode_member_updates(event.message.value)
+    for record in records:
+        domain, updates = codecs.decode_member_updates(record.value)
         key = domain.encode()
-        account = accounts.get(key) or codecs.decode_account(domain, accounts_table.get(key))
+        account = accounts.get(key) or codecs.decode_account(domain, accounts_table.data.get(key))
         for lead_id, member in updates:
             account, change = update_member(account, member, lead_id, model.half_life_seconds, model.accounts)
             if change is not None:
@@ -318,11 +321,10 @@ def demote(batch: Batch, key: bytes, state: LeadState) -> None:
         batch.emit(decision.change, None)  # caused by time passing: nothing was ingested
 
 
-def dead_letter(batch: Batch, event: EventT, value: bytes | None, reason: str, detail: str) -> None:
+def dead_letter(batch: Batch, record: ConsumerRecord, value: bytes | None, reason: str, detail: str) -> None:
     """``value`` is the record's bytes with client IPs truncated, as is its key here."""
-    message = event.message
-    key = privacy.truncate_ips(message.key) if message.key is not None else None
+    key = privacy.truncate_ips(record.key) if record.key is not None else None
     metrics.EVENTS_DEAD_LETTERED.labels(reason=reason).inc()
-    log.info("dead-lettered %s[%d]@%d: %s (%s)", message.topic, message.partition, message.offset, reason, detail)
+    log.info("dead-lettered %s[%d]@%d: %s (%s)", record.topic, record.partition, record.offset, reason, detail)
     batch.send(dead_letters_topic, key, codecs.encode_dead_letter(
-        reason, detail, key, value, message.topic, message.partition, message.offset, message.timestamp, time.time()))
+        reason, detail, key, value, record.topic, record.partition, record.offset, received_at(record), time.time()))

@@ -43,7 +43,7 @@ def _partition(key: bytes) -> int:
 
 
 def visitor_state(key: bytes) -> VisitorState | None:
-    held = visitors_table.get(key)
+    held = visitors_table.data.get(key)
     return codecs.decode_visitor(key.decode(), held) if held else None
 
 

@@ -13,7 +13,7 @@ from streams.app import app
 #
 # use_partitioner: a key's changelog record goes to the key's own partition (Kafka's default
 # partitioner, the same murmur2 as streams.partitioning), not to the partition of whichever
-# event Faust considers current. The agents write each key once per take() batch, and a batch
+# event Faust considers current. The pipeline writes each key once per batch, and a batch
 # spans partitions: without it a write could land on another partition and recovery would be
 # corrupt.
 # Lead id -> its state and its history (the board's timeline), one record (streams/codecs.py encode_lead):
@@ -46,19 +46,21 @@ class TableWrites:
     """
 
     def __init__(self) -> None:
-        self._pending: list[tuple[Any, bytes, bytes | None]] = []
+        # Per table and key, its last value only: a key written twice in a batch (a visitor's
+        # second anonymous event, say) costs one changelog record, as recovery keeps the last anyway.
+        self._pending: dict[tuple[str, bytes], tuple[Any, bytes | None]] = {}
 
     def set(self, table: Any, key: bytes, value: bytes) -> None:
         table.data[key] = value
-        self._pending.append((table, key, value))
+        self._pending[table.name, key] = (table, value)
 
     def delete(self, table: Any, key: bytes) -> None:
         if table.data.pop(key, None) is not None:
-            self._pending.append((table, key, None))  # a tombstone: the changelog forgets it too
+            self._pending[table.name, key] = (table, None)  # a tombstone: the changelog forgets it too
 
     async def produce(self) -> None:
-        pending, self._pending = self._pending, []
-        for table, key, value in pending:
+        pending, self._pending = self._pending, {}
+        for (_, key), (table, value) in pending.items():
             await send_now(table.changelog_topic.get_topic_name(), key, value)
 
 

@@ -1,6 +1,6 @@
 """A worker killed in the middle of a batch: its replacement recovers exactly the table an uninterrupted run builds.
 
-The agents score whole take() batches and write each lead once per batch, with the changelog
+The worker scores whole batches and writes each lead once per batch, with the changelog
 record on the lead's own partition. A SIGKILL while a batch is in flight, then a fresh worker
 in the same group: it recovers the table from the changelog, resumes from the committed
 offsets, sees the redelivered events again (recognised by id) and must end with every lead's
@@ -100,7 +100,8 @@ def still_clock_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     text = (Path(scoring.__file__).parent / "default_model.toml").read_text()
     assert "max_members = 50" in text
     model.write_text(text.replace("max_members = 50", f"max_members = {LEADS}"))
-    return {**STILL_CLOCK_ENV, "LEADSTREAM_MODEL": str(model)}
+    # Batches of a few hundred records, so that the kill lands with many batches done and many to go.
+    return {**STILL_CLOCK_ENV, "LEADSTREAM_MODEL": str(model), "LEADSTREAM_MAX_BATCH_RECORDS": "200"}
 
 
 async def test_a_worker_killed_mid_batch_recovers_the_table_of_an_uninterrupted_run(
