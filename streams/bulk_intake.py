@@ -134,16 +134,22 @@ class BulkIntake:
     async def run(self, app: AppT) -> None:
         """Hand what is queued to the handlers, batch after batch, until the app stops."""
         consumer = cast(Consumer, app.consumer)
-        while not app.should_stop:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._queue:
-                batch, in_flight = self._take(app, consumer)
-                if batch:
-                    await self._handle(app, consumer, batch, in_flight)
-                # A batch's sends rarely wait, so without this a backlog would hold the event loop
-                # until it is gone: no web request, timer tick or fetch result in between.
-                await asyncio.sleep(0)
+        try:
+            while not app.should_stop:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._queue:
+                    batch, in_flight = self._take(app, consumer)
+                    if batch:
+                        await self._handle(app, consumer, batch, in_flight)
+                    # A batch's sends rarely wait, so without this a backlog would hold the event
+                    # loop until it is gone: no web request, timer tick or fetch result in between.
+                    await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — a worker that silently stopped reading would look healthy
+            log.exception("the bulk intake failed; stopping the worker so that it restarts and reads again")
+            await app.crash(exc)
 
     def _take(self, app: AppT, consumer: Consumer) -> tuple[list[Chunk], list[InFlight]]:
         """The next batch, marked in flight at once: nothing may await between the two."""
