@@ -232,8 +232,13 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
 
     def _changes(self) -> tuple[tuple[int, QualificationChange], ...]:
         if self._decoded is None:
-            self._decoded = tuple((parts[0], _change_from_parts(self.lead_id, parts, self.written_in))
-                                  for parts in orjson.loads(self.raw))
+            rows = orjson.loads(self.raw)
+            if self.written_in == STATE_FORMAT:
+                for before, row in zip(rows, rows[1:]):
+                    for place in _AS_BEFORE:
+                        if row[place] == 0:
+                            row[place] = before[place]
+            self._decoded = tuple((row[0], _change_from_parts(self.lead_id, row, self.written_in)) for row in rows)
         return self._decoded
 
     def __getitem__(self, index):  # type: ignore[override]
@@ -291,7 +296,13 @@ def encode_state(state: LeadState) -> bytes:
         return head + b"\n" + changes.raw  # as read: nothing to encode
     if not changes:
         return head
-    return head + b"\n" + orjson.dumps([[hashed, *_change_parts(change)] for hashed, change in changes])
+    rows = [[hashed, *_change_parts(change)] for hashed, change in changes]
+    for later in range(len(rows) - 1, 0, -1):  # from the last, so each compares with the change as it was
+        row, before = rows[later], rows[later - 1]
+        for place in _AS_BEFORE:
+            if row[place] == before[place]:
+                row[place] = 0
+    return head + b"\n" + orjson.dumps(rows)
 
 
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
@@ -337,6 +348,12 @@ def classified_under(version: str | None) -> tuple[bytes, ...]:
     """Marks a stored state starts with exactly when it was last classified under ``version``: one per format read."""
     written = orjson.dumps(version)
     return tuple(b"[%d," % state_format + written + b"," for state_format in (STATE_FORMAT, 2))
+
+
+# Places in a remembered change's row ([event hash, *_change_parts]) that usually repeat the change
+# before it (account, fit reasons, framework, criteria, disqualifiers, model version): written
+# as 0, never one of their values, when they do.
+_AS_BEFORE = (2, 9, 10, 11, 12, 13)
 
 
 def _change_parts(change: QualificationChange) -> list[Any]:
