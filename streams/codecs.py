@@ -166,21 +166,47 @@ def encode_dead_letter(
 
 # --- the leads table: one lead's state -------------------------------------------------
 #
-# A state is a JSON array led by its format number, its parts in a fixed order and its maps
-# flattened to [key, value, ...] runs: read back with no key lookups and no enum calls. The
-# changes it remembers (for re-emitting on a redelivery) follow on a line of their own, when
-# there are any, as a JSON array of [event hash, change parts...]: orjson never writes a raw
-# newline, so the line break separates them. They are read only when used (a redelivery, a new
-# change), and written back as the same bytes otherwise: most events neither read nor rewrite
-# them. States written in the earlier keyed format (one JSON object) stay in changelogs, so
-# decode_state reads both.
+# A lead's record is up to three lines: its state's head, the changes it remembers (for
+# re-emitting on a redelivery) and its history (``encode_lead``); orjson never writes a raw
+# newline, so line breaks separate them. The head is a JSON array led by its format number, its
+# parts in a fixed order, its maps flattened to [key, value, ...] runs and each enum member
+# written as its code (below): read back with no key lookups and no enum calls, and without the
+# names, which were a third of a record's bytes and so of a worker's memory per lead. The changes
+# are read only when used (a redelivery, a new change), and written back as the same bytes
+# otherwise: most events neither read nor rewrite them. Changelogs still hold states in format 2
+# (names, not codes) and in the keyed format before it (one JSON object): decode_state reads all.
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
+
+# Format 3 writes an enum member as its place in one of these. Stored records hold the places:
+# append a new member at the end; never reorder or remove one.
+_KIND_AT = (None, *map(SignalKind, (
+    "page_view", "product_view", "pricing_view", "careers_view", "blog_view", "case_study_download",
+    "whitepaper_download", "price_list_download", "contact_form", "demo_request", "newsletter_signup",
+    "webinar_registered", "webinar_attended", "email_open", "email_click", "email_reply", "survey_answer",
+    "trial_signup", "feature_used", "positive_review", "referral", "email_unsubscribe", "email_bounce",
+    "email_hard_bounce",
+)))
+_STAGE_AT = tuple(map(Stage, ("new", "iql", "recycled", "mql", "pql", "sql", "disqualified")))
+_TEMPERATURE_AT = tuple(map(Temperature, ("cold", "warm", "hot")))
+_STATUS_AT = tuple(map(Status, ("met", "not_met", "unknown")))
+_KIND_CODE = {kind: code for code, kind in enumerate(_KIND_AT)}
+_STAGE_CODE = {stage: code for code, stage in enumerate(_STAGE_AT)}
+_TEMPERATURE_CODE = {temperature: code for code, temperature in enumerate(_TEMPERATURE_AT)}
+_STATUS_CODE = {status: code for code, status in enumerate(_STATUS_AT)}
+# The stages a lead has reached, by the bit mask format 3 writes them as (bit n: _STAGE_AT[n]).
+_REACHED_AT = tuple(frozenset(stage for code, stage in enumerate(_STAGE_AT) if mask >> code & 1)
+                    for mask in range(1 << len(_STAGE_AT)))
+_REACHED_MASK = {stages: mask for mask, stages in enumerate(_REACHED_AT)}
+
+# Format 2 wrote enum members by name: read only.
 _KINDS = {kind.value: kind for kind in SignalKind}
 _STAGES = {stage.value: stage for stage in Stage}
 _TEMPERATURES = {temperature.value: temperature for temperature in Temperature}
 _STATUSES = {status.value: status for status in Status}
-_HASHES = struct.Struct(">Q")
+# Per positional format: where its kinds, stages, temperatures and statuses are read from.
+_MEMBERS_IN = {STATE_FORMAT: (_KIND_AT, _STAGE_AT, _TEMPERATURE_AT, _STATUS_AT),
+               2: (_KINDS, _STAGES, _TEMPERATURES, _STATUSES)}
 
 
 def _pack_hashes(hashes: tuple[int, ...]) -> str:
@@ -188,22 +214,31 @@ def _pack_hashes(hashes: tuple[int, ...]) -> str:
 
 
 def _unpack_hashes(text: str) -> tuple[int, ...]:
-    return tuple(hashed for (hashed,) in _HASHES.iter_unpack(binascii.a2b_base64(text)))
+    # One unpack of the whole window (struct caches the format): a third of the time of unpacking each id.
+    packed = binascii.a2b_base64(text)
+    return struct.unpack(">%dQ" % (len(packed) >> 3), packed)
 
 
 class StoredChanges(Sequence[tuple[int, QualificationChange]]):
     """A state's remembered changes as the table holds them: decoded the first time they are used."""
 
-    __slots__ = ("lead_id", "raw", "_decoded")
+    __slots__ = ("lead_id", "raw", "written_in", "_decoded")
 
-    def __init__(self, lead_id: str, raw: bytes) -> None:
+    def __init__(self, lead_id: str, raw: bytes, written_in: int = STATE_FORMAT) -> None:
         self.lead_id = lead_id
         self.raw = raw
+        self.written_in = written_in  # the state format the raw changes are in
         self._decoded: tuple[tuple[int, QualificationChange], ...] | None = None
 
     def _changes(self) -> tuple[tuple[int, QualificationChange], ...]:
         if self._decoded is None:
-            self._decoded = tuple((parts[0], _change_from_parts(self.lead_id, parts)) for parts in orjson.loads(self.raw))
+            rows = orjson.loads(self.raw)
+            if self.written_in == STATE_FORMAT:
+                for before, row in zip(rows, rows[1:]):
+                    for place in _AS_BEFORE:
+                        if row[place] == 0:
+                            row[place] = before[place]
+            self._decoded = tuple((row[0], _change_from_parts(self.lead_id, row, self.written_in)) for row in rows)
         return self._decoded
 
     def __getitem__(self, index):  # type: ignore[override]
@@ -245,23 +280,29 @@ def history_of(record: bytes) -> bytes:
 
 
 def encode_state(state: LeadState) -> bytes:
-    # orjson writes a str enum as its value: no .value lookups (a slow property) here.
-    levels = state.levels
+    levels, kind_code, status_code = state.levels, _KIND_CODE, _STATUS_CODE
     head = orjson.dumps([
         STATE_FORMAT, state.model_version, state.identified, state.as_of,
-        [part for kind, t in state.tallies.items() for part in (kind, t.decayed, t.count, t.last_at)],
+        [part for kind, t in state.tallies.items() for part in (kind_code[kind], t.decayed, t.count, t.last_at)],
         [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
-        [part for name, a in state.answers.items() for part in (name, a.status, a.stated_at)],
+        [part for name, a in state.answers.items() for part in (name, status_code[a.status], a.stated_at)],
         [levels.mql, levels.sql, levels.pql, levels.warm],
-        state.stage, state.temperature, state.rejected_at, state.sequence,
-        _pack_hashes(state.recent_event_ids), sorted(state.reached), state.hottest,
+        _STAGE_CODE[state.stage], _TEMPERATURE_CODE[state.temperature], state.rejected_at, state.sequence,
+        _pack_hashes(state.recent_event_ids), _REACHED_MASK[state.reached],
+        _TEMPERATURE_CODE[state.hottest],
     ])
     changes = state.recent_changes
-    if isinstance(changes, StoredChanges):
+    if isinstance(changes, StoredChanges) and changes.written_in == STATE_FORMAT:
         return head + b"\n" + changes.raw  # as read: nothing to encode
     if not changes:
         return head
-    return head + b"\n" + orjson.dumps([[hashed, *_change_parts(change)] for hashed, change in changes])
+    rows = [[hashed, *_change_parts(change)] for hashed, change in changes]
+    for later in range(len(rows) - 1, 0, -1):  # from the last, so each compares with the change as it was
+        row, before = rows[later], rows[later - 1]
+        for place in _AS_BEFORE:
+            if row[place] == before[place]:
+                row[place] = 0
+    return head + b"\n" + orjson.dumps(rows)
 
 
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
@@ -271,64 +312,88 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
     data = orjson.loads(head)
     if isinstance(data, dict):
         return _decode_keyed_state(lead_id, data)
-    if data[0] != STATE_FORMAT:
-        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT} and the keyed one")
-    (_, model_version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at,
+    if data[0] not in _MEMBERS_IN:
+        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT}, 2 and the keyed one")
+    return _decode_positional(lead_id, data, changes)
+
+
+def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadState:
+    """Formats 2 and 3: the same parts, enum members by name in 2 and by code in 3."""
+    (written_in, model_version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at,
      sequence, recent_ids, reached, hottest) = data
+    kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
     return LeadState(
         lead_id=lead_id,
         identified=identified,
         as_of=as_of,
-        tallies=MappingProxyType({_KINDS[tallies[n]]: KindTally(tallies[n + 1], tallies[n + 2], tallies[n + 3])
+        tallies=MappingProxyType({kind_at[tallies[n]]: KindTally(tallies[n + 1], tallies[n + 2], tallies[n + 3])
                                   for n in range(0, len(tallies), 4)}),
         profile=MappingProxyType({profile[n]: Fact(profile[n + 1], profile[n + 2]) for n in range(0, len(profile), 3)}),
-        answers=MappingProxyType({answers[n]: Answer(_STATUSES[answers[n + 1]], answers[n + 2])
+        answers=MappingProxyType({answers[n]: Answer(status_at[answers[n + 1]], answers[n + 2])
                                   for n in range(0, len(answers), 3)}),
         levels=Levels(*levels),
-        stage=_STAGES[stage],
-        temperature=_TEMPERATURES[temperature],
+        stage=stage_at[stage],
+        temperature=temperature_at[temperature],
         rejected_at=rejected_at,
         sequence=sequence,
         recent_event_ids=_unpack_hashes(recent_ids),
-        recent_changes=StoredChanges(lead_id, changes) if changes else (),
-        reached=frozenset(_STAGES[reached_stage] for reached_stage in reached),
-        hottest=_TEMPERATURES[hottest],
+        recent_changes=StoredChanges(lead_id, changes, written_in) if changes else (),
+        reached=_REACHED_AT[reached] if written_in == STATE_FORMAT else frozenset(map(stage_at.__getitem__, reached)),
+        hottest=temperature_at[hottest],
         model_version=model_version,
     )
 
 
-def classified_under(version: str | None) -> bytes:
-    """Bytes a stored state starts with exactly when it was last classified under ``version``."""
-    return b"[" + orjson.dumps(STATE_FORMAT) + b"," + orjson.dumps(version) + b","
+def classified_under(version: str | None) -> tuple[bytes, ...]:
+    """Marks a stored state starts with exactly when it was last classified under ``version``: one per format read."""
+    written = orjson.dumps(version)
+    return tuple(b"[%d," % state_format + written + b"," for state_format in (STATE_FORMAT, 2))
+
+
+# Places in a remembered change's row ([event hash, *_change_parts]) that usually repeat the change
+# before it (account, fit reasons, framework, criteria, disqualifiers, model version): written
+# as 0, never one of their values, when they do.
+_AS_BEFORE = (2, 9, 10, 11, 12, 13)
 
 
 def _change_parts(change: QualificationChange) -> list[Any]:
-    scores = change.scores
-    return [
-        change.change_id, change.sequence, change.account, change.from_stage, change.from_temperature,
-        change.to_stage, change.to_temperature,
+    scores, kind_code, stage_code, temperature_code = change.scores, _KIND_CODE, _STAGE_CODE, _TEMPERATURE_CODE
+    parts = [
+        change.sequence, change.account, stage_code[change.from_stage], temperature_code[change.from_temperature],
+        stage_code[change.to_stage], temperature_code[change.to_temperature],
         [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
-        [part for c in change.reasons for part in (c.kind, c.points_now, c.last_at, c.count)],
+        [part for c in change.reasons for part in (kind_code[c.kind], c.points_now, c.last_at, c.count)],
         [part for reason in change.fit_reasons for part in reason],
         change.framework,
-        [part for criterion, status in change.criteria.items() for part in (criterion, status)],
+        [part for criterion, status in change.criteria.items() for part in (criterion, _STATUS_CODE[status])],
         list(change.disqualified_by), change.model_version, change.cause_event_id, change.event_time, change.cause,
     ]
+    # The id is derived from the lead and the causing event: written only by the rare change whose is not.
+    if change.change_id != change_id(change.lead_id, change.cause_event_id):
+        parts.append(change.change_id)
+    return parts
 
 
-def _change_from_parts(lead_id: str, parts: list[Any]) -> QualificationChange:
-    (_, change_id_, sequence, account, from_stage, from_temperature, to_stage, to_temperature, scores, reasons,
-     fit_reasons, framework, criteria, disqualified_by, model_version, cause_event_id, event_time, cause) = parts
+def _change_from_parts(lead_id: str, parts: list[Any], written_in: int = STATE_FORMAT) -> QualificationChange:
+    if written_in == STATE_FORMAT:
+        written_id = parts[17] if len(parts) > 17 else None
+        rest = parts[1:17]
+    else:  # format 2 wrote every change's id, second
+        written_id, rest = parts[1], parts[2:]
+    (sequence, account, from_stage, from_temperature, to_stage, to_temperature, scores, reasons, fit_reasons,
+     framework, criteria, disqualified_by, model_version, cause_event_id, event_time, cause) = rest
+    kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
     return QualificationChange(
-        change_id=change_id_, lead_id=lead_id, sequence=sequence, account=account,
-        from_stage=_STAGES[from_stage], from_temperature=_TEMPERATURES[from_temperature],
-        to_stage=_STAGES[to_stage], to_temperature=_TEMPERATURES[to_temperature],
+        change_id=change_id(lead_id, cause_event_id) if written_id is None else written_id, lead_id=lead_id,
+        sequence=sequence, account=account,
+        from_stage=stage_at[from_stage], from_temperature=temperature_at[from_temperature],
+        to_stage=stage_at[to_stage], to_temperature=temperature_at[to_temperature],
         scores=Scores(*scores),
-        reasons=tuple(Contribution(_KINDS[reasons[n]], reasons[n + 1], reasons[n + 2], reasons[n + 3])
+        reasons=tuple(Contribution(kind_at[reasons[n]], reasons[n + 1], reasons[n + 2], reasons[n + 3])
                       for n in range(0, len(reasons), 4)),
         fit_reasons=tuple((fit_reasons[n], fit_reasons[n + 1]) for n in range(0, len(fit_reasons), 2)),
         framework=framework,
-        criteria=MappingProxyType({criteria[n]: _STATUSES[criteria[n + 1]] for n in range(0, len(criteria), 2)}),
+        criteria=MappingProxyType({criteria[n]: status_at[criteria[n + 1]] for n in range(0, len(criteria), 2)}),
         disqualified_by=tuple(disqualified_by),
         model_version=model_version, cause_event_id=cause_event_id, event_time=event_time, cause=cause,
     )
@@ -515,25 +580,50 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
 # --- a lead's history (the last line of its table record): recent events and moves, for the board -----
 
 def encode_history(history: History) -> bytes:
-    # orjson writes a str enum as its value: no .value lookups (a slow property) per event.
-    return orjson.dumps({
-        "since": history.since,
-        "folded": {kind.value: count for kind, count in history.folded.items()},
-        "folded_events": history.folded_events,
-        # [time, kind or null] and, only when present, the answers and the profile fields it stated
-        "events": [[e.at, e.kind] if not (e.answers or e.profile_fields) else
-                   [e.at, e.kind, dict(e.answers), list(e.profile_fields)]
-                   for e in history.events],
-        "moves": [[m.at, m.from_stage, m.to_stage, m.from_temperature, m.to_temperature, m.cause, m.total]
-                  for m in history.moves],
-    })
+    # Positional, enum members as codes (see the leads table above); an event is [time, kind], and
+    # [time, kind, answers, profile fields] when it stated any.
+    kind_code, status_code, stage_code, temperature_code = _KIND_CODE, _STATUS_CODE, _STAGE_CODE, _TEMPERATURE_CODE
+    return orjson.dumps([
+        history.since,
+        [part for kind, count in history.folded.items() for part in (kind_code[kind], count)],
+        history.folded_events,
+        [[e.at, kind_code[e.kind]] if not (e.answers or e.profile_fields) else
+         [e.at, kind_code[e.kind], [part for c, s in e.answers.items() for part in (c, status_code[s])],
+          e.profile_fields]
+         for e in history.events],
+        [part for m in history.moves
+         for part in (m.at, stage_code[m.from_stage], stage_code[m.to_stage], temperature_code[m.from_temperature],
+                      temperature_code[m.to_temperature], m.cause, m.total)],
+    ])
+
+
+def decode_history(raw: bytes) -> History:
+    data = orjson.loads(raw)
+    if isinstance(data, dict):
+        return _decode_keyed_history(data)
+    since, folded, folded_events, events, moves = data
+    kind_at, status_at, stage_at, temperature_at = _KIND_AT, _STATUS_AT, _STAGE_AT, _TEMPERATURE_AT
+    return History(
+        since=since,
+        folded=MappingProxyType({kind_at[folded[n]]: folded[n + 1] for n in range(0, len(folded), 2)}),
+        folded_events=folded_events,
+        events=tuple(
+            Occurrence(e[0], kind_at[e[1]]) if len(e) == 2 else
+            Occurrence(e[0], kind_at[e[1]],
+                       MappingProxyType({e[2][n]: status_at[e[2][n + 1]] for n in range(0, len(e[2]), 2)}),
+                       tuple(e[3]))
+            for e in events
+        ),
+        moves=tuple(Move(moves[n], stage_at[moves[n + 1]], stage_at[moves[n + 2]], temperature_at[moves[n + 3]],
+                         temperature_at[moves[n + 4]], moves[n + 5], moves[n + 6]) for n in range(0, len(moves), 7)),
+    )
 
 
 _NO_ANSWERS: MappingProxyType = MappingProxyType({})
 
 
-def decode_history(raw: bytes) -> History:
-    data = orjson.loads(raw)
+def _decode_keyed_history(data: dict[str, Any]) -> History:
+    """A history as written with the format 2 state: one keyed JSON object, enum members by name."""
     return History(
         since=data["since"],
         folded=MappingProxyType({_KINDS[kind]: count for kind, count in data["folded"].items()}),

@@ -164,7 +164,7 @@ async def on_control_record(record: Any) -> None:
         log.error("not switching to model %s: %s", applied.model.version, problem)
         return
     _switch(applied)
-    sent = await reclassify_owned((codecs.classified_under(applied.model.version),))
+    sent = await reclassify_owned(codecs.classified_under(applied.model.version))
     log.warning("switched to model %s (was %s); re-classifying %d held leads", applied.model.version,
                 current.version, sent)
 
@@ -197,7 +197,7 @@ async def reclassify_stale_leads() -> None:
     try:
         # Leads stored before versions were kept are left to their next event, not all sent at once.
         current = codecs.classified_under(scoring_model().version)
-        sent = await reclassify_owned((current, codecs.classified_under(None)))
+        sent = await reclassify_owned((*current, *codecs.classified_under(None)))
         if sent:
             log.warning("re-classifying %d held leads last classified under another model", sent)
     except Exception:  # noqa: BLE001 — Faust retries a failing recovery callback forever

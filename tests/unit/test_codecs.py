@@ -10,7 +10,8 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from scoring import Stage, VisitorState, apply, load_model
+from scoring import SignalKind, Stage, Status, Temperature, VisitorState, apply, load_model
+from scoring.criteria import Answer
 from scoring.history import History, record
 from streams import codecs
 from streams.simulator import plan_wave
@@ -54,9 +55,11 @@ def test_which_model_a_stored_state_was_classified_under_shows_in_its_bytes_alon
     stored = codecs.encode_state(state)
     reclassified = codecs.encode_state(replace(state, model_version="default-3"))
 
-    assert codecs.classified_under("default-2") in stored
-    assert codecs.classified_under("default-2") not in reclassified  # its changes still name default-2
-    assert codecs.classified_under("default-3") in reclassified
+    assert stored.startswith(codecs.classified_under("default-2"))
+    assert not reclassified.startswith(codecs.classified_under("default-2"))  # its changes still name default-2
+    assert reclassified.startswith(codecs.classified_under("default-3"))
+    # A lead untouched since the format changed is not re-classified for it.
+    assert format_2_record(state).startswith(codecs.classified_under("default-2"))
 
 
 def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stands_now():
@@ -100,16 +103,76 @@ def keyed_state(state):
     })
 
 
+def format_2_record(state, history=None):
+    """A lead's record as format 2 wrote it (enum members by name, a keyed history): changelogs still hold it."""
+    def change(c):
+        scores = c.scores
+        return [
+            c.change_id, c.sequence, c.account, c.from_stage.value, c.from_temperature.value, c.to_stage.value,
+            c.to_temperature.value, [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
+            [part for r in c.reasons for part in (r.kind.value, r.points_now, r.last_at, r.count)],
+            [part for reason in c.fit_reasons for part in reason], c.framework,
+            [part for criterion, status in c.criteria.items() for part in (criterion, status.value)],
+            list(c.disqualified_by), c.model_version, c.cause_event_id, c.event_time, c.cause,
+        ]
+    levels = state.levels
+    head = orjson.dumps([
+        2, state.model_version, state.identified, state.as_of,
+        [part for kind, t in state.tallies.items() for part in (kind.value, t.decayed, t.count, t.last_at)],
+        [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
+        [part for name, a in state.answers.items() for part in (name, a.status.value, a.stated_at)],
+        [levels.mql, levels.sql, levels.pql, levels.warm], state.stage.value, state.temperature.value,
+        state.rejected_at, state.sequence,
+        base64.b64encode(struct.pack(f">{len(state.recent_event_ids)}Q", *state.recent_event_ids)).decode(),
+        sorted(stage.value for stage in state.reached), state.hottest.value,
+    ])
+    changes = orjson.dumps([[h, *change(c)] for h, c in state.recent_changes]) if state.recent_changes else b""
+    if history is None:
+        return head + b"\n" + changes if changes else head
+    return head + b"\n" + changes + b"\n" + orjson.dumps({
+        "since": history.since,
+        "folded": {kind.value: count for kind, count in history.folded.items()},
+        "folded_events": history.folded_events,
+        "events": [[e.at, e.kind and e.kind.value] if not (e.answers or e.profile_fields) else
+                   [e.at, e.kind and e.kind.value, {c: s.value for c, s in e.answers.items()}, list(e.profile_fields)]
+                   for e in history.events],
+        "moves": [[m.at, m.from_stage.value, m.to_stage.value, m.from_temperature.value, m.to_temperature.value,
+                   m.cause, m.total] for m in history.moves],
+    })
+
+
 @settings(max_examples=100, deadline=None)
 @given(signal_lists())
-def test_any_state_survives_the_compact_format_and_is_still_read_from_the_keyed_one(steps):
+def test_any_state_survives_the_compact_format_and_is_still_read_from_the_older_ones(steps):
     state = journey(steps)[-1].state
     compact = codecs.encode_state(state)
 
     assert orjson.loads(compact.partition(b"\n")[0])[0] == codecs.STATE_FORMAT
     assert codecs.decode_state(state.lead_id, compact) == state
+    assert codecs.decode_state(state.lead_id, format_2_record(state)) == state
     assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
-    assert len(compact) < len(keyed_state(state))
+    assert len(compact) < len(format_2_record(state)) < len(keyed_state(state))
+
+
+@settings(max_examples=50, deadline=None)
+@given(signal_lists())
+def test_a_lead_record_written_in_format_2_reads_back_as_the_same_state_and_history(steps):
+    decisions = journey(steps)
+    history = History()
+    for each, decision in zip(steps, decisions):
+        if not decision.duplicate:
+            history = record(history, each, decision.change, load_model(), events_kept=8)
+    state = decisions[-1].state
+    old = format_2_record(state, history)
+
+    restored = codecs.decode_state(state.lead_id, old)
+    assert restored == state
+    assert codecs.decode_history(codecs.history_of(old)) == history
+    # Written back, it moves to the current format, the same state and history still.
+    rewritten = codecs.encode_lead(restored, codecs.encode_history(codecs.decode_history(codecs.history_of(old))))
+    assert rewritten.startswith(b"[%d," % codecs.STATE_FORMAT)
+    assert codecs.decode_state(state.lead_id, rewritten) == state
+    assert codecs.decode_history(codecs.history_of(rewritten)) == history
 
 
 def test_a_state_written_in_the_keyed_format_before_format_2_is_read_exactly():
@@ -124,8 +187,9 @@ def test_a_state_written_in_the_keyed_format_before_format_2_is_read_exactly():
 
 def test_a_state_in_a_format_this_version_does_not_know_is_refused():
     head, _, changes = codecs.encode_state(rich_journey()[-1].state).partition(b"\n")
-    with pytest.raises(ValueError, match="format 3"):
-        codecs.decode_state("lead-1", orjson.dumps([3, *orjson.loads(head)[1:]]) + b"\n" + changes)
+    unknown = codecs.STATE_FORMAT + 1
+    with pytest.raises(ValueError, match=f"format {unknown}"):
+        codecs.decode_state("lead-1", orjson.dumps([unknown, *orjson.loads(head)[1:]]) + b"\n" + changes)
 
 
 def test_remembered_changes_are_read_only_when_used_and_otherwise_written_back_as_they_were():
@@ -287,3 +351,17 @@ def test_a_lead_record_holds_its_state_and_its_history_and_each_reads_back_alone
         # A lead scored before it had a history line: the state alone, and no history.
         assert codecs.history_of(codecs.encode_lead(state)) == b""
         assert codecs.decode_state(state.lead_id, codecs.encode_lead(state)) == state
+
+
+def test_every_signal_kind_stage_temperature_and_status_has_a_code_in_the_lead_record():
+    state = rich_journey()[-1].state
+    for kind in SignalKind:
+        stored = codecs.encode_state(replace(state, tallies={kind: next(iter(state.tallies.values()))}))
+        assert codecs.decode_state(state.lead_id, stored).tallies.keys() == {kind}
+    for stage in Stage:
+        for temperature in Temperature:
+            moved = replace(state, stage=stage, temperature=temperature, reached=frozenset({stage}), hottest=temperature)
+            assert codecs.decode_state(state.lead_id, codecs.encode_state(moved)) == moved
+    for status in Status:
+        answered = replace(state, answers={"need": Answer(status, T0)})
+        assert codecs.decode_state(state.lead_id, codecs.encode_state(answered)).answers["need"].status is status
