@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from faust.types import AppT, TP
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
 from mode.utils.queues import FlowControlEvent
 
@@ -79,6 +82,34 @@ def _keep_fetching(self: Consumer, tp: TP) -> None:
 
 
 Consumer.on_buffer_full = _keep_fetching  # type: ignore[method-assign]
+
+
+_getmany_of = AIOKafkaConsumerThread.getmany
+
+
+async def _getmany_of_partitions_active_now(
+    self: AIOKafkaConsumerThread, active_partitions: set[TP] | None, timeout: float,
+) -> Mapping[TP, list[Any]]:
+    """Fetch from a copy of the partitions active when asked, never from none of them.
+
+    Faust hands the consumer thread its own set of active partitions, which it goes on changing
+    while the thread waits up to a second for records, and the Kafka client reads an empty set
+    as every partition. When recovery paused the changelog partitions before it resumed the
+    stream partitions, the set was empty for a moment: the client returned the records of the
+    still-paused stream partitions and moved its positions past them, and Faust discarded them
+    as not active. The seek to committed offsets that follows moves no partition without a
+    committed offset, so a partition whose first records were never committed lost them for
+    good (found as a lead's first event missing after a restart, its partition's only record
+    before a crash).
+    """
+    if active_partitions is None:  # a client-only app: every partition
+        return await _getmany_of(self, None, timeout)
+    if not active_partitions:
+        return {}
+    return await _getmany_of(self, frozenset(active_partitions), timeout)
+
+
+AIOKafkaConsumerThread.getmany = _getmany_of_partitions_active_now  # type: ignore[method-assign]
 
 
 class DroppedFetchHealer:

@@ -39,10 +39,6 @@ async def restart(pipeline: RunningPipeline) -> float:
     return time.monotonic() - started
 
 
-# An open defect, not a pass: once in about twenty runs the restarted worker never gets one of the
-# events sent before the crash, and the crashing lead's first change is never emitted (found in CI
-# after the takeover fixes in streams/faust_fixes.py; cause not yet known). XPASS when it went right.
-@pytest.mark.xfail(strict=False, reason="a restart after a crash can miss one redelivered event: open")
 async def test_a_crash_after_the_state_write_emits_the_change_once_after_recovery(
     pipeline: RunningPipeline, fault_outcome,
 ):
