@@ -30,6 +30,8 @@ BRACKET_MARGIN = 1e-12
 NEWTON_STEPS = 60
 NEWTON_SETTLED_S = 0.00001
 LN2 = math.log(2.0)
+# On Python 3.11 reading a member through its enum class calls a descriptor: loops hold them here.
+_NEGATIVE, _INTEREST = Component.NEGATIVE, Component.INTEREST
 
 
 class Term(NamedTuple):
@@ -60,11 +62,11 @@ def _all_terms(state: LeadState, model: ScoringModel) -> tuple[list[Term], ...]:
         if rule is None or tally.decayed <= 0.0:
             continue
         component = rule.component
-        if component is Component.NEGATIVE:
+        if component is _NEGATIVE:
             engagement.append(Term(rule.points * tally.decayed, model.half_life_seconds[component], rule.cap, -1.0))
             continue
         term = Term(rule.points * tally.decayed, model.half_life_seconds[component], rule.cap, 1.0)
-        (interest if component is Component.INTEREST else intent).append(term)
+        (interest if component is _INTEREST else intent).append(term)
         if kind in product_signals:
             product.append(term)
         engagement.append(term)

@@ -15,6 +15,9 @@ from scoring.fit import FitResult
 from scoring.kinds import SignalKind
 from scoring.stages import QUALIFIED, Rung, Stage, Temperature, climb
 
+# On Python 3.11 reading a member through its enum class calls a descriptor: loops hold it here.
+_MET = Status.MET
+
 
 @dataclass(frozen=True)
 class Ladders:
@@ -54,11 +57,11 @@ class Assessment:
 
     @property
     def all_criteria_met(self) -> bool:
-        return all(status is Status.MET for status in self.criteria.values())
+        return all(status is _MET for status in self.criteria.values())
 
     @property
     def missing_criteria(self) -> int:
-        return sum(status is not Status.MET for status in self.criteria.values())
+        return sum(status is not _MET for status in self.criteria.values())
 
 
 def next_levels(levels: Levels, scores: Scores, ladders: Ladders) -> Levels:
