@@ -65,12 +65,13 @@ class Assessment:
 
 
 def next_levels(levels: Levels, scores: Scores, ladders: Ladders) -> Levels:
-    return Levels(
-        mql=climb(levels.mql, scores.interest, (ladders.mql,)),
-        sql=climb(levels.sql, scores.intent, (ladders.sql,)),
-        pql=climb(levels.pql, scores.product, (ladders.pql,)),
-        warm=climb(levels.warm, scores.engagement, (ladders.warm,)),
-    )
+    mql = climb(levels.mql, scores.interest, (ladders.mql,))
+    sql = climb(levels.sql, scores.intent, (ladders.sql,))
+    pql = climb(levels.pql, scores.product, (ladders.pql,))
+    warm = climb(levels.warm, scores.engagement, (ladders.warm,))
+    if (mql, sql, pql, warm) == (levels.mql, levels.sql, levels.pql, levels.warm):
+        return levels  # most events move no rung: the held value serves, unbuilt
+    return Levels(mql=mql, sql=sql, pql=pql, warm=warm)
 
 
 def temperature_for(
