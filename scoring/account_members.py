@@ -8,6 +8,8 @@ from scoring.explain import assess
 from scoring.model import ScoringModel
 from scoring.state import LeadState
 
+_MET = Status.MET  # read through its enum class, a member costs a descriptor call on Python 3.11
+
 
 def account_member(state: LeadState, cause_event_id: str, model: ScoringModel) -> Member | None:
     """The lead as a member of its account; None when it belongs to none (personal domain, out of market)."""
@@ -24,6 +26,6 @@ def account_member(state: LeadState, cause_event_id: str, model: ScoringModel) -
         intent=assessment.scores.intent,
         as_of=state.as_of,
         role=assessment.fit.role,
-        criteria_met=frozenset(c for c, status in criteria.items() if status is Status.MET),
+        criteria_met=frozenset(c for c, status in criteria.items() if status is _MET),
         cause_event_id=cause_event_id,
     )

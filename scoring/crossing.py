@@ -2,16 +2,17 @@
 
 Each score is a sum of terms ``min(points · count · 2^(−(t − as_of)/half_life), cap)``, each
 non-increasing in t, so the sum is too and its downward crossing of a threshold is unique:
-closed form for a single uncapped term, a bracketed bisection otherwise (exact to well under a
-millisecond). Engagement subtracts the negative component, which can make it rise as negatives
-fade; the bisection still finds a time at which it is below the threshold, and the stream
-re-checks at that time, so a demotion is never emitted early.
+closed form for a single uncapped term, a bisection otherwise (exact to well under a
+millisecond; a Newton estimate spares it evaluating the sum at all but a few midpoints).
+Engagement subtracts the negative component, which can make it rise as negatives fade; the
+bisection still finds a time at which it is below the threshold, and the stream re-checks at
+that time, so a demotion is never emitted early.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from scoring.kinds import Component
@@ -21,6 +22,16 @@ from scoring.state import LeadState
 PRECISION_S = 0.0005
 MAX_HORIZON_S = 2.0**40  # ~35,000 years: a score that never falls below its threshold
 MEASURES = ("interest", "intent", "product", "engagement")
+# The replayed bisection evaluates the sum only between these bounds around the estimate: a
+# bracket narrower than PRECISION_S holds one or two of its midpoints.
+BRACKET_HALF_WIDTH_S = 0.0001
+BRACKET_WIDENINGS = 4
+BRACKET_MARGIN = 1e-12
+NEWTON_STEPS = 60
+NEWTON_SETTLED_S = 0.00001
+LN2 = math.log(2.0)
+# On Python 3.11 reading a member through its enum class calls a descriptor: loops hold them here.
+_NEGATIVE, _INTEREST = Component.NEGATIVE, Component.INTEREST
 
 
 class Term(NamedTuple):
@@ -51,11 +62,11 @@ def _all_terms(state: LeadState, model: ScoringModel) -> tuple[list[Term], ...]:
         if rule is None or tally.decayed <= 0.0:
             continue
         component = rule.component
-        if component is Component.NEGATIVE:
+        if component is _NEGATIVE:
             engagement.append(Term(rule.points * tally.decayed, model.half_life_seconds[component], rule.cap, -1.0))
             continue
         term = Term(rule.points * tally.decayed, model.half_life_seconds[component], rule.cap, 1.0)
-        (interest if component is Component.INTEREST else intent).append(term)
+        (interest if component is _INTEREST else intent).append(term)
         if kind in product_signals:
             product.append(term)
         engagement.append(term)
@@ -83,19 +94,95 @@ def crossing_time(parts: Sequence[Term], threshold: float, start: float) -> floa
 
 
 def _bisect(parts: Sequence[Term], threshold: float) -> float:
+    # Stored demotion times are the exact float this bisection lands on, so a faster search must
+    # land on the same one: replay the bisection, deciding each midpoint outside a tight proven
+    # bracket of the crossing by comparison alone. Negative terms can make the sum rise again,
+    # so only sums of positive fading terms are bracketed.
+    if all(sign > 0.0 and weight > 0.0 and (cap is None or cap > 0.0) for weight, _, cap, sign in parts):
+        bracket = _bracket(parts, threshold)
+        if bracket is not None:
+            still_above, already_below = bracket
+            return _bisection(lambda elapsed: elapsed <= still_above or (
+                elapsed < already_below and _total(parts, elapsed) >= threshold))
+    return _bisection(lambda elapsed: _total(parts, elapsed) >= threshold)
+
+
+def _bisection(holds: Callable[[float], bool]) -> float:
+    """The first time, to within PRECISION_S, at which ``holds`` (true at 0, then false) turns false."""
     high = 60.0
-    while _total(parts, high) >= threshold:
+    while holds(high):
         high *= 2.0
         if high > MAX_HORIZON_S:
             return math.inf
     low = 0.0
     while high - low > PRECISION_S:
         middle = (low + high) / 2.0
-        if _total(parts, middle) >= threshold:
+        if holds(middle):
             low = middle
         else:
             high = middle
     return high
+
+
+def _bracket(parts: Sequence[Term], threshold: float) -> tuple[float, float] | None:
+    """(a, b) with the computed sum at or above ``threshold`` up to a and below it from b on; None if not proven.
+
+    Each side is checked on the very sum the bisection computes, with a relative margin far wider
+    than the few ulps by which rounding could make that fading sum rise between two times.
+    """
+    try:
+        estimate = _newton_crossing(parts, threshold)
+        if estimate is None:
+            return None
+        half_width = BRACKET_HALF_WIDTH_S
+        for _ in range(BRACKET_WIDENINGS):
+            still_above, already_below = estimate - half_width, estimate + half_width
+            if (_total(parts, still_above) >= threshold * (1.0 + BRACKET_MARGIN)
+                    and _total(parts, already_below) < threshold * (1.0 - BRACKET_MARGIN)):
+                return still_above, already_below
+            half_width *= 16.0
+    except (ArithmeticError, ValueError):  # a step far outside the range the terms can be raised over
+        return None
+    return None
+
+
+def _newton_crossing(parts: Sequence[Term], threshold: float) -> float | None:
+    """Where the sum of fading terms meets ``threshold``: Newton's method on its logarithm.
+
+    Between the times at which capped terms start to fade, the logarithm of the sum is convex, so
+    each step lands at or before the crossing; a step stops at the next such time, where the sum
+    starts to fall faster. None if it does not settle (the caller then bisects in full).
+    """
+    log_threshold = math.log(threshold)
+    elapsed = 0.0
+    for _ in range(NEWTON_STEPS):
+        total = slope = 0.0
+        next_fading = math.inf
+        for weight, half_life_s, cap, _ in parts:
+            value = weight * 2.0 ** (-elapsed / half_life_s)
+            if cap is not None and value >= cap:
+                fading_at = half_life_s * math.log2(weight / cap)
+                if fading_at > elapsed:
+                    total += cap
+                    next_fading = min(next_fading, fading_at)
+                    continue
+                value = cap  # at its cap by rounding only: it fades from here
+            total += value
+            slope += value * LN2 / half_life_s
+        if total <= 0.0:
+            return None  # every term underflowed: no logarithm to follow
+        newton_step = (math.log(total) - log_threshold) * total / slope if slope else math.inf
+        if elapsed + newton_step >= next_fading:
+            if math.isinf(next_fading):
+                return None
+            elapsed = next_fading
+            continue
+        elapsed += newton_step
+        if elapsed > MAX_HORIZON_S:
+            return None
+        if abs(newton_step) <= NEWTON_SETTLED_S:
+            return elapsed
+    return None
 
 
 def next_demotion(state: LeadState, model: ScoringModel) -> float | None:

@@ -11,7 +11,7 @@ from types import MappingProxyType
 
 from scoring.changes import QualificationChange, change_id
 from scoring.criteria import merge_answers
-from scoring.decay import contribution_at, decayed_to
+from scoring.decay import contribution_at
 from scoring.dedupe import event_hash, remember
 from scoring.explain import assess, top_contributions
 from scoring.kinds import Component
@@ -57,7 +57,7 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
         recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:]
         if change
         else state.recent_changes,
-        reached=state.reached | {stage},
+        reached=state.reached if stage in state.reached else state.reached | {stage},
         hottest=max(state.hottest, temperature, key=TEMPERATURE_ORDER.index),
         model_version=model.version,
     )
@@ -81,11 +81,14 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
     elif as_of == state.as_of:  # a late or simultaneous event: nothing to move (the factor would be 1)
         tallies = {kind: tally for kind, tally in state.tallies.items() if kind in model.signals}
     else:
+        # decayed_to, with its factor worked out once per half-life rather than once per kind.
+        elapsed = as_of - state.as_of
+        factors = {component: 2.0 ** (-elapsed / half_life) for component, half_life in model.half_life_seconds.items()}
+        rules = model.signals
         tallies = {
-            kind: KindTally(decayed_to(tally.decayed, state.as_of, as_of, model.half_life_of(kind)), tally.count,
-                            tally.last_at)
+            kind: KindTally(tally.decayed * factors[rules[kind].component], tally.count, tally.last_at)
             for kind, tally in state.tallies.items()
-            if kind in model.signals
+            if kind in rules
         }
     if signal.kind is not None:
         added = contribution_at(signal.occurred_at, as_of, model.half_life_of(signal.kind))

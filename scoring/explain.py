@@ -11,6 +11,9 @@ from scoring.model import ScoringModel
 from scoring.qualification import Assessment
 from scoring.state import LeadState
 
+# On Python 3.11 reading a member through its enum class calls a descriptor: loops hold them here.
+_INTEREST, _INTENT = Component.INTEREST, Component.INTENT
+
 
 def contributions_at(state: LeadState, model: ScoringModel, at: float) -> list[Contribution]:
     """Every signal kind's points now (decayed, then capped); ``at`` is never before the as-of time."""
@@ -39,19 +42,22 @@ def _scores(state: LeadState, model: ScoringModel, at: float, fit: float) -> Sco
     if state.as_of is not None:
         elapsed = max(at, state.as_of) - state.as_of
         product_signals = model.qualification.product_signals
+        rules = model.signals
         for kind, tally in state.tallies.items():
-            rule = model.signals.get(kind)
+            rule = rules.get(kind)
             if rule is None:
                 continue
+            component = rule.component
             # decayed_to, inlined: at the as-of time itself (every apply) the factor is exactly 1.
             decayed = (tally.decayed if elapsed <= 0.0
-                       else tally.decayed * 2.0 ** (-elapsed / model.half_life_seconds[rule.component]))
+                       else tally.decayed * 2.0 ** (-elapsed / model.half_life_seconds[component]))
             points = rule.points * decayed
-            if rule.cap is not None:
-                points = min(points, rule.cap)
-            if rule.component is Component.INTEREST:
+            cap = rule.cap
+            if cap is not None and cap < points:  # min(points, cap), without the call
+                points = cap
+            if component is _INTEREST:
                 interest += points
-            elif rule.component is Component.INTENT:
+            elif component is _INTENT:
                 intent += points
             else:
                 negative += points

@@ -11,6 +11,8 @@ from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
 
 MEMO_SIZE = 4096  # fit results kept per rules; the memo starts afresh when full
+_FIT_FIELDS = ("industry", "employees", "country", "title")
+_CAREERS_VIEW = SignalKind.CAREERS_VIEW  # read through its enum class, a member costs a descriptor call on 3.11
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ class DisqualifyRules:
     signals: frozenset[SignalKind]
     careers_only_after: int  # this many careers views and nothing else of value: a job seeker
 
+    @cached_property
+    def memo(self) -> dict[tuple, tuple[str, ...]]:
+        """Profile disqualifications by the profile values they depend on: a lead's profile rarely changes."""
+        return {}
+
 
 @dataclass(frozen=True)
 class FitResult:
@@ -63,8 +70,7 @@ def _value(profile: Mapping[str, Fact], field: str) -> str | int | None:
 
 
 def assess_fit(profile: Mapping[str, Fact], rules: FitRules) -> FitResult:
-    industry, employees, country, title = (_value(profile, field) for field in ("industry", "employees", "country",
-                                                                                 "title"))
+    industry, employees, country, title = [fact.value if fact else None for fact in map(profile.get, _FIT_FIELDS)]
     domain = email_domain(profile)
     # The type too: True == 1, but a size of True is no company size.
     key = (industry, employees, type(employees), country, title, domain)
@@ -108,21 +114,32 @@ def disqualifications(
 
     ``seen`` counts occurrences per signal kind (never decayed: a hard bounce stays a bounce).
     """
+    domain, country, employees = email_domain(profile), _value(profile, "country"), _value(profile, "employees")
+    key = (domain, country, employees, type(employees))  # the type too: True == 1, but is no head count
+    profile_reasons = rules.memo.get(key)
+    if profile_reasons is None:
+        if len(rules.memo) >= MEMO_SIZE:
+            rules.memo.clear()
+        profile_reasons = rules.memo[key] = _profile_disqualifications(domain, country, employees, rules)
+    reasons = list(profile_reasons)
+    if not rules.signals.isdisjoint(seen):
+        reasons.extend(f"signal {kind.value}" for kind in sorted(rules.signals & seen.keys(), key=lambda k: k.value))
+    careers = seen.get(_CAREERS_VIEW, 0)
+    if (rules.careers_only_after and careers >= rules.careers_only_after
+            and all(kind in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW) for kind in seen)):
+        reasons.append("careers_only")
+    return tuple(reasons)
+
+
+def _profile_disqualifications(domain: str | None, country: str | int | None, employees: str | int | None,
+                               rules: DisqualifyRules) -> tuple[str, ...]:
     reasons = []
-    domain = email_domain(profile)
     if domain in rules.competitor_domains:
         reasons.append("competitor")
     if domain is not None and _is_student(domain, rules.student_domains):
         reasons.append("student")
-    country = _value(profile, "country")
     if isinstance(country, str) and country in rules.countries:
         reasons.append("out_of_market_country")
-    employees = _value(profile, "employees")
     if isinstance(employees, int) and employees < rules.min_employees:
         reasons.append("out_of_market_size")
-    reasons.extend(f"signal {kind.value}" for kind in sorted(rules.signals & seen.keys(), key=lambda k: k.value))
-    careers = seen.get(SignalKind.CAREERS_VIEW, 0)
-    if (rules.careers_only_after and careers >= rules.careers_only_after
-            and all(kind in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW) for kind in seen)):
-        reasons.append("careers_only")
     return tuple(reasons)

@@ -92,14 +92,16 @@ def record(
         while position > 0 and history.events[position - 1].at > occurrence.at:
             position -= 1
         events = (*history.events[:position], occurrence, *history.events[position:])
-        history = replace(history, events=events)
+        # Built directly rather than with dataclasses.replace, which reads every field by name first.
+        history = History(history.since, history.folded, history.folded_events, events, history.moves)
         while len(history.events) > events_kept:
             history = _fold_oldest(history, model)
     if change is not None:
         move = Move(at=change.event_time, from_stage=change.from_stage, to_stage=change.to_stage,
                     from_temperature=change.from_temperature, to_temperature=change.to_temperature,
                     cause=change.cause, total=change.scores.total)
-        history = replace(history, moves=(*history.moves, move)[-changes_kept:])
+        history = History(history.since, history.folded, history.folded_events, history.events,
+                          (*history.moves, move)[-changes_kept:])
     return history
 
 

@@ -87,6 +87,8 @@ def facts_from(
 ) -> dict[str, ProfileValue]:
     """The profile fields an event's attributes state, normalised; unusable values are left out."""
     facts: dict[str, ProfileValue] = {}
+    if not attributes:
+        return facts  # most page views say nothing about the person: no alias to try
     for field, names in aliases.items():
         for name in names:
             if name not in attributes:

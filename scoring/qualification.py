@@ -15,6 +15,9 @@ from scoring.fit import FitResult
 from scoring.kinds import SignalKind
 from scoring.stages import QUALIFIED, Rung, Stage, Temperature, climb
 
+# On Python 3.11 reading a member through its enum class calls a descriptor: loops hold it here.
+_MET = Status.MET
+
 
 @dataclass(frozen=True)
 class Ladders:
@@ -54,20 +57,21 @@ class Assessment:
 
     @property
     def all_criteria_met(self) -> bool:
-        return all(status is Status.MET for status in self.criteria.values())
+        return all(status is _MET for status in self.criteria.values())
 
     @property
     def missing_criteria(self) -> int:
-        return sum(status is not Status.MET for status in self.criteria.values())
+        return sum(status is not _MET for status in self.criteria.values())
 
 
 def next_levels(levels: Levels, scores: Scores, ladders: Ladders) -> Levels:
-    return Levels(
-        mql=climb(levels.mql, scores.interest, (ladders.mql,)),
-        sql=climb(levels.sql, scores.intent, (ladders.sql,)),
-        pql=climb(levels.pql, scores.product, (ladders.pql,)),
-        warm=climb(levels.warm, scores.engagement, (ladders.warm,)),
-    )
+    mql = climb(levels.mql, scores.interest, (ladders.mql,))
+    sql = climb(levels.sql, scores.intent, (ladders.sql,))
+    pql = climb(levels.pql, scores.product, (ladders.pql,))
+    warm = climb(levels.warm, scores.engagement, (ladders.warm,))
+    if (mql, sql, pql, warm) == (levels.mql, levels.sql, levels.pql, levels.warm):
+        return levels  # most events move no rung: the held value serves, unbuilt
+    return Levels(mql=mql, sql=sql, pql=pql, warm=warm)
 
 
 def temperature_for(

@@ -41,11 +41,46 @@ def _network(address: ipaddress.IPv4Address | ipaddress.IPv6Address, bits: int) 
     return str(ipaddress.ip_network(f"{address}/{bits}", strict=False).network_address)
 
 
+# Every address the pattern takes is a run of these bytes holding a dotted quad or two colons a
+# hex group apart. Finding such runs first (translate, then searches that start with a literal)
+# leaves the pattern a few short stretches of an event rather than every hex letter in it.
+_ADDRESS_BYTES = b"0123456789abcdefABCDEF.:"
+_ADDRESS_RUNS = bytes(byte if byte in _ADDRESS_BYTES else ord(" ") for byte in range(256))
+_DIGITS_AND_DOTS = bytes(ord("0") if byte in b"0123456789" else byte if byte == ord(".") else ord(" ")
+                         for byte in range(256))
+_DOTTED_QUAD = re.compile(rb"0\.0{1,3}\.0{1,3}\.0")  # over _DIGITS_AND_DOTS: every digit reads 0
+_TWO_COLONS = re.compile(rb":[0-9A-Fa-f]{0,4}:")
+
+
 def truncate_ips(raw: bytes) -> bytes:
     """``raw`` with every IP address in it truncated; works on any bytes, JSON or not."""
     if b"." not in raw and b":" not in raw:
         return raw
-    return _CANDIDATE.sub(_truncated_match, raw)
+    runs = _address_runs(raw)
+    if not runs:
+        return raw
+    pieces = []
+    done = 0
+    for start, end in runs:
+        # The pattern looks one byte behind a run and at most one past it (never an address
+        # byte): with those bytes beside it, a run matches as it does within the whole record.
+        before, after = max(start - 1, 0), min(end + 1, len(raw))
+        truncated = _CANDIDATE.sub(_truncated_match, raw[before:after])
+        pieces += (raw[done:start], truncated[start - before:len(truncated) - (after - end)])
+        done = end
+    pieces.append(raw[done:])
+    return b"".join(pieces)
+
+
+def _address_runs(raw: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each maximal run of address bytes that could hold an address, in order."""
+    runs: set[tuple[int, int]] = set()
+    marked = raw.translate(_ADDRESS_RUNS)
+    for found in (*_DOTTED_QUAD.finditer(raw.translate(_DIGITS_AND_DOTS)), *_TWO_COLONS.finditer(raw)):
+        start = marked.rfind(b" ", 0, found.start()) + 1
+        end = marked.find(b" ", found.end())
+        runs.add((start, len(raw) if end < 0 else end))
+    return sorted(runs)
 
 
 def _truncated_match(match: re.Match[bytes]) -> bytes:

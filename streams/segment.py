@@ -89,9 +89,9 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
         type=event_type,
         occurred_at=occurred_at,
         name=_track_name(message) if event_type is EventType.TRACK else _optional_text(message, "name"),
-        path=_page_path(properties, context) if event_type in (EventType.PAGE, EventType.SCREEN) else None,
+        path=_page_path(properties, context) if page_like else None,
         attributes=attributes,
-        user_agent=context.get("userAgent") if isinstance(context.get("userAgent"), str) else None,
+        user_agent=user_agent if isinstance(user_agent := context.get("userAgent"), str) else None,
         consent=has_consent(context, properties),
         visitor_id=visitor_id if not anonymous else None,
     )

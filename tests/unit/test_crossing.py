@@ -6,7 +6,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from scoring import scores_at
-from scoring.crossing import next_demotion
+from scoring.crossing import Term, _all_terms, _bisect, _bisection, _total, next_demotion
 from tests.unit.builders import T0, days, final_state, journey, model, signal
 from tests.unit.test_decay_properties import POSITIVE_KINDS
 
@@ -43,3 +43,29 @@ def test_a_lead_on_no_rung_has_no_demotion_due():
 
     assert not any((state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm))
     assert next_demotion(state, model()) is None
+
+
+fading_terms = st.lists(
+    st.builds(Term, weight=st.floats(min_value=0.01, max_value=500.0),
+              half_life_s=st.sampled_from([days(3), days(7), days(14), days(30), 3_600.0, 60.0]),
+              cap=st.none() | st.floats(min_value=0.5, max_value=60.0)),
+    min_size=1, max_size=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(fading_terms, st.floats(min_value=0.01, max_value=200.0))
+def test_the_bracketed_bisection_lands_on_the_same_float_as_the_full_one(parts, threshold):
+    assume(_total(parts, 0.0) >= threshold)
+
+    assert _bisect(parts, threshold) == _bisection(lambda elapsed: _total(parts, elapsed) >= threshold)
+
+
+@settings(max_examples=200, deadline=None)
+@given(positive_journeys)
+def test_demotion_times_of_real_journeys_match_the_full_bisection(steps):
+    state = final_state(journey(steps))
+    for parts in _all_terms(state, model()):
+        for threshold in (15.0, 20.0, 45.0):
+            if parts and _total(parts, 0.0) >= threshold:
+                assert _bisect(parts, threshold) == _bisection(lambda elapsed: _total(parts, elapsed) >= threshold)

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring import SignalKind, Stage, Temperature
 from scoring.fit import assess_fit, disqualifications
@@ -205,3 +207,19 @@ def test_a_later_email_outside_the_competitor_domain_lifts_the_disqualification(
 @pytest.mark.parametrize("size", ["1.5k", "2k", "3.2K"])
 def test_a_company_size_written_in_thousands_is_not_read_as_a_handful_of_people(size):
     assert out_of_market(employees=size) == ()
+
+
+_PROFILE_VALUES = st.fixed_dictionaries({}, optional={
+    "email": st.sampled_from(["kim@acme.io", "spy@rivalscore.com", "kim@mit.edu", "kim@gmail.com", "kim@ox.ac.uk"]),
+    "country": st.sampled_from(["US", "KP", "IR", "de", 7]),
+    "employees": st.sampled_from([1, 4, 5, 250, True, False, "12"]),
+})
+
+
+@settings(max_examples=200)
+@given(st.lists(_PROFILE_VALUES, max_size=12))
+def test_remembered_disqualifications_match_those_reckoned_afresh(profiles):
+    rules = replace(model().disqualify)  # a memo of its own, filled as the profiles come
+    for values in profiles:
+        held = {field: Fact(value, T0) for field, value in values.items()}
+        assert disqualifications(held, {}, rules) == disqualifications(held, {}, replace(rules))

@@ -6,7 +6,7 @@ import ipaddress
 import re
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streams.privacy import _IPV4, _IPV6, truncate_ip, truncate_ips
@@ -79,6 +79,27 @@ _ADDRESSISH = st.lists(st.one_of(
 ), max_size=8).map(lambda parts: "".join(parts).encode())
 
 
+@settings(max_examples=1000)
 @given(st.one_of(_ADDRESSISH, st.binary(max_size=64)))
 def test_the_fast_path_truncates_exactly_what_parsing_every_candidate_does(raw):
+    assert truncate_ips(raw) == _scanned_everywhere(raw)
+
+
+_AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
+           "Safari/537.36", "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+           "curl/8.4.0", "Chrome/126.0.0.0", "Version/17.4.1 Mobile/15E148")
+_SEGMENT_EVENTS = st.builds(
+    lambda agent, address, moment, extra: (
+        '{"messageId":"m-0001","timestamp":"%s","context":{"userAgent":"%s","ip":"%s"},"properties":{"x":"%s"}}'
+        % (moment, agent, address, extra)).encode(),
+    st.sampled_from(_AGENTS) | st.text(alphabet="0123456789abcdefghxyzABC./:;() _", max_size=40),
+    st.ip_addresses().map(str) | st.sampled_from(["203.0.113.77", "::ffff:198.51.100.9", "10.0.0.5:8080"]),
+    st.datetimes().map(lambda moment: moment.isoformat(timespec="milliseconds") + "+00:00"),
+    st.text(alphabet="0123456789abcdef.:[] ,", max_size=30),
+)
+
+
+@settings(max_examples=400)
+@given(_SEGMENT_EVENTS)
+def test_segment_events_are_truncated_exactly_as_scanning_every_position_does(raw):
     assert truncate_ips(raw) == _scanned_everywhere(raw)
