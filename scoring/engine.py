@@ -33,6 +33,8 @@ class Decision:
     state: LeadState
     change: QualificationChange | None  # to emit: new, or re-emitted for a redelivery
     duplicate: bool
+    # The new state's assessment at its as_of, when one was made: its account needs the same one.
+    assessment: Assessment | None = None
 
 
 def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: str = "event") -> Decision:
@@ -61,7 +63,7 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
         hottest=max(state.hottest, temperature, key=TEMPERATURE_ORDER.index),
         model_version=model.version,
     )
-    return Decision(state=updated, change=change, duplicate=False)
+    return Decision(state=updated, change=change, duplicate=False, assessment=assessment)
 
 
 def has_seen(state: LeadState | None, event_id: str) -> bool:

@@ -29,11 +29,11 @@ from scoring.account_members import account_member
 from scoring.accounts import Member
 from scoring.crossing import next_demotion
 from scoring.due_index import DueIndex
-from scoring.history import History, record
+from scoring.qualification import Assessment
 from streams import codecs, faults, metrics
 from streams.census import Bucket, LeadCensus
 from streams.config import scoring_model, settings
-from streams.lead_history import history_in
+from streams.lead_history import HistoryDraft
 from streams.partitioning import partition_for
 from streams.tables import TableWrites, leads_table, send_now
 from streams.topics import account_members_topic, qualification_topic
@@ -62,9 +62,10 @@ class Batch:
         self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
         self._records: dict[bytes, bytes | None] = {}  # ... and its record's bytes, history line included
         self._states: dict[bytes, LeadState | None] = {}  # ... and as this batch decided it
-        self._histories: dict[bytes, History] = {}
+        self._histories: dict[bytes, HistoryDraft] = {}
         self._dirty: dict[bytes, None] = {}  # leads to write back, in first-touched order
         self._reports: dict[bytes, str] = {}  # leads whose account must hear, and the event that moved them
+        self._assessments: dict[bytes, Assessment] = {}  # ... and the assessment scoring made of the state stored
         self._forgotten: dict[bytes, None] = {}  # erased leads: a tombstone each
         # Per account domain, its members' updates: one accounts.members record per account per batch.
         self._member_updates: dict[str, list[tuple[str, Member | None]]] = {}
@@ -86,17 +87,26 @@ class Batch:
         return state  # type: ignore[return-value]
 
     def store(self, key: bytes, after: LeadState, signal: Signal | None = None,
-              change: QualificationChange | None = None, report_cause: str | None = None) -> None:
-        """The lead's new state, and what goes on its timeline; ``report_cause`` tells its account."""
+              change: QualificationChange | None = None, report_cause: str | None = None,
+              assessment: Assessment | None = None) -> None:
+        """The lead's new state, and what goes on its timeline; ``report_cause`` tells its account.
+
+        ``assessment``: the one scoring made of ``after`` at its as_of, so the account's report
+        need not make it again.
+        """
         before = self.state(key)
         if signal is not None or change is not None:
             history = self._histories.get(key)
             if history is None:
-                history = history_in(self._records[key], before)
-            self._histories[key] = record(history, signal, change, self.model)
+                history = self._histories[key] = HistoryDraft(self._records[key], before)
+            history.record(signal, change, self.model)
         self._states[key] = after
         self._dirty[key] = None
         self._forgotten.pop(key, None)
+        if assessment is not None:
+            self._assessments[key] = assessment
+        else:
+            self._assessments.pop(key, None)
         if report_cause is not None:
             self._reports[key] = report_cause
 
@@ -154,7 +164,7 @@ class Batch:
             assert after is not None
             history = self._histories.get(key)
             if history is not None:
-                history_bytes = codecs.encode_history(history)
+                history_bytes = history.encode()
             else:  # untouched: carried over as read
                 history_bytes = codecs.history_of(self._records[key]) if self._records.get(key) else b""
             self.tables.set(leads_table, key, codecs.encode_lead(after, history_bytes))
@@ -163,14 +173,14 @@ class Batch:
             self._due_index.schedule(after.lead_id, next_demotion(after, self.model))
         for key, cause in self._reports.items():
             if (state := self._states[key]) is not None:
-                self._report_to_account(state, cause)
+                self._report_to_account(state, cause, self._assessments.get(key))
 
-    def _report_to_account(self, state: LeadState, cause_event_id: str) -> None:
+    def _report_to_account(self, state: LeadState, cause_event_id: str, assessment: Assessment | None) -> None:
         """Tell the lead's account (keyed by its domain, on another partition) where the lead stands."""
         domain = state.account
         if domain is None:
             return
-        member = account_member(state, cause_event_id, self.model)
+        member = account_member(state, cause_event_id, self.model, assessment)
         if member is not None or domain not in self.model.fit.free_mail_domains:
             self._member_updates.setdefault(domain, []).append((state.lead_id, member))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from types import MappingProxyType
 from typing import Any
@@ -581,20 +581,48 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
 
 def encode_history(history: History) -> bytes:
     # Positional, enum members as codes (see the leads table above); an event is [time, kind], and
-    # [time, kind, answers, profile fields] when it stated any.
-    kind_code, status_code, stage_code, temperature_code = _KIND_CODE, _STATUS_CODE, _STAGE_CODE, _TEMPERATURE_CODE
+    # [time, kind, answers, profile fields] when it stated any; a move is seven parts in a row.
+    kind_code = _KIND_CODE
     return orjson.dumps([
         history.since,
         [part for kind, count in history.folded.items() for part in (kind_code[kind], count)],
         history.folded_events,
-        [[e.at, kind_code[e.kind]] if not (e.answers or e.profile_fields) else
-         [e.at, kind_code[e.kind], [part for c, s in e.answers.items() for part in (c, status_code[s])],
-          e.profile_fields]
-         for e in history.events],
+        [occurrence_parts(e.at, e.kind, e.answers, e.profile_fields) for e in history.events],
         [part for m in history.moves
-         for part in (m.at, stage_code[m.from_stage], stage_code[m.to_stage], temperature_code[m.from_temperature],
-                      temperature_code[m.to_temperature], m.cause, m.total)],
+         for part in move_parts(m.at, m.from_stage, m.to_stage, m.from_temperature, m.to_temperature, m.cause,
+                                m.total)],
     ])
+
+
+def occurrence_parts(at: float, kind: SignalKind | None, answers: Mapping[str, Status],
+                     profile_fields: Sequence[str]) -> list[Any]:
+    if not (answers or profile_fields):
+        return [at, _KIND_CODE[kind]]
+    status_code = _STATUS_CODE
+    return [at, _KIND_CODE[kind], [part for c, s in answers.items() for part in (c, status_code[s])], profile_fields]
+
+
+MOVE_PARTS = 7  # a move's parts in a history record, in a row
+
+
+def move_parts(at: float, from_stage: Stage, to_stage: Stage, from_temperature: Temperature,
+               to_temperature: Temperature, cause: str, total: float) -> tuple[Any, ...]:
+    return (at, _STAGE_CODE[from_stage], _STAGE_CODE[to_stage], _TEMPERATURE_CODE[from_temperature],
+            _TEMPERATURE_CODE[to_temperature], cause, total)
+
+
+def history_parts(raw: bytes) -> list[Any] | None:
+    """A history record as its five positional parts, to add to in place; None for the older keyed format."""
+    data = orjson.loads(raw)
+    return data if isinstance(data, list) else None
+
+
+def history_from_parts(parts: list[Any]) -> History:
+    return decode_history(encode_history_parts(parts))
+
+
+def encode_history_parts(parts: list[Any]) -> bytes:
+    return orjson.dumps(parts)
 
 
 def decode_history(raw: bytes) -> History:

@@ -173,7 +173,8 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
         if decision.change is not None:
             batch.emit(decision.change, ingested_at, first_time=False)
         return
-    batch.store(key, decision.state, signal, decision.change, report_cause=signal.event_id)
+    batch.store(key, decision.state, signal, decision.change, report_cause=signal.event_id,
+                assessment=decision.assessment)
     batch.scored += 1
     if decision.change is not None:
         batch.emit(decision.change, ingested_at)

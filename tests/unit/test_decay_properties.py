@@ -267,3 +267,18 @@ def test_the_shipped_ladders_are_ones_the_hysteresis_properties_cover():
     assert STAGE_RANK[Stage.RECYCLED] == STAGE_RANK[Stage.IQL]
     assert Stage.DISQUALIFIED not in STAGE_RANK
     assert {s.value for s in Status} == {"met", "not_met", "unknown"}
+
+
+@PROPERTIES
+@given(steps=signal_lists())
+def test_the_assessment_a_decision_carries_is_the_one_its_state_gets_assessed_afresh(steps):
+    from scoring import explain
+    from scoring.account_members import account_member
+
+    for decision in journey(steps):
+        if decision.assessment is None:
+            continue
+        explain._last_assessed = (None,) * 7  # no memo: assessed from scratch
+        state = decision.state
+        assert decision.assessment == assess(state, model(), state.as_of)
+        assert account_member(state, "evt", model(), decision.assessment) == account_member(state, "evt", model())

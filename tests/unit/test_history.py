@@ -104,3 +104,60 @@ def test_a_lead_scored_before_histories_were_kept_is_exact_from_its_as_of_time()
     assert history.starts_at == state.as_of and history.events == ()
     later = state.as_of + days(5)
     assert close(scores_then(history, state, model(), later).total, scores_at(state, model(), later).total)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(signal_lists(max_size=20), signal_lists(min_size=60, max_size=90)), st.booleans(),
+       st.sets(st.integers(0, 90), max_size=5))
+def test_a_batch_adding_to_a_history_in_place_writes_the_bytes_the_whole_record_path_writes(
+    signals, in_time_order, batch_ends,
+):
+    from streams import codecs
+    from streams.lead_history import HistoryDraft
+
+    if in_time_order:  # most traffic: appended in place until the oldest must fold
+        signals = sorted(signals, key=lambda each: each.occurred_at)
+    decisions = journey(signals)
+    whole, draft = History(), HistoryDraft(None, None)
+    for index, (decision, each) in enumerate(zip(decisions, signals)):
+        if decision.duplicate:
+            continue
+        whole = record(whole, each, decision.change, model())
+        draft.record(each, decision.change, model())
+        if index in batch_ends:  # the batch ends: its record is written, and the next batch reads it
+            draft = HistoryDraft(codecs.encode_lead(decision.state, draft.encode()), decision.state)
+    assert draft.encode() == codecs.encode_history(whole)
+    assert codecs.decode_history(draft.encode()) == whole
+
+
+def test_moves_added_in_place_keep_only_the_latest_as_the_whole_record_path_does():
+    from streams import codecs
+    from streams.lead_history import HistoryDraft
+
+    moved = [d.change for d in journey([signal("demo_request", T0 + HOUR * n, profile={"email": "ada@acme.com"})
+                                        for n in range(3)]) if d.change is not None]
+    assert moved
+    whole, draft = History(), HistoryDraft(codecs.encode_lead(journey([signal(None, T0)])[0].state,
+                                                              codecs.encode_history(History())), None)
+    for _ in range(20):
+        for change in moved:
+            whole = record(whole, None, change, model())
+            draft.record(None, change, model())
+    assert len(whole.moves) == 16
+    assert draft.encode() == codecs.encode_history(whole)
+
+
+def test_the_event_that_makes_the_oldest_fold_is_recorded_as_the_whole_record_path_does():
+    from streams import codecs
+    from streams.lead_history import HistoryDraft
+
+    signals = [signal("blog_view", T0 + HOUR * n) for n in range(65)]
+    decisions = journey(signals)
+    whole = History()
+    for decision, each in zip(decisions[:64], signals):
+        whole = record(whole, each, decision.change, model())
+    draft = HistoryDraft(codecs.encode_lead(decisions[63].state, codecs.encode_history(whole)), decisions[63].state)
+    whole = record(whole, signals[64], decisions[64].change, model())
+    draft.record(signals[64], decisions[64].change, model())
+    assert len(whole.events) == 64 and whole.folded_events == 1
+    assert draft.encode() == codecs.encode_history(whole)
