@@ -5,7 +5,7 @@ Generates a seeded workload of Segment-style events (~370 bytes: mostly page and
 identify with traits and forms with criteria answers, a few bots, malformed payloads and
 redeliveries) and runs each through the sequence ``streams/pipeline.py`` runs on its partition:
 ``ingest`` (truncate IPs, decode, interpret), ``score`` (decode the held state, apply),
-``store`` (encode the state, next demotion), ``record_history`` (decode, record, encode) and
+``store`` (encode the state, next demotion), the history (opened, added to, encoded, as a batch does) and
 ``report_to_account`` (the member summary). States and histories are held as bytes in dicts,
 as the tables hold them. Anonymous events stop after interpret: the visitor's partition holds
 them (stitching is not measured here).
@@ -32,8 +32,9 @@ import orjson
 from scoring import Ignored, LeadState, ScoringModel, Signal, apply, interpret, load_model
 from scoring.account_members import account_member
 from scoring.crossing import next_demotion
-from scoring.history import History, record, seeded_from
+from scoring.history import History
 from streams import codecs, privacy
+from streams.lead_history import HistoryDraft
 from streams.segment import Rejection, decode_segment
 
 START = 1_760_000_000.0
@@ -52,7 +53,7 @@ TITLES = ("Marketing Manager", "VP Engineering", "CTO", "Head of Sales Ops", "An
 INDUSTRIES = ("software", "saas", "fintech", "manufacturing", "retail")
 COUNTRIES = ("US", "GB", "DE", "FR", "BR", "IN")
 STEPS = ("truncate_ips", "decode_segment", "interpret", "decode_state", "apply", "encode_state",
-         "next_demotion", "history_decode", "history_record", "history_encode", "account_member")
+         "next_demotion", "history_open", "history_record", "history_encode", "account_member")
 
 
 @dataclass(frozen=True)
@@ -177,12 +178,11 @@ def _score(measured: Run, signal: Signal, model: ScoringModel, leads: dict[bytes
     measured.count("scored")
     leads[key] = measured.timed("encode_state", codecs.encode_state, decision.state)
     due = measured.timed("next_demotion", next_demotion, decision.state, model)
-    held_history = histories.get(key)
-    history = (measured.timed("history_decode", codecs.decode_history, held_history) if held_history
-               else seeded_from(state))
-    history = measured.timed("history_record", record, history, signal, decision.change, model)
-    histories[key] = measured.timed("history_encode", codecs.encode_history, history)
-    member = measured.timed("account_member", account_member, decision.state, signal.event_id, model)
+    history = measured.timed("history_open", HistoryDraft, histories.get(key, b""), state)
+    measured.timed("history_record", history.record, signal, decision.change, model)
+    histories[key] = measured.timed("history_encode", history.encode)
+    member = measured.timed("account_member", account_member, decision.state, signal.event_id, model,
+                            decision.assessment)
     measured.note(signal.event_id, due, _change_fingerprint(decision.change),
                   member and (member.interest, member.intent, member.as_of, member.role,
                               sorted(member.criteria_met)))

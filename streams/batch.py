@@ -98,7 +98,7 @@ class Batch:
         if signal is not None or change is not None:
             history = self._histories.get(key)
             if history is None:
-                history = self._histories[key] = HistoryDraft(self._records[key], before)
+                history = self._histories[key] = HistoryDraft.of_record(self._records[key], before)
             history.record(signal, change, self.model)
         self._states[key] = after
         self._dirty[key] = None

@@ -25,12 +25,16 @@ class HistoryDraft:
     ``scoring.history.record`` path. Both write the same bytes (a property test holds them equal).
     """
 
-    def __init__(self, record_bytes: bytes | None, state: LeadState | None) -> None:
-        held = codecs.history_of(record_bytes) if record_bytes else b""
+    def __init__(self, held: bytes, state: LeadState | None) -> None:
+        """``held``: the history line of the lead's record (``codecs.history_of``), empty if none."""
         self._parts: list[Any] | None = codecs.history_parts(held) if held else None
         self._history: History | None = None
         if self._parts is None:
             self._history = codecs.decode_history(held) if held else seeded_from(state)
+
+    @classmethod
+    def of_record(cls, record_bytes: bytes | None, state: LeadState | None) -> HistoryDraft:
+        return cls(codecs.history_of(record_bytes) if record_bytes else b"", state)
 
     def record(self, signal: Signal | None, change: QualificationChange | None, model: ScoringModel) -> None:
         if self._parts is not None and _appended(self._parts, signal, change):

@@ -118,14 +118,14 @@ def test_a_batch_adding_to_a_history_in_place_writes_the_bytes_the_whole_record_
     if in_time_order:  # most traffic: appended in place until the oldest must fold
         signals = sorted(signals, key=lambda each: each.occurred_at)
     decisions = journey(signals)
-    whole, draft = History(), HistoryDraft(None, None)
+    whole, draft = History(), HistoryDraft(b"", None)
     for index, (decision, each) in enumerate(zip(decisions, signals)):
         if decision.duplicate:
             continue
         whole = record(whole, each, decision.change, model())
         draft.record(each, decision.change, model())
         if index in batch_ends:  # the batch ends: its record is written, and the next batch reads it
-            draft = HistoryDraft(codecs.encode_lead(decision.state, draft.encode()), decision.state)
+            draft = HistoryDraft.of_record(codecs.encode_lead(decision.state, draft.encode()), decision.state)
     assert draft.encode() == codecs.encode_history(whole)
     assert codecs.decode_history(draft.encode()) == whole
 
@@ -137,7 +137,7 @@ def test_moves_added_in_place_keep_only_the_latest_as_the_whole_record_path_does
     moved = [d.change for d in journey([signal("demo_request", T0 + HOUR * n, profile={"email": "ada@acme.com"})
                                         for n in range(3)]) if d.change is not None]
     assert moved
-    whole, draft = History(), HistoryDraft(codecs.encode_lead(journey([signal(None, T0)])[0].state,
+    whole, draft = History(), HistoryDraft.of_record(codecs.encode_lead(journey([signal(None, T0)])[0].state,
                                                               codecs.encode_history(History())), None)
     for _ in range(20):
         for change in moved:
@@ -156,7 +156,7 @@ def test_the_event_that_makes_the_oldest_fold_is_recorded_as_the_whole_record_pa
     whole = History()
     for decision, each in zip(decisions[:64], signals):
         whole = record(whole, each, decision.change, model())
-    draft = HistoryDraft(codecs.encode_lead(decisions[63].state, codecs.encode_history(whole)), decisions[63].state)
+    draft = HistoryDraft.of_record(codecs.encode_lead(decisions[63].state, codecs.encode_history(whole)), decisions[63].state)
     whole = record(whole, signals[64], decisions[64].change, model())
     draft.record(signals[64], decisions[64].change, model())
     assert len(whole.events) == 64 and whole.folded_events == 1
