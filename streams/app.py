@@ -11,6 +11,7 @@ from scoring import ScoringError
 from streams.config import scoring_model, settings
 from streams.errors import StreamsError
 from streams.faust_settings import apply_settings
+from streams.partitioning import kafka_partitioner
 
 
 class LeadstreamApp(faust.App):
@@ -51,6 +52,9 @@ def configure(app: faust.App, conf: faust.Settings, **kwargs: object) -> None:
     # a little linger and room per batch turn a request per record into a request per batch.
     conf.producer_linger = PRODUCER_LINGER_S
     conf.producer_max_batch_size = PRODUCER_MAX_BATCH_BYTES
+    # Every record the worker sends is keyed: aiokafka's default partitioner hashes each key in
+    # pure Python at about 10 µs; this one places it identically for a fraction of that.
+    conf.producer_partitioner = kafka_partitioner
 
 
 # Commands that run the app need valid settings and a valid model before Faust starts.

@@ -29,3 +29,12 @@ def test_known_values_from_the_java_client():
     assert murmur2(b"a-little-bit-long-string") == 0xFFFFFFFF & -985981536
     assert murmur2(b"a-little-bit-longer-string") == 0xFFFFFFFF & -1486304829
     assert murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") == 0xFFFFFFFF & -58897971
+
+
+@given(st.binary(min_size=1, max_size=60), st.integers(min_value=1, max_value=64))
+def test_the_producers_partitioner_sends_each_key_where_aiokafkas_default_would(key: bytes, partitions: int):
+    from streams.partitioning import kafka_partitioner
+
+    all_partitions = list(range(partitions))
+    assert kafka_partitioner(key, all_partitions, all_partitions) == DefaultPartitioner()(
+        key, all_partitions, all_partitions)
