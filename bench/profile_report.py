@@ -5,7 +5,7 @@
 
 Each line is the share of the main thread's samples whose stack contains the named frame;
 nested lines are parts of the line above, and lines can overlap (a table write is part of
-the batch agent). py-spy samples a thread waiting for a CPU as running, so on a busy machine
+the batch task). py-spy samples a thread waiting for a CPU as running, so on a busy machine
 the shares are of wall time on the main thread, not of CPU time.
 """
 
@@ -23,7 +23,7 @@ def _has(name: str) -> Callable[[Stack], bool]:
 
 
 CATEGORIES: list[tuple[str, Callable[[Stack], bool]]] = [
-    ("the agents (streams/agents.py: ingest, signals, accounts)", _has("(streams/agents.py")),
+    ("the batch task (streams/agents.py: each topic's batches through the pipeline)", _has("(streams/agents.py")),
     ("  ingest_one: each event, bytes to decision", _has("ingest_one (streams/pipeline.py")),
     ("    truncate_ips: client IPs cut short", _has("truncate_ips (streams/privacy.py")),
     ("    decode_segment: JSON and Segment checks", _has("decode_segment (")),
@@ -31,7 +31,7 @@ CATEGORIES: list[tuple[str, Callable[[Stack], bool]]] = [
     ("    score: a known lead's event", _has("score (streams/pipeline.py")),
     ("      the lead's state read (codecs.decode_state)", _has("decode_state (")),
     ("      scoring.apply: decay, fit, criteria, stages", _has("apply (scoring/engine.py")),
-    ("      the lead's history read (board timeline)", _has("history_in (streams/lead_history.py")),
+    ("      the lead's history (board timeline)", _has("(streams/lead_history.py")),
     ("    stitching.hold: an anonymous visitor's event", _has("hold (streams/stitching.py")),
     ("  Batch.flush: once per touched lead and batch", _has("Batch.flush (streams/batch.py")),
     ("    Batch._write: records, demotion time, census, account member", _has("Batch._write (streams/batch.py")),
@@ -39,7 +39,8 @@ CATEGORIES: list[tuple[str, Callable[[Stack], bool]]] = [
     ("      codecs.encode_state", _has("encode_state (")),
     ("    TableWrites.produce: changelog records to the client", _has("TableWrites.produce (")),
     ("    qualification changes emitted", _has("_emit (streams/batch.py")),
-    ("  account roll-up (accounts.members)", _has("roll_up_accounts (streams/agents.py")),
+    ("  account roll-up (accounts.members)", _has("score_accounts (streams/pipeline.py")),
+    ("bulk intake: the fetch loop queueing records (streams/bulk_intake.py)", _has("_drain_in_bulk (streams/")),
     ("Faust take(): the background fill of its buffer", _has("Stream._passive_drainer")),
     ("Faust stream iteration (take, queue, sensors)", _has("Stream._c_aiter")),
     ("Faust fetcher: consumer drain and conductor, per message", _has("Fetcher._fetcher (faust")),

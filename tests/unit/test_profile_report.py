@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bench.profile_report import report
 
-AGENT = "thread (1): MainThread;run_forever (asyncio/base_events.py:608);ingest (streams/agents.py:15)"
+AGENT = "thread (1): MainThread;run_forever (asyncio/base_events.py:608);handle_batches (streams/agents.py:25)"
 
 
 def share(lines: list[str], name: str) -> float:
@@ -31,7 +31,7 @@ def test_samples_are_shared_out_by_stage_and_other_threads_are_left_out(tmp_path
     lines = report(str(folded))
 
     assert lines[0] == "10 samples of the main thread"
-    assert share(lines, "the agents (streams/agents.py: ingest, signals, accounts)") == 80.0
+    assert share(lines, "the batch task (streams/agents.py: each topic's batches through the pipeline)") == 80.0
     assert share(lines, "scoring.apply: decay, fit, criteria, stages") == 60.0
     assert share(lines, "Batch._write: records, demotion time, census, account member") == 20.0
     assert share(lines, "Faust take(): the background fill of its buffer") == 10.0
