@@ -50,17 +50,26 @@ def visitor_state(key: bytes) -> VisitorState | None:
 def hold(tables: TableWrites, signal: Signal, seen_at: float) -> Signal | None:
     """An anonymous signal, on its visitor's partition: held, or returned as the linked lead's to score."""
     key = signal.lead_id.encode()  # an anonymous signal's lead id is its visitor id
-    decision = on_anonymous(visitor_state(key), signal, seen_at, limits())
+    held = visitors_table.data.get(key)
+    if held and (in_place := codecs.held_in_record(held, signal, seen_at, limits().max_events)) is not None:
+        record, evicted = in_place
+        return _held(tables, key, record, evicted)
+    decision = on_anonymous(codecs.decode_visitor(key.decode(), held) if held else None, signal, seen_at, limits())
     if isinstance(decision, Forward):
         tables.set(visitors_table, key, codecs.encode_visitor(decision.state))  # keeps the link from expiring
         return decision.signal
-    if decision.duplicate:
+    return _held(tables, key, None if decision.duplicate else codecs.encode_visitor(decision.state), decision.evicted)
+
+
+def _held(tables: TableWrites, key: bytes, record: bytes | None, evicted: int) -> None:
+    """The visitor holds one more event (``record``), or recognised it as held already (None)."""
+    if record is None:
         metrics.EVENTS_DEDUPLICATED.inc()
         return None
-    tables.set(visitors_table, key, codecs.encode_visitor(decision.state))
-    held_count.add(_partition(key), 1 - decision.evicted)
-    if decision.evicted:
-        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(decision.evicted)
+    tables.set(visitors_table, key, record)
+    held_count.add(_partition(key), 1 - evicted)
+    if evicted:
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(evicted)
     return None
 
 
