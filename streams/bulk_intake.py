@@ -18,9 +18,10 @@ What Faust guaranteed per record, this keeps per batch:
   unacked messages) and drops what was queued but not started: records of a previous
   consumer generation, or fetched while the flow was stopped, are discarded and read again
   from the committed offsets Faust seeks to after recovery;
-- a batch whose handler raised is not acked: its partitions are sought back to the batch's
-  first offsets, and whatever was queued after it is dropped, so the records come again in
-  order.
+- a batch whose handler raised (the pipeline dead-letters a record it cannot handle, so this
+  is the Kafka client failing, or a bug) is not acked, and the worker stops: the batch may have
+  left table states in memory whose changelog records never went out, so only a restart, which
+  recovers the tables from the changelogs and reads the unacked records again in order, is safe.
 """
 
 from __future__ import annotations
@@ -49,9 +50,6 @@ BatchHandler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
 # The fetcher waits for room once this many batches' worth of records are queued: the Kafka
 # client's own fetch buffer then holds what comes next.
 QUEUED_BATCHES = 4
-# After a handler raised, wait this long before its records come again: a broker outage
-# should not become a busy loop.
-RETRY_AFTER_FAILURE_S = 1.0
 
 
 @dataclass(slots=True)
@@ -122,6 +120,9 @@ class BulkIntake:
         if self._queued >= self.max_queued_records:
             self._room.clear()
 
+    def has_room(self) -> bool:
+        return self._room.is_set()
+
     async def wait_for_room(self, timeout: float) -> None:
         if not self._room.is_set():
             try:
@@ -148,7 +149,8 @@ class BulkIntake:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 — a worker that silently stopped reading would look healthy
-            log.exception("the bulk intake failed; stopping the worker so that it restarts and reads again")
+            log.exception("handling a batch failed; stopping the worker so that it recovers its tables and reads"
+                          " the batch again")
             await app.crash(exc)
 
     def _take(self, app: AppT, consumer: Consumer) -> tuple[list[Chunk], list[InFlight]]:
@@ -163,7 +165,9 @@ class BulkIntake:
             if live and chunk.generation == generation:
                 batch.append(chunk)
                 size += len(chunk.records)
-            else:  # fetched before a rebalance: read again from the committed offset after it
+            else:
+                # Fetched before a rebalance: Faust's recovery seeks every partition it assigns
+                # to its committed offset before the flow resumes, so these come again.
                 metrics.BULK_RECORDS_DROPPED.inc(len(chunk.records))
         if self._queued < self.max_queued_records:
             self._room.set()
@@ -175,10 +179,9 @@ class BulkIntake:
         try:
             for topic, records in by_topic(batch).items():
                 await self.handlers[topic](records)
-        except Exception:  # noqa: BLE001 — a failed batch is read again, never lost
-            log.exception("handling a batch of %d records failed; reading them again", sum(len(c.records) for c in batch))
+        except Exception:
             metrics.BULK_BATCHES_FAILED.inc()
-            await self._read_again(consumer, batch)
+            raise  # unacked: see the module's docstring
         else:
             ack(consumer, batch)
         finally:
@@ -190,20 +193,6 @@ class BulkIntake:
         if commit_every is not None and consumer._n_acked >= commit_every:  # type: ignore[attr-defined]
             consumer._n_acked = 0  # type: ignore[attr-defined]
             await consumer.commit()
-
-    async def _read_again(self, consumer: Consumer, batch: list[Chunk]) -> None:
-        first: dict[TP, int] = {}
-        for chunk in batch:
-            first.setdefault(chunk.tp, chunk.records[0].offset)
-        # What was fetched after the failed records must not be handled before them.
-        kept = [chunk for chunk in self._queue if chunk.tp not in first]
-        dropped = self._queued - sum(len(chunk.records) for chunk in kept)
-        metrics.BULK_RECORDS_DROPPED.inc(dropped)
-        self._queue = deque(kept)
-        self._queued -= dropped
-        await asyncio.sleep(RETRY_AFTER_FAILURE_S)
-        for tp, offset in first.items():
-            await consumer.seek(tp, offset)
 
 
 def by_topic(batch: Iterable[Chunk]) -> dict[str, list[ConsumerRecord]]:
@@ -236,6 +225,8 @@ def ack(consumer: Consumer, batch: Iterable[Chunk]) -> None:
     with ack_lock:
         for chunk in batch:
             tp = chunk.tp
+            if not consumer.app.topics.acks_enabled_for(tp.topic):
+                continue
             committed = consumer._committed_offset[tp]  # type: ignore[attr-defined]
             acked_index = consumer._acked_index[tp]  # type: ignore[attr-defined]
             acked = consumer._acked[tp]  # type: ignore[attr-defined]
@@ -272,7 +263,8 @@ async def _drain_in_bulk(self: Consumer, fetcher: Any) -> None:  # pragma: no co
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             self.diag.set_flag(CONSUMER_FETCHING)
-            await intake.wait_for_room(timeout=1.0)
+            while not intake.has_room() and not (consumer_should_stop() or fetcher_should_stop()):
+                await intake.wait_for_room(timeout=1.0)
             records, active_partitions = await self._wait_next_records(1.0)
             await self.sleep(0)
             if not records or self.should_stop or not self.flow_active:

@@ -81,10 +81,11 @@ PARTITIONS_REREAD = Counter(
 )
 BULK_RECORDS_DROPPED = Counter(
     "leadstream_bulk_records_dropped_total",
-    "Fetched records set aside unhandled (a rebalance or a failed batch came first); they are read again",
+    "Fetched records set aside unhandled because a rebalance came first; they are read again after it",
 )
 BULK_BATCHES_FAILED = Counter(
-    "leadstream_bulk_batches_failed_total", "Batches whose handling raised; their records are read again",
+    "leadstream_bulk_batches_failed_total",
+    "Batches whose handling raised: the worker stops, recovers its tables when restarted and reads them again",
 )
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
 MODEL_RECLASSIFIED = Counter(

@@ -12,7 +12,6 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
-from streams import bulk_intake
 from streams.bulk_intake import BulkIntake, Chunk
 
 RAW = "leads.events.raw"
@@ -42,9 +41,18 @@ class FakeConsumer:
 class FakeApp:
     def __init__(self, consumer: FakeConsumer) -> None:
         self.consumer = consumer
+        consumer.app = self
+        self.topics = SimpleNamespace(acks_enabled_for=lambda topic: True)
         self.consumer_generation_id = 1
         self.flow_control = SimpleNamespace(is_active=lambda: True)
         self.should_stop = False
+        self.crashed = asyncio.Event()
+        self.crash_reason: BaseException | None = None
+
+    async def crash(self, reason: BaseException) -> None:
+        self.crash_reason = reason
+        self.should_stop = True
+        self.crashed.set()
 
 
 def records(partition: int, offsets: range, topic: str = RAW) -> list[ConsumerRecord]:
@@ -54,11 +62,6 @@ def records(partition: int, offsets: range, topic: str = RAW) -> list[ConsumerRe
 
 def chunk(partition: int, offsets: range, generation: int = 1) -> Chunk:
     return Chunk(TP(RAW, partition), records(partition, offsets), generation)
-
-
-@pytest.fixture(autouse=True)
-def no_retry_wait(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(bulk_intake, "RETRY_AFTER_FAILURE_S", 0.0)
 
 
 async def handle_next(intake: BulkIntake, app: FakeApp) -> None:
@@ -120,28 +123,26 @@ async def test_nothing_is_handled_while_the_flow_is_stopped_for_a_rebalance():
     assert not handled and not consumer._acked[TP(RAW, 0)]
 
 
-async def test_a_failed_batch_is_read_again_from_its_first_offsets_with_nothing_after_it_handled_first():
+async def test_a_failed_batch_is_left_unacked_and_stops_the_worker_so_that_it_recovers_and_reads_it_again():
     consumer = FakeConsumer()
     app = FakeApp(consumer)
-    calls = 0
+    handled = []
 
-    async def failing_once(batch):
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise RuntimeError("broker gone")
+    async def failing(batch):
+        handled.extend(record.offset for record in batch)
+        raise RuntimeError("the Kafka client gave up")
 
     intake = BulkIntake(max_batch_records=5)
-    intake.handlers[RAW] = failing_once
-    intake.put(chunk(0, range(20, 25)))   # the failing batch
-    intake.put(chunk(0, range(25, 30)))   # fetched after it, same partition: must wait for the re-read
-    intake.put(chunk(3, range(40, 42)))   # another partition: unaffected
-    await handle_next(intake, app)
-    assert consumer.sought == {TP(RAW, 0): 20}
-    assert not consumer._acked[TP(RAW, 0)]
-    assert not consumer._unacked_messages
-    remaining = [(c.tp.partition, c.records[0].offset) for c in intake._queue]
-    assert remaining == [(3, 40)]
+    intake.handlers[RAW] = failing
+    intake.put(chunk(0, range(20, 25)))
+    intake.put(chunk(0, range(25, 30)))  # fetched after it: must not be handled before it comes again
+    runner = asyncio.ensure_future(intake.run(app))
+    await asyncio.wait_for(app.crashed.wait(), 1)
+    await asyncio.wait_for(runner, 1)
+    assert handled == [20, 21, 22, 23, 24]
+    assert not consumer._acked[TP(RAW, 0)] and consumer._n_acked == 0
+    assert not consumer._unacked_messages  # Faust's wait at the stop does not hang on it
+    assert isinstance(app.crash_reason, RuntimeError)
 
 
 async def test_a_batch_takes_whole_chunks_up_to_its_limit_and_keeps_each_partition_in_order():
