@@ -642,18 +642,7 @@ def history_parts(raw: bytes) -> list[Any] | None:
 
 
 def history_from_parts(parts: list[Any]) -> History:
-    return decode_history(encode_history_parts(parts))
-
-
-def encode_history_parts(parts: list[Any]) -> bytes:
-    return orjson.dumps(parts)
-
-
-def decode_history(raw: bytes) -> History:
-    data = orjson.loads(raw)
-    if isinstance(data, dict):
-        return _decode_keyed_history(data)
-    since, folded, folded_events, events, moves = data
+    since, folded, folded_events, events, moves = parts
     kind_at, status_at, stage_at, temperature_at = _KIND_AT, _STATUS_AT, _STAGE_AT, _TEMPERATURE_AT
     return History(
         since=since,
@@ -669,6 +658,15 @@ def decode_history(raw: bytes) -> History:
         moves=tuple(Move(moves[n], stage_at[moves[n + 1]], stage_at[moves[n + 2]], temperature_at[moves[n + 3]],
                          temperature_at[moves[n + 4]], moves[n + 5], moves[n + 6]) for n in range(0, len(moves), 7)),
     )
+
+
+def encode_history_parts(parts: list[Any]) -> bytes:
+    return orjson.dumps(parts)
+
+
+def decode_history(raw: bytes) -> History:
+    data = orjson.loads(raw)
+    return _decode_keyed_history(data) if isinstance(data, dict) else history_from_parts(data)
 
 
 _NO_ANSWERS: MappingProxyType = MappingProxyType({})
