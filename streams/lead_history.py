@@ -11,7 +11,14 @@ from streams import codecs
 
 def history_in(record_bytes: bytes | None, state: LeadState | None) -> History:
     """The history in a lead's table record; a lead scored before histories were kept starts from its state."""
-    held = codecs.history_of(record_bytes) if record_bytes else b""
+    return _history_from(_history_line(record_bytes), state)
+
+
+def _history_line(record_bytes: bytes | None) -> bytes:
+    return codecs.history_of(record_bytes) if record_bytes else b""
+
+
+def _history_from(held: bytes, state: LeadState | None) -> History:
     return codecs.decode_history(held) if held else seeded_from(state)
 
 
@@ -28,13 +35,11 @@ class HistoryDraft:
     def __init__(self, held: bytes, state: LeadState | None) -> None:
         """``held``: the history line of the lead's record (``codecs.history_of``), empty if none."""
         self._parts: list[Any] | None = codecs.history_parts(held) if held else None
-        self._history: History | None = None
-        if self._parts is None:
-            self._history = codecs.decode_history(held) if held else seeded_from(state)
+        self._history: History | None = None if self._parts is not None else _history_from(held, state)
 
     @classmethod
     def of_record(cls, record_bytes: bytes | None, state: LeadState | None) -> HistoryDraft:
-        return cls(codecs.history_of(record_bytes) if record_bytes else b"", state)
+        return cls(_history_line(record_bytes), state)
 
     def record(self, signal: Signal | None, change: QualificationChange | None, model: ScoringModel) -> None:
         if self._parts is not None and _appended(self._parts, signal, change):
