@@ -244,6 +244,19 @@ def ack(consumer: Consumer, batch: Iterable[Chunk]) -> None:
 _drain_one_at_a_time = Consumer._drain_messages
 
 
+async def _unread(consumer: Consumer, tp: TP, last: int | None, offset: int, acking: bool) -> bool:
+    """Faust's test of a fetched record against its partition's read offset ``last``.
+
+    A record past a gap (offsets compaction or transaction markers left out) records the gap
+    first, so that commits can pass it.
+    """
+    if last is not None and offset < last:
+        return False
+    if last and offset - last > 1 and acking:
+        await consumer._add_gap(tp, last + 1, offset)  # type: ignore[attr-defined]
+    return True
+
+
 async def _drain_in_bulk(self: Consumer, fetcher: Any) -> None:  # pragma: no cover - runs in every worker
     """Faust's fetch loop, with the records of bulk topics queued per partition instead of one by one.
 
@@ -277,16 +290,14 @@ async def _drain_in_bulk(self: Consumer, fetcher: Any) -> None:  # pragma: no co
                         or tp in self._buffered_partitions):  # type: ignore[attr-defined]
                     continue
                 self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                acking = acks_enabled_for(tp.topic)
                 if intake.reads(tp.topic):
                     fresh: list[ConsumerRecord] = []
                     last = read_offset[tp]
                     for record in tp_records:
-                        offset = record.offset
-                        if last is None or offset >= last:
-                            if last and offset - last > 1 and acks_enabled_for(tp.topic):
-                                await self._add_gap(tp, last + 1, offset)  # type: ignore[attr-defined]
+                        if await _unread(self, tp, last, record.offset, acking):
                             fresh.append(record)
-                            last = offset
+                            last = record.offset
                     if fresh:
                         chunk = Chunk(tp, fresh, generation)
                         count_in_faust_sensors(self.app, chunk)
@@ -294,13 +305,9 @@ async def _drain_in_bulk(self: Consumer, fetcher: Any) -> None:  # pragma: no co
                         read_offset[tp] = last
                     continue
                 for record in tp_records:  # every other topic, one message at a time as Faust does
-                    offset = record.offset
-                    last = read_offset[tp]
-                    if last is None or offset >= last:
-                        if last and offset - last > 1 and acks_enabled_for(tp.topic):
-                            await self._add_gap(tp, last + 1, offset)  # type: ignore[attr-defined]
+                    if await _unread(self, tp, read_offset[tp], record.offset, acking):
                         await self.wait_first(callback(to_message(tp, record)), self.suspend_flow.wait())
-                        read_offset[tp] = offset
+                        read_offset[tp] = record.offset
             self.diag.unset_flag(CONSUMER_FETCHING)
     except self.consumer_stopped_errors:
         if self.transport.app.should_stop:
