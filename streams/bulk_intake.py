@@ -161,6 +161,10 @@ class BulkIntake:
         size = 0
         while self._queue and size < self.max_batch_records:
             chunk = self._queue.popleft()
+            room = self.max_batch_records - size
+            if len(chunk.records) > room:  # the rest waits at the front, so its partition stays in order
+                self._queue.appendleft(Chunk(chunk.tp, chunk.records[room:], chunk.generation))
+                chunk = Chunk(chunk.tp, chunk.records[:room], chunk.generation)
             self._queued -= len(chunk.records)
             if live and chunk.generation == generation:
                 batch.append(chunk)

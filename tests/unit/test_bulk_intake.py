@@ -145,7 +145,7 @@ async def test_a_failed_batch_is_left_unacked_and_stops_the_worker_so_that_it_re
     assert isinstance(app.crash_reason, RuntimeError)
 
 
-async def test_a_batch_takes_whole_chunks_up_to_its_limit_and_keeps_each_partition_in_order():
+async def test_a_batch_never_exceeds_its_limit_and_keeps_each_partition_in_order():
     consumer = FakeConsumer()
     app = FakeApp(consumer)
     batches = []
@@ -160,7 +160,7 @@ async def test_a_batch_takes_whole_chunks_up_to_its_limit_and_keeps_each_partiti
     intake.put(chunk(0, range(3, 5)))
     await handle_next(intake, app)
     await handle_next(intake, app)
-    assert batches == [[(0, 0), (0, 1), (0, 2), (1, 0), (1, 1)], [(0, 3), (0, 4)]]
+    assert batches == [[(0, 0), (0, 1), (0, 2), (1, 0)], [(1, 1), (0, 3), (0, 4)]]
 
 
 async def test_the_fetcher_waits_for_room_once_enough_is_queued_and_resumes_when_a_batch_is_taken():
