@@ -6,6 +6,7 @@ from streams import pipeline
 from streams.app import app
 from streams.bulk_intake import BulkIntake
 from streams.config import settings
+from streams.gc_pause import freeze_loaded_objects, time_pauses
 from streams.topics import account_members_topic, raw_events_topic, signals_topic
 
 intake = BulkIntake(settings().max_batch_records)
@@ -22,4 +23,6 @@ intake.subscribe(app)
 @app.task
 async def handle_batches() -> None:
     """Every batch the fetcher queued, handed to its topic's handler in turn."""
+    time_pauses()
+    freeze_loaded_objects()  # the worker is loaded: see streams/gc_pause.py
     await intake.run(app)

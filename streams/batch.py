@@ -35,7 +35,6 @@ from streams.census import Bucket, LeadCensus
 from streams.config import scoring_model, settings
 from streams.lead_history import HistoryDraft
 from streams.partitioning import partition_for
-from streams.recent_states import RecentStates
 from streams.tables import TableWrites, leads_table, send_now
 from streams.topics import account_members_topic, qualification_topic
 
@@ -54,13 +53,12 @@ def bucket(state: LeadState) -> Bucket:
 class Batch:
     """What one batch decided, before it is written and sent."""
 
-    def __init__(self, census: LeadCensus, due_index: DueIndex, recent: RecentStates | None = None) -> None:
+    def __init__(self, census: LeadCensus, due_index: DueIndex) -> None:
         self.model = scoring_model()
         self.partitions = settings().partitions
         self.max_event_bytes = settings().max_event_bytes
         self._census = census
         self._due_index = due_index
-        self._recent = recent if recent is not None else RecentStates(0)
         self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
         self._records: dict[bytes, bytes | None] = {}  # ... and its record's bytes, history line included
         self._states: dict[bytes, LeadState | None] = {}  # ... and as this batch decided it
@@ -83,7 +81,7 @@ class Batch:
         state = self._states.get(key, _UNREAD)
         if state is _UNREAD:
             held = leads_table.data.get(key)  # the store itself: Faust's get adds sensor calls per read
-            state = (self._recent.get(key, held) or stored_state(key, held)) if held else None
+            state = stored_state(key, held)
             self._read[key] = self._states[key] = state
             self._records[key] = held or None
         return state  # type: ignore[return-value]
@@ -171,7 +169,6 @@ class Batch:
                 history_bytes = codecs.history_of(self._records[key]) if self._records.get(key) else b""
             record = codecs.encode_lead(after, history_bytes)
             self.tables.set(leads_table, key, record)
-            self._recent.put(key, record, after)
             before = self._read.get(key)
             self._census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
             self._due_index.schedule(after.lead_id, next_demotion(after, self.model))

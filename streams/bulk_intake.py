@@ -42,6 +42,7 @@ from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 from streams import metrics
+from streams.gc_pause import collector_paused
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +182,9 @@ class BulkIntake:
 
     async def _handle(self, app: AppT, consumer: Consumer, batch: list[Chunk], in_flight: list[InFlight]) -> None:
         try:
-            for topic, records in by_topic(batch).items():
-                await self.handlers[topic](records)
+            with collector_paused():
+                for topic, records in by_topic(batch).items():
+                    await self.handlers[topic](records)
         except Exception:
             metrics.BULK_BATCHES_FAILED.inc()
             raise  # unacked: see the module's docstring

@@ -71,6 +71,12 @@ INGEST_LATENCY = Histogram(
     "From the broker receiving the causing event to its qualification change being emitted",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
+GC_PAUSES = Histogram(
+    "leadstream_gc_pause_seconds",
+    "How long each cyclic garbage collection held the worker (see streams/gc_pause.py)",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
 CONSUMER_LAG = Gauge(
     "leadstream_consumer_lag", "End offset minus committed offset, per partition this worker owns",
     ["topic", "partition"],

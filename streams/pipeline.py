@@ -28,7 +28,6 @@ from streams.batch import Batch, bucket, stored_state
 from streams.census import CensusCollector, LeadCensus
 from streams.config import scoring_model, settings
 from streams.partitioning import partition_for
-from streams.recent_states import RecentStates
 from streams.segment import RejectReason, Rejection, decode_segment
 from streams.tables import TableWrites, accounts_table, erasures_table, leads_table, visitors_table
 from streams.topics import (
@@ -42,8 +41,6 @@ lead_census = LeadCensus(table_size=lambda: len(leads_table))
 REGISTRY.register(CensusCollector(lead_census))
 # When each lead this worker owns next crosses a demotion threshold (see streams/timers.py).
 due_index = DueIndex()
-# The states this worker wrote last, decoded (streams/recent_states.py).
-recent_states = RecentStates()
 
 
 def held_state(key: bytes) -> LeadState | None:
@@ -110,7 +107,7 @@ async def score_forwarded(records: Sequence[ConsumerRecord]) -> None:
 
 
 def new_batch() -> Batch:
-    return Batch(lead_census, due_index, recent_states)
+    return Batch(lead_census, due_index)
 
 
 def ingest_one(batch: Batch, record: ConsumerRecord) -> None:

@@ -4,6 +4,7 @@ made stale, read again what failed, keep each partition in order."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections import defaultdict
 from types import SimpleNamespace
 from weakref import WeakSet
@@ -179,3 +180,22 @@ async def test_the_fetcher_waits_for_room_once_enough_is_queued_and_resumes_when
     assert not waiting.done()
     await handle_next(intake, app)
     await asyncio.wait_for(waiting, 1)
+
+
+async def test_no_garbage_collection_runs_while_a_batch_is_handled_and_it_runs_again_after():
+    consumer = FakeConsumer()
+    app = FakeApp(consumer)
+    collector_enabled = []
+
+    async def handler(batch):
+        collector_enabled.append(gc.isenabled())
+        await asyncio.sleep(0)  # the flush awaits its sends: still paused while other tasks run
+        collector_enabled.append(gc.isenabled())
+
+    intake = BulkIntake(max_batch_records=100)
+    intake.handlers[RAW] = handler
+    intake.put(chunk(0, range(0, 3)))
+    assert gc.isenabled()
+    await handle_next(intake, app)
+    assert collector_enabled == [False, False]
+    assert gc.isenabled()

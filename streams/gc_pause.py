@@ -1,0 +1,61 @@
+"""Python's cyclic garbage collector, kept out of the way of the batches.
+
+A batch allocates tens of thousands of objects (decoded states, histories, records to send)
+that live until the batch is written and are then freed by reference counting: none of them
+is garbage only a cycle scan would find. Left alone, the collector scans them again and again
+while the batch runs, promotes them to its oldest generation and then walks that whole
+generation: measured on the benchmark (bench/PROFILE.md), full collections of 80-120 ms every
+two seconds, about a tenth of a busy worker's time and every latency spike over 100 ms.
+
+So the objects loaded at start (modules, Faust, the model) are frozen out of the collector's
+sight once the worker runs, and the collector waits while a batch is decided and written: it
+runs between batches, when the batch's objects are gone. Whatever cycles a batch leaves behind
+are collected right after it, so memory stays bounded by one batch.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from streams import metrics
+
+
+def freeze_loaded_objects() -> None:
+    """Everything alive now is never scanned again (it is still freed when no longer referenced)."""
+    gc.collect()
+    gc.freeze()
+
+
+class PauseTimer:
+    """Times every collection into ``leadstream_gc_pause_seconds``: a pause holds every task of the worker."""
+
+    def __init__(self) -> None:
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            metrics.GC_PAUSES.labels(generation=str(info["generation"])).observe(time.perf_counter() - self._started)
+
+
+def time_pauses() -> None:
+    if not any(isinstance(callback, PauseTimer) for callback in gc.callbacks):
+        gc.callbacks.append(PauseTimer())
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cycle collection inside the block; a caller that paused it already keeps it paused."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
