@@ -8,6 +8,7 @@ dead-letter copy included), with the same function, so both ends agree byte for 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -49,7 +50,10 @@ _ADDRESS_RUNS = bytes(byte if byte in _ADDRESS_BYTES else ord(" ") for byte in r
 _DIGITS_AND_DOTS = bytes(ord("0") if byte in b"0123456789" else byte if byte == ord(".") else ord(" ")
                          for byte in range(256))
 _DOTTED_QUAD = re.compile(rb"0\.0{1,3}\.0{1,3}\.0")  # over _DIGITS_AND_DOTS: every digit reads 0
-_TWO_COLONS = re.compile(rb":[0-9A-Fa-f]{0,4}:")
+# An IPv6 address the ipaddress module accepts has "::" or at least six colons a hex group apart
+# (seven, or six before an embedded IPv4 address). A run with neither, such as the time in
+# "T14:00:23.809", holds no address the pattern would change, and is not scanned.
+_IPV6_HINT = re.compile(rb"::|:(?:[0-9A-Fa-f]{0,4}:){5}")
 
 
 def truncate_ips(raw: bytes) -> bytes:
@@ -65,7 +69,7 @@ def truncate_ips(raw: bytes) -> bytes:
         # The pattern looks one byte behind a run and at most one past it (never an address
         # byte): with those bytes beside it, a run matches as it does within the whole record.
         before, after = max(start - 1, 0), min(end + 1, len(raw))
-        truncated = _CANDIDATE.sub(_truncated_match, raw[before:after])
+        truncated = _truncated_window(raw[before:after])
         pieces += (raw[done:start], truncated[start - before:len(truncated) - (after - end)])
         done = end
     pieces.append(raw[done:])
@@ -76,11 +80,18 @@ def _address_runs(raw: bytes) -> list[tuple[int, int]]:
     """(start, end) of each maximal run of address bytes that could hold an address, in order."""
     runs: set[tuple[int, int]] = set()
     marked = raw.translate(_ADDRESS_RUNS)
-    for found in (*_DOTTED_QUAD.finditer(raw.translate(_DIGITS_AND_DOTS)), *_TWO_COLONS.finditer(raw)):
+    for found in (*_DOTTED_QUAD.finditer(raw.translate(_DIGITS_AND_DOTS)), *_IPV6_HINT.finditer(raw)):
         start = marked.rfind(b" ", 0, found.start()) + 1
         end = marked.find(b" ", found.end())
         runs.add((start, len(raw) if end < 0 else end))
     return sorted(runs)
+
+
+# The same runs come again and again (a browser's version "Chrome/126.0.0.0", a network's
+# truncated addresses): each is scanned once.
+@functools.lru_cache(maxsize=4096)
+def _truncated_window(window: bytes) -> bytes:
+    return _CANDIDATE.sub(_truncated_match, window)
 
 
 def _truncated_match(match: re.Match[bytes]) -> bytes:
