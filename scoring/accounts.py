@@ -15,6 +15,7 @@ from types import MappingProxyType
 
 from scoring.changes import change_id
 from scoring.kinds import Component
+from scoring.quick_init import quick_init
 from scoring.stages import Rung, Temperature, climb
 
 TEMPERATURES = tuple(Temperature)
@@ -30,6 +31,7 @@ class AccountRules:
     max_members: int
 
 
+@quick_init
 @dataclass(frozen=True)
 class Member:
     """One lead's contribution to its account, as of its latest scored event."""
@@ -43,6 +45,7 @@ class Member:
     cause_event_id: str
 
 
+@quick_init
 @dataclass(frozen=True)
 class AccountState:
     domain: str
@@ -55,6 +58,7 @@ class AccountState:
         return TEMPERATURES[self.level]
 
 
+@quick_init
 @dataclass(frozen=True)
 class AccountView:
     score: float

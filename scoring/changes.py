@@ -8,9 +8,11 @@ from dataclasses import dataclass
 
 from scoring.criteria import Status
 from scoring.kinds import SignalKind
+from scoring.quick_init import quick_init
 from scoring.stages import Stage, Temperature
 
 
+@quick_init
 @dataclass(frozen=True)
 class Scores:
     interest: float  # decayed, capped per signal kind
@@ -28,6 +30,7 @@ class Scores:
         return self.engagement
 
 
+@quick_init
 @dataclass(frozen=True)
 class Contribution:
     """One signal kind's share of a score: its points now, after decay and its cap."""
@@ -38,6 +41,7 @@ class Contribution:
     count: int
 
 
+@quick_init
 @dataclass(frozen=True)
 class QualificationChange:
     change_id: str  # stable: the same causing event always yields the same id

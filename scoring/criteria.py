@@ -13,6 +13,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from scoring.profile import Scalar
+from scoring.quick_init import quick_init
 
 
 class Status(str, Enum):
@@ -28,6 +29,7 @@ class Framework:
     need: str  # the criterion that says a need is identified (warm needs it)
 
 
+@quick_init
 @dataclass(frozen=True)
 class Answer:
     status: Status

@@ -18,6 +18,7 @@ from scoring.kinds import Component
 from scoring.model import ScoringModel
 from scoring.profile import merge_facts
 from scoring.qualification import Assessment, Levels, next_levels, stage_for, temperature_for
+from scoring.quick_init import quick_init
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
 from scoring.state import KindTally, LeadState, new_lead
@@ -28,6 +29,7 @@ REMEMBERED_CHANGES = 4
 TEMPERATURE_ORDER = tuple(Temperature)  # cold, warm, hot
 
 
+@quick_init
 @dataclass(frozen=True)
 class Decision:
     state: LeadState

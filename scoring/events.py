@@ -8,6 +8,7 @@ from enum import Enum
 from types import MappingProxyType
 
 from scoring.profile import Scalar
+from scoring.quick_init import quick_init
 
 
 class EventType(str, Enum):
@@ -21,6 +22,7 @@ class EventType(str, Enum):
     ALIAS = "alias"
 
 
+@quick_init
 @dataclass(frozen=True)
 class LeadEvent:
     event_id: str

@@ -9,6 +9,7 @@ from functools import cached_property
 
 from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
+from scoring.quick_init import quick_init
 
 MEMO_SIZE = 4096  # fit results kept per rules; the memo starts afresh when full
 _FIT_FIELDS = ("industry", "employees", "country", "title")
@@ -57,6 +58,7 @@ class DisqualifyRules:
         return {}
 
 
+@quick_init
 @dataclass(frozen=True)
 class FitResult:
     score: float

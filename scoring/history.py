@@ -20,6 +20,7 @@ from scoring.decay import contribution_at, decayed_to
 from scoring.explain import scores_at
 from scoring.kinds import SignalKind
 from scoring.model import ScoringModel
+from scoring.quick_init import quick_init
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
 from scoring.state import KindTally, LeadState
@@ -29,6 +30,7 @@ CHANGES_KEPT = 16
 _EMPTY: Mapping = MappingProxyType({})
 
 
+@quick_init
 @dataclass(frozen=True)
 class Occurrence:
     """One event as the timeline shows it; ``kind`` is None for an identify or an answer."""
@@ -39,6 +41,7 @@ class Occurrence:
     profile_fields: tuple[str, ...] = ()
 
 
+@quick_init
 @dataclass(frozen=True)
 class Move:
     """One qualification change as the timeline shows it."""

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from scoring.quick_init import quick_init
+
 Scalar = str | int | float | bool
 ProfileValue = str | int
 
@@ -36,6 +38,7 @@ ACCOUNT_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
+@quick_init
 @dataclass(frozen=True)
 class Fact:
     value: ProfileValue

@@ -13,6 +13,7 @@ from scoring.changes import Scores
 from scoring.criteria import Status
 from scoring.fit import FitResult
 from scoring.kinds import SignalKind
+from scoring.quick_init import quick_init
 from scoring.stages import QUALIFIED, Rung, Stage, Temperature, climb
 
 # On Python 3.11 reading a member through its enum class calls a descriptor: loops hold it here.
@@ -27,6 +28,7 @@ class Ladders:
     warm: Rung  # on engagement: interest + intent − negative
 
 
+@quick_init
 @dataclass(frozen=True)
 class Levels:
     """Where the lead stands on each ladder (0 below the rung, 1 on it): hysteresis needs it held."""
@@ -45,6 +47,7 @@ class QualificationRules:
     product_signals: frozenset[SignalKind]
 
 
+@quick_init
 @dataclass(frozen=True)
 class Assessment:
     """Everything classification looks at, at one moment."""

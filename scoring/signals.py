@@ -13,6 +13,7 @@ from scoring.events import EventType, LeadEvent
 from scoring.kinds import IgnoreReason, SignalKind
 from scoring.model import ScoringModel, normalise_event_name
 from scoring.profile import ACCOUNT_ALIASES, ProfileValue, facts_from
+from scoring.quick_init import quick_init
 
 # Crawlers and scripted clients announce themselves; real browsers do not say these words.
 BOT_USER_AGENT = re.compile(
@@ -23,6 +24,7 @@ BOT_USER_AGENT = re.compile(
 _NOTHING: Mapping = MappingProxyType({})
 
 
+@quick_init
 @dataclass(frozen=True)
 class Signal:
     """A scored event. ``kind`` is None for an event that only tells who the lead is or answers criteria."""

@@ -11,11 +11,13 @@ from scoring.criteria import Answer
 from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
 from scoring.qualification import Levels
+from scoring.quick_init import quick_init
 from scoring.stages import Stage, Temperature
 
 _EMPTY: Mapping = MappingProxyType({})
 
 
+@quick_init
 @dataclass(frozen=True)
 class KindTally:
     """One signal kind's history for one lead."""
@@ -25,6 +27,7 @@ class KindTally:
     last_at: float
 
 
+@quick_init
 @dataclass(frozen=True)
 class LeadState:
     lead_id: str
