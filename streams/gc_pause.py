@@ -10,11 +10,13 @@ two seconds, about a tenth of a busy worker's time and every latency spike over 
 So the objects loaded at start (modules, Faust, the model) are frozen out of the collector's
 sight once the worker runs, and the collector waits while a batch is decided and written: it
 runs between batches, when the batch's objects are gone. Whatever cycles a batch leaves behind
-are collected right after it, so memory stays bounded by one batch.
+are collected right after it, so memory stays bounded by one batch (and by ``MAX_PAUSE_S``
+when a batch waits long on the Kafka client).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Iterator
@@ -48,14 +50,29 @@ def time_pauses() -> None:
         gc.callbacks.append(PauseTimer())
 
 
+# A batch is decided and written in well under a second; one waiting longer is waiting on the
+# Kafka client (a broker away, say), while the web server, timers and client retries go on
+# allocating. Past this, the collector runs again, so nothing piles up for the whole outage.
+MAX_PAUSE_S = 5.0
+
+
 @contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cycle collection inside the block; a caller that paused it already keeps it paused."""
+def collector_paused(max_pause_s: float = MAX_PAUSE_S) -> Iterator[None]:
+    """No cycle collection inside the block, for at most ``max_pause_s`` of an event loop's time.
+
+    A caller that paused the collector already keeps it paused, and its own bound applies.
+    """
     if not gc.isenabled():
         yield
         return
     gc.disable()
     try:
+        resume = asyncio.get_running_loop().call_later(max_pause_s, gc.enable)
+    except RuntimeError:  # no event loop: nothing can wait inside the block
+        resume = None
+    try:
         yield
     finally:
+        if resume is not None:
+            resume.cancel()
         gc.enable()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 
 import pytest
@@ -52,3 +53,22 @@ def test_each_collection_is_timed_by_its_generation():
         assert observed("2") == before + 1
     finally:
         gc.callbacks.remove(timer)
+
+
+async def test_a_batch_that_waits_too_long_lets_the_collector_run_again():
+    with collector_paused(max_pause_s=0.01):
+        assert not gc.isenabled()
+        await asyncio.sleep(0.05)  # a batch waiting on a broker that is away
+        assert gc.isenabled()
+    assert gc.isenabled()
+
+
+async def test_a_batch_done_in_time_leaves_no_timer_behind():
+    with collector_paused(max_pause_s=0.05):
+        pass
+    gc.disable()
+    try:
+        await asyncio.sleep(0.1)
+        assert not gc.isenabled()  # the cancelled timer did not turn it back on under someone else
+    finally:
+        gc.enable()
