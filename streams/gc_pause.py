@@ -5,7 +5,7 @@ that live until the batch is written and are then freed by reference counting: n
 is garbage only a cycle scan would find. Left alone, the collector scans them again and again
 while the batch runs, promotes them to its oldest generation and then walks that whole
 generation: measured on the benchmark (bench/PROFILE.md), full collections of 80-120 ms every
-two seconds, about a tenth of a busy worker's time and every latency spike over 100 ms.
+two seconds, about a fifth of a busy worker's time and every latency spike over 100 ms.
 
 So the objects loaded at start (modules, Faust, the model) are frozen out of the collector's
 sight once the worker runs, and the collector waits while a batch is decided and written: it
