@@ -216,6 +216,7 @@ def render(report: BenchReport, options: BenchOptions) -> list[str]:
     assert report.latency is not None and report.memory is not None
     lines += [
         f"two workers ÷ one: {_ratio(two, one).strip()}",
+        _cpu_line(report.stages),
         f"latency at {report.latency.rate:,.0f} events/s, ingest → emitted: p50 {figures['p50_ms']} ms,"
         f" p99 {figures['p99_ms']} ms (read back by a consumer: p50 {report.latency.end_to_end_p50_ms:.1f} ms,"
         f" p99 {report.latency.end_to_end_p99_ms:.1f} ms; {report.latency.changes:,} changes)",
@@ -249,6 +250,19 @@ def render(report: BenchReport, options: BenchOptions) -> list[str]:
     return lines
 
 
+def _cpu_line(stages: list[StageResult]) -> str:
+    """The CPU the worker stages took, in cores: the broker shares the machine with the workers."""
+    parts = []
+    for stage in stages:
+        share = stage.detail.get("cpu_share")
+        if share is None:
+            continue
+        workers = " + ".join("?" if s is None else f"{s:.2f}" for s in share["workers"])
+        broker = "not measured (not started here)" if share["broker"] is None else f"{share['broker']:.2f}"
+        parts.append(f"{stage.name}: workers {workers}, broker {broker}")
+    return "CPU used, in cores: " + "; ".join(parts) if parts else "CPU used: not measured"
+
+
 def _ratio(value: float, base: float) -> str:
     return f"{value / base:.2f}" if base and not math.isclose(value, 0.0) else "-"
 
@@ -264,7 +278,7 @@ def _broker(options: BenchOptions, workdir: Path, say: Any) -> Iterator[Broker]:
         bootstrap = tansu.start()
         try:
             yield Broker(f"tansu (embedded) {bootstrap}", bootstrap, {}, dict(TANSU_GROUP_ENV),
-                         changelog_records_per_batch=1)
+                         changelog_records_per_batch=1, pid=tansu.pid)
         finally:
             tansu.stop()
         return
@@ -279,6 +293,6 @@ def _broker(options: BenchOptions, workdir: Path, say: Any) -> Iterator[Broker]:
     say(f"broker   starting Apache Kafka {KAFKA_VERSION} (KRaft, single node)")
     bootstrap = kafka.start()
     try:
-        yield Broker(f"apache-kafka {KAFKA_VERSION} {bootstrap}", bootstrap, {}, {})
+        yield Broker(f"apache-kafka {KAFKA_VERSION} {bootstrap}", bootstrap, {}, {}, pid=kafka.pid)
     finally:
         kafka.stop()

@@ -48,6 +48,7 @@ class Broker:
     client_kwargs: dict[str, Any]
     worker_env: dict[str, str]  # consumer-group timing suited to this broker
     changelog_records_per_batch: int | None = None  # Tansu: 1, or recovery stops short
+    pid: int | None = None  # the broker process started here; None for a broker given by address
 
 
 @dataclass
@@ -197,7 +198,12 @@ async def production(bench: Bench, workload: Workload, workers: int = 1, keep: b
         rss_ready = [rss_bytes(worker) for worker in processes]
         async with _frozen(processes) as thawed:
             preload_s = await bench.preload(prefix + RAW_EVENTS, workload)
+        # Whose CPU the stage took: the workers', and the broker's on the same cores.
+        pids = [bench.broker.pid, *(worker.pid for worker in processes)]
+        cpu_at_thaw = [cpu_seconds(pid) for pid in pids]
         first_at, last_at, accounting = await _until_accounted(processes, len(workload), thawed[0])
+        cpu_drained = [cpu_seconds(pid) for pid in pids]
+        broker_share, *worker_shares = cpu_shares(cpu_at_thaw, cpu_drained, time.monotonic() - thawed[0])
         rss_drained = [rss_bytes(worker) for worker in processes]
     except BaseException:
         running.stop()
@@ -206,10 +212,30 @@ async def production(bench: Bench, workload: Workload, workers: int = 1, keep: b
         running.stop()
     if accounting["received"] != len(workload):
         raise StageFailed(f"sent {len(workload)} events, the workers received {accounting['received']}")
-    detail = {"preload_s": round(preload_s, 2), "accounting": accounting, "rss_ready": rss_ready,
+    detail = {"preload_s": round(preload_s, 2), "accounting": accounting,
+              "cpu_share": {"broker": broker_share, "workers": worker_shares}, "rss_ready": rss_ready,
               "rss_drained": rss_drained, "logs": [str(worker.log_path) for worker in processes]}
     name = "leadstream worker" + (f" ×{workers}" if workers > 1 else "")
     return StageResult(name, accounting["received"], last_at - first_at, detail), running
+
+
+def cpu_seconds(pid: int | None) -> float | None:
+    """User and system CPU time a process has used so far, all its threads (/proc/<pid>/stat), or None."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The command name may hold spaces: the fields counted from its closing parenthesis.
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def cpu_shares(before: Sequence[float | None], after: Sequence[float | None], seconds: float) -> list[float | None]:
+    """Each process's CPU time over the window as a share of one core (2.0 would be two cores busy)."""
+    return [round((end - start) / seconds, 2) if start is not None and end is not None and seconds > 0 else None
+            for start, end in zip(before, after)]
 
 
 def rss_bytes(worker: WorkerProcess) -> int:

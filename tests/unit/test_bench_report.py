@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 from bench.cli import BenchOptions, BenchReport, render
 from bench.latency import LatencyResult
 from bench.memory import MemoryResult
-from bench.stages import StageResult
+from bench.stages import StageResult, cpu_seconds, cpu_shares
 
 STAGE_EPS = {"raw": 100_000, "noop": 4_000, "naive": 1_000, "leadstream": 3_500, "leadstream_2w": 5_000}
 
@@ -44,3 +47,22 @@ def test_a_latency_measured_at_a_lower_rate_meets_no_latency_target():
     met = verdicts(lines)
     assert not met["p50 ≤ 30 ms at 2,000 events/s"] and not met["p99 ≤ 100 ms at 2,000 events/s"]
     assert any("at 300 events/s: not the target's rate" in line for line in lines), lines
+
+
+def test_the_table_gives_the_cpu_the_workers_and_the_broker_used_in_cores():
+    report = a_report(p50_ms=25.0, p99_ms=40.0, rate=2_000)
+    report.stages[3].detail["cpu_share"] = {"broker": 0.41, "workers": [0.97]}
+    report.stages[4].detail["cpu_share"] = {"broker": None, "workers": [0.88, 0.86]}
+    lines = render(report, BenchOptions())
+    assert ("CPU used, in cores: leadstream: workers 0.97, broker 0.41; "
+            "leadstream_2w: workers 0.88 + 0.86, broker not measured (not started here)") in lines
+
+
+def test_cpu_seconds_are_read_for_a_live_process_and_none_without_one():
+    busy_until = time.process_time() + 0.05
+    while time.process_time() < busy_until:
+        pass
+    used = cpu_seconds(os.getpid())
+    assert used is not None and used >= 0.05
+    assert cpu_seconds(None) is None
+    assert cpu_shares([1.0, None], [3.0, 2.0], seconds=4.0) == [0.5, None]
