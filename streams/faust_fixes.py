@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from faust.types import AppT, TP
-from faust.transport.consumer import Consumer
+from faust.transport.consumer import Consumer, ensure_TP
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
 from mode.utils.queues import FlowControlEvent
@@ -110,6 +110,37 @@ async def _getmany_of_partitions_active_now(
 
 
 AIOKafkaConsumerThread.getmany = _getmany_of_partitions_active_now  # type: ignore[method-assign]
+
+
+async def _seek_to_committed_or_to_the_start(self: Consumer) -> None:
+    """Seek every partition to its committed offset, and a stream partition never committed to its start.
+
+    The Kafka client's seek to committed offsets moves no partition without one (nor one
+    committed at 0), so such a partition carries on from wherever the client had fetched to. At
+    a rebalance that is past records fetched and dropped unhandled, because the generation
+    changed before their batch was taken (``streams.bulk_intake``): a partition kept through
+    the rebalance lost them silently while newer records kept arriving (found by the fault
+    suite's rebalance under load: one lead missing one event, on a partition the worker kept
+    and had not committed yet, its first commit due a few seconds later). Never committed means
+    nothing was ever acknowledged there, so the start is where reading must resume, as on the
+    first assignment (auto offset reset: earliest); whatever this worker or a crashed one scored
+    meanwhile comes again and is deduplicated by event id. Changelog partitions are left to
+    recovery, which seeks them itself.
+    """
+    committed = await self.seek_to_committed()
+    changelogs = self.app.tables.changelog_topics
+    read_offset, committed_offset = self._read_offset, self._committed_offset  # type: ignore[attr-defined]
+    for tp, offset in committed.items():
+        tp = ensure_TP(tp)
+        # As Faust's own perform_seek: the read offset at the committed offset, and 0 is none.
+        read_offset[tp] = offset if offset is not None and offset >= 0 else None
+        if offset is not None:
+            committed_offset[tp] = offset or None
+        if not offset and tp.topic not in changelogs:
+            await self.seek(tp, 0)  # from the first offset the broker still holds, if 0 is gone
+
+
+Consumer.perform_seek = _seek_to_committed_or_to_the_start  # type: ignore[method-assign]
 
 
 class DroppedFetchHealer:

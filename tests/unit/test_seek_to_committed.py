@@ -1,0 +1,57 @@
+"""At each seek to committed offsets, a stream partition never committed goes back to its start.
+
+The Kafka client moves no partition without a committed offset, so records fetched and then
+dropped at a rebalance (their batch was of the previous generation) would be skipped for good
+on a partition the worker kept, once newer records arrived after them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from types import SimpleNamespace
+
+from faust.transport.consumer import Consumer
+from faust.types import TP
+
+import streams.faust_fixes  # noqa: F401 — the fix under test
+
+NEVER, AT_ZERO, COMMITTED = TP("leads.events.raw", 0), TP("leads.events.raw", 1), TP("leads.events.raw", 2)
+CHANGELOG = TP("leadstream-leads-changelog", 0)
+
+
+class KafkaConsumer:
+    """The parts of Faust's consumer the seek reads and writes; the client's positions as it keeps them."""
+
+    def __init__(self, committed: dict[TP, int | None], positions: dict[TP, int]) -> None:
+        self.committed = committed
+        self.positions = positions
+        self.app = SimpleNamespace(tables=SimpleNamespace(changelog_topics={CHANGELOG.topic}))
+        self._read_offset: dict[TP, int | None] = defaultdict(lambda: None)
+        self._committed_offset: dict[TP, int | None] = defaultdict(lambda: None)
+
+    async def seek_to_committed(self) -> dict[TP, int | None]:
+        for tp, offset in self.committed.items():  # the client's rule: only a committed offset above 0 moves
+            if offset and offset > 0:
+                self.positions[tp] = offset
+        return dict(self.committed)
+
+    async def seek(self, tp: TP, offset: int) -> None:
+        self.positions[tp] = offset
+        self._read_offset[tp] = offset if offset else None
+
+
+async def test_a_partition_never_committed_is_read_again_from_its_start_and_the_others_from_their_commit():
+    consumer = KafkaConsumer(
+        committed={NEVER: None, AT_ZERO: 0, COMMITTED: 40, CHANGELOG: None},
+        # Where the client had fetched to when the rebalance dropped the records in between.
+        positions={NEVER: 17, AT_ZERO: 9, COMMITTED: 52, CHANGELOG: 300},
+    )
+    consumer._read_offset.update({NEVER: 11, AT_ZERO: 5, COMMITTED: 47})
+
+    await Consumer.perform_seek(consumer)  # type: ignore[arg-type]
+
+    assert consumer.positions == {NEVER: 0, AT_ZERO: 0, COMMITTED: 40, CHANGELOG: 300}
+    # Nothing counts as read before the new position, so the records come again.
+    assert consumer._read_offset[NEVER] is None and consumer._read_offset[AT_ZERO] is None
+    assert consumer._read_offset[COMMITTED] == 40
+    assert consumer._committed_offset[COMMITTED] == 40 and consumer._committed_offset[AT_ZERO] is None
