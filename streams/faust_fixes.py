@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from faust.types import AppT, TP
-from faust.transport.consumer import Consumer, ensure_TP
+from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
 from mode.utils.queues import FlowControlEvent
@@ -112,7 +112,10 @@ async def _getmany_of_partitions_active_now(
 AIOKafkaConsumerThread.getmany = _getmany_of_partitions_active_now  # type: ignore[method-assign]
 
 
-async def _seek_to_committed_or_to_the_start(self: Consumer) -> None:
+_seek_to_committed_only = AIOKafkaConsumerThread.seek_to_committed
+
+
+async def _seek_to_committed_or_to_the_start(self: AIOKafkaConsumerThread) -> Mapping[TP, int]:
     """Seek every partition to its committed offset, and a stream partition never committed to its start.
 
     The Kafka client's seek to committed offsets moves no partition without one (nor one
@@ -125,22 +128,18 @@ async def _seek_to_committed_or_to_the_start(self: Consumer) -> None:
     nothing was ever acknowledged there, so the start is where reading must resume, as on the
     first assignment (auto offset reset: earliest); whatever this worker or a crashed one scored
     meanwhile comes again and is deduplicated by event id. Changelog partitions are left to
-    recovery, which seeks them itself.
+    recovery, which seeks them itself. Faust's ``perform_seek`` sets its read and committed
+    offsets from the mapping returned, as before.
     """
-    committed = await self.seek_to_committed()
+    committed = await _seek_to_committed_only(self)
     changelogs = self.app.tables.changelog_topics
-    read_offset, committed_offset = self._read_offset, self._committed_offset  # type: ignore[attr-defined]
     for tp, offset in committed.items():
-        tp = ensure_TP(tp)
-        # As Faust's own perform_seek: the read offset at the committed offset, and 0 is none.
-        read_offset[tp] = offset if offset is not None and offset >= 0 else None
-        if offset is not None:
-            committed_offset[tp] = offset or None
         if not offset and tp.topic not in changelogs:
-            await self.seek(tp, 0)  # from the first offset the broker still holds, if 0 is gone
+            self.seek(tp, 0)  # from the first offset the broker still holds, if 0 is gone
+    return committed
 
 
-Consumer.perform_seek = _seek_to_committed_or_to_the_start  # type: ignore[method-assign]
+AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_to_the_start  # type: ignore[method-assign]
 
 
 class DroppedFetchHealer:
