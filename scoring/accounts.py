@@ -119,14 +119,14 @@ def update_member(
             for stale in sorted(members.values(), key=_AS_OF)[: len(members) - rules.max_members]:
                 del members[stale.lead_id]
     at = max(map(_AS_OF, members.values()), default=0.0)
-    held_members = MappingProxyType(members)
-    view = view_at(AccountState(account.domain, held_members, account.level, account.sequence), half_lives, rules, at)
+    regrouped = AccountState(account.domain, MappingProxyType(members), account.level, account.sequence)
+    view = view_at(regrouped, half_lives, rules, at)
     level = climb(account.level, view.score, (rules.warm, rules.hot))
     if level == 2 and len(view.engaged) < rules.hot_min_people:
         level = 1  # one very busy person is not a buying committee
     if level == account.level:
-        return AccountState(account.domain, held_members, level, account.sequence), None
-    updated = AccountState(account.domain, held_members, level, account.sequence + 1)
+        return regrouped, None
+    updated = AccountState(account.domain, regrouped.members, level, account.sequence + 1)
     cause = member.cause_event_id if member else "left"
     return updated, AccountChange(
         change_id=change_id(f"account:{account.domain}", f"{lead_id}\x1f{cause}"),
