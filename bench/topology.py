@@ -88,16 +88,19 @@ async def run(pairs: list[tuple[bytes, bytes]], batch_size: int, partitions: int
     return time.process_time() - started
 
 
+TABLES = (tables.leads_table, tables.visitors_table, tables.accounts_table, tables.erasures_table)
+
+
 def tables_digest() -> str:
     digest = hashlib.sha256()
-    for table in (tables.leads_table, tables.visitors_table, tables.accounts_table, tables.erasures_table):
+    for table in TABLES:
         for key in sorted(table.data.keys()):
             digest.update(key + b"\0" + table.data[key] + b"\0")
     return digest.hexdigest()[:16]
 
 
 def clear_tables() -> None:
-    for table in (tables.leads_table, tables.visitors_table, tables.accounts_table, tables.erasures_table):
+    for table in TABLES:
         table.data.clear()
 
 

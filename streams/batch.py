@@ -166,7 +166,7 @@ class Batch:
             if history is not None:
                 history_bytes = history.encode()
             else:  # untouched: carried over as read
-                history_bytes = codecs.history_of(self._records[key]) if self._records.get(key) else b""
+                history_bytes = codecs.history_of(self._records.get(key))
             record = codecs.encode_lead(after, history_bytes)
             self.tables.set(leads_table, key, record)
             before = self._read.get(key)

@@ -298,9 +298,9 @@ def encode_lead(state: LeadState, history: bytes = b"") -> bytes:
     return state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
 
 
-def history_of(record: bytes) -> bytes:
-    """The history line of a lead's table record (``encode_lead``); empty when it has none."""
-    return record.split(b"\n", 2)[2] if record.count(b"\n") >= 2 else b""
+def history_of(record: bytes | None) -> bytes:
+    """The history line of a lead's table record (``encode_lead``); empty when it has none, or no record."""
+    return record.split(b"\n", 2)[2] if record and record.count(b"\n") >= 2 else b""
 
 
 def encode_state(state: LeadState) -> bytes:

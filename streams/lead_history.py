@@ -11,11 +11,7 @@ from streams import codecs
 
 def history_in(record_bytes: bytes | None, state: LeadState | None) -> History:
     """The history in a lead's table record; a lead scored before histories were kept starts from its state."""
-    return _history_from(_history_line(record_bytes), state)
-
-
-def _history_line(record_bytes: bytes | None) -> bytes:
-    return codecs.history_of(record_bytes) if record_bytes else b""
+    return _history_from(codecs.history_of(record_bytes), state)
 
 
 def _history_from(held: bytes, state: LeadState | None) -> History:
@@ -39,7 +35,7 @@ class HistoryDraft:
 
     @classmethod
     def of_record(cls, record_bytes: bytes | None, state: LeadState | None) -> HistoryDraft:
-        return cls(_history_line(record_bytes), state)
+        return cls(codecs.history_of(record_bytes), state)
 
     def record(self, signal: Signal | None, change: QualificationChange | None, model: ScoringModel) -> None:
         if self._parts is not None and _appended(self._parts, signal, change):
