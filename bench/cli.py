@@ -270,7 +270,7 @@ def _ratio(value: float, base: float) -> str:
 @contextlib.contextmanager
 def _broker(options: BenchOptions, workdir: Path, say: Any) -> Iterator[Broker]:
     """Apache Kafka started here (default), the embedded Tansu, or KAFKA_BOOTSTRAP_SERVERS as given."""
-    from streams.brokers import KAFKA_VERSION, ApacheKafka, EmbeddedBroker
+    from streams.devtools.brokers import KAFKA_VERSION, ApacheKafka, EmbeddedBroker
 
     if options.broker == "embedded":
         tansu = EmbeddedBroker(log_path=workdir / "tansu.log")
@@ -284,7 +284,7 @@ def _broker(options: BenchOptions, workdir: Path, say: Any) -> Iterator[Broker]:
         return
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if external:
-        from streams.config import settings
+        from streams.config.environment import settings
 
         yield Broker(f"kafka at {external} (KAFKA_BOOTSTRAP_SERVERS)", external,
                      settings().security.client_kwargs(), {})

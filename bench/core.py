@@ -3,7 +3,7 @@
 Run: python -m bench.core [--leads 2000] [--events 20000] [--rounds 3]
 Generates a seeded workload of Segment-style events (~370 bytes: mostly page and track, some
 identify with traits and forms with criteria answers, a few bots, malformed payloads and
-redeliveries) and runs each through the sequence ``streams/pipeline.py`` runs on its partition:
+redeliveries) and runs each through the sequence ``streams/worker/pipeline.py`` runs on its partition:
 ``ingest`` (truncate IPs, decode, interpret), ``score`` (decode the held state, apply),
 ``store`` (encode the state, next demotion), the history (opened, added to, encoded, as a batch does) and
 ``report_to_account`` (the member summary). States and histories are held as bytes in dicts,
@@ -33,9 +33,9 @@ from scoring import Ignored, LeadState, ScoringModel, Signal, apply, interpret, 
 from scoring.account_members import account_member
 from scoring.crossing import next_demotion
 from scoring.history import History
-from streams import codecs, privacy
-from streams.lead_history import HistoryDraft
-from streams.segment import Rejection, decode_segment
+from streams.contracts import change_records, history_records, lead_records, privacy
+from streams.worker.history_draft import HistoryDraft
+from streams.contracts.segment import Rejection, decode_segment
 
 START = 1_760_000_000.0
 SPAN_S = 60 * 86_400.0  # the workload's events spread over two months: decay matters
@@ -153,8 +153,8 @@ def run(records: list[Record], model: ScoringModel) -> Run:
             continue
         _score(measured, signal, model, leads, histories)
     for key in sorted(leads):
-        state = codecs.decode_state(key.decode(), leads[key])
-        measured.note(_state_fingerprint(state), _history_fingerprint(codecs.decode_history(histories[key])))
+        state = lead_records.decode_state(key.decode(), leads[key])
+        measured.note(_state_fingerprint(state), _history_fingerprint(history_records.decode_history(histories[key])))
     return measured
 
 
@@ -169,14 +169,14 @@ def _score(measured: Run, signal: Signal, model: ScoringModel, leads: dict[bytes
            histories: dict[bytes, bytes]) -> None:
     key = signal.lead_id.encode()
     held = leads.get(key)
-    state = measured.timed("decode_state", codecs.decode_state, key.decode(), held) if held else None
+    state = measured.timed("decode_state", lead_records.decode_state, key.decode(), held) if held else None
     decision = measured.timed("apply", apply, state, signal, model)
     if decision.duplicate:
         measured.count("deduplicated")
         measured.note("duplicate", signal.event_id, _change_fingerprint(decision.change))
         return
     measured.count("scored")
-    leads[key] = measured.timed("encode_state", codecs.encode_state, decision.state)
+    leads[key] = measured.timed("encode_state", lead_records.encode_state, decision.state)
     due = measured.timed("next_demotion", next_demotion, decision.state, model)
     history = measured.timed("history_open", HistoryDraft, histories.get(key, b""), state)
     measured.timed("history_record", history.record, signal, decision.change, model)
@@ -189,7 +189,7 @@ def _score(measured: Run, signal: Signal, model: ScoringModel, leads: dict[bytes
 
 
 def _change_fingerprint(change: Any) -> Any:
-    return change and codecs.change_to_dict(change, 0.0, None)
+    return change and change_records.change_to_dict(change, 0.0, None)
 
 
 def _state_fingerprint(state: LeadState) -> Any:

@@ -10,7 +10,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from streams.partitioning import partition_for
+from streams.contracts.partitioning import partition_for
 
 
 async def create_topics(bootstrap: str, names: Iterable[str], partitions: int, client_kwargs: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ The benchmark produces at a fixed rate (2,000 events/s by default) for a warm-up
 measured window, and reads every qualification change the worker emits. Each change carries
 ``ingested_at`` (the raw record's broker timestamp: when the producer handed the event to
 Kafka) and ``emitted_at`` (when the worker handed the change to its producer), see
-``streams.codecs.change_to_dict``; the latency of a change is the difference. Changes caused
+``streams.contracts.change_to_dict``; the latency of a change is the difference. Changes caused
 by events sent during the warm-up are left out. A worker that cannot keep up builds a backlog,
 and its changes come out later and later: p99 shows it.
 """
@@ -24,8 +24,8 @@ from aiokafka import AIOKafkaConsumer
 from bench.kafka_io import producer
 from bench.stages import Bench, StageFailed, _start_ready, summed_accounting
 from bench.workload import generate
-from streams.topic_admin import ensure_topics
-from streams.topics import QUALIFICATION, RAW_EVENTS
+from streams.contracts.topic_admin import ensure_topics
+from streams.contracts.topics import QUALIFICATION, RAW_EVENTS
 
 TICK_S = 0.005
 DRAIN_TIMEOUT_S = 120.0  # at least; longer for a bigger run

@@ -22,9 +22,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.kafka_io import create_topics, preload
 from bench.stages import Bench, StageFailed, _start_ready, rss_bytes
-from streams import codecs
-from streams.topic_admin import ensure_topics
-from streams.worker_process import WorkerProcess
+from streams.contracts import lead_records
+from streams.contracts.topic_admin import ensure_topics
+from streams.devtools.processes import WorkerProcess
 
 SETTLE_S = 2.0
 
@@ -105,7 +105,7 @@ async def held_leads(bench: Bench, app_id: str, baseline: int, target: int) -> M
         measured.append((rss, leads))
     (baseline_rss, baseline_leads), (target_rss, target_leads) = measured
     records = tables["leads"]
-    histories = [len(codecs.history_of(record)) for record in records.values()]
+    histories = [len(lead_records.history_of(record)) for record in records.values()]
     return MemoryResult(baseline_leads, target_leads, baseline_rss, target_rss,
                         sum(map(len, records.values())) / len(records) - sum(histories) / len(histories),
                         sum(histories) / len(histories))

@@ -14,7 +14,7 @@ import faust
 
 from bench.progress import Progress, configure_comparison_app, serve_progress
 from scoring.model import normalise_event_name
-from streams.config import scoring_model, settings
+from streams.config.environment import scoring_model, settings
 
 app = faust.App("leadstream-bench-naive", autodiscover=False)
 configure_comparison_app(app)

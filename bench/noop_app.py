@@ -10,7 +10,7 @@ from __future__ import annotations
 import faust
 
 from bench.progress import Progress, configure_comparison_app, serve_progress
-from streams.config import settings
+from streams.config.environment import settings
 
 app = faust.App("leadstream-bench-noop", autodiscover=False)
 configure_comparison_app(app)

@@ -30,8 +30,8 @@ class Progress:
 def configure_comparison_app(app: Any) -> None:
     """The comparison apps read the same environment as ``leadstream worker``, so the benchmark starts
     them the same way (WorkerProcess) with the same topics, partitions and group timing."""
-    from streams.config import settings
-    from streams.faust_settings import apply_settings
+    from streams.config.environment import settings
+    from streams.worker.faust_settings import apply_settings
 
     @app.on_configured.connect
     def configure(app: Any, conf: Any, **kwargs: object) -> None:

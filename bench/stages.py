@@ -28,10 +28,10 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.kafka_io import create_topics, preload
 from bench.workload import Workload
-from streams.config import Settings, settings_from
-from streams.topic_admin import ensure_topics
-from streams.topics import RAW_EVENTS
-from streams.worker_process import WorkerProcess
+from streams.config.environment import Settings, settings_from
+from streams.contracts.topic_admin import ensure_topics
+from streams.contracts.topics import RAW_EVENTS
+from streams.devtools.processes import WorkerProcess
 
 POLL_S = 0.05  # how often the benchmark asks a worker how far it got
 STALL_TIMEOUT_S = 60.0  # no progress for this long: the stage failed

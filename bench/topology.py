@@ -3,7 +3,7 @@
 Run: python -m bench.topology [--events 100000] [--batch 4000] [--rounds 2]
 
 The benchmark's workload (``bench.workload``, the same events ``leadstream bench`` preloads)
-goes through ``streams.pipeline`` exactly as a worker runs it, in batches: raw events to
+goes through ``streams.worker.pipeline`` exactly as a worker runs it, in batches: raw events to
 ``ingest``, then what it sent to the signals and accounts.members topics to ``score_forwarded``
 and ``score_accounts``, until nothing is left to hand on. Every record a batch would give the
 Kafka client is collected instead (and counted per topic), the tables are the worker's own
@@ -33,11 +33,11 @@ from aiokafka.structs import ConsumerRecord
 os.environ.setdefault("LEADSTREAM_CLOCK", "fixed:2026-01-01T00:00:00Z")
 
 from bench.workload import generate  # noqa: E402
-from streams import batch as batch_module  # noqa: E402
-from streams import pipeline, tables  # noqa: E402
-from streams.gc_pause import collector_paused, freeze_loaded_objects  # noqa: E402
-from streams.partitioning import partition_for  # noqa: E402
-from streams.topics import account_members_topic, signals_topic  # noqa: E402
+from streams.worker import batch as batch_module  # noqa: E402
+from streams.worker import pipeline, tables  # noqa: E402
+from streams.worker.gc_pause import collector_paused, freeze_loaded_objects  # noqa: E402
+from streams.contracts.partitioning import partition_for  # noqa: E402
+from streams.worker.topics import account_members_topic, signals_topic  # noqa: E402
 
 START = 1_764_000_000.0  # the workload's first event time: fixed, so the digest is too
 

@@ -1,6 +1,6 @@
 """A deterministic, realistic mix of Segment-style events, generated fast for the benchmark.
 
-The mix follows ``streams/simulator.py``'s journeys (buyers, researchers, trialists,
+The mix follows ``streams/devtools/simulator.py``'s journeys (buyers, researchers, trialists,
 unsubscribers, browsers; three in four leads identified, the rest anonymous visitors), plus
 the noise real traffic carries: tracker retries (duplicates), clicks nobody mapped, crawlers
 and broken payloads. Unlike the simulator, which replays journeys in real time, this draws a
@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 
 import orjson
 
-from streams.simulator import BROWSER_AGENT, COMPANIES, COUNTRIES, CRAWLER_AGENT, INDUSTRIES, OUT_OF_MARKET, TITLES
+from streams.devtools.simulator import BROWSER_AGENT, COMPANIES, COUNTRIES, CRAWLER_AGENT, INDUSTRIES, OUT_OF_MARKET, TITLES
 
 # The tracker's context: its user agent is a third of a typical message's bytes.
 CONTEXT = {"userAgent": BROWSER_AGENT, "ip": "203.0.113.7"}

@@ -133,7 +133,7 @@ class _Run:
             self.changes.append(decision.change)
 
     def visitor(self, visitor_id: str, now: float) -> VisitorState | None:
-        """The visitor as held at ``now``; one unseen for the TTL is forgotten (streams.stitching.expire)."""
+        """The visitor as held at ``now``; one unseen for the TTL is forgotten (streams.worker.stitching.expire)."""
         visitor = self.visitors.get(visitor_id)
         if visitor is not None and is_expired(visitor, now, self.hold):
             del self.visitors[visitor_id]
@@ -142,7 +142,7 @@ class _Run:
         return visitor
 
     def anonymous(self, signal: Signal) -> None:
-        """Held on its visitor until identify, or the linked lead's (streams.stitching.hold)."""
+        """Held on its visitor until identify, or the linked lead's (streams.worker.stitching.hold)."""
         decision = on_anonymous(self.visitor(signal.lead_id, signal.occurred_at), signal, signal.occurred_at,
                                 self.hold)
         self.visitors[signal.lead_id] = decision.state
@@ -154,7 +154,7 @@ class _Run:
             self.counted[f"ignored:{IgnoreReason.EXPIRED_ANONYMOUS.value}"] += decision.evicted
 
     def stitch(self, visitor_id: str, lead_id: str, at: float) -> None:
-        """Identify linked the visitor: its held history is scored for the lead once (streams.pipeline.stitch)."""
+        """Identify linked the visitor: its held history is scored for the lead once (streams.worker.pipeline.stitch)."""
         linked = link(self.visitor(visitor_id, at), visitor_id, lead_id, at)
         self.visitors[visitor_id] = linked.state
         if linked.release_id is None:
@@ -187,7 +187,7 @@ class _Run:
                 self.changes.append(decision.change)
 
     def cool(self, lead_id: str, now: float) -> None:
-        """Apply the lead's demotions due by ``now``, each at its crossing time (streams.pipeline.demote)."""
+        """Apply the lead's demotions due by ``now``, each at its crossing time (streams.worker.pipeline.demote)."""
         state = self.states.get(lead_id)
         previous = None
         for _ in range(MAX_DEMOTIONS_PER_GAP):

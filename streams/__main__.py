@@ -1,5 +1,5 @@
 """``python -m streams`` runs the same CLI as the ``leadstream`` console script."""
 
-from streams.app import main
+from streams.cli import main
 
 main()

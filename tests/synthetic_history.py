@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from scoring import LeadEvent
-from streams.segment import decode_segment
+from streams.contracts.segment import decode_segment
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY = 86_400.0

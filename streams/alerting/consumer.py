@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError
 
-from streams.kafka_security import KafkaSecurity
+from streams.config.kafka_security import KafkaSecurity
 from streams.alerting.change import decode_change
 from streams.alerting.dead_letter import DeadLetters
 from streams.alerting.errors import AlertingError, SimulatedCrash, UnreadableChange

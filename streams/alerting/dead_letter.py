@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from streams.alerting.change import Change
 from streams.alerting.sinks import Delivery
-from streams.codecs import iso_time
+from streams.contracts.encoding import iso_time
 
 
 def dead_letter_entry(change: Change, delivery: Delivery, sink: str, at: float) -> dict[str, Any]:

@@ -12,11 +12,12 @@ from yarl import URL
 from scoring import Stage, Temperature
 from streams.alerting.errors import AlertConfigError
 from streams.alerting.rules import DEFAULT_STAGES, DEFAULT_TEMPERATURES, AlertRule
-from streams.kafka_security import KafkaSecurity
-from streams.config import Settings
-from streams.config import settings as current_settings
+from streams.config.kafka_security import KafkaSecurity
+from streams.config.environment import Settings
+from streams.config.environment import settings as current_settings
+from streams.contracts.topics import QUALIFICATION
 
-ALERT_DEAD_LETTERS = "leads.alerts.dlq"  # unprefixed, like the names in streams/topics.py
+ALERT_DEAD_LETTERS = "leads.alerts.dlq"  # unprefixed, like the names in streams/contracts/topics.py
 STORE_FILE = "alerts.sqlite3"
 DEAD_LETTER_FILE = "alerts-dead-letters.jsonl"
 DEFAULT_ATTEMPTS = 4
@@ -93,8 +94,6 @@ def alert_options_from(
     (``dlq_topic=True`` means ``<prefix>leads.alerts.dlq``), alerts on entering hot or SQL.
     Temperatures and stages may be given as names or one comma-separated string.
     """
-    from streams.topics import QUALIFICATION  # imports the Faust app: only when options are built
-
     config = settings or current_settings()
     if dlq_topic is True:
         dlq_topic = config.topic_prefix + ALERT_DEAD_LETTERS

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from streams.collector.write_keys import WriteKeys, parse_write_keys
-from streams.config import _number
+from streams.config.environment import _number
 from streams.errors import ConfigError
 
 DEFAULT_PORT = 8080

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from streams.segment import has_consent
+from streams.contracts.segment import has_consent
 
 _NO = frozenset({"0", "false", "no", "off", "denied"})
 

@@ -1,6 +1,6 @@
 """Validation at the edge: one inbound message in, one record to produce (or why not) out.
 
-Structural checks are the worker's own (``streams.segment.decode_segment``), so the collector
+Structural checks are the worker's own (``streams.contracts.segment.decode_segment``), so the collector
 never accepts what the worker would dead-letter; the model is not consulted here, as a track
 name the model does not map is still a fact worth keeping (and the worker counts it as ignored).
 """
@@ -14,10 +14,10 @@ import orjson
 
 from scoring import EventType
 from scoring.signals import is_bot
-from streams.codecs import iso_time
+from streams.contracts.encoding import iso_time
 from streams.collector.consent import event_consents
-from streams.privacy import truncate_ips
-from streams.segment import MAX_CLOCK_SKEW_S, RejectReason, Rejection, decode_segment, iso_seconds
+from streams.contracts.privacy import truncate_ips
+from streams.contracts.segment import MAX_CLOCK_SKEW_S, RejectReason, Rejection, decode_segment, iso_seconds
 
 TIME_FIELDS = ("timestamp", "originalTimestamp", "sentAt")
 EVENT_TYPES = frozenset(t.value for t in EventType)

@@ -12,7 +12,7 @@ from aiohttp import web
 from streams.collector.config import CollectorSettings
 from streams.collector.consent import request_consents
 from streams.collector.edge import Hit
-from streams.privacy import truncate_ip
+from streams.contracts.privacy import truncate_ip
 
 VISITOR_COOKIE = "ls_vid"
 VISITOR_COOKIE_MAX_AGE_S = 365 * 86_400

@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
 
 from scoring import EventType
-from streams.segment import RejectReason
+from streams.contracts.segment import RejectReason
 
 REGISTRY = CollectorRegistry()  # separate: a process may hold a worker's metrics of the same names too
 ProcessCollector(registry=REGISTRY)

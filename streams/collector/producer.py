@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from streams.config import Settings
-from streams.topics import RAW_EVENTS
+from streams.config.environment import Settings
+from streams.contracts.topics import RAW_EVENTS
 
 log = logging.getLogger(__name__)
 # An HTTP client waits for the answer: better a 503 it can retry than a hung request.

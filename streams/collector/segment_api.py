@@ -21,7 +21,7 @@ from streams.collector.hits import hit_of
 from streams.collector.intake import Outcome
 from streams.collector.write_keys import presented_key
 from streams.collector import metrics
-from streams.segment import RejectReason
+from streams.contracts.segment import RejectReason
 
 SINGLE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 # The compact native form: short names for the Segment fields, nothing else.

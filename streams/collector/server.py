@@ -20,7 +20,7 @@ from streams.collector.pixel import pixel
 from streams.collector.producer import RawProducer
 from streams.collector.segment_api import SINGLE_TYPES, batch, native, single
 from streams.collector.snippet import snippet
-from streams.config import Settings
+from streams.config.environment import Settings
 from streams.errors import TopicMismatch
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class Collector:
 
 async def _ensure_topics(kafka: Settings) -> None:
     """Create the topics with the right partition counts before producing: auto-creation would not."""
-    from streams.topic_admin import ensure_topics
+    from streams.contracts.topic_admin import ensure_topics
 
     try:
         await ensure_topics(kafka)

@@ -14,8 +14,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.brokers import free_port
-from streams.worker_process import WorkerProcess
+from streams.devtools.brokers import free_port
+from streams.devtools.processes import WorkerProcess
 from tests.e2e.cli import leadstream_command
 from tests.integration.kafka_fixture import require_kafka_toolchain
 from tests.integration.pipeline_harness import FAST_GROUP_ENV, SCRIPTED_CLOCK_ENV, identify, page, track
@@ -80,5 +80,5 @@ async def test_a_journey_is_scored_by_a_worker_process_on_a_kafka_process(tmp_pa
         assert kafka.wait(timeout=60) == 0
         # `leadstream kafka` stops its broker on Ctrl-C: nothing is left listening.
         await asyncio.sleep(0.2)
-        from streams.brokers import port_is_free
+        from streams.devtools.brokers import port_is_free
         assert port_is_free(port)

@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from streams.brokers import BrokerBinaryMissing, tansu_binary
+from streams.devtools.brokers import BrokerBinaryMissing, tansu_binary
 from tests.e2e.cli import leadstream_command
 
 pytestmark = pytest.mark.embedded

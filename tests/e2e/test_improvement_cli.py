@@ -10,7 +10,7 @@ from pathlib import Path
 import orjson
 
 from scoring import SignalKind, load_model
-from streams.history import EventHistory, RawRecord, export_lines
+from streams.ops.recorded_events import EventHistory, RawRecord, export_lines
 from tests.e2e.cli import leadstream_command
 from tests.synthetic_history import synthetic_history
 

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 
 from scoring import Ignored, LeadState, apply, interpret, load_model
-from streams import codecs
-from streams.segment import Rejection, decode_segment
+from streams.contracts import change_records, lead_records
+from streams.contracts.segment import Rejection, decode_segment
 
 MAX_EVENT_BYTES = 32 * 1024
 # Differ between two emits of one change (and between runs): not part of what must be equal.
@@ -49,7 +49,7 @@ class Reference:
             reference.states[signal.lead_id] = decision.state
             if decision.change is not None:
                 reference.changes[decision.change.change_id] = change_content(
-                    codecs.change_to_dict(decision.change, 0.0, None))
+                    change_records.change_to_dict(decision.change, 0.0, None))
         return reference
 
     def differences(self, records: list[dict[str, Any]], states: dict[bytes, bytes]) -> list[str]:
@@ -72,7 +72,7 @@ class Reference:
             held = states.get(lead_id.encode())
             if held is None:
                 wrong.append(f"lead {lead_id} has no state in the changelog")
-            elif (actual := codecs.decode_state(lead_id, held)) != codecs.decode_state(lead_id, codecs.encode_state(expected)):
+            elif (actual := lead_records.decode_state(lead_id, held)) != lead_records.decode_state(lead_id, lead_records.encode_state(expected)):
                 wrong.append(f"lead {lead_id}: final state differs from an uninterrupted run's: {_state_diff(actual, expected)}")
         return wrong
 

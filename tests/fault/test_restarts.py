@@ -9,8 +9,8 @@ import pytest
 import pytest_asyncio
 
 from scoring import has_seen
-from streams import codecs
-from streams.faults import CRASH_EXIT_STATUS
+from streams.contracts import lead_records
+from streams.worker.faults import CRASH_EXIT_STATUS
 from tests.fault.harness import (
     duplicate_emits, journey, live_accounting, qualification_records, rounds, table_states,
     until_matches, wait_until,
@@ -56,7 +56,7 @@ async def test_a_crash_after_the_state_write_emits_the_change_once_after_recover
     assert status == CRASH_EXIT_STATUS, worker.log_tail()
     # The state reached the changelog; the change was never produced.
     held = (await table_states(pipeline)).get(CRASHING_LEAD.encode())
-    assert held is not None and has_seen(codecs.decode_state(CRASHING_LEAD, held), crashing[0]["messageId"])
+    assert held is not None and has_seen(lead_records.decode_state(CRASHING_LEAD, held), crashing[0]["messageId"])
     assert not [r for r in qualification_records(pipeline) if r["lead_id"] == CRASHING_LEAD]
 
     del worker.extra_env[CRASH_ENV]

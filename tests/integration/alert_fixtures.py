@@ -1,7 +1,7 @@
 """Builders and real servers for the alerts tests: qualification changes, a topic, a webhook receiver.
 
 Changes are the scoring core's own ``QualificationChange`` objects written with the worker's
-codec (``streams.codecs.encode_change``) and checked against the topic's JSON Schema; the
+codec (``streams.contracts.encode_change``) and checked against the topic's JSON Schema; the
 topic is real (Apache Kafka, 4 partitions) and the webhook is a real aiohttp server on
 127.0.0.1.
 """
@@ -28,8 +28,8 @@ from prometheus_client import REGISTRY
 from scoring import Contribution, QualificationChange, Scores, SignalKind, Stage, Status, Temperature
 from scoring.changes import change_id
 from streams.alerting import AlertOptions, AlertStats, alert_options_from, run_alerts
-from streams.codecs import change_to_dict, encode_change
-from streams.config import settings_from
+from streams.contracts.change_records import change_to_dict, encode_change
+from streams.config.environment import settings_from
 from tests.contracts import assert_matches_contract
 
 ALERT_TEST_PARTITIONS = 4

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from streams.brokers import (
+from streams.devtools.brokers import (
     ApacheKafka,
     BrokerBinaryMissing,
     EmbeddedBroker,

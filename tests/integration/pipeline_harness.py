@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from streams.worker_process import CollectorProcess, WorkerProcess
+from streams.devtools.processes import CollectorProcess, WorkerProcess
 
 # Faust's defaults (60 s) would make every join and rebalance in the suite slow.
 FAST_GROUP_ENV = {

@@ -22,7 +22,7 @@ import scoring
 from bench.kafka_io import preload
 from bench.memory import changelog_topic, compacted
 from bench.workload import generate
-from streams.worker_process import WorkerProcess
+from streams.devtools.processes import WorkerProcess
 from tests.integration.pipeline_harness import TEST_PARTITIONS, RunningPipeline, start_pipeline, stop_pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]

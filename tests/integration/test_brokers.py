@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from streams.brokers import ApacheKafka, BrokerBinaryMissing, EmbeddedBroker, PortInUse
+from streams.devtools.brokers import ApacheKafka, BrokerBinaryMissing, EmbeddedBroker, PortInUse
 
 CONSUME_TIMEOUT_SECONDS = 15.0
 

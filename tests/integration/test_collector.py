@@ -14,9 +14,9 @@ import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.codecs import iso_time
+from streams.contracts.encoding import iso_time
 from streams.collector.pixel import GIF
-from streams.worker_process import CollectorProcess
+from streams.devtools.processes import CollectorProcess
 from tests.contracts import assert_matches_contract
 from tests.monitoring_refs import referenced_metrics
 from tests.integration.pipeline_harness import (

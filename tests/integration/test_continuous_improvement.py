@@ -24,10 +24,11 @@ from scoring import Stage, load_model
 from scoring.crossing import next_demotion
 from scoring.outcomes import conversion
 from scoring.replay import replay
-from streams.codecs import change_to_dict, iso_time
-from streams.config import settings_from
-from streams.history import export_lines, read_jsonl, read_topics
-from streams.segment import decode_segment
+from streams.contracts.change_records import change_to_dict
+from streams.contracts.encoding import iso_time
+from streams.config.environment import settings_from
+from streams.ops.recorded_events import export_lines, read_jsonl, read_topics
+from streams.contracts.segment import decode_segment
 from tests.contracts import assert_matches_contract
 from tests.e2e.cli import leadstream_command
 from tests.integration.pipeline_harness import ICP_TRAITS, RunningPipeline, start_pipeline, stop_pipeline

@@ -20,8 +20,8 @@ import pytest_asyncio
 from scoring import apply, interpret, load_model
 from scoring.crossing import next_demotion
 from scoring.signals import Signal
-from streams.codecs import iso_time
-from streams.segment import decode_segment
+from streams.contracts.encoding import iso_time
+from streams.contracts.segment import decode_segment
 from tests.contracts import assert_matches_contract
 from tests.integration.pipeline_harness import ICP_TRAITS, RunningPipeline, start_pipeline, stop_pipeline
 

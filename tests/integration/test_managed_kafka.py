@@ -23,9 +23,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.brokers import ApacheKafka
-from streams.kafka_security import KafkaSecurity
-from streams.worker_process import WorkerFailed, WorkerProcess
+from streams.devtools.brokers import ApacheKafka
+from streams.config.kafka_security import KafkaSecurity
+from streams.devtools.processes import WorkerFailed, WorkerProcess
 from tests.integration.kafka_fixture import KAFKA_TEST_PARTITIONS, require_kafka_toolchain
 from tests.integration.pipeline_harness import (
     FAST_GROUP_ENV, SCRIPTED_CLOCK_ENV, TEST_PARTITIONS, RunningPipeline, TopicRecorder, identify, stop_pipeline, track,

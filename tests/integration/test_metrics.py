@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams.brokers import free_port
+from streams.devtools.brokers import free_port
 from tests.e2e.cli import leadstream_command
 from tests.monitoring_refs import referenced_metrics
 from tests.integration.pipeline_harness import (

@@ -9,7 +9,7 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from streams.partitioning import partition_for
+from streams.contracts.partitioning import partition_for
 from tests.contracts import assert_matches_contract
 from tests.integration.pipeline_harness import (
     TEST_PARTITIONS, RunningPipeline, identify_visitor, page, start_pipeline, stop_pipeline, visit,

@@ -9,10 +9,10 @@ import orjson
 import pytest
 
 from scoring.history import History, record
-from streams.board import auth, pages
-from streams.board.charts import Frame, nice_step, score_chart, transitions_chart
-from streams.board.feed import Closed, Hub, SeenChanges, TransitionCounter, decode_record, server_sent_event
-from streams.lead_view import history_document
+from streams.api.board import auth, pages
+from streams.api.board.charts import Frame, nice_step, score_chart, transitions_chart
+from streams.api.board.feed import Closed, Hub, SeenChanges, TransitionCounter, decode_record, server_sent_event
+from streams.api.lead_view import history_document
 from tests.unit.builders import HOUR, T0, days, identify, journey, model, signal
 
 SVG = "{http://www.w3.org/2000/svg}"

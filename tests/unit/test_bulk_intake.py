@@ -13,7 +13,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 
-from streams.bulk_intake import BulkIntake, Chunk
+from streams.worker.bulk_intake import BulkIntake, Chunk
 
 RAW = "leads.events.raw"
 

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from scoring import SignalKind, Stage, Status, Temperature, VisitorState, apply, load_model
 from scoring.criteria import Answer
 from scoring.history import History, record
-from streams import codecs
-from streams.simulator import plan_wave
+from streams.contracts import change_records, command_records, control_records, dead_letter_records, history_records, lead_records, signal_records, visitor_records
+from streams.devtools.simulator import plan_wave
 from tests.contracts import assert_matches_contract
 from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, journey, meddic_model, signal
 from tests.unit.test_decay_properties import signal_lists
@@ -46,20 +46,20 @@ def test_a_lead_state_survives_the_table_round_trip_exactly():
     assert state.recent_changes, "the journey should have produced changes to remember"
     assert state.profile and state.answers and state.levels.sql
 
-    assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
+    assert lead_records.decode_state(state.lead_id, lead_records.encode_state(state)) == state
     assert state.reached >= {Stage.IQL, Stage.SQL} and state.model_version == load_model().version
 
 
 def test_which_model_a_stored_state_was_classified_under_shows_in_its_bytes_alone():
     state = rich_journey()[-1].state
-    stored = codecs.encode_state(state)
-    reclassified = codecs.encode_state(replace(state, model_version="default-3"))
+    stored = lead_records.encode_state(state)
+    reclassified = lead_records.encode_state(replace(state, model_version="default-3"))
 
-    assert stored.startswith(codecs.classified_under("default-2"))
-    assert not reclassified.startswith(codecs.classified_under("default-2"))  # its changes still name default-2
-    assert reclassified.startswith(codecs.classified_under("default-3"))
+    assert stored.startswith(lead_records.classified_under("default-2"))
+    assert not reclassified.startswith(lead_records.classified_under("default-2"))  # its changes still name default-2
+    assert reclassified.startswith(lead_records.classified_under("default-3"))
     # A lead untouched since the format changed is not re-classified for it.
-    assert format_2_record(state).startswith(codecs.classified_under("default-2"))
+    assert format_2_record(state).startswith(lead_records.classified_under("default-2"))
 
 
 def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stands_now():
@@ -68,7 +68,7 @@ def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stand
     for newer in ("reached", "hottest", "model_version"):
         del stored[newer]
 
-    old = codecs.decode_state(state.lead_id, orjson.dumps(stored))
+    old = lead_records.decode_state(state.lead_id, orjson.dumps(stored))
 
     assert old.reached == {state.stage}
     assert (old.hottest, old.model_version) == (state.temperature, None)
@@ -145,12 +145,12 @@ def format_2_record(state, history=None):
 @given(signal_lists())
 def test_any_state_survives_the_compact_format_and_is_still_read_from_the_older_ones(steps):
     state = journey(steps)[-1].state
-    compact = codecs.encode_state(state)
+    compact = lead_records.encode_state(state)
 
-    assert orjson.loads(compact.partition(b"\n")[0])[0] == codecs.STATE_FORMAT
-    assert codecs.decode_state(state.lead_id, compact) == state
-    assert codecs.decode_state(state.lead_id, format_2_record(state)) == state
-    assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
+    assert orjson.loads(compact.partition(b"\n")[0])[0] == lead_records.STATE_FORMAT
+    assert lead_records.decode_state(state.lead_id, compact) == state
+    assert lead_records.decode_state(state.lead_id, format_2_record(state)) == state
+    assert lead_records.decode_state(state.lead_id, keyed_state(state)) == state
     assert len(compact) < len(format_2_record(state)) < len(keyed_state(state))
 
 
@@ -165,44 +165,44 @@ def test_a_lead_record_written_in_format_2_reads_back_as_the_same_state_and_hist
     state = decisions[-1].state
     old = format_2_record(state, history)
 
-    restored = codecs.decode_state(state.lead_id, old)
+    restored = lead_records.decode_state(state.lead_id, old)
     assert restored == state
-    assert codecs.decode_history(codecs.history_of(old)) == history
+    assert history_records.decode_history(lead_records.history_of(old)) == history
     # Written back, it moves to the current format, the same state and history still.
-    rewritten = codecs.encode_lead(restored, codecs.encode_history(codecs.decode_history(codecs.history_of(old))))
-    assert rewritten.startswith(b"[%d," % codecs.STATE_FORMAT)
-    assert codecs.decode_state(state.lead_id, rewritten) == state
-    assert codecs.decode_history(codecs.history_of(rewritten)) == history
+    rewritten = lead_records.encode_lead(restored, history_records.encode_history(history_records.decode_history(lead_records.history_of(old))))
+    assert rewritten.startswith(b"[%d," % lead_records.STATE_FORMAT)
+    assert lead_records.decode_state(state.lead_id, rewritten) == state
+    assert history_records.decode_history(lead_records.history_of(rewritten)) == history
 
 
 def test_a_state_written_in_the_keyed_format_before_format_2_is_read_exactly():
     state = rich_journey()[-1].state
     assert state.recent_changes and state.profile and state.answers
 
-    assert codecs.decode_state(state.lead_id, keyed_state(state)) == state
+    assert lead_records.decode_state(state.lead_id, keyed_state(state)) == state
     # Read back and written again, it moves to the compact format.
-    restored = codecs.decode_state(state.lead_id, keyed_state(state))
-    assert codecs.decode_state(state.lead_id, codecs.encode_state(restored)) == state
+    restored = lead_records.decode_state(state.lead_id, keyed_state(state))
+    assert lead_records.decode_state(state.lead_id, lead_records.encode_state(restored)) == state
 
 
 def test_a_state_in_a_format_this_version_does_not_know_is_refused():
-    head, _, changes = codecs.encode_state(rich_journey()[-1].state).partition(b"\n")
-    unknown = codecs.STATE_FORMAT + 1
+    head, _, changes = lead_records.encode_state(rich_journey()[-1].state).partition(b"\n")
+    unknown = lead_records.STATE_FORMAT + 1
     with pytest.raises(ValueError, match=f"format {unknown}"):
-        codecs.decode_state("lead-1", orjson.dumps([unknown, *orjson.loads(head)[1:]]) + b"\n" + changes)
+        lead_records.decode_state("lead-1", orjson.dumps([unknown, *orjson.loads(head)[1:]]) + b"\n" + changes)
 
 
 def test_remembered_changes_are_read_only_when_used_and_otherwise_written_back_as_they_were():
     signals = rich_signals()
     decisions = journey(signals)
     state = decisions[-1].state
-    stored = codecs.encode_state(state)
-    restored = codecs.decode_state(state.lead_id, stored)
+    stored = lead_records.encode_state(state)
+    restored = lead_records.decode_state(state.lead_id, stored)
 
     # An event that changes nothing carries the remembered changes over untouched, bytes and all.
     quiet = apply(restored, signal("blog_view", T0 + 301), load_model())
     assert quiet.change is None
-    assert codecs.encode_state(quiet.state).partition(b"\n")[2] == stored.partition(b"\n")[2]
+    assert lead_records.encode_state(quiet.state).partition(b"\n")[2] == stored.partition(b"\n")[2]
     # A redelivery re-emits what it caused, read from them.
     cause = next(s for s, d in zip(signals, decisions) if d.change is not None and d.change == state.recent_changes[-1][1])
     redelivered = apply(restored, cause, load_model())
@@ -213,7 +213,7 @@ def test_remembered_changes_are_read_only_when_used_and_otherwise_written_back_a
 def test_a_decoded_state_keeps_scoring_as_the_original_would():
     model = load_model()
     state = rich_journey()[-1].state
-    restored = codecs.decode_state(state.lead_id, codecs.encode_state(state))
+    restored = lead_records.decode_state(state.lead_id, lead_records.encode_state(state))
 
     for next_signal in (signal("contact_form", T0 + 400), signal("page_view", T0 + days(20)),
                         identify(T0 + 500, "dana@rivalscore.com")):
@@ -225,8 +225,8 @@ def test_a_forwarded_signal_survives_the_topic_round_trip_and_meets_its_contract
     for forwarded in (signal("pricing_view", T0),
                       signal(None, T0, profile={"email": "Dana@Acme.io", **ICP_FIT}, answers={"budget": "no"}),
                       answer(T0, timeline="unknown", champion="yes")):
-        assert_matches_contract("leads.signals", orjson.loads(codecs.encode_signal(forwarded, T0 + 1)))
-        assert codecs.decode_signal(codecs.encode_signal(forwarded, T0 + 1)) == (forwarded, T0 + 1)
+        assert_matches_contract("leads.signals", orjson.loads(signal_records.encode_signal(forwarded, T0 + 1)))
+        assert signal_records.decode_signal(signal_records.encode_signal(forwarded, T0 + 1)) == (forwarded, T0 + 1)
 
 
 def test_a_visitors_held_history_survives_the_table_round_trip():
@@ -234,38 +234,38 @@ def test_a_visitors_held_history_survives_the_table_round_trip():
             signal(None, T0 + 1, lead="v-1", anonymous=True, profile={"company": "Acme"}, answers={"need": "yes"}))
     for state in (VisitorState("v-1", held=held, last_seen=T0 + 2),
                   VisitorState("v-1", lead_id="lead-9", last_seen=T0)):
-        assert codecs.decode_visitor("v-1", codecs.encode_visitor(state)) == state
+        assert visitor_records.decode_visitor("v-1", visitor_records.encode_visitor(state)) == state
 
 
 def test_every_command_on_the_signals_topic_meets_its_contract():
     released = (signal("pricing_view", T0, lead="lead-9"), signal(None, T0 + 1, lead="lead-9", answers={"need": "yes"}))
     commands = [
-        codecs.encode_command(codecs.ERASE, "lead-9", T0),
-        codecs.encode_command(codecs.FEEDBACK, "lead-9", T0, feedback_id="f1", verdict="rejected", reason="no budget",
+        command_records.encode_command(command_records.ERASE, "lead-9", T0),
+        command_records.encode_command(command_records.FEEDBACK, "lead-9", T0, feedback_id="f1", verdict="rejected", reason="no budget",
                               by="sam"),
-        codecs.encode_command(codecs.STITCH, "lead-9", T0, visitor_id="v-1"),
-        codecs.encode_release("lead-9", "v-1", "release:abc", released, T0),
-        codecs.encode_command(codecs.EXPIRE, None, T0, visitor_id="v-1"),
-        codecs.encode_command(codecs.DECAY, "lead-9", T0, due=T0 - 5),
-        codecs.encode_command(codecs.OUTCOME, "lead-9", T0, outcome="won", event_id="crm-1"),
-        codecs.encode_command(codecs.RECLASSIFY, "lead-9", T0, version="2026.2", cause="model:2026.2@3"),
+        command_records.encode_command(command_records.STITCH, "lead-9", T0, visitor_id="v-1"),
+        command_records.encode_release("lead-9", "v-1", "release:abc", released, T0),
+        command_records.encode_command(command_records.EXPIRE, None, T0, visitor_id="v-1"),
+        command_records.encode_command(command_records.DECAY, "lead-9", T0, due=T0 - 5),
+        command_records.encode_command(command_records.OUTCOME, "lead-9", T0, outcome="won", event_id="crm-1"),
+        command_records.encode_command(command_records.RECLASSIFY, "lead-9", T0, version="2026.2", cause="model:2026.2@3"),
     ]
     for command in commands:
-        assert codecs.is_command(command)
+        assert command_records.is_command(command)
         assert_matches_contract("leads.signals", orjson.loads(command))
     release = orjson.loads(commands[3])
-    assert tuple(codecs.signal_from_dict(each) for each in release["signals"]) == released
+    assert tuple(signal_records.signal_from_dict(each) for each in release["signals"]) == released
 
 
 def test_an_applied_model_record_meets_its_contract_and_reads_back():
-    record = codecs.encode_model_applied('version = "fast-2"\n', "fast-2", "fast-1", T0)
+    record = control_records.encode_model_applied('version = "fast-2"\n', "fast-2", "fast-1", T0)
     assert_matches_contract("leads.control", orjson.loads(record))
-    assert codecs.decode_model_applied(record)["model"] == 'version = "fast-2"\n'
+    assert control_records.decode_model_applied(record)["model"] == 'version = "fast-2"\n'
 
 
 def test_a_malformed_command_breaks_the_contract():
     with pytest.raises(AssertionError, match="visitor_id"):
-        assert_matches_contract("leads.signals", orjson.loads(codecs.encode_command(codecs.STITCH, "lead-9", T0)))
+        assert_matches_contract("leads.signals", orjson.loads(command_records.encode_command(command_records.STITCH, "lead-9", T0)))
 
 
 def test_emitted_changes_and_dead_letters_meet_their_contracts():
@@ -275,16 +275,16 @@ def test_emitted_changes_and_dead_letters_meet_their_contracts():
     assert {c.to_stage for c in emitted} >= {Stage.IQL, Stage.SQL, Stage.DISQUALIFIED}
 
     for change in emitted:
-        message = orjson.loads(codecs.encode_change(change, T0 + 61, T0 + 60.5))
+        message = orjson.loads(change_records.encode_change(change, T0 + 61, T0 + 60.5))
         assert_matches_contract("leads.qualification", message)
         assert list(message["criteria"]) == list(change.criteria)  # the framework's order
-    letter = codecs.encode_dead_letter("malformed_json", "bad", b"k", b"{", "leads.events.raw", 3, 42, T0, T0 + 1)
+    letter = dead_letter_records.encode_dead_letter("malformed_json", "bad", b"k", b"{", "leads.events.raw", 3, 42, T0, T0 + 1)
     assert_matches_contract("leads.events.dlq", orjson.loads(letter))
 
 
 def test_a_dead_letter_of_a_huge_record_keeps_its_start_and_fits_in_a_kafka_record():
     huge = b"x" * 3_000_000
-    letter = codecs.encode_dead_letter("oversized", "big", None, huge, "leads.events.raw", 0, 1, T0, T0 + 1)
+    letter = dead_letter_records.encode_dead_letter("oversized", "big", None, huge, "leads.events.raw", 0, 1, T0, T0 + 1)
     message = orjson.loads(letter)
     assert len(letter) < 1_000_000
     assert message["value_truncated"] and message["value_bytes"] == len(huge)
@@ -294,7 +294,7 @@ def test_a_dead_letter_of_a_huge_record_keeps_its_start_and_fits_in_a_kafka_reco
 def test_an_emitted_change_carries_scores_fit_reasons_framework_and_disqualifiers():
     change = next(d.change for d in journey([identify(T0, "kim@rivalscore.com", **ICP_FIT)]) if d.change)
 
-    message = orjson.loads(codecs.encode_change(change, T0 + 1, None))
+    message = orjson.loads(change_records.encode_change(change, T0 + 1, None))
 
     assert message["to_stage"] == "disqualified"
     assert message["disqualified_by"] == ["competitor"]
@@ -318,7 +318,7 @@ def test_the_simulators_well_formed_events_meet_the_inbound_contract():
 def test_a_lead_claiming_an_absurd_company_size_can_still_be_stored():
     state = journey([identify(T0, "dana@acme.io", employees="100000000000000000000")])[-1].state
 
-    assert codecs.decode_state(state.lead_id, codecs.encode_state(state)) == state
+    assert lead_records.decode_state(state.lead_id, lead_records.encode_state(state)) == state
 
 
 def test_a_lead_history_survives_the_table_round_trip_exactly_folded_or_not():
@@ -331,7 +331,7 @@ def test_a_lead_history_survives_the_table_round_trip_exactly_folded_or_not():
         assert history.moves and history.events[-1].answers  # the BANT answers come last
         assert (history.folded_events > 0) == (kept == 4)
 
-        assert codecs.decode_history(codecs.encode_history(history)) == history
+        assert history_records.decode_history(history_records.encode_history(history)) == history
 
 
 def test_a_lead_record_holds_its_state_and_its_history_and_each_reads_back_alone():
@@ -344,24 +344,24 @@ def test_a_lead_record_holds_its_state_and_its_history_and_each_reads_back_alone
     without_changes = replace(with_changes, recent_changes=())
     assert with_changes.recent_changes
     for state in (with_changes, without_changes):
-        stored = codecs.encode_lead(state, codecs.encode_history(history))
+        stored = lead_records.encode_lead(state, history_records.encode_history(history))
 
-        assert codecs.decode_state(state.lead_id, stored) == state
-        assert codecs.decode_history(codecs.history_of(stored)) == history
+        assert lead_records.decode_state(state.lead_id, stored) == state
+        assert history_records.decode_history(lead_records.history_of(stored)) == history
         # A lead scored before it had a history line: the state alone, and no history.
-        assert codecs.history_of(codecs.encode_lead(state)) == b""
-        assert codecs.decode_state(state.lead_id, codecs.encode_lead(state)) == state
+        assert lead_records.history_of(lead_records.encode_lead(state)) == b""
+        assert lead_records.decode_state(state.lead_id, lead_records.encode_lead(state)) == state
 
 
 def test_every_signal_kind_stage_temperature_and_status_has_a_code_in_the_lead_record():
     state = rich_journey()[-1].state
     for kind in SignalKind:
-        stored = codecs.encode_state(replace(state, tallies={kind: next(iter(state.tallies.values()))}))
-        assert codecs.decode_state(state.lead_id, stored).tallies.keys() == {kind}
+        stored = lead_records.encode_state(replace(state, tallies={kind: next(iter(state.tallies.values()))}))
+        assert lead_records.decode_state(state.lead_id, stored).tallies.keys() == {kind}
     for stage in Stage:
         for temperature in Temperature:
             moved = replace(state, stage=stage, temperature=temperature, reached=frozenset({stage}), hottest=temperature)
-            assert codecs.decode_state(state.lead_id, codecs.encode_state(moved)) == moved
+            assert lead_records.decode_state(state.lead_id, lead_records.encode_state(moved)) == moved
     for status in Status:
         answered = replace(state, answers={"need": Answer(status, T0)})
-        assert codecs.decode_state(state.lead_id, codecs.encode_state(answered)).answers["need"].status is status
+        assert lead_records.decode_state(state.lead_id, lead_records.encode_state(answered)).answers["need"].status is status

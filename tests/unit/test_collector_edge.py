@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import MultiDict
 
-from streams.codecs import iso_time
+from streams.contracts.encoding import iso_time
 from streams.collector.config import collector_settings_from
 from streams.collector.consent import request_consents
 from streams.collector.edge import Accepted, Hit, Refused, Rejected, Unreadable, admit
@@ -19,7 +19,7 @@ from streams.collector.pixel import pixel_event
 from streams.collector.segment_api import from_native
 from streams.collector.write_keys import basic_auth_key, parse_write_keys, presented_key
 from streams.errors import ConfigError
-from streams.segment import MAX_CLOCK_SKEW_S
+from streams.contracts.segment import MAX_CLOCK_SKEW_S
 from tests.unit.builders import T0
 
 HIT = Hit(received_at=T0, client_ip="198.51.100.0")

@@ -9,10 +9,10 @@ import pytest
 
 from scoring import LeadEvent, Verdict
 from scoring.replay import SalesVerdict
-from streams.config import settings_from
+from streams.config.environment import settings_from
 from streams.errors import ConfigError, HistoryError
-from streams.history import EventHistory, RawRecord, in_arrival_order, export_lines, read_jsonl
-from streams.topic_admin import retention_ms
+from streams.ops.recorded_events import EventHistory, RawRecord, in_arrival_order, export_lines, read_jsonl
+from streams.contracts.topic_admin import retention_ms
 
 T = 1_767_225_600.0
 

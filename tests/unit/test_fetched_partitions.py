@@ -9,7 +9,7 @@ from typing import Any
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
-import streams.faust_fixes  # noqa: F401 — the fix under test
+import streams.faust_ext.fixes  # noqa: F401 — the fix under test
 
 RAW, CHANGELOG = TP("leads.events.raw", 1), TP("leads-changelog", 1)
 

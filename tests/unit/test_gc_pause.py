@@ -7,8 +7,8 @@ import gc
 
 import pytest
 
-from streams import metrics
-from streams.gc_pause import PauseTimer, collector_paused, freeze_loaded_objects
+from streams.worker import metrics
+from streams.worker.gc_pause import PauseTimer, collector_paused, freeze_loaded_objects
 
 
 def test_the_collector_resumes_after_the_block_even_when_it_raises():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.census import HeldCount
+from streams.worker.census import HeldCount
 
 
 def test_a_first_recount_takes_over_everything_the_owned_partitions_hold():

@@ -112,8 +112,8 @@ def test_a_lead_scored_before_histories_were_kept_is_exact_from_its_as_of_time()
 def test_a_batch_adding_to_a_history_in_place_writes_the_bytes_the_whole_record_path_writes(
     signals, in_time_order, batch_ends,
 ):
-    from streams import codecs
-    from streams.lead_history import HistoryDraft
+    from streams.contracts import history_records, lead_records
+    from streams.worker.history_draft import HistoryDraft
 
     if in_time_order:  # most traffic: appended in place until the oldest must fold
         signals = sorted(signals, key=lambda each: each.occurred_at)
@@ -125,39 +125,39 @@ def test_a_batch_adding_to_a_history_in_place_writes_the_bytes_the_whole_record_
         whole = record(whole, each, decision.change, model())
         draft.record(each, decision.change, model())
         if index in batch_ends:  # the batch ends: its record is written, and the next batch reads it
-            draft = HistoryDraft.of_record(codecs.encode_lead(decision.state, draft.encode()), decision.state)
-    assert draft.encode() == codecs.encode_history(whole)
-    assert codecs.decode_history(draft.encode()) == whole
+            draft = HistoryDraft.of_record(lead_records.encode_lead(decision.state, draft.encode()), decision.state)
+    assert draft.encode() == history_records.encode_history(whole)
+    assert history_records.decode_history(draft.encode()) == whole
 
 
 def test_moves_added_in_place_keep_only_the_latest_as_the_whole_record_path_does():
-    from streams import codecs
-    from streams.lead_history import HistoryDraft
+    from streams.contracts import history_records, lead_records
+    from streams.worker.history_draft import HistoryDraft
 
     moved = [d.change for d in journey([signal("demo_request", T0 + HOUR * n, profile={"email": "ada@acme.com"})
                                         for n in range(3)]) if d.change is not None]
     assert moved
-    whole, draft = History(), HistoryDraft.of_record(codecs.encode_lead(journey([signal(None, T0)])[0].state,
-                                                              codecs.encode_history(History())), None)
+    whole, draft = History(), HistoryDraft.of_record(lead_records.encode_lead(journey([signal(None, T0)])[0].state,
+                                                              history_records.encode_history(History())), None)
     for _ in range(20):
         for change in moved:
             whole = record(whole, None, change, model())
             draft.record(None, change, model())
     assert len(whole.moves) == 16
-    assert draft.encode() == codecs.encode_history(whole)
+    assert draft.encode() == history_records.encode_history(whole)
 
 
 def test_the_event_that_makes_the_oldest_fold_is_recorded_as_the_whole_record_path_does():
-    from streams import codecs
-    from streams.lead_history import HistoryDraft
+    from streams.contracts import history_records, lead_records
+    from streams.worker.history_draft import HistoryDraft
 
     signals = [signal("blog_view", T0 + HOUR * n) for n in range(65)]
     decisions = journey(signals)
     whole = History()
     for decision, each in zip(decisions[:64], signals):
         whole = record(whole, each, decision.change, model())
-    draft = HistoryDraft.of_record(codecs.encode_lead(decisions[63].state, codecs.encode_history(whole)), decisions[63].state)
+    draft = HistoryDraft.of_record(lead_records.encode_lead(decisions[63].state, history_records.encode_history(whole)), decisions[63].state)
     whole = record(whole, signals[64], decisions[64].change, model())
     draft.record(signals[64], decisions[64].change, model())
     assert len(whole.events) == 64 and whole.folded_events == 1
-    assert draft.encode() == codecs.encode_history(whole)
+    assert draft.encode() == history_records.encode_history(whole)

@@ -17,9 +17,9 @@ import faust
 import pytest
 from faust.types.auth import AuthProtocol, SASLMechanism
 
-from streams.config import settings_from
+from streams.config.environment import settings_from
 from streams.errors import ConfigError
-from streams.kafka_security import MECHANISMS, PROTOCOLS, KafkaSecurity, security_from
+from streams.config.kafka_security import MECHANISMS, PROTOCOLS, KafkaSecurity, security_from
 
 SASL_ENV = {
     "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",

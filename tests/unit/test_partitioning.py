@@ -6,7 +6,7 @@ from aiokafka.partitioner import DefaultPartitioner, murmur2 as reference_murmur
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.partitioning import murmur2, partition_for
+from streams.contracts.partitioning import murmur2, partition_for
 
 
 @settings(max_examples=2000)
@@ -33,7 +33,7 @@ def test_known_values_from_the_java_client():
 
 @given(st.binary(min_size=1, max_size=60), st.integers(min_value=1, max_value=64))
 def test_the_producers_partitioner_sends_each_key_where_aiokafkas_default_would(key: bytes, partitions: int):
-    from streams.partitioning import kafka_partitioner
+    from streams.contracts.partitioning import kafka_partitioner
 
     all_partitions = list(range(partitions))
     assert kafka_partitioner(key, all_partitions, all_partitions) == DefaultPartitioner()(

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.privacy import _IPV4, _IPV6, truncate_ip, truncate_ips
+from streams.contracts.privacy import _IPV4, _IPV6, truncate_ip, truncate_ips
 
 
 @pytest.mark.parametrize(("address", "truncated"), [

@@ -15,7 +15,7 @@ from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
-import streams.faust_fixes  # noqa: F401 — the fix under test
+import streams.faust_ext.fixes  # noqa: F401 — the fix under test
 
 NEVER, AT_ZERO, COMMITTED = TP("leads.events.raw", 0), TP("leads.events.raw", 1), TP("leads.events.raw", 2)
 CHANGELOG = TP("leadstream-leads-changelog", 0)

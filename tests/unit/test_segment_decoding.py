@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import EventType, LeadEvent, interpret, load_model
-from streams.segment import (
+from streams.contracts.segment import (
     MAX_ATTRIBUTE_NAME,
     MAX_ATTRIBUTE_TEXT,
     MAX_ATTRIBUTES,

@@ -1,0 +1,54 @@
+"""``leadstream alerts``: the alerts consumer, run until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+from prometheus_client import start_http_server
+
+from streams.alerting import alert_options_from, run_alerts
+from streams.cli_support import runs_async
+from streams.config.environment import settings
+
+
+@click.command()
+@click.option("--webhook-url", default=None, envvar="LEADSTREAM_ALERTS_WEBHOOK_URL",
+              help="POST Slack-compatible JSON here (default: print to the console)")
+@click.option("--on-temperature", multiple=True, help="Temperatures whose promotions alert (default: hot)")
+@click.option("--on-stage", multiple=True, help="Stages whose promotions alert (default: sql)")
+@click.option("--attempts", type=int, default=None, help="Webhook attempts before dead-lettering (default: 4)")
+@click.option("--backoff-base", type=float, default=None, help="First retry delay in seconds, doubling (0.5)")
+@click.option("--request-timeout", type=float, default=None, help="Seconds per webhook request (10)")
+@click.option("--max-retry-after", type=float, default=None, help="Longest Retry-After honoured, seconds (60)")
+@click.option("--store", default=None, help="Dedupe store file (default: $LEADSTREAM_DATA_DIR/alerts.sqlite3)")
+@click.option("--dead-letters", default=None,
+              help="Dead-letter file (default: $LEADSTREAM_DATA_DIR/alerts-dead-letters.jsonl)")
+@click.option("--dlq-topic", is_flag=True, default=False, help="Also write dead letters to leads.alerts.dlq")
+@click.option("--group-id", default=None, help="Consumer group (default: <LEADSTREAM_APP_ID>-alerts)")
+@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics on this port")
+@runs_async
+async def alerts(
+    webhook_url: str | None, on_temperature: tuple[str, ...], on_stage: tuple[str, ...],
+    attempts: int | None, backoff_base: float | None, request_timeout: float | None,
+    max_retry_after: float | None, store: str | None, dead_letters: str | None, dlq_topic: bool,
+    group_id: str | None, metrics_port: int | None,
+) -> None:
+    """Alert sales when a lead turns hot or reaches SQL: console, or a webhook with retries."""
+    options = alert_options_from(
+        settings(), webhook_url=webhook_url, on_temperatures=on_temperature, on_stages=on_stage,
+        attempts=attempts, backoff_base_s=backoff_base, request_timeout_s=request_timeout,
+        max_retry_after_s=max_retry_after, store_path=store, dead_letter_path=dead_letters,
+        dlq_topic=dlq_topic or None, group_id=group_id,
+    )
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=settings().web_host)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    sink = f"webhook {options.webhook_url.split('/')[2]}" if options.webhook_url else "the console"
+    print(f"alerts   {options.topic} → {sink}; group {options.group_id}; Ctrl-C stops", flush=True)
+    stats = await run_alerts(options, stop)
+    print(f"alerts   stopped: {stats}", flush=True)

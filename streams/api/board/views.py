@@ -1,0 +1,314 @@
+"""The lead board on every worker's web server: pages, the live feed, and who may see them.
+
+The board is a client of the lead API: its numbers come from the same calls an API user makes
+(GET /leads merged over every worker, GET /leads/{id}/history from the lead's owner, every
+worker's /stats), so what it shows is what the API answers. Live updates come from the
+qualification topic (streams/api/board/feed.py), pushed to the page as server-sent events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from importlib import resources
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aiohttp
+import orjson
+from aiohttp.web import StreamResponse
+from faust.web import Request, Response, View
+
+from scoring.model import default_model_text
+from streams.worker.app import app
+from streams.api.board import auth, pages
+from streams.api.board.feed import (
+    LEAD_ERASED, Closed, Hub, QualificationFeed, SeenChanges, TransitionCounter, server_sent_event,
+)
+from streams.config.environment import scoring_model, settings
+from streams.api.leads import worker_urls
+from streams.worker.topics import qualification_topic
+
+log = logging.getLogger(__name__)
+
+HOT_LIMIT = 50
+FUNNEL_EVERY_S = 5.0  # also without changes: new anonymous leads move the counts without one
+KEEPALIVE_S = 15.0
+FEED_READY_WAIT_S = 10.0
+CALL_TIMEOUT = aiohttp.ClientTimeout(total=10)
+STATIC = {
+    name: (resources.files("streams.api.board").joinpath(f"static/{name}").read_bytes(), content_type)
+    for name, content_type in (("board.css", "text/css"), ("board.js", "text/javascript"))
+}
+
+hub = Hub()
+transitions = TransitionCounter()
+seen = SeenChanges()
+funnel_moved = asyncio.Event()
+_feed: QualificationFeed | None = None
+
+
+# --- calls to the lead API (this worker's own, which routes to the others) ---------------------
+
+def _api_headers() -> dict[str, str]:
+    token = settings().api_token
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+async def _get_json(url: str) -> tuple[int, Any]:
+    try:
+        async with app.http_client.get(url, headers=_api_headers(), timeout=CALL_TIMEOUT) as response:
+            return response.status, await response.json(content_type=None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        log.info("board: %s did not answer: %r", url, exc)
+        return 0, None
+
+
+def _me() -> str:
+    return str(app.conf.canonical_url).rstrip("/")
+
+
+async def merged_stats() -> dict[str, Any] | None:
+    """Every worker's /stats summed: the funnel, as the API tells it. None if a worker is silent."""
+    urls = sorted(worker_urls())
+    answers = await asyncio.gather(*(_get_json(url.rstrip("/") + "/stats") for url in urls))
+    if any(status != 200 for status, _ in answers):
+        return None
+    merged: dict[str, Any] = {"leads": 0, "leads_per_stage": {}, "leads_per_temperature": {}, "workers": len(urls)}
+    for _, stats in answers:
+        merged["leads"] += stats["leads"]
+        for part in ("leads_per_stage", "leads_per_temperature"):
+            for name, count in stats[part].items():
+                merged[part][name] = merged[part].get(name, 0) + count
+    return merged
+
+
+async def hottest() -> list[dict[str, Any]] | None:
+    """The hot leads among the hottest across all workers (GET /leads), hottest first."""
+    status, body = await _get_json(f"{_me()}/leads?limit={HOT_LIMIT}")
+    if status != 200:
+        return None
+    return [pages.hot_lead_from_document(d) for d in body["leads"] if d["temperature"] == "hot"]
+
+
+async def funnel_html() -> str:
+    return pages.funnel_fragment(await merged_stats(), transitions.per_minute(), transitions.last_minute(),
+                                 transitions.by_move())
+
+
+# --- the live feed ---------------------------------------------------------------------------
+
+def on_record(record: dict[str, Any]) -> None:
+    """One change (or erasure notice) from the qualification topic, as every open board should see it."""
+    funnel_moved.set()
+    lead_id = record["lead_id"]
+    if record.get("kind") == LEAD_ERASED:
+        hub.publish(server_sent_event("hot-remove", orjson.dumps({"lead_id": lead_id})))
+        hub.publish(server_sent_event("lead-erased", orjson.dumps({"lead_id": lead_id})), lead_id=lead_id)
+        return
+    if not seen.first_time(record["change_id"]):
+        return  # re-emitted for a redelivered event: shown once
+    transitions.add(record)
+    hub.publish(server_sent_event("lead-moved", orjson.dumps({
+        "lead_id": lead_id, "notice": pages.move_notice(record),
+    })), lead_id=lead_id)
+    was_hot, is_hot = record["from_temperature"] == "hot", record["to_temperature"] == "hot"
+    if is_hot:
+        lead = pages.hot_lead_from_change(record)
+        announce = f"{lead['lead_id']} ({lead['account'] or 'no company'}) turned hot, score {lead['score']:.0f}"
+        event = "hot-update" if was_hot else "hot-add"
+        hub.publish(server_sent_event(event, orjson.dumps({
+            "lead_id": lead["lead_id"], "row": pages.hot_row(lead, fresh=not was_hot),
+            "announce": "" if was_hot else announce,
+        })))
+    elif was_hot:
+        hub.publish(server_sent_event("hot-remove", orjson.dumps({"lead_id": record["lead_id"]})))
+
+
+async def _publish_funnel() -> None:
+    """While anyone watches: the funnel after each burst of changes, and every few seconds anyway."""
+    while True:
+        await hub.joined.wait()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(funnel_moved.wait(), FUNNEL_EVERY_S)
+        funnel_moved.clear()
+        await asyncio.sleep(0.25)  # let a burst of changes land first
+        if hub.overview_listeners:
+            hub.publish(server_sent_event("funnel", await funnel_html()))
+
+
+@app.task
+async def run_board_feed() -> None:
+    global _feed
+    config = settings()
+    _feed = QualificationFeed(qualification_topic.get_topic_name(), config.bootstrap_servers,
+                              config.security.client_kwargs(), on_record)
+    try:
+        await asyncio.gather(_feed.run(), _publish_funnel())
+    finally:
+        hub.close()  # open pages end their streams, so the web server stops without waiting
+
+
+# --- who may look ------------------------------------------------------------------------------
+
+def _without_token(request: Request) -> str:
+    query = [(k, v) for k, v in request.query.items() if k != "token"]
+    return request.path + (f"?{urlencode(query)}" if query else "")
+
+
+def _signed_in(view: View, request: Request, target: str) -> Response:
+    response = view.html("", status=303, headers={"Location": target, "Cache-Control": "no-store"})
+    token = settings().api_token
+    assert token is not None
+    response.set_cookie(auth.COOKIE, auth.cookie_value(token), max_age=auth.COOKIE_MAX_AGE_S, path="/board",
+                        httponly=True, samesite="Strict", secure=request.secure)
+    return response
+
+
+def _guard(view: View, request: Request, page: bool = True) -> Response | None:
+    """None when the request may see the board; otherwise the answer (sign-in, or 401)."""
+    token = settings().api_token
+    if token is None:
+        return None
+    offered = request.query.get("token")
+    if offered is not None and auth.token_matches(token, offered):
+        return _signed_in(view, request, _without_token(request))  # the token leaves the address bar
+    if auth.allowed(token, request.headers.get("Authorization"), request.cookies.get(auth.COOKIE)):
+        return None
+    if not page:
+        return view.json({"error": "missing or wrong bearer token"}, status=401)
+    return view.html(pages.login_page(auth.safe_next(_without_token(request)), failed=offered is not None),
+                     status=401, headers={"Cache-Control": "no-store"})
+
+
+def _html(view: View, html: str, status: int = 200) -> Response:
+    return view.html(html, status=status, headers={"Cache-Control": "no-store"})
+
+
+# --- pages ----------------------------------------------------------------------------------------
+
+@app.page("/board")
+class BoardView(View):
+    async def get(self, request: Request) -> Response:
+        """Funnel and hot leads, live."""
+        if (refused := _guard(self, request)) is not None:
+            return refused
+        funnel, hot = await asyncio.gather(funnel_html(), hottest())
+        return _html(self, pages.overview(funnel, hot, HOT_LIMIT))
+
+
+@app.page("/board/events")
+class BoardEventsView(View):
+    async def get(self, request: Request) -> Any:
+        """Server-sent events: the hot list and funnel on connect, then every change as it happens.
+
+        With ``?lead=<id>`` (a lead page): only that lead's moves and erasure.
+        """
+        if (refused := _guard(self, request, page=False)) is not None:
+            return refused
+        response = StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        if _feed is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(_feed.ready.wait(), FEED_READY_WAIT_S)
+        lead_id = request.query.get("lead") or None
+        try:
+            async with hub.subscribe(lead_id) as subscription:
+                if lead_id is not None:
+                    await response.write(server_sent_event("following", orjson.dumps({"lead_id": lead_id})))
+                else:
+                    # Subscribed first, then the snapshot: a change in between is applied twice, never missed.
+                    funnel, hot = await asyncio.gather(funnel_html(), hottest())
+                    await response.write(server_sent_event("funnel", funnel))
+                    await response.write(server_sent_event("hot", pages.hot_rows(hot or [])))
+                await self._stream(response, subscription)
+        except (ConnectionResetError, asyncio.CancelledError, Closed):
+            pass  # the browser left, or the worker is stopping
+        return response
+
+    async def _stream(self, response: StreamResponse, subscription: Any) -> None:
+        quiet = 0.0
+        while not self.app.should_stop:
+            message = await subscription.next(timeout=1.0)
+            if message is None:
+                quiet += 1.0
+                if quiet >= KEEPALIVE_S:
+                    await response.write(b": keepalive\n\n")
+                    quiet = 0.0
+                continue
+            quiet = 0.0
+            await response.write(message)
+
+
+@app.page("/board/leads/{lead_id}")
+class BoardLeadView(View):
+    async def get(self, request: Request, lead_id: str) -> Response:
+        """One lead: timeline, score over time, criteria, account, today's contributions."""
+        if (refused := _guard(self, request)) is not None:
+            return refused
+        status, document = await _get_json(f"{_me()}/leads/{quote(lead_id, safe='')}/history")
+        if status == 404:
+            return _html(self, pages.message_page("Unknown lead", f"No lead {lead_id!r} is held."), status=404)
+        if status != 200:
+            reason = document.get("error") if isinstance(document, dict) else "no answer"
+            return _html(self, pages.message_page("Lead not available", f"The lead API said: {reason}"), status=503)
+        return _html(self, pages.lead_page(document, scoring_model()))
+
+
+@app.page("/board/find")
+class BoardFindView(View):
+    async def get(self, request: Request) -> Response:
+        """The header's lead search: on to the lead's page."""
+        if (refused := _guard(self, request)) is not None:
+            return refused
+        lead_id = request.query.get("lead_id", "").strip()
+        target = f"/board/leads/{quote(lead_id, safe='')}" if lead_id else "/board"
+        return self.html("", status=303, headers={"Location": target})
+
+
+@app.page("/board/model")
+class BoardModelView(View):
+    async def get(self, request: Request) -> Response:
+        """The active scoring model as tables."""
+        if (refused := _guard(self, request)) is not None:
+            return refused
+        path = settings().model_path
+        return _html(self, pages.model_page(scoring_model(), str(path) if path else "the shipped default model"))
+
+
+@app.page("/board/model.toml")
+class BoardModelFileView(View):
+    async def get(self, request: Request) -> Response:
+        if (refused := _guard(self, request)) is not None:
+            return refused
+        path = settings().model_path
+        text = path.read_text("utf-8") if path else default_model_text()
+        return self.text(text, content_type="text/plain", headers={"Cache-Control": "no-store"})
+
+
+@app.page("/board/login")
+class BoardLoginView(View):
+    async def get(self, request: Request) -> Response:
+        return _html(self, pages.login_page(auth.safe_next(request.query.get("next")), failed=False))
+
+    async def post(self, request: Request) -> Response:
+        form = await request.post()
+        token, offered = settings().api_token, form.get("token")
+        target = auth.safe_next(str(form.get("next") or ""))
+        if token is None:
+            return self.html("", status=303, headers={"Location": target})
+        if isinstance(offered, str) and auth.token_matches(token, offered):
+            return _signed_in(self, request, target)
+        return _html(self, pages.login_page(target, failed=True), status=401)
+
+
+@app.page("/board/static/{name}")
+class BoardStaticView(View):
+    async def get(self, request: Request, name: str) -> Response:
+        """The stylesheet and script, shipped in the package (no CDN: the board works offline)."""
+        if name not in STATIC:
+            return self.text("not found", status=404)
+        body, content_type = STATIC[name]
+        return self.bytes(body, content_type=content_type, headers={"Cache-Control": "max-age=300"})

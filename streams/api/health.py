@@ -1,0 +1,44 @@
+"""The worker's HTTP endpoints: health, event accounting, lead counts, Prometheus metrics."""
+
+from __future__ import annotations
+
+from faust.exceptions import ConsumerNotStarted
+from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.web import Request, Response, View
+from prometheus_client import REGISTRY
+
+from streams.worker import metrics
+from streams.worker.app import app
+from streams.config.environment import scoring_model
+from streams.worker.pipeline import lead_census
+
+
+@app.page("/healthz")
+async def healthz(self: View, request: Request) -> Response:
+    """200 once the worker has partitions and its tables are recovered, 503 before."""
+    try:
+        ready = app.consumer is not None and bool(app.consumer.assignment()) and not app.rebalancing
+    except ConsumerNotStarted:  # asked while the worker is still starting: not ready, not an error
+        ready = False
+    ready = ready and app.tables.recovery.completed.is_set()
+    return self.json({"ready": ready, "model_version": scoring_model().version}, status=200 if ready else 503)
+
+
+@app.page("/accounting")
+async def accounting(self: View, request: Request) -> Response:
+    return self.json(metrics.accounting())
+
+
+@app.page("/stats")
+async def stats(self: View, request: Request) -> Response:
+    """Leads per stage and temperature in the partitions this worker actively owns."""
+    per_stage = lead_census.per_stage()
+    return self.json({
+        "leads": sum(per_stage.values()),
+        "leads_per_stage": per_stage,
+        "leads_per_temperature": lead_census.per_temperature(),
+    })
+
+
+# GET /metrics: ours and Faust's own (per-topic counts, event runtime, commits, rebalances).
+setup_prometheus_sensors(app, pattern="/metrics", registry=REGISTRY, name_prefix="faust")

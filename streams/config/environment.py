@@ -1,0 +1,167 @@
+"""Settings from environment variables, validated once with errors that name the variable."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from scoring import HoldLimits, ScoringModel, load_model
+from streams.config.clock import Clock, clock_from
+from streams.errors import ConfigError
+from streams.config.kafka_security import KafkaSecurity, security_from
+
+
+MAX_HELD_LIMIT = 200
+# Where streams/worker/faults.py may crash a worker on purpose (tests only): LEADSTREAM_FAULT_CRASH_AT.
+FAULT_POINTS = ("after-store",)
+
+
+@dataclass(frozen=True)
+class Settings:
+    bootstrap_servers: str
+    app_id: str
+    topic_prefix: str  # lets several deployments (or test runs) share one cluster
+    partitions: int
+    replication_factor: int
+    model_path: Path | None  # None: the shipped default model
+    max_event_bytes: int
+    max_batch_records: int
+    session_timeout_s: float
+    heartbeat_interval_s: float
+    rebalance_timeout_s: float
+    web_host: str
+    web_port: int
+    data_dir: Path
+    security: KafkaSecurity = KafkaSecurity()
+    api_token: str | None = None  # when set, the lead API needs "Authorization: Bearer <token>"
+    advertised_url: str = ""  # how other workers reach this one's web server
+    clock: Clock = Clock()
+    demotion_tick_s: float = 1.0
+    raw_retention_days: float = 30.0  # set on leads.events.raw when the app creates it; -1: kept forever
+    anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
+    anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
+    fault_crash_at: tuple[str, str] | None = None  # (point, lead id): tests only, see streams/worker/faults.py
+
+    def __post_init__(self) -> None:
+        if not self.advertised_url:
+            # 0.0.0.0 is where we listen, not an address another worker can call.
+            host = socket.gethostname() if self.web_host in ("0.0.0.0", "::") else self.web_host
+            object.__setattr__(self, "advertised_url", f"http://{host}:{self.web_port}")
+
+    def hold_limits(self) -> HoldLimits:
+        """How many anonymous events are held per visitor, and for how long."""
+        return HoldLimits(max_events=self.anonymous_max_events, ttl_s=self.anonymous_ttl_s)
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, default).strip()
+    if not value:
+        raise ConfigError(f"{name}: must not be empty")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return int(default) if integer else default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name}: expected {kind} ≥ {minimum:g}, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
+    return value
+
+
+def _fault_crash_at(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    point, _, lead_id = raw.partition(":")
+    if point not in FAULT_POINTS or not lead_id:
+        raise ConfigError(f"{name}: expected <point>:<lead id> with a point among {', '.join(FAULT_POINTS)},"
+                          f" got {raw!r}")
+    return point, lead_id
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    model = env.get("LEADSTREAM_MODEL", "").strip()
+    session_timeout = _number(env, "LEADSTREAM_SESSION_TIMEOUT_S", 30.0, 1.0)
+    heartbeat = _number(env, "LEADSTREAM_HEARTBEAT_INTERVAL_S", 3.0, 0.1)
+    if heartbeat >= session_timeout:
+        raise ConfigError(
+            f"LEADSTREAM_HEARTBEAT_INTERVAL_S: must be below LEADSTREAM_SESSION_TIMEOUT_S"
+            f" ({session_timeout:g}), got {heartbeat:g}"
+        )
+    max_held = _number(env, "LEADSTREAM_ANONYMOUS_MAX_EVENTS", 100, 1, integer=True)
+    if max_held > MAX_HELD_LIMIT:
+        # The held history is one table value: it must stay well inside Kafka's 1 MB message limit.
+        raise ConfigError(f"LEADSTREAM_ANONYMOUS_MAX_EVENTS: at most {MAX_HELD_LIMIT}, got {max_held}")
+    return Settings(
+        bootstrap_servers=_text(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        app_id=_text(env, "LEADSTREAM_APP_ID", "leadstream"),
+        topic_prefix=env.get("LEADSTREAM_TOPIC_PREFIX", "").strip(),
+        partitions=_number(env, "LEADSTREAM_PARTITIONS", 8, 1, integer=True),
+        replication_factor=_number(env, "LEADSTREAM_REPLICATION_FACTOR", 1, 1, integer=True),
+        model_path=Path(model) if model else None,
+        max_event_bytes=_number(env, "LEADSTREAM_MAX_EVENT_BYTES", 32 * 1024, 256, integer=True),
+        max_batch_records=_number(env, "LEADSTREAM_MAX_BATCH_RECORDS", 4000, 1, integer=True),
+        session_timeout_s=session_timeout,
+        heartbeat_interval_s=heartbeat,
+        rebalance_timeout_s=_number(env, "LEADSTREAM_REBALANCE_TIMEOUT_S", 60.0, 1.0),
+        web_host=_text(env, "LEADSTREAM_WEB_HOST", "127.0.0.1"),
+        web_port=_number(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
+        data_dir=Path(_text(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
+        security=security_from(env),
+        api_token=env.get("LEADSTREAM_API_TOKEN", "").strip() or None,
+        advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
+        clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
+        demotion_tick_s=_number(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
+        raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
+        anonymous_ttl_s=_number(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
+        anonymous_max_events=max_held,
+        fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
+    )
+
+
+def _retention_days(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if raw in ("-1", "forever"):
+        return -1.0
+    return _number(env, name, default, 0.001)
+
+
+@cache
+def settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    return settings_from(os.environ)
+
+
+@cache
+def file_model() -> ScoringModel:
+    """The scoring model named by LEADSTREAM_MODEL (or the shipped default), validated once."""
+    return load_model(settings().model_path)
+
+
+class _LiveModel:
+    """The model this process scores with: the file's until ``leadstream model apply`` replaces it.
+
+    Configuration, not lead state: every worker reads the same applied model from leads.control
+    (streams/worker/model_rollout.py), at start and whenever a new one is applied.
+    """
+
+    applied: ScoringModel | None = None
+
+
+def scoring_model() -> ScoringModel:
+    """The model in use now: the latest applied one, else LEADSTREAM_MODEL's (or the shipped default)."""
+    return _LiveModel.applied or file_model()
+
+
+def use_model(model: ScoringModel) -> None:
+    _LiveModel.applied = model

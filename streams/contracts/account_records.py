@@ -1,0 +1,79 @@
+"""accounts.members updates, the accounts table's records and accounts.qualification changes.
+
+Its shape is documented as JSON Schema in ``schemas/``; tests validate what is written against it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from scoring.accounts import AccountChange, AccountState, Member
+from streams.contracts.encoding import iso_time
+
+
+def _member_body(domain: str, lead_id: str, member: Member | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"domain": domain, "lead_id": lead_id, "left": member is None}
+    if member is not None:
+        body.update(interest=member.interest, intent=member.intent, as_of=member.as_of, role=member.role,
+                    criteria_met=sorted(member.criteria_met), cause_event_id=member.cause_event_id)
+    return body
+
+
+def _member_of(body: dict[str, Any]) -> Member | None:
+    if body["left"]:
+        return None
+    return Member(
+        lead_id=body["lead_id"], interest=body["interest"], intent=body["intent"], as_of=body["as_of"],
+        role=body["role"], criteria_met=frozenset(body["criteria_met"]), cause_event_id=body["cause_event_id"],
+    )
+
+
+def encode_member_updates(domain: str, updates: Sequence[tuple[str, Member | None]]) -> bytes:
+    """One account's member updates from one batch, in the order they were decided."""
+    return orjson.dumps({"domain": domain, "members": [_member_body(domain, lead, member) for lead, member in updates]})
+
+
+def decode_member_updates(raw: bytes) -> tuple[str, list[tuple[str, Member | None]]]:
+    data = orjson.loads(raw)
+    return data["domain"], [(body["lead_id"], _member_of(body)) for body in data["members"]]
+
+
+def encode_account(account: AccountState) -> bytes:
+    return orjson.dumps({
+        "level": account.level, "sequence": account.sequence,
+        "members": {lead: _member_body(account.domain, lead, m) for lead, m in account.members.items()},
+    })
+
+
+def decode_account(domain: str, raw: bytes | None) -> AccountState:
+    if not raw:
+        return AccountState(domain=domain)
+    data = orjson.loads(raw)
+    members = {lead: _member_of(body) for lead, body in data["members"].items()}
+    return AccountState(domain=domain, members=MappingProxyType(members), level=data["level"],
+                        sequence=data["sequence"])
+
+
+def encode_account_change(change: AccountChange, model_version: str, emitted_at: float) -> bytes:
+    return orjson.dumps({
+        "kind": "account_qualification_change",
+        "change_id": change.change_id,
+        "account": change.domain,
+        "sequence": change.sequence,
+        "from_temperature": change.from_temperature.value,
+        "to_temperature": change.to_temperature.value,
+        "score": round(change.view.score, 4),
+        "engaged_people": len(change.view.engaged),
+        "engaged_leads": list(change.view.engaged),
+        "roles": sorted(change.view.roles),
+        "criteria_met": sorted(change.view.criteria_met),
+        "members": change.members,
+        "cause_lead_id": change.cause_lead_id,
+        "model_version": model_version,
+        "event_time": iso_time(change.event_time),
+        "emitted_at": iso_time(emitted_at),
+    })

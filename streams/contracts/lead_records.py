@@ -1,0 +1,279 @@
+"""The leads table's records: one lead's state (format-versioned) and its history line.
+
+Its shape is documented as JSON Schema in ``schemas/``; tests validate what is written against it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import struct
+from collections.abc import Sequence
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from scoring import (
+    Contribution, LeadState, QualificationChange, Scores, SignalKind, Stage, Status, Temperature,
+)
+from scoring.changes import change_id
+from scoring.criteria import Answer
+from scoring.profile import Fact
+from scoring.qualification import Levels
+from scoring.state import KindTally
+from streams.contracts.member_codes import (
+    KIND_AT, KIND_CODE, KINDS, REACHED_AT, REACHED_MASK, STAGE_AT, STAGE_CODE, STAGES, STATUS_AT, STATUS_CODE, STATUSES,
+    TEMPERATURE_AT, TEMPERATURE_CODE, TEMPERATURES,
+)
+
+
+#
+# A lead's record is up to three lines: its state's head, the changes it remembers (for
+# re-emitting on a redelivery) and its history (``encode_lead``); orjson never writes a raw
+# newline, so line breaks separate them. The head is a JSON array led by its format number, its
+# parts in a fixed order, its maps flattened to [key, value, ...] runs and each enum member
+# written as its code (below): read back with no key lookups and no enum calls, and without the
+# names, which were a third of a record's bytes and so of a worker's memory per lead. The changes
+# are read only when used (a redelivery, a new change), and written back as the same bytes
+# otherwise: most events neither read nor rewrite them. Changelogs still hold states in format 2
+# (names, not codes) and in the keyed format before it (one JSON object): decode_state reads all.
+
+STATE_FORMAT = 3
+
+# Per positional format: where its kinds, stages, temperatures and statuses are read from.
+_MEMBERS_IN = {STATE_FORMAT: (KIND_AT, STAGE_AT, TEMPERATURE_AT, STATUS_AT),
+               2: (KINDS, STAGES, TEMPERATURES, STATUSES)}
+
+
+def _pack_hashes(hashes: tuple[int, ...]) -> str:
+    return binascii.b2a_base64(struct.pack(f">{len(hashes)}Q", *hashes), newline=False).decode()
+
+
+def _unpack_hashes(text: str) -> tuple[int, ...]:
+    # One unpack of the whole window (struct caches the format): a third of the time of unpacking each id.
+    packed = binascii.a2b_base64(text)
+    return struct.unpack(">%dQ" % (len(packed) >> 3), packed)
+
+
+class StoredChanges(Sequence[tuple[int, QualificationChange]]):
+    """A state's remembered changes as the table holds them: decoded the first time they are used."""
+
+    __slots__ = ("lead_id", "raw", "written_in", "_decoded")
+
+    def __init__(self, lead_id: str, raw: bytes, written_in: int = STATE_FORMAT) -> None:
+        self.lead_id = lead_id
+        self.raw = raw
+        self.written_in = written_in  # the state format the raw changes are in
+        self._decoded: tuple[tuple[int, QualificationChange], ...] | None = None
+
+    def _changes(self) -> tuple[tuple[int, QualificationChange], ...]:
+        if self._decoded is None:
+            rows = orjson.loads(self.raw)
+            if self.written_in == STATE_FORMAT:
+                for before, row in zip(rows, rows[1:]):
+                    for place in _AS_BEFORE:
+                        if row[place] == 0:
+                            row[place] = before[place]
+            self._decoded = tuple((row[0], _change_from_parts(self.lead_id, row, self.written_in)) for row in rows)
+        return self._decoded
+
+    def __getitem__(self, index):  # type: ignore[override]
+        return self._changes()[index]
+
+    def __len__(self) -> int:
+        return len(self._changes())
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self._changes())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredChanges | tuple):
+            return self._changes() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(self._changes())
+
+
+def encode_lead(state: LeadState, history: bytes = b"") -> bytes:
+    """A lead's table record: its state, then its history (``encode_history``), in one changelog record.
+
+    Three lines: the state's head, its remembered changes (may be empty) and its history (may be
+    empty; trailing empty lines are left off). One record, so a crash can never leave the two
+    apart; readers of the state alone never decode the history.
+    """
+    state_bytes = encode_state(state)
+    if not history:
+        return state_bytes
+    return state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
+
+
+def history_of(record: bytes | None) -> bytes:
+    """The history line of a lead's table record (``encode_lead``); empty when it has none, or no record."""
+    return record.split(b"\n", 2)[2] if record and record.count(b"\n") >= 2 else b""
+
+
+def encode_state(state: LeadState) -> bytes:
+    levels, kind_code, status_code = state.levels, KIND_CODE, STATUS_CODE
+    head = orjson.dumps([
+        STATE_FORMAT, state.model_version, state.identified, state.as_of,
+        [part for kind, t in state.tallies.items() for part in (kind_code[kind], t.decayed, t.count, t.last_at)],
+        [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
+        [part for name, a in state.answers.items() for part in (name, status_code[a.status], a.stated_at)],
+        [levels.mql, levels.sql, levels.pql, levels.warm],
+        STAGE_CODE[state.stage], TEMPERATURE_CODE[state.temperature], state.rejected_at, state.sequence,
+        _pack_hashes(state.recent_event_ids), REACHED_MASK[state.reached],
+        TEMPERATURE_CODE[state.hottest],
+    ])
+    changes = state.recent_changes
+    if isinstance(changes, StoredChanges) and changes.written_in == STATE_FORMAT:
+        return head + b"\n" + changes.raw  # as read: nothing to encode
+    if not changes:
+        return head
+    rows = [[hashed, *_change_parts(change)] for hashed, change in changes]
+    for later in range(len(rows) - 1, 0, -1):  # from the last, so each compares with the change as it was
+        row, before = rows[later], rows[later - 1]
+        for place in _AS_BEFORE:
+            if row[place] == before[place]:
+                row[place] = 0
+    return head + b"\n" + orjson.dumps(rows)
+
+
+def decode_state(lead_id: str, raw: bytes) -> LeadState:
+    """The state in a lead's table record (``encode_lead``); its history line, if any, is not read."""
+    head, _, rest = raw.partition(b"\n")
+    changes = rest.partition(b"\n")[0]
+    data = orjson.loads(head)
+    if isinstance(data, dict):
+        return _decode_keyed_state(lead_id, data)
+    if data[0] not in _MEMBERS_IN:
+        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT}, 2 and the keyed one")
+    return _decode_positional(lead_id, data, changes)
+
+
+def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadState:
+    """Formats 2 and 3: the same parts, enum members by name in 2 and by code in 3."""
+    (written_in, model_version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at,
+     sequence, recent_ids, reached, hottest) = data
+    kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
+    return LeadState(
+        lead_id=lead_id,
+        identified=identified,
+        as_of=as_of,
+        tallies=MappingProxyType({kind_at[tallies[n]]: KindTally(tallies[n + 1], tallies[n + 2], tallies[n + 3])
+                                  for n in range(0, len(tallies), 4)}),
+        profile=MappingProxyType({profile[n]: Fact(profile[n + 1], profile[n + 2]) for n in range(0, len(profile), 3)}),
+        answers=MappingProxyType({answers[n]: Answer(status_at[answers[n + 1]], answers[n + 2])
+                                  for n in range(0, len(answers), 3)}),
+        levels=Levels(*levels),
+        stage=stage_at[stage],
+        temperature=temperature_at[temperature],
+        rejected_at=rejected_at,
+        sequence=sequence,
+        recent_event_ids=_unpack_hashes(recent_ids),
+        recent_changes=StoredChanges(lead_id, changes, written_in) if changes else (),
+        reached=REACHED_AT[reached] if written_in == STATE_FORMAT else frozenset(map(stage_at.__getitem__, reached)),
+        hottest=temperature_at[hottest],
+        model_version=model_version,
+    )
+
+
+def classified_under(version: str | None) -> tuple[bytes, ...]:
+    """Marks a stored state starts with exactly when it was last classified under ``version``: one per format read."""
+    written = orjson.dumps(version)
+    return tuple(b"[%d," % state_format + written + b"," for state_format in (STATE_FORMAT, 2))
+
+
+# Places in a remembered change's row ([event hash, *_change_parts]) that usually repeat the change
+# before it (account, fit reasons, framework, criteria, disqualifiers, model version): written
+# as 0, never one of their values, when they do.
+_AS_BEFORE = (2, 9, 10, 11, 12, 13)
+
+
+def _change_parts(change: QualificationChange) -> list[Any]:
+    scores, kind_code, stage_code, temperature_code = change.scores, KIND_CODE, STAGE_CODE, TEMPERATURE_CODE
+    parts = [
+        change.sequence, change.account, stage_code[change.from_stage], temperature_code[change.from_temperature],
+        stage_code[change.to_stage], temperature_code[change.to_temperature],
+        [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
+        [part for c in change.reasons for part in (kind_code[c.kind], c.points_now, c.last_at, c.count)],
+        [part for reason in change.fit_reasons for part in reason],
+        change.framework,
+        [part for criterion, status in change.criteria.items() for part in (criterion, STATUS_CODE[status])],
+        list(change.disqualified_by), change.model_version, change.cause_event_id, change.event_time, change.cause,
+    ]
+    # The id is derived from the lead and the causing event: written only by the rare change whose is not.
+    if change.change_id != change_id(change.lead_id, change.cause_event_id):
+        parts.append(change.change_id)
+    return parts
+
+
+def _change_from_parts(lead_id: str, parts: list[Any], written_in: int = STATE_FORMAT) -> QualificationChange:
+    if written_in == STATE_FORMAT:
+        written_id = parts[17] if len(parts) > 17 else None
+        rest = parts[1:17]
+    else:  # format 2 wrote every change's id, second
+        written_id, rest = parts[1], parts[2:]
+    (sequence, account, from_stage, from_temperature, to_stage, to_temperature, scores, reasons, fit_reasons,
+     framework, criteria, disqualified_by, model_version, cause_event_id, event_time, cause) = rest
+    kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
+    return QualificationChange(
+        change_id=change_id(lead_id, cause_event_id) if written_id is None else written_id, lead_id=lead_id,
+        sequence=sequence, account=account,
+        from_stage=stage_at[from_stage], from_temperature=temperature_at[from_temperature],
+        to_stage=stage_at[to_stage], to_temperature=temperature_at[to_temperature],
+        scores=Scores(*scores),
+        reasons=tuple(Contribution(kind_at[reasons[n]], reasons[n + 1], reasons[n + 2], reasons[n + 3])
+                      for n in range(0, len(reasons), 4)),
+        fit_reasons=tuple((fit_reasons[n], fit_reasons[n + 1]) for n in range(0, len(fit_reasons), 2)),
+        framework=framework,
+        criteria=MappingProxyType({criteria[n]: status_at[criteria[n + 1]] for n in range(0, len(criteria), 2)}),
+        disqualified_by=tuple(disqualified_by),
+        model_version=model_version, cause_event_id=cause_event_id, event_time=event_time, cause=cause,
+    )
+
+
+# The keyed format states were written in before format 2: read only.
+
+def _change_from_keyed_state(lead_id: str, data: dict[str, Any]) -> QualificationChange:
+    interest, intent, negative, product, fit = data["scores"]
+    return QualificationChange(
+        change_id=data["id"], lead_id=lead_id, sequence=data["seq"], account=data["account"],
+        from_stage=Stage(data["from"][0]), from_temperature=Temperature(data["from"][1]),
+        to_stage=Stage(data["to"][0]), to_temperature=Temperature(data["to"][1]),
+        scores=Scores(interest=interest, intent=intent, negative=negative, product=product, fit=fit),
+        reasons=tuple(Contribution(SignalKind(k), p, t, n) for k, p, t, n in data["reasons"]),
+        fit_reasons=tuple((what, points) for what, points in data["fit"]),
+        framework=data["framework"],
+        criteria=MappingProxyType({criterion: Status(status) for criterion, status in data["criteria"].items()}),
+        disqualified_by=tuple(data["disqualified_by"]),
+        model_version=data["model"], cause_event_id=data["cause"], event_time=data["at"],
+        cause=data.get("cause_type", "event"),
+    )
+
+
+def _decode_keyed_state(lead_id: str, data: dict[str, Any]) -> LeadState:
+    return LeadState(
+        lead_id=lead_id,
+        identified=data["identified"],
+        as_of=data["as_of"],
+        tallies=MappingProxyType({
+            SignalKind(kind): KindTally(decayed=d, count=n, last_at=t)
+            for kind, (d, n, t) in data["tallies"].items()
+        }),
+        profile=MappingProxyType({field: Fact(value, at) for field, (value, at) in data["profile"].items()}),
+        answers=MappingProxyType({c: Answer(Status(status), at) for c, (status, at) in data["answers"].items()}),
+        levels=Levels(*data["levels"]),
+        stage=Stage(data["stage"]),
+        temperature=Temperature(data["temperature"]),
+        rejected_at=data.get("rejected_at"),
+        sequence=data["sequence"],
+        recent_event_ids=_unpack_hashes(data["recent_ids"]),
+        recent_changes=tuple((h, _change_from_keyed_state(lead_id, c)) for h, c in data["recent_changes"]),
+        # States written before stage history was kept know only where the lead stands now.
+        reached=frozenset(Stage(s) for s in data.get("reached", (data["stage"],))),
+        hottest=Temperature(data.get("hottest", data["temperature"])),
+        model_version=data.get("model_version"),
+    )

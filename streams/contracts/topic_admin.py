@@ -1,0 +1,115 @@
+"""Creating the app's topics explicitly, with the partition counts co-partitioning needs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from streams.config.environment import Settings
+from streams.errors import TopicMismatch
+import streams.worker.tables  # noqa: F401 — declares every table on the app, so app.tables names them all
+from streams.worker.app import app
+from streams.contracts.topics import ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK, RAW_EVENTS
+
+log = logging.getLogger(__name__)
+
+# Dead letters are evidence to inspect and re-drive: keep them longer than the rest; sales
+# feedback is calibration data, kept for good ("-1": no time limit). The raw events are the
+# history replay and calibration read: LEADSTREAM_RAW_RETENTION_DAYS (default 30, so an erased
+# lead's raw events are gone within the month erasure allows; `leadstream export` keeps longer
+# history without them).
+RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000, FEEDBACK: -1, CONTROL: -1}
+DEFAULT_RETENTION_MS = 14 * 86_400_000
+# Every worker reads the whole control topic; compaction keeps the latest applied model forever.
+PARTITIONS = {CONTROL: 1}
+EXTRA_CONFIGS = {CONTROL: {"cleanup.policy": "compact"}}
+VISIBLE_WITHIN_S = 15.0
+
+
+def retention_ms(name: str, config: Settings) -> int:
+    if name == RAW_EVENTS:
+        days = config.raw_retention_days
+        return -1 if days < 0 else int(days * 86_400_000)
+    return RETENTION_MS.get(name, DEFAULT_RETENTION_MS)
+
+
+def changelog_name(app_id: str, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{app_id}-{table}-changelog"
+
+
+def wanted_topics(config: Settings, extra: Iterable[str] = ()) -> list[NewTopic]:
+    """The app's topics, its tables' changelogs, and ``extra`` (full names) of the app's shape."""
+    topics = [
+        NewTopic(name=config.topic_prefix + name, num_partitions=PARTITIONS.get(name, config.partitions),
+                 replication_factor=config.replication_factor,
+                 topic_configs={"retention.ms": str(retention_ms(name, config)), **EXTRA_CONFIGS.get(name, {})})
+        for name in ALL_TOPICS
+    ]
+    # Table changelogs too (compacted, as Faust makes them): one Faust creates as it joins the
+    # group can be missing from the metadata the assignment is computed from, and the table
+    # then refuses every write ("changelog has 0 partitions") until that metadata is refreshed.
+    topics += [NewTopic(name=changelog_name(config.app_id, table), num_partitions=config.partitions,
+                        replication_factor=config.replication_factor, topic_configs={"cleanup.policy": "compact"})
+               for table in sorted(app.tables)]
+    topics += [NewTopic(name=name, num_partitions=config.partitions, replication_factor=config.replication_factor,
+                        topic_configs={"retention.ms": str(DEFAULT_RETENTION_MS)})
+               for name in extra if name not in {t.name for t in topics}]
+    return topics
+
+
+async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
+    """Create missing topics; fail with a clear error if an existing one has the wrong shape."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=config.bootstrap_servers, client_id=f"{config.app_id}-admin",
+        **config.security.client_kwargs(),
+    )
+    await admin.start()
+    try:
+        wanted = wanted_topics(config, extra)
+        existing = set(await admin.list_topics())
+        missing = [topic for topic in wanted if topic.name not in existing]
+        if missing:
+            await admin.create_topics(missing)
+            log.info("created topics %s", ", ".join(t.name for t in missing))
+            await _until_visible(admin, missing)
+        # Only the co-partitioned ones: the control topic has its own single partition.
+        await _check_partitions(admin, [t.name for t in wanted if t.name in existing
+                                        and t.num_partitions == config.partitions], config.partitions)
+    finally:
+        await admin.close()
+
+
+async def _until_visible(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    """Until the broker describes every new topic with all its partitions (its metadata lags creation)."""
+    names = [t.name for t in topics]
+    partitions = {t.name: t.num_partitions for t in topics}
+    deadline = time.monotonic() + VISIBLE_WITHIN_S
+    while time.monotonic() < deadline:
+        try:
+            described = await admin.describe_topics(names)
+        except Exception:  # noqa: BLE001 — an unknown topic may raise while the metadata catches up
+            described = []
+        if len(described) == len(names) and all(
+            not d.get("error_code") and len(d.get("partitions", [])) == partitions.get(d.get("topic"))
+            for d in described
+        ):
+            return
+        await asyncio.sleep(0.1)
+    log.warning("topics %s not yet in the broker's metadata after %.0f s", ", ".join(names), VISIBLE_WITHIN_S)
+
+
+async def _check_partitions(admin: AIOKafkaAdminClient, names: list[str], partitions: int) -> None:
+    if not names:
+        return
+    for description in await admin.describe_topics(names):
+        count = len(description["partitions"])
+        if count != partitions:
+            raise TopicMismatch(
+                f"topic {description['topic']} has {count} partitions but LEADSTREAM_PARTITIONS is"
+                f" {partitions}: co-partitioned topics and tables need the same count"
+            )

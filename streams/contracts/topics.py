@@ -1,0 +1,24 @@
+"""Every topic's name: the documented contract, needed by the worker, the collector, the alerts and the ops tools alike."""
+
+from __future__ import annotations
+
+from streams.config.environment import settings
+
+RAW_EVENTS = "leads.events.raw"
+DEAD_LETTERS = "leads.events.dlq"
+SIGNALS = "leads.signals"
+QUALIFICATION = "leads.qualification"
+FEEDBACK = "leads.feedback"
+ACCOUNT_MEMBERS = "accounts.members"
+ACCOUNT_QUALIFICATION = "accounts.qualification"
+# The applied scoring model: one partition, compacted, read whole by every worker (streams/worker/model_rollout.py).
+CONTROL = "leads.control"
+# Where `leadstream replay` writes the changes a candidate model would have made.
+REPLAY_QUALIFICATION = "leads.qualification.replay"
+ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION,
+              CONTROL, REPLAY_QUALIFICATION)
+
+
+def topic_name(name: str) -> str:
+    """The name on the broker: the contract's name behind the deployment's prefix."""
+    return settings().topic_prefix + name

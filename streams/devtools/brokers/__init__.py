@@ -1,0 +1,42 @@
+"""Local Kafka-protocol brokers: embedded Tansu for the demo, a real Apache Kafka for tests."""
+
+from streams.devtools.brokers.embedded import EmbeddedBroker, tansu_binary
+from streams.devtools.brokers.errors import (
+    BrokerBinaryMissing,
+    BrokerError,
+    BrokerStartTimeout,
+    KafkaFetchFailed,
+    KafkaStorageFormatFailed,
+    KafkaToolchainMissing,
+    PortInUse,
+)
+from streams.devtools.brokers.kafka import (
+    KAFKA_VERSION,
+    LOG4J_VERSION,
+    ApacheKafka,
+    ensure_kafka_jars,
+    kafka_cache_dir,
+    kafka_toolchain_available,
+)
+from streams.devtools.brokers.ports import free_port, port_is_free, wait_until_listening
+
+__all__ = [
+    "KAFKA_VERSION",
+    "LOG4J_VERSION",
+    "ApacheKafka",
+    "BrokerBinaryMissing",
+    "BrokerError",
+    "BrokerStartTimeout",
+    "EmbeddedBroker",
+    "KafkaFetchFailed",
+    "KafkaStorageFormatFailed",
+    "KafkaToolchainMissing",
+    "PortInUse",
+    "ensure_kafka_jars",
+    "free_port",
+    "kafka_cache_dir",
+    "kafka_toolchain_available",
+    "port_is_free",
+    "tansu_binary",
+    "wait_until_listening",
+]

@@ -1,0 +1,239 @@
+"""``leadstream dev``: the whole product on the embedded broker, with simulated traffic.
+
+Starts the embedded Tansu broker, one worker process, the collector and the journey simulator,
+which sends through the collector's Segment batch endpoint (the real ingress); shows
+qualification changes live, and on exit reports the event accounting (DESIGN.md §3) of the
+collector and of the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import tempfile
+import time
+import webbrowser
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaConsumer
+
+from streams.devtools.brokers import EmbeddedBroker
+from streams.config.environment import settings_from
+from streams.devtools.live import LiveView
+from streams.devtools.simulator import PlannedEvent, send_waves
+from streams.contracts.topic_admin import ensure_topics
+from streams.contracts.topics import QUALIFICATION
+from streams.devtools.processes import CollectorProcess, WorkerProcess
+
+# Tansu completes a group join only after about half the session timeout: keep it short.
+TANSU_WORKER_ENV = {
+    "LEADSTREAM_APP_ID": "leadstream-dev",
+    "LEADSTREAM_PARTITIONS": "4",
+    "LEADSTREAM_SESSION_TIMEOUT_S": "6",
+    "LEADSTREAM_HEARTBEAT_INTERVAL_S": "1.5",
+    "LEADSTREAM_REBALANCE_TIMEOUT_S": "10",
+}
+# Tansu has no idempotent producer; the worker deduplicates by messageId all the same.
+TANSU_COLLECTOR_ENV = {**TANSU_WORKER_ENV, "LEADSTREAM_COLLECTOR_IDEMPOTENT": "false"}
+FUNNEL_EVERY_S = 5.0
+DRAIN_TIMEOUT_S = 45.0
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    duration_s: float | None
+    summary_json: Path | None
+    simulate: bool
+    broker_port: int | None
+    leads_per_wave: int
+    wave_span_s: float
+    seed: int
+    open_board: bool = False
+    collector_port: int | None = None
+
+
+async def run_dev(options: DevOptions) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="leadstream-dev-"))
+    broker = EmbeddedBroker(port=options.broker_port, log_path=workdir / "broker.log")
+    bootstrap = broker.start()
+    worker = WorkerProcess(
+        bootstrap, workdir / "worker.log", env={**TANSU_WORKER_ENV, "LEADSTREAM_DATA_DIR": str(workdir / "data")}
+    )
+    collector = CollectorProcess(bootstrap, workdir / "collector.log", env=TANSU_COLLECTOR_ENV,
+                                 web_port=options.collector_port)
+    print(f"broker   embedded Tansu on {bootstrap} (log {broker.log_path})")
+    try:
+        await ensure_topics(settings_from({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, **TANSU_WORKER_ENV}))
+        worker.start()
+        collector.start()
+        print(f"worker   pid {worker.pid}, {worker.url} (log {worker.log_path})")
+        print(f"collector pid {collector.pid}, {collector.url} (pixel {collector.url}/p.gif, snippet "
+              f"{collector.url}/s.js; log {collector.log_path})")
+        await worker.wait_ready()
+        await collector.wait_ready()
+        print(f"board    {worker.url}/board" + (" (sign in once with ?token=<LEADSTREAM_API_TOKEN>)"
+                                                 if os.environ.get("LEADSTREAM_API_TOKEN") else ""))
+        if options.open_board:
+            webbrowser.open(board_url(worker))
+        print("ready    simulated visitors → collector → Kafka → worker; watching leads.qualification;"
+              " Ctrl-C stops\n")
+        return await _drive(options, bootstrap, worker, collector)
+    finally:
+        collector.stop()
+        worker.stop()
+        broker.stop()
+
+
+def board_url(worker: WorkerProcess) -> str:
+    """The lead board on the dev worker; with LEADSTREAM_API_TOKEN set, the link that signs in once (never printed)."""
+    url = f"{worker.url}/board"
+    return f"{url}?token={os.environ['LEADSTREAM_API_TOKEN']}" if os.environ.get("LEADSTREAM_API_TOKEN") else url
+
+
+async def _drive(
+    options: DevOptions, bootstrap: str, worker: WorkerProcess, collector: CollectorProcess,
+) -> dict[str, Any]:
+    started = time.time()
+    view = LiveView(started_at=started)
+    sent: Counter[str] = Counter()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    if options.duration_s is not None:
+        loop.call_later(options.duration_s, stop.set)
+
+    consumer = AIOKafkaConsumer(QUALIFICATION, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    tasks = [asyncio.create_task(_watch(consumer, view)), asyncio.create_task(_funnel(worker, view, sent, stop))]
+    sending: asyncio.Task[None] | None = None
+    if options.simulate:
+        sending = asyncio.create_task(send_waves(
+            _through(session, collector.url, sent), options.leads_per_wave, options.wave_span_s, options.seed,
+            stop.is_set,
+        ))
+    try:
+        await stop.wait()
+        if sending is not None:
+            await asyncio.gather(sending, return_exceptions=True)  # the batch in flight is answered, then it stops
+        elapsed = time.time() - started
+        intake, accounting = await _drained(collector, worker, sum(sent.values()))
+        _, stats = await worker.get_json("/stats")
+        await asyncio.sleep(1.5)  # let the last changes reach the view before counting them
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await session.close()
+        await consumer.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+    summary = _summary(bootstrap, elapsed, sent, intake, accounting, stats, view)
+    _print_summary(summary)
+    if options.summary_json:
+        options.summary_json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    return summary
+
+
+def _through(session: aiohttp.ClientSession, url: str, sent: Counter[str]):
+    """Delivers planned events as a browser or server library would: a Segment batch; a broken body alone."""
+    async def deliver(events: list[PlannedEvent]) -> None:
+        whole = [event for event in events if event.label != "malformed"]
+        posts = [(f"{url}/v1/track", event.value) for event in events if event.label == "malformed"]
+        if whole:
+            posts.append((f"{url}/v1/batch", orjson.dumps({"batch": [orjson.loads(e.value) for e in whole]})))
+        for target, body in posts:
+            async with session.post(target, data=body, headers={"Content-Type": "application/json"}) as response:
+                await response.read()  # 200, or 400 naming each rejected event: the collector counts both
+        sent.update(event.label for event in events)
+
+    return deliver
+
+
+async def _watch(consumer: AIOKafkaConsumer, view: LiveView) -> None:
+    async for record in consumer:
+        view.on_change(record.value)
+
+
+async def _funnel(worker: WorkerProcess, view: LiveView, sent: Counter[str], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), FUNNEL_EVERY_S)
+        if stop.is_set():
+            return
+        with contextlib.suppress(Exception):
+            _, stats = await worker.get_json("/stats")
+            _, accounting = await worker.get_json("/accounting")
+            view.show_funnel(stats, accounting, sum(sent.values()))
+
+
+async def _drained(
+    collector: CollectorProcess, worker: WorkerProcess, events_sent: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Wait until the collector has answered for every sent event and the worker for every one it
+    accepted (or the drain times out); returns both accountings."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    intake: dict[str, Any] = {}
+    accounting: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        _, intake = await collector.get_json("/accounting")
+        _, accounting = await worker.get_json("/accounting")
+        if (intake["received"] >= events_sent and intake["balanced"]
+                and accounting["received"] >= intake["accepted"] and accounting["balanced"]):
+            break
+        await asyncio.sleep(0.5)
+    return intake, accounting
+
+
+def _summary(
+    bootstrap: str, elapsed: float, sent: Counter[str], intake: dict[str, Any], accounting: dict[str, Any],
+    stats: dict[str, Any], view: LiveView,
+) -> dict[str, Any]:
+    events_sent = sum(sent.values())
+    return {
+        "broker": {"kind": "embedded", "bootstrap": bootstrap},
+        "duration_s": round(elapsed, 2),
+        "events_sent": events_sent,
+        "events_sent_by_label": dict(sorted(sent.items())),
+        "events_per_second": round(events_sent / elapsed, 1) if elapsed else 0.0,
+        # The collector: received = accepted + rejected + consent_refused; what it accepted, the worker received.
+        "collector": intake,
+        "accounting": accounting,
+        "adds_up": (intake.get("balanced", False) and intake.get("received") == events_sent
+                    and accounting.get("balanced", False) and accounting.get("received") == intake.get("accepted")),
+        "qualification_changes": len(view.changes_seen),
+        "transitions": {
+            "stage": dict(sorted(view.stage_transitions.items())),
+            "temperature": dict(sorted(view.temperature_transitions.items())),
+        },
+        "leads": stats.get("leads", 0),
+        "leads_per_stage": stats.get("leads_per_stage", {}),
+        "leads_per_temperature": stats.get("leads_per_temperature", {}),
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    a, c = summary["accounting"], summary["collector"]
+    print("\n── summary")
+    print(f"events sent {summary['events_sent']} in {summary['duration_s']} s ({summary['events_per_second']}/s)")
+    print(
+        f"collector received {c.get('received')} = accepted {c.get('accepted')} + rejected {c.get('rejected')} "
+        f"{c.get('rejected_by_reason')} + consent refused {c.get('consent_refused')}"
+    )
+    handed_over = f" + handed over {a['handed_over']}" if a.get("handed_over") else ""
+    print(
+        f"worker received {a.get('received')} = scored {a.get('scored')} + ignored {a.get('ignored')} "
+        f"{a.get('ignored_by_reason')} + deduplicated {a.get('deduplicated')} + dead-lettered "
+        f"{a.get('dead_lettered')} {a.get('dead_lettered_by_reason')} + held {a.get('held')}{handed_over}"
+        f"  → {'adds up' if summary['adds_up'] else 'DOES NOT ADD UP'}"
+    )
+    print(f"leads per stage {summary['leads_per_stage']}, per temperature {summary['leads_per_temperature']}")
+    print(f"transitions {summary['transitions']}")

@@ -1,0 +1,141 @@
+"""Operator commands: dead letters, history export, replay, calibration, reports, and the live model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import orjson
+
+from streams.cli_support import runs_async, said_plainly
+from streams.config.environment import file_model, settings
+from streams.contracts.control_records import latest_applied
+from streams.errors import HistoryError, RolloutRefused
+from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable, redrive
+from streams.ops.improvement import default_output_topic, run_calibrate, run_export, run_replay, run_report
+from streams.ops.model_apply import apply_model
+
+HISTORY_OPTION = click.option(
+    "--history", "history_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
+    help="Read this JSON-lines export (`leadstream export`) instead of the topics; repeatable",
+)
+CURRENT_OPTION = click.option(
+    "--current", default=None, type=click.Path(exists=True, dir_okay=False),
+    help="Compare against this model file (default: the live one: applied, else LEADSTREAM_MODEL)",
+)
+UNTIL_OPTION = click.option("--until", default=None, help="Let leads decay up to this ISO time (default: now)")
+
+
+@click.command()
+@HISTORY_OPTION
+@CURRENT_OPTION
+@UNTIL_OPTION
+@runs_async
+async def report(history_files: tuple[str, ...], current: str | None, until: str | None) -> None:
+    """Conversion from CRM outcomes: win rate per stage held, hottest temperature and signal shown."""
+    with said_plainly("report"):
+        print(await run_report(history_files, current, until), flush=True)
+
+
+@click.command()
+@click.option("--model", "candidate", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="The candidate model file to replay history under")
+@HISTORY_OPTION
+@CURRENT_OPTION
+@UNTIL_OPTION
+@click.option("--output-topic", default=None,
+              help="Write the candidate's changes here (default: <prefix>leads.qualification.replay)")
+@click.option("--no-output", is_flag=True, default=False, help="Write no changes to any topic")
+@runs_async
+async def replay(
+    candidate: str, history_files: tuple[str, ...], current: str | None, until: str | None,
+    output_topic: str | None, no_output: bool,
+) -> None:
+    """Re-score retained history under a candidate model, side by side with the live one."""
+    topic = None if no_output or (history_files and not output_topic) else output_topic or default_output_topic()
+    with said_plainly("replay"):
+        print(await run_replay(candidate, history_files, current, until, topic), flush=True)
+
+
+@click.command()
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Write the candidate model here")
+@HISTORY_OPTION
+@CURRENT_OPTION
+@click.option("--holdout", type=float, default=0.3, help="Share of closed deals, the latest, kept out of the fit (0.3)")
+@click.option("--l2", type=float, default=1.0, help="Ridge penalty on the fitted log-odds (1.0)")
+@click.option("--keep-thresholds", is_flag=True, default=False, help="Refit points only, not the MQL/SQL thresholds")
+@runs_async
+async def calibrate(
+    output: str, history_files: tuple[str, ...], current: str | None, holdout: float, l2: float,
+    keep_thresholds: bool,
+) -> None:
+    """Fit signal weights and thresholds to won and lost deals; write a candidate model and its lift."""
+    with said_plainly("calibrate"):
+        if not 0.05 <= holdout <= 0.8 or l2 < 0:
+            raise HistoryError("--holdout must be within 0.05..0.8 and --l2 at least 0")
+        print(await run_calibrate(output, history_files, current, holdout, l2, not keep_thresholds), flush=True)
+
+
+@click.command()
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="The JSON-lines file to write")
+@runs_async
+async def export(output: str) -> None:
+    """Write the retained history (events, sales feedback) to JSON lines, leaving erased leads out."""
+    with said_plainly("export"):
+        print(await run_export(output), flush=True)
+
+
+@click.command()
+@click.argument("action", type=click.Choice(["apply", "show"]))
+@click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
+@runs_async
+async def model(action: str, path: str | None) -> None:
+    """`model apply FILE`: switch the running workers to FILE; `model show`: the live model."""
+    if action == "show":
+        applied, _ = await latest_applied(settings())
+        live = applied.model if applied else file_model()
+        source = f"applied on leads.control at {applied.applied_at}" if applied else "LEADSTREAM_MODEL (none applied)"
+        print(f"live model {live.version} ({source})", flush=True)
+        return
+    with said_plainly("model apply"):
+        if path is None:
+            raise RolloutRefused("name the model file to apply")
+        was, now = await apply_model(path)
+    if was.version == now.version:
+        print(f"model {now.version} is already live; nothing to do", flush=True)
+        return
+    print(f"applied model {now.version} (was {was.version}): every running worker switches now and re-classifies"
+          f" the leads it holds; each change that causes carries model_version {now.version}."
+          f" Workers started later read it from leads.control too.", flush=True)
+
+
+@click.command()
+@click.argument("action", type=click.Choice(["list", "redrive"]))
+@click.option("--reason", default=None, help="redrive: the dead letters of this reason (see `dlq list`)")
+@click.option("--limit", type=int, default=None, help="redrive: at most this many, oldest first (default: all)")
+@click.option("--json", "as_json", is_flag=True, default=False, help="list: print JSON instead of a table")
+@runs_async
+async def dlq(action: str, reason: str | None, limit: int | None, as_json: bool) -> None:
+    """Dead letters: `list` groups them by reason with samples; `redrive --reason R` re-sends them to the raw topic."""
+    config = settings()
+    letters = await read_dead_letters(config)
+    if action == "list":
+        summaries = by_reason(letters)
+        if as_json:
+            print(orjson.dumps([summary.as_dict() for summary in summaries]).decode(), flush=True)
+            return
+        print(f"{len(letters)} dead letters in {config.topic_prefix}leads.events.dlq", flush=True)
+        for summary in summaries:
+            print(f"{summary.count:>8}  {summary.reason}", flush=True)
+            for sample in summary.as_dict()["samples"]:
+                source = sample["source"]
+                print(f"          {source.get('topic')}[{source.get('partition')}]@{source.get('offset')}:"
+                      f" {sample['detail'][:100]} | {sample['preview']}", flush=True)
+        return
+    if not reason:
+        raise SystemExit("leadstream: dlq redrive needs --reason (one of those `dlq list` shows)")
+    if limit is not None and limit < 1:
+        raise SystemExit("leadstream: --limit: expected a whole number ≥ 1")
+    chosen = redrivable(letters, reason, raw_topic(config), limit)
+    sent = await redrive(config, chosen)
+    print(f"re-drove {sent} dead letters of reason {reason} to {raw_topic(config)}", flush=True)

@@ -1,0 +1,28 @@
+"""The stream processors. Each topic is read in bulk (streams.worker.bulk_intake) and its batches handed to the pipeline."""
+
+from __future__ import annotations
+
+from streams.worker import pipeline
+from streams.worker.app import app
+from streams.worker.bulk_intake import BulkIntake
+from streams.config.environment import settings
+from streams.worker.gc_pause import freeze_loaded_objects, time_pauses
+from streams.worker.topics import account_members_topic, raw_events_topic, signals_topic
+
+intake = BulkIntake(settings().max_batch_records)
+# Validate inbound events; score those already keyed by lead id, forward the rest.
+intake.read(raw_events_topic, pipeline.ingest)
+# Score events repartitioned by lead id, and run the commands sent to a lead's partition in order.
+intake.read(signals_topic, pipeline.score_forwarded)
+# Keep each account's buying committee, keyed by company domain.
+intake.read(account_members_topic, pipeline.score_accounts)
+app.bulk_intake = intake  # the fetcher looks it up here
+intake.subscribe(app)
+
+
+@app.task
+async def handle_batches() -> None:
+    """Every batch the fetcher queued, handed to its topic's handler in turn."""
+    time_pauses()
+    freeze_loaded_objects()  # the worker is loaded: see streams/worker/gc_pause.py
+    await intake.run(app)

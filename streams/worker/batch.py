@@ -1,0 +1,215 @@
+"""One batch of records: each lead read from its table once, written back once, then everything sent.
+
+The agents decide a whole batch without awaiting (``streams.worker.pipeline``), against the states
+held here; ``flush`` then writes every touched lead's state and history once (one changelog
+record per lead per batch instead of one per event), keeps the census and the demotion index
+in step, tells each touched lead's account where it stands once, and only then sends the
+forwards, dead letters and qualification changes, in the order they were decided.
+
+Nothing awaits between reading a state and writing it back, so another agent sharing the
+table can never interleave a write this batch would overwrite. A batch spans partitions, so
+every table is written with the producer's partitioner (``streams.worker.tables``): a key's
+changelog record lands on the key's own partition, not on the partition of whichever event
+Faust considers current.
+
+Crash safety is the per-event path's: offsets are acked only after the batch, a commit
+flushes the producer first, and a redelivered event is recognised by its id (``scoring.apply``
+re-emits its change with the same change id).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from faust.types import TopicT
+
+from scoring import LeadState, QualificationChange, Signal
+from scoring.account_members import account_member
+from scoring.accounts import Member
+from scoring.crossing import next_demotion
+from scoring.due_index import DueIndex
+from scoring.qualification import Assessment
+from streams.contracts import account_records, change_records, lead_records
+from streams.worker import faults, metrics
+from streams.worker.census import Bucket, LeadCensus
+from streams.config.environment import scoring_model, settings
+from streams.worker.history_draft import HistoryDraft
+from streams.contracts.partitioning import partition_for
+from streams.worker.tables import TableWrites, leads_table, send_now
+from streams.worker.topics import account_members_topic, qualification_topic
+
+_UNREAD = object()
+
+
+def stored_state(key: bytes, record: bytes | None) -> LeadState | None:
+    """The state in a lead's table record, or None; a deleted key can read back as an empty value after recovery."""
+    return lead_records.decode_state(key.decode(), record) if record else None
+
+
+def bucket(state: LeadState) -> Bucket:
+    return state.stage.value, state.temperature.value
+
+
+class Batch:
+    """What one batch decided, before it is written and sent."""
+
+    def __init__(self, census: LeadCensus, due_index: DueIndex) -> None:
+        self.model = scoring_model()
+        self.partitions = settings().partitions
+        self.max_event_bytes = settings().max_event_bytes
+        self._census = census
+        self._due_index = due_index
+        self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
+        self._records: dict[bytes, bytes | None] = {}  # ... and its record's bytes, history line included
+        self._states: dict[bytes, LeadState | None] = {}  # ... and as this batch decided it
+        self._histories: dict[bytes, HistoryDraft] = {}
+        self._dirty: dict[bytes, None] = {}  # leads to write back, in first-touched order
+        self._reports: dict[bytes, str] = {}  # leads whose account must hear, and the event that moved them
+        self._assessments: dict[bytes, Assessment] = {}  # ... and the assessment scoring made of the state stored
+        self._forgotten: dict[bytes, None] = {}  # erased leads: a tombstone each
+        # Per account domain, its members' updates: one accounts.members record per account per batch.
+        self._member_updates: dict[str, list[tuple[str, Member | None]]] = {}
+        self._outbox: list[tuple[TopicT, bytes | None, bytes] | tuple[QualificationChange, float | None, bool]] = []
+        self.tables = TableWrites()  # every table write this batch makes, produced at flush
+        self.received: Counter[str] = Counter()
+        self.ignored: Counter[str] = Counter()
+        self.scored = self.deduplicated = 0
+
+    # --- deciding (synchronous) -----------------------------------------------------------------
+
+    def state(self, key: bytes) -> LeadState | None:
+        state = self._states.get(key, _UNREAD)
+        if state is _UNREAD:
+            held = leads_table.data.get(key)  # the store itself: Faust's get adds sensor calls per read
+            state = stored_state(key, held)
+            self._read[key] = self._states[key] = state
+            self._records[key] = held or None
+        return state  # type: ignore[return-value]
+
+    def store(self, key: bytes, after: LeadState, signal: Signal | None = None,
+              change: QualificationChange | None = None, report_cause: str | None = None,
+              assessment: Assessment | None = None) -> None:
+        """The lead's new state, and what goes on its timeline; ``report_cause`` tells its account.
+
+        ``assessment``: the one scoring made of ``after`` at its as_of, so the account's report
+        need not make it again.
+        """
+        before = self.state(key)
+        if signal is not None or change is not None:
+            history = self._histories.get(key)
+            if history is None:
+                history = self._histories[key] = HistoryDraft.of_record(self._records[key], before)
+            history.record(signal, change, self.model)
+        self._states[key] = after
+        self._dirty[key] = None
+        self._forgotten.pop(key, None)
+        if assessment is not None:
+            self._assessments[key] = assessment
+        else:
+            self._assessments.pop(key, None)
+        if report_cause is not None:
+            self._reports[key] = report_cause
+
+    def report(self, key: bytes, cause_event_id: str) -> None:
+        """Tell the lead's account where it stands, though nothing about it changed (a redelivery)."""
+        if self.state(key) is not None:
+            self._reports[key] = cause_event_id
+
+    def forget(self, key: bytes) -> None:
+        """The lead was erased: its record (state and history) goes, and its account forgets it."""
+        state = self.state(key)
+        self._states[key] = None
+        self._dirty.pop(key, None)
+        self._histories.pop(key, None)
+        self._reports.pop(key, None)
+        self._forgotten[key] = None
+        if state is not None and state.account is not None:
+            self._member_updates.setdefault(state.account, []).append((state.lead_id, None))
+
+    def send(self, topic: TopicT, key: bytes | None, value: bytes) -> None:
+        self._outbox.append((topic, key, value))
+
+    def emit(self, change: QualificationChange, ingested_at: float | None, first_time: bool = True) -> None:
+        """``first_time`` False: a re-emit after a crash, counted and timed when it was first decided."""
+        self._outbox.append((change, ingested_at, first_time))
+
+    # --- writing and sending ----------------------------------------------------------------------
+
+    async def flush(self) -> None:
+        self._write()
+        self._count()
+        for domain, updates in self._member_updates.items():
+            self.send(account_members_topic, domain.encode(), account_records.encode_member_updates(domain, updates))
+        await self.tables.produce()
+        if settings().fault_crash_at is not None:  # fault tests only: the state is out, nothing else is
+            for key in self._dirty:
+                await faults.crash_point("after-store", key.decode())
+        for item in self._outbox:
+            if isinstance(item[0], QualificationChange):
+                await _emit(*item)  # type: ignore[arg-type]
+            else:
+                topic, key, value = item  # type: ignore[misc]
+                await send_now(topic.get_topic_name(), key, value)
+
+    def _write(self) -> None:
+        """Each touched lead's entries once, with the census, the demotion index and its account."""
+        for key in self._forgotten:
+            before = self._read.get(key)
+            if before is not None:
+                self.tables.delete(leads_table, key)
+                self._census.removed(partition_for(key, self.partitions), bucket(before))
+            self._due_index.schedule(key.decode(), None)
+        for key in self._dirty:
+            after = self._states[key]
+            assert after is not None
+            history = self._histories.get(key)
+            if history is not None:
+                history_bytes = history.encode()
+            else:  # untouched: carried over as read
+                history_bytes = lead_records.history_of(self._records.get(key))
+            record = lead_records.encode_lead(after, history_bytes)
+            self.tables.set(leads_table, key, record)
+            before = self._read.get(key)
+            self._census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
+            self._due_index.schedule(after.lead_id, next_demotion(after, self.model))
+        for key, cause in self._reports.items():
+            if (state := self._states[key]) is not None:
+                self._report_to_account(state, cause, self._assessments.get(key))
+
+    def _report_to_account(self, state: LeadState, cause_event_id: str, assessment: Assessment | None) -> None:
+        """Tell the lead's account (keyed by its domain, on another partition) where the lead stands."""
+        domain = state.account
+        if domain is None:
+            return
+        member = account_member(state, cause_event_id, self.model, assessment)
+        if member is not None or domain not in self.model.fit.free_mail_domains:
+            self._member_updates.setdefault(domain, []).append((state.lead_id, member))
+
+    def _count(self) -> None:
+        for event_type, count in self.received.items():
+            metrics.EVENTS_RECEIVED.labels(source=metrics.RAW_TOPIC, type=event_type).inc(count)
+        for reason, count in self.ignored.items():
+            metrics.EVENTS_IGNORED.labels(reason=reason).inc(count)
+        if self.scored:
+            metrics.EVENTS_SCORED.inc(self.scored)
+        if self.deduplicated:
+            metrics.EVENTS_DEDUPLICATED.inc(self.deduplicated)
+
+
+async def _emit(change: QualificationChange, ingested_at: float | None, first_time: bool) -> None:
+    emitted_at = time.time()
+    await send_now(qualification_topic.get_topic_name(), change.lead_id.encode(),
+                   change_records.encode_change(change, emitted_at, ingested_at))
+    if not first_time:
+        metrics.QUALIFICATION_REEMITTED.inc()
+        return
+    metrics.QUALIFICATION_CHANGES.labels(
+        from_stage=change.from_stage.value, to_stage=change.to_stage.value,
+        from_temperature=change.from_temperature.value, to_temperature=change.to_temperature.value,
+    ).inc()
+    if change.cause == "decay":
+        metrics.DEMOTIONS.inc()
+    elif change.cause == "event" and ingested_at is not None:
+        metrics.EVENT_LATENCY.observe(max(emitted_at - change.event_time, 0.0))
+        metrics.INGEST_LATENCY.observe(max(emitted_at - ingested_at, 0.0))

@@ -1,0 +1,31 @@
+"""The worker's wiring: Faust's overrides, then every topic, table, agent, timer and page, and the start hooks.
+
+``leadstream worker`` imports this module and nothing else of the worker before handing the
+command line to Faust; the app module itself knows none of what is registered on it.
+"""
+
+from __future__ import annotations
+
+from streams import faust_ext
+
+faust_ext.install()  # before any Faust service exists
+
+from streams.api import health, leads  # noqa: E402,F401 — pages register on import
+from streams.api.board import views  # noqa: E402,F401
+from streams.config.environment import settings  # noqa: E402
+from streams.contracts.topic_admin import ensure_topics  # noqa: E402
+from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — agents and timers register on import
+from streams.worker.app import app  # noqa: E402
+
+
+@app.before_first_start
+async def create_topics() -> None:
+    """Topics are created with their partition counts before the consumer subscribes.
+
+    Auto-creation would give the broker's default count and break co-partitioning.
+    """
+    await ensure_topics(settings())
+
+
+# Before any event is scored: a model applied with `leadstream model apply` wins over the file's.
+app.before_first_start(model_rollout.adopt_applied_model)

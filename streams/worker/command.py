@@ -1,0 +1,21 @@
+"""``leadstream worker``: the command line handed to Faust's own worker, once the worker is wired."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from streams.config.environment import scoring_model
+
+
+@click.command(add_help_option=False,
+               context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a worker: score events, emit qualification changes, serve the API (Faust's worker options)."""
+    scoring_model()  # a bad model file is named before Faust starts
+    from streams.worker.bootstrap import app
+
+    sys.argv = [sys.argv[0], "worker", *ctx.args]
+    app.main()

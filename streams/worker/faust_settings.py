@@ -1,0 +1,29 @@
+"""The Faust settings every app this project runs takes from the environment's settings.
+
+``leadstream worker`` (``streams.worker.app``) and the benchmark's comparison apps (``bench/``) share
+them, so the benchmark compares apps with the same broker, store, group timing and web server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.config.environment import Settings
+
+
+def apply_settings(conf: Any, config: Settings) -> None:
+    """Set Faust's ``conf`` from ``config`` (called from an app's ``on_configured`` signal)."""
+    conf.id = config.app_id
+    conf.broker = f"kafka://{config.bootstrap_servers}"
+    conf.store = "memory://"
+    conf.topic_partitions = config.partitions
+    conf.topic_replication_factor = config.replication_factor
+    conf.broker_session_timeout = config.session_timeout_s
+    conf.broker_heartbeat_interval = config.heartbeat_interval_s
+    conf.broker_rebalance_timeout = config.rebalance_timeout_s
+    conf.web_host = config.web_host
+    conf.web_bind = config.web_host
+    conf.web_port = config.web_port
+    conf.datadir = str(config.data_dir)
+    conf.consumer_auto_offset_reset = "earliest"
+    conf.broker_credentials = config.security.faust_credentials()

@@ -1,0 +1,172 @@
+"""Switching the live model without a restart: `leadstream model apply` and what every worker does.
+
+The applied model is one record on leads.control (one partition, compacted, kept forever).
+Every worker reads that topic whole, outside its consumer group: at start, to score with the
+latest applied model (which wins over LEADSTREAM_MODEL), and then as it runs. On a new model a
+worker validates it, swaps it in, and sends a re-classify command through leads.signals for
+every held lead it actively owns, so each lead is re-classified in the stream, on its own
+partition, in order with its events (scoring.switch.reclassify_under); every change that causes
+carries the new model version. A lead remembers the version it was last classified under, so
+after a rebalance or a restart the new owner re-classifies any lead still on an older one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiokafka import TopicPartition
+
+from scoring import LeadState, ModelError
+from scoring.switch import half_life_change, reclassify_under
+from streams.contracts import command_records, lead_records
+from streams.contracts.control_records import AppliedModel, applied_from, control_consumer, control_topic_name, latest_applied
+from streams.worker import metrics
+from streams.worker.app import app
+from streams.config.environment import file_model, scoring_model, settings, use_model
+from streams.contracts.partitioning import partition_for
+from streams.worker.batch import Batch
+from streams.worker.tables import leads_table
+from streams.worker.topics import signals_topic
+
+log = logging.getLogger(__name__)
+FROM_FILE = "file"  # what re-classifies leads when the model came from LEADSTREAM_MODEL
+RETRY_S = 2.0
+
+
+class _Following:
+    """Where this worker's reading of leads.control stands, and the switch it last made."""
+
+    next_offset = 0
+    applied: AppliedModel | None = None
+
+
+async def adopt_applied_model() -> None:
+    """At start, before any event is scored: take the latest applied model over LEADSTREAM_MODEL's."""
+    applied, end = await latest_applied(settings())
+    _Following.next_offset = end
+    if applied is None:
+        return
+    problem = half_life_change(file_model(), applied.model)
+    if applied.model.version != file_model().version:
+        log.warning("scoring with model %s, applied %s on leads.control; LEADSTREAM_MODEL has %s%s",
+                    applied.model.version, applied.applied_at, file_model().version,
+                    f" ({problem})" if problem else "")
+    _switch(applied)
+
+
+def _switch(applied: AppliedModel) -> None:
+    previous = scoring_model()
+    use_model(applied.model)
+    _Following.applied = applied
+    if previous.version != applied.model.version:
+        try:
+            metrics.MODEL_INFO.remove(previous.version, previous.criteria.framework.name)
+        except KeyError:
+            pass  # not published yet
+    metrics.MODEL_INFO.labels(version=applied.model.version, framework=applied.model.criteria.framework.name).set(1)
+
+
+def switch_cause() -> str:
+    """The cause id of re-classifications under the model in use now."""
+    applied = _Following.applied
+    offset = str(applied.offset) if applied is not None and applied.model is scoring_model() else FROM_FILE
+    return f"model:{scoring_model().version}@{offset}"
+
+
+@app.task
+async def follow_applied_models() -> None:
+    """Switch to each model applied while this worker runs (reconnecting if the broker goes away)."""
+    config = settings()
+    while True:
+        consumer = control_consumer(config)
+        try:
+            await consumer.start()
+            partition = TopicPartition(control_topic_name(config), 0)
+            consumer.assign([partition])
+            consumer.seek(partition, _Following.next_offset)
+            while True:
+                for record in (await consumer.getmany(partition, timeout_ms=1000)).get(partition, []):
+                    await on_control_record(record)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 — a lost connection must not stop model switches for good
+            log.warning("reading leads.control failed; retrying", exc_info=True)
+            await asyncio.sleep(RETRY_S)
+        finally:
+            await consumer.stop()
+
+
+async def on_control_record(record: Any) -> None:
+    _Following.next_offset = record.offset + 1
+    try:
+        applied = applied_from(record)
+    except (ValueError, ModelError) as exc:
+        log.error("leads.control offset %d is not a model I can use: %s", record.offset, exc)
+        return
+    current = scoring_model()
+    if applied.model.version == current.version:
+        return
+    problem = half_life_change(current, applied.model)
+    if problem:
+        # `leadstream model apply` refuses these; a record written some other way is refused here.
+        log.error("not switching to model %s: %s", applied.model.version, problem)
+        return
+    _switch(applied)
+    sent = await reclassify_owned(lead_records.classified_under(applied.model.version))
+    log.warning("switched to model %s (was %s); re-classifying %d held leads", applied.model.version,
+                current.version, sent)
+
+
+def owned_leads(skip: tuple[bytes, ...] = ()) -> list[bytes]:
+    """Keys of the leads this worker actively owns (standby copies are not its to change).
+
+    A stored state whose bytes start with one of ``skip`` is passed over without being decoded: the
+    scan after every rebalance stays a byte search for leads already on the model in use.
+    """
+    partitions = settings().partitions
+    changelog = leads_table.changelog_topic.get_topic_name()
+    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+    return [key for key, value in list(leads_table.items())
+            if value and partition_for(key, partitions) in active and not any(value.startswith(mark) for mark in skip)]
+
+
+async def reclassify_owned(skip: tuple[bytes, ...]) -> int:
+    model, cause = scoring_model(), switch_cause()
+    keys = owned_leads(skip)
+    for key in keys:
+        await signals_topic.send(key=key, value=command_records.encode_command(
+            command_records.RECLASSIFY, key.decode(), time.time(), version=model.version, cause=cause))
+    return len(keys)
+
+
+@leads_table.on_recover
+async def reclassify_stale_leads() -> None:
+    """After a rebalance or restart: leads still classified under another model catch up."""
+    try:
+        # Leads stored before versions were kept are left to their next event, not all sent at once.
+        current = lead_records.classified_under(scoring_model().version)
+        sent = await reclassify_owned((*current, *lead_records.classified_under(None)))
+        if sent:
+            log.warning("re-classifying %d held leads last classified under another model", sent)
+    except Exception:  # noqa: BLE001 — Faust retries a failing recovery callback forever
+        log.exception("re-classifying leads after recovery failed; they catch up at their next event")
+
+
+def reclassify(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:
+    """In the stream, on the lead's partition: the lead under the model in use now."""
+    model = scoring_model()
+    if command["version"] != model.version or state.model_version == model.version:
+        return  # another switch came since (it sends its own), or an event re-classified it already
+    decision = reclassify_under(state, model, command["cause"])
+    if decision.duplicate:
+        if decision.change is not None:
+            batch.emit(decision.change, None, first_time=False)  # the state landed before a crash may have lost the emit
+        return
+    # The board's timeline shows the move, caused by the model; the account hears the lead's new standing.
+    batch.store(key, decision.state, None, decision.change, report_cause=command["cause"])
+    metrics.MODEL_RECLASSIFIED.inc()
+    if decision.change is not None:
+        batch.emit(decision.change, None)

@@ -1,0 +1,135 @@
+"""Identity stitching on the visitor's partition: hold anonymous history, link it, expire it.
+
+Runs inside the stream, on the partition of the visitor id (records keyed by anonymousId land
+there; others are repartitioned to it through leads.signals), so it is in the visitors table's
+changelog: a restart or rebalance forgets nothing. The decisions come from ``scoring.visitors``;
+this module stores them and counts them. The pipeline routes whatever must reach a lead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from scoring import Forward, IgnoreReason, Signal, VisitorState
+from scoring.visitors import is_expired, link, on_anonymous
+from streams.contracts import visitor_records
+from streams.worker import metrics
+from streams.worker.census import HeldCount
+from streams.config.environment import settings
+from streams.contracts.partitioning import partition_for
+from streams.worker.tables import TableWrites, visitors_table
+
+log = logging.getLogger(__name__)
+# The expiry timer asks the visitor's partition to forget it; it does not ask again this soon.
+EXPIRY_RETRY_S = 60.0
+
+held_count = HeldCount()
+metrics.EVENTS_HELD.set_function(held_count.total)
+_expiry_requested: dict[bytes, float] = {}  # a cache against repeated requests, not state: losing it is harmless
+
+
+def expiry_interval_s() -> float:
+    """How often each worker looks for expired visitors: often enough for the TTL, at most once a minute."""
+    return min(max(settings().hold_limits().ttl_s / 4, 0.25), 60.0)
+
+
+def _partition(key: bytes) -> int:
+    return partition_for(key, settings().partitions)
+
+
+def visitor_state(key: bytes) -> VisitorState | None:
+    held = visitors_table.data.get(key)
+    return visitor_records.decode_visitor(key.decode(), held) if held else None
+
+
+def hold(tables: TableWrites, signal: Signal, seen_at: float) -> Signal | None:
+    """An anonymous signal, on its visitor's partition: held, or returned as the linked lead's to score."""
+    key = signal.lead_id.encode()  # an anonymous signal's lead id is its visitor id
+    held = visitors_table.data.get(key)
+    if held and (in_place := visitor_records.held_in_record(held, signal, seen_at, settings().hold_limits().max_events)) is not None:
+        record, evicted = in_place
+        return _held(tables, key, record, evicted)
+    decision = on_anonymous(visitor_records.decode_visitor(key.decode(), held) if held else None, signal, seen_at, settings().hold_limits())
+    if isinstance(decision, Forward):
+        tables.set(visitors_table, key, visitor_records.encode_visitor(decision.state))  # keeps the link from expiring
+        return decision.signal
+    return _held(tables, key, None if decision.duplicate else visitor_records.encode_visitor(decision.state), decision.evicted)
+
+
+def _held(tables: TableWrites, key: bytes, record: bytes | None, evicted: int) -> None:
+    """The visitor holds one more event (``record``), or recognised it as held already (None)."""
+    if record is None:
+        metrics.EVENTS_DEDUPLICATED.inc()
+        return None
+    tables.set(visitors_table, key, record)
+    held_count.add(_partition(key), 1 - evicted)
+    if evicted:
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(evicted)
+    return None
+
+
+@dataclass(frozen=True)
+class Release:
+    lead_id: str
+    visitor_id: str
+    release_id: str
+    signals: tuple[Signal, ...]
+
+
+def stitch(tables: TableWrites, visitor_id: str, lead_id: str, at: float) -> Release | None:
+    """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead."""
+    key = visitor_id.encode()
+    linked = link(visitor_state(key), visitor_id, lead_id, at)
+    tables.set(visitors_table, key, visitor_records.encode_visitor(linked.state))
+    if linked.release_id is None:
+        return None  # nothing was held, or a repeated identify already released it
+    held_count.add(_partition(key), -len(linked.released))
+    metrics.VISITORS_STITCHED.inc()
+    return Release(lead_id, visitor_id, linked.release_id, linked.released)
+
+
+def expire(tables: TableWrites, visitor_id: str, issued_at: float) -> None:
+    """Forget the visitor if it is still expired when the request reaches its partition."""
+    key = visitor_id.encode()
+    _expiry_requested.pop(key, None)
+    state = visitor_state(key)
+    if state is None or not is_expired(state, issued_at, settings().hold_limits()):
+        return  # seen again since the timer looked, or forgotten already
+    tables.delete(visitors_table, key)
+    if state.held:
+        held_count.add(_partition(key), -len(state.held))
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(len(state.held))
+
+
+def due_for_expiry(now: float, active: set[int]) -> list[str]:
+    """Visitors of the partitions this worker owns that have been away longer than the TTL."""
+    due, ttl = [], settings().hold_limits()
+    for key, value in list(visitors_table.items()):
+        if not value or _partition(key) not in active:
+            continue
+        if now - _expiry_requested.get(key, float("-inf")) < EXPIRY_RETRY_S:
+            continue
+        if is_expired(visitor_records.decode_visitor(key.decode(), value), now, ttl):
+            _expiry_requested[key] = now
+            due.append(key.decode())
+    return due
+
+
+@visitors_table.on_recover
+async def recount_held() -> None:
+    """After every rebalance's recovery: count what the partitions now owned hold."""
+    # Faust's recovery loop swallows an exception here and retries forever, so never raise.
+    try:
+        changelog = visitors_table.changelog_topic.get_topic_name()
+        active = {tp.partition for tp in visitors_table.app.assignor.assigned_actives() if tp.topic == changelog}
+        held = ((_partition(key), len(visitor_records.decode_visitor(key.decode(), value).held))
+                for key, value in list(visitors_table.items()) if value)
+        taken_over, handed_over = held_count.rebuild(held, active)
+        if taken_over:
+            metrics.EVENTS_RECEIVED.labels(source=metrics.HANDOVER, type="held").inc(taken_over)
+        if handed_over:
+            metrics.EVENTS_HANDED_OVER.inc(handed_over)
+        _expiry_requested.clear()
+    except Exception:  # noqa: BLE001
+        log.exception("recounting held anonymous events failed; the held count may be off until the next one")
