@@ -19,3 +19,7 @@ class RolloutRefused(StreamsError):
 
 class HistoryError(StreamsError):
     """History for replay, calibration or export cannot be read; the message says which record or file."""
+
+
+class BenchUnavailable(StreamsError):
+    """The benchmark was asked for where only the installed package is, not a checkout."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from streams.cli_support import runs_async
+from streams.errors import BenchUnavailable
 
 
 @click.command()
@@ -69,7 +71,13 @@ async def dev(
 async def bench(events: int | None, leads: int | None, broker: str, json_path: str | None, quick: bool,
                 latency_rate: float | None) -> None:
     """Measure events/s (transport, framework, naive scorer, leadstream ×1 and ×2), latency and memory."""
-    from bench.cli import BenchOptions, run_bench  # the benchmark lives in the checkout, beside the package
+    checkout = Path(__file__).resolve().parents[2]  # streams/ is installed in place from a checkout
+    if not (checkout / "bench" / "cli.py").is_file():
+        raise BenchUnavailable("leadstream bench runs from a checkout of the repository (bench/ is not installed):"
+                               " run it there, where ./run-tests installs leadstream in place")
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    from bench.cli import BenchOptions, run_bench
 
     chosen = {"events": events, "leads": leads, "broker": broker, "json_path": Path(json_path) if json_path else None,
               "latency_rate": latency_rate}
