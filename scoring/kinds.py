@@ -12,7 +12,7 @@ class Component(str, Enum):
 
 
 class SignalKind(str, Enum):
-    """Behaviour the model knows how to score (DESIGN.md §3 and §4)."""
+    """Behaviour the model knows how to score (docs/scoring-model.md)."""
 
     PAGE_VIEW = "page_view"
     PRODUCT_VIEW = "product_view"

