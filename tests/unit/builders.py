@@ -21,7 +21,7 @@ from scoring import (
     parse_model,
 )
 from scoring.criteria import status_of
-from scoring.model import default_model_text
+from scoring.model_loading import default_model_text
 from scoring.profile import Scalar, facts_from
 
 T0 = 1_700_000_000.0  # a fixed epoch (2023-11-14T22:13:20Z): tests never read the clock

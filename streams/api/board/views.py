@@ -20,7 +20,7 @@ import orjson
 from aiohttp.web import StreamResponse
 from faust.web import Request, Response, View
 
-from scoring.model import default_model_text
+from scoring.model_loading import default_model_text
 from streams.worker.app import app
 from streams.api.board import auth, pages
 from streams.api.board.feed import (
