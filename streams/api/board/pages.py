@@ -14,14 +14,13 @@ from typing import Any
 from urllib.parse import quote
 
 from scoring import ScoringModel
+from scoring.stages import FUNNEL_ORDER, Stage, Temperature
 from streams.api.board.charts import SERIES_LABEL, SERIES_STYLE, score_chart, transitions_chart
 
-STAGE_ORDER = ("new", "iql", "mql", "pql", "sql", "recycled", "disqualified")
 STAGE_NAMES = {
-    "new": "New (anonymous)", "iql": "IQL", "mql": "MQL", "pql": "PQL", "sql": "SQL",
-    "recycled": "Recycled", "disqualified": "Disqualified",
+    Stage.NEW: "New (anonymous)", Stage.IQL: "IQL", Stage.MQL: "MQL", Stage.PQL: "PQL", Stage.SQL: "SQL",
+    Stage.RECYCLED: "Recycled", Stage.DISQUALIFIED: "Disqualified",
 }
-TEMPERATURES = ("cold", "warm", "hot")
 STATUS_MARK = {"met": "✓", "not_met": "✗", "unknown": "?"}
 STATUS_TEXT = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 
@@ -88,15 +87,16 @@ def funnel_fragment(stats: dict[str, Any] | None, per_minute: list[tuple[float, 
         stages, temps = stats["leads_per_stage"], stats["leads_per_temperature"]
         widest = max([*stages.values(), 1])
         rows = "".join(
-            f'<tr data-stage="{stage}"><th scope="row">{escape(STAGE_NAMES[stage])}</th>'
-            f'<td class="count">{stages.get(stage, 0)}</td>'
-            f'<td class="bar" aria-hidden="true"><span style="width:{100 * stages.get(stage, 0) / widest:.1f}%">'
-            f'</span></td></tr>'
-            for stage in STAGE_ORDER
+            f'<tr data-stage="{stage.value}"><th scope="row">{escape(STAGE_NAMES[stage])}</th>'
+            f'<td class="count">{stages.get(stage.value, 0)}</td>'
+            f'<td class="bar" aria-hidden="true">'
+            f'<span style="width:{100 * stages.get(stage.value, 0) / widest:.1f}%"></span></td></tr>'
+            for stage in FUNNEL_ORDER
         )
         temp_rows = "".join(
-            f'<tr data-temperature="{t}"><th scope="row">{badge(t)}</th><td class="count">{temps.get(t, 0)}</td></tr>'
-            for t in TEMPERATURES
+            f'<tr data-temperature="{t.value}"><th scope="row">{badge(t.value)}</th>'
+            f'<td class="count">{temps.get(t.value, 0)}</td></tr>'
+            for t in Temperature
         )
         counts = (
             f'<div class="funnel-tables"><table class="funnel" id="funnel-stages" data-total="{stats["leads"]}">'
