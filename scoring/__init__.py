@@ -11,7 +11,8 @@ from scoring.events import EventType, LeadEvent
 from scoring.explain import assess, scores_at, top_contributions
 from scoring.feedback import Verdict, apply_feedback
 from scoring.kinds import Component, IgnoreReason, SignalKind
-from scoring.model import ScoringModel, load_model, parse_model
+from scoring.model import ScoringModel
+from scoring.model_loading import load_model, parse_model
 from scoring.signals import Ignored, Signal, interpret
 from scoring.stages import Stage, Temperature
 from scoring.state import LeadState

@@ -27,7 +27,8 @@ from types import MappingProxyType
 
 from scoring.errors import CalibrationError
 from scoring.kinds import Component, DealOutcome, SignalKind
-from scoring.model import ScoringModel, SignalRule, parse_model
+from scoring.model import ScoringModel, SignalRule
+from scoring.model_loading import parse_model
 from scoring.model_text import number_text, with_numbers, with_version
 from scoring.outcomes import OutcomeJoin, StageVerdict, first_closings, stage_verdict
 from scoring.replay import UNBOUNDED, HistoryRecord, replay

@@ -27,6 +27,8 @@ class Stage(str, Enum):
 # How far along each stage is; a move to a lower rank from a qualified stage is a recycle.
 STAGE_RANK = {Stage.NEW: 0, Stage.IQL: 1, Stage.RECYCLED: 1, Stage.MQL: 2, Stage.PQL: 3, Stage.SQL: 4}
 QUALIFIED = frozenset({Stage.MQL, Stage.PQL, Stage.SQL})
+# The order the funnel is shown in (the board, the dev terminal): along the funnel, then the two ways out of it.
+FUNNEL_ORDER = (Stage.NEW, Stage.IQL, Stage.MQL, Stage.PQL, Stage.SQL, Stage.RECYCLED, Stage.DISQUALIFIED)
 
 
 class Temperature(str, Enum):

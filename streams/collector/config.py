@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from streams.collector.write_keys import WriteKeys, parse_write_keys
-from streams.config.environment import _number
+from streams.config.variables import number_from
 from streams.errors import ConfigError
 
 DEFAULT_PORT = 8080
@@ -55,10 +55,10 @@ def _origins(env: Mapping[str, str], name: str) -> tuple[str, ...]:
 def collector_settings_from(env: Mapping[str, str]) -> CollectorSettings:
     return CollectorSettings(
         write_keys=parse_write_keys(env.get("LEADSTREAM_COLLECTOR_WRITE_KEYS", ""), "LEADSTREAM_COLLECTOR_WRITE_KEYS"),
-        max_body_bytes=_number(env, "LEADSTREAM_COLLECTOR_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, integer=True),
+        max_body_bytes=number_from(env, "LEADSTREAM_COLLECTOR_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 1024, integer=True),
         allowed_origins=_origins(env, "LEADSTREAM_COLLECTOR_ALLOWED_ORIGINS"),
         trust_forwarded=_flag(env, "LEADSTREAM_COLLECTOR_TRUST_FORWARDED", False),
-        port=_number(env, "LEADSTREAM_COLLECTOR_PORT", DEFAULT_PORT, 0, integer=True),
+        port=number_from(env, "LEADSTREAM_COLLECTOR_PORT", DEFAULT_PORT, 0, integer=True),
         idempotent=_flag(env, "LEADSTREAM_COLLECTOR_IDEMPOTENT", True),
     )
 

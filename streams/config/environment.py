@@ -11,6 +11,7 @@ from pathlib import Path
 
 from scoring import HoldLimits, ScoringModel, load_model
 from streams.config.clock import Clock, clock_from
+from streams.config.variables import number_from, text_from
 from streams.errors import ConfigError
 from streams.config.kafka_security import KafkaSecurity, security_from
 
@@ -57,27 +58,6 @@ class Settings:
         return HoldLimits(max_events=self.anonymous_max_events, ttl_s=self.anonymous_ttl_s)
 
 
-def _text(env: Mapping[str, str], name: str, default: str) -> str:
-    value = env.get(name, default).strip()
-    if not value:
-        raise ConfigError(f"{name}: must not be empty")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False):
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return int(default) if integer else default
-    try:
-        value = int(raw) if integer else float(raw)
-    except ValueError:
-        kind = "a whole number" if integer else "a number"
-        raise ConfigError(f"{name}: expected {kind} ≥ {minimum:g}, got {raw!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
-    return value
-
-
 def _fault_crash_at(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -91,39 +71,39 @@ def _fault_crash_at(env: Mapping[str, str], name: str) -> tuple[str, str] | None
 
 def settings_from(env: Mapping[str, str]) -> Settings:
     model = env.get("LEADSTREAM_MODEL", "").strip()
-    session_timeout = _number(env, "LEADSTREAM_SESSION_TIMEOUT_S", 30.0, 1.0)
-    heartbeat = _number(env, "LEADSTREAM_HEARTBEAT_INTERVAL_S", 3.0, 0.1)
+    session_timeout = number_from(env, "LEADSTREAM_SESSION_TIMEOUT_S", 30.0, 1.0)
+    heartbeat = number_from(env, "LEADSTREAM_HEARTBEAT_INTERVAL_S", 3.0, 0.1)
     if heartbeat >= session_timeout:
         raise ConfigError(
             f"LEADSTREAM_HEARTBEAT_INTERVAL_S: must be below LEADSTREAM_SESSION_TIMEOUT_S"
             f" ({session_timeout:g}), got {heartbeat:g}"
         )
-    max_held = _number(env, "LEADSTREAM_ANONYMOUS_MAX_EVENTS", 100, 1, integer=True)
+    max_held = number_from(env, "LEADSTREAM_ANONYMOUS_MAX_EVENTS", 100, 1, integer=True)
     if max_held > MAX_HELD_LIMIT:
         # The held history is one table value: it must stay well inside Kafka's 1 MB message limit.
         raise ConfigError(f"LEADSTREAM_ANONYMOUS_MAX_EVENTS: at most {MAX_HELD_LIMIT}, got {max_held}")
     return Settings(
-        bootstrap_servers=_text(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-        app_id=_text(env, "LEADSTREAM_APP_ID", "leadstream"),
+        bootstrap_servers=text_from(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        app_id=text_from(env, "LEADSTREAM_APP_ID", "leadstream"),
         topic_prefix=env.get("LEADSTREAM_TOPIC_PREFIX", "").strip(),
-        partitions=_number(env, "LEADSTREAM_PARTITIONS", 8, 1, integer=True),
-        replication_factor=_number(env, "LEADSTREAM_REPLICATION_FACTOR", 1, 1, integer=True),
+        partitions=number_from(env, "LEADSTREAM_PARTITIONS", 8, 1, integer=True),
+        replication_factor=number_from(env, "LEADSTREAM_REPLICATION_FACTOR", 1, 1, integer=True),
         model_path=Path(model) if model else None,
-        max_event_bytes=_number(env, "LEADSTREAM_MAX_EVENT_BYTES", 32 * 1024, 256, integer=True),
-        max_batch_records=_number(env, "LEADSTREAM_MAX_BATCH_RECORDS", 4000, 1, integer=True),
+        max_event_bytes=number_from(env, "LEADSTREAM_MAX_EVENT_BYTES", 32 * 1024, 256, integer=True),
+        max_batch_records=number_from(env, "LEADSTREAM_MAX_BATCH_RECORDS", 4000, 1, integer=True),
         session_timeout_s=session_timeout,
         heartbeat_interval_s=heartbeat,
-        rebalance_timeout_s=_number(env, "LEADSTREAM_REBALANCE_TIMEOUT_S", 60.0, 1.0),
-        web_host=_text(env, "LEADSTREAM_WEB_HOST", "127.0.0.1"),
-        web_port=_number(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
-        data_dir=Path(_text(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
+        rebalance_timeout_s=number_from(env, "LEADSTREAM_REBALANCE_TIMEOUT_S", 60.0, 1.0),
+        web_host=text_from(env, "LEADSTREAM_WEB_HOST", "127.0.0.1"),
+        web_port=number_from(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
+        data_dir=Path(text_from(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
         security=security_from(env),
         api_token=env.get("LEADSTREAM_API_TOKEN", "").strip() or None,
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
         clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
-        demotion_tick_s=_number(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
+        demotion_tick_s=number_from(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
         raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
-        anonymous_ttl_s=_number(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
+        anonymous_ttl_s=number_from(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,
         fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
     )
@@ -133,7 +113,7 @@ def _retention_days(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if raw in ("-1", "forever"):
         return -1.0
-    return _number(env, name, default, 0.001)
+    return number_from(env, name, default, 0.001)
 
 
 @cache

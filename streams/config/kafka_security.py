@@ -1,4 +1,8 @@
-"""TLS and SASL settings for managed Kafka, shared by Faust and every aiokafka client we create."""
+"""TLS and SASL settings for managed Kafka, shared by Faust and every aiokafka client we create.
+
+No Faust import: the collector and ``leadstream alerts`` read these settings without the stream
+stack; the worker turns them into Faust's credentials (``streams.worker.faust_settings``).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import faust
-from faust.types.auth import SASLMechanism
 
 from streams.errors import ConfigError
 
@@ -54,16 +55,6 @@ class KafkaSecurity:
             options.update(sasl_mechanism=self.sasl_mechanism, sasl_plain_username=self.sasl_username,
                            sasl_plain_password=self.sasl_password)
         return options
-
-    def faust_credentials(self) -> faust.types.auth.CredentialsT | None:
-        if self.uses_sasl:
-            return faust.SASLCredentials(
-                username=self.sasl_username, password=self.sasl_password,
-                ssl_context=self.ssl_context(), mechanism=SASLMechanism(self.sasl_mechanism),
-            )
-        if self.uses_tls:
-            return faust.SSLCredentials(self.ssl_context())
-        return None
 
 
 def _file(env: Mapping[str, str], name: str) -> Path | None:

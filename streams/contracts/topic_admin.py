@@ -11,9 +11,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from streams.config.environment import Settings
 from streams.errors import TopicMismatch
-import streams.worker.tables  # noqa: F401 — declares every table on the app, so app.tables names them all
-from streams.worker.app import app
-from streams.contracts.topics import ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK, RAW_EVENTS
+from streams.contracts.topics import ALL_TABLES, ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK, RAW_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +53,7 @@ def wanted_topics(config: Settings, extra: Iterable[str] = ()) -> list[NewTopic]
     # then refuses every write ("changelog has 0 partitions") until that metadata is refreshed.
     topics += [NewTopic(name=changelog_name(config.app_id, table), num_partitions=config.partitions,
                         replication_factor=config.replication_factor, topic_configs={"cleanup.policy": "compact"})
-               for table in sorted(app.tables)]
+               for table in sorted(ALL_TABLES)]
     topics += [NewTopic(name=name, num_partitions=config.partitions, replication_factor=config.replication_factor,
                         topic_configs={"retention.ms": str(DEFAULT_RETENTION_MS)})
                for name in extra if name not in {t.name for t in topics}]

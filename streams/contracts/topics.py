@@ -1,4 +1,4 @@
-"""Every topic's name: the documented contract, needed by the worker, the collector, the alerts and the ops tools alike."""
+"""Every topic's and table's name: the documented contract, needed by the worker, the collector, the alerts and the ops tools alike."""
 
 from __future__ import annotations
 
@@ -17,6 +17,14 @@ CONTROL = "leads.control"
 REPLAY_QUALIFICATION = "leads.qualification.replay"
 ALL_TOPICS = (RAW_EVENTS, DEAD_LETTERS, SIGNALS, QUALIFICATION, FEEDBACK, ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION,
               CONTROL, REPLAY_QUALIFICATION)
+
+# The worker's tables (streams/worker/tables.py declares them on the app under these names), each
+# backed by a compacted changelog topic "<app_id>-<table>-changelog" created with the topics above.
+LEADS_TABLE = "leads"
+ERASURES_TABLE = "erasures"
+ACCOUNTS_TABLE = "accounts"
+VISITORS_TABLE = "visitors"
+ALL_TABLES = (LEADS_TABLE, ERASURES_TABLE, ACCOUNTS_TABLE, VISITORS_TABLE)
 
 
 def topic_name(name: str) -> str:

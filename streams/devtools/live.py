@@ -9,7 +9,8 @@ from typing import Any, TextIO
 
 import orjson
 
-STAGE_ORDER = ("new", "iql", "mql", "pql", "sql", "recycled", "disqualified")
+from scoring.stages import FUNNEL_ORDER, Temperature
+
 COLOURS = {"hot": "\033[1;31m", "warm": "\033[33m", "cold": "\033[36m"}
 RESET = "\033[0m"
 
@@ -54,8 +55,8 @@ class LiveView:
     def show_funnel(self, stats: dict[str, Any], accounting: dict[str, Any], events_sent: int) -> None:
         stages = stats.get("leads_per_stage", {})
         temps = stats.get("leads_per_temperature", {})
-        funnel = " · ".join(f"{stage} {stages.get(stage, 0)}" for stage in STAGE_ORDER)
-        heat = " · ".join(f"{t} {temps.get(t, 0)}" for t in ("cold", "warm", "hot"))
+        funnel = " · ".join(f"{stage.value} {stages.get(stage.value, 0)}" for stage in FUNNEL_ORDER)
+        heat = " · ".join(f"{t.value} {temps.get(t.value, 0)}" for t in Temperature)
         print(
             f"── funnel: {funnel} | {heat} | sent {events_sent}, scored {accounting.get('scored', 0)},"
             f" ignored {accounting.get('ignored', 0)}, dead-lettered {accounting.get('dead_lettered', 0)},"

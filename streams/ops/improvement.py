@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 
 from scoring import QualificationChange, ScoringModel, load_model, parse_model
 from scoring.calibration import Options, calibrate
-from scoring.model import default_model_text
+from scoring.model_loading import default_model_text
 from scoring.outcomes import conversion
 from scoring.replay import replay
 from streams.contracts import change_records, encoding

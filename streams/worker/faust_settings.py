@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import faust
+from faust.types.auth import SASLMechanism
+
 from streams.config.environment import Settings
+from streams.config.kafka_security import KafkaSecurity
 
 
 def apply_settings(conf: Any, config: Settings) -> None:
@@ -26,4 +30,16 @@ def apply_settings(conf: Any, config: Settings) -> None:
     conf.web_port = config.web_port
     conf.datadir = str(config.data_dir)
     conf.consumer_auto_offset_reset = "earliest"
-    conf.broker_credentials = config.security.faust_credentials()
+    conf.broker_credentials = faust_credentials(config.security)
+
+
+def faust_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | None:
+    """The same TLS and SASL settings as ``security.client_kwargs()``, as Faust takes them."""
+    if security.uses_sasl:
+        return faust.SASLCredentials(
+            username=security.sasl_username, password=security.sasl_password,
+            ssl_context=security.ssl_context(), mechanism=SASLMechanism(security.sasl_mechanism),
+        )
+    if security.uses_tls:
+        return faust.SSLCredentials(security.ssl_context())
+    return None

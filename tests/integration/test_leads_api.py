@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from scoring.kinds import SignalKind
-from scoring.model import load_model
+from scoring.model_loading import load_model
 from tests.contracts import assert_matches_contract
 from tests.integration.pipeline_harness import (
     SCRIPTED_CLOCK_ENV, RunningPipeline, answers, at, identify, page, start_pipeline, stop_pipeline, track,

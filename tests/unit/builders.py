@@ -21,7 +21,7 @@ from scoring import (
     parse_model,
 )
 from scoring.criteria import status_of
-from scoring.model import default_model_text
+from scoring.model_loading import default_model_text
 from scoring.profile import Scalar, facts_from
 
 T0 = 1_700_000_000.0  # a fixed epoch (2023-11-14T22:13:20Z): tests never read the clock
@@ -152,3 +152,16 @@ def changes(decisions: list[Decision]) -> list[QualificationChange]:
 def transitions(decisions: list[Decision]) -> list[tuple]:
     """(from stage, to stage, from temperature, to temperature) of every emitted change."""
     return [(c.from_stage, c.to_stage, c.from_temperature, c.to_temperature) for c in changes(decisions)]
+
+
+def scripted_journey(lead: str = "lead-1"):
+    """An anonymous visitor reads, identifies as a fitting lead, engages, confirms BANT, then asks for a demo."""
+    return [
+        signal("blog_view", T0, lead=lead, anonymous=True, event_id=f"{lead}-blog"),
+        identify(T0 + HOUR, "ada@acme.com", lead=lead, event_id=f"{lead}-identify", **ICP_FIT),
+        signal("case_study_download", T0 + days(1), lead=lead, event_id=f"{lead}-case-study"),
+        signal("webinar_attended", T0 + days(2), lead=lead, event_id=f"{lead}-webinar"),
+        signal("pricing_view", T0 + days(3), lead=lead, event_id=f"{lead}-pricing"),
+        answer(T0 + days(3) + HOUR / 2, lead=lead, event_id=f"{lead}-answers", **BANT_MET),
+        signal("demo_request", T0 + days(3) + HOUR, lead=lead, event_id=f"{lead}-demo"),
+    ]

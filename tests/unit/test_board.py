@@ -11,6 +11,7 @@ import pytest
 from scoring.history import History, record
 from streams.api.board import auth, pages
 from streams.api.board.charts import Frame, nice_step, score_chart, transitions_chart
+from streams.api.board.model_tables import model_page
 from streams.api.board.feed import Closed, Hub, SeenChanges, TransitionCounter, decode_record, server_sent_event
 from streams.api.lead_view import history_document
 from tests.unit.builders import HOUR, T0, days, identify, journey, model, signal
@@ -115,14 +116,14 @@ def test_every_form_control_on_the_board_has_a_label():
 
 
 def test_every_table_on_the_lead_and_model_pages_has_a_caption_and_header_cells():
-    for html in (pages.lead_page(a_history_document(), model()), pages.model_page(model(), "default")):
+    for html in (pages.lead_page(a_history_document(), model()), model_page(model(), "default")):
         tables, captions = html.count("<table"), html.count("<caption")
         assert tables and tables == captions
         assert '<th scope="col">' in html and '<th scope="row">' in html
 
 
 def test_the_model_page_lists_every_signal_with_its_points():
-    html = pages.model_page(model(), "default")
+    html = model_page(model(), "default")
 
     for kind, rule in model().signals.items():
         assert f'<th scope="row">{kind.value}</th><td>{rule.component.value}</td>' in html

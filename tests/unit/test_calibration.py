@@ -11,7 +11,7 @@ from scoring import ModelError, SignalKind, load_model, parse_model
 from scoring.calibration import Example, Options, calibrate, fit_logistic
 from scoring.errors import CalibrationError
 from scoring.kinds import DealOutcome
-from scoring.model import default_model_text
+from scoring.model_loading import default_model_text
 from scoring.model_text import with_numbers, with_version
 from tests.synthetic_history import decoded, synthetic_history
 from tests.unit.builders import model_text

@@ -20,6 +20,7 @@ from faust.types.auth import AuthProtocol, SASLMechanism
 from streams.config.environment import settings_from
 from streams.errors import ConfigError
 from streams.config.kafka_security import MECHANISMS, PROTOCOLS, KafkaSecurity, security_from
+from streams.worker.faust_settings import faust_credentials
 
 SASL_ENV = {
     "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
@@ -218,12 +219,12 @@ async def test_client_kwargs_are_accepted_by_aiokafka():
 
 
 def test_plaintext_gives_faust_no_credentials():
-    assert KafkaSecurity().faust_credentials() is None
+    assert faust_credentials(KafkaSecurity()) is None
 
 
 @pytest.mark.parametrize("mechanism", MECHANISMS)
 def test_sasl_plaintext_gives_faust_sasl_credentials_with_the_mechanism(mechanism: str):
-    credentials = security_from({**SASL_ENV, "KAFKA_SASL_MECHANISM": mechanism}).faust_credentials()
+    credentials = faust_credentials(security_from({**SASL_ENV, "KAFKA_SASL_MECHANISM": mechanism}))
 
     assert isinstance(credentials, faust.SASLCredentials)
     assert credentials.mechanism is SASLMechanism(mechanism)
@@ -234,8 +235,8 @@ def test_sasl_plaintext_gives_faust_sasl_credentials_with_the_mechanism(mechanis
 
 def test_sasl_ssl_gives_faust_sasl_credentials_over_tls(tls_files: tuple[Path, Path]):
     cert, _ = tls_files
-    credentials = security_from({**SASL_ENV, "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                                 "KAFKA_SSL_CAFILE": str(cert)}).faust_credentials()
+    credentials = faust_credentials(security_from({**SASL_ENV, "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                                                   "KAFKA_SSL_CAFILE": str(cert)}))
 
     assert isinstance(credentials, faust.SASLCredentials)
     assert isinstance(credentials.ssl_context, ssl.SSLContext)
@@ -244,7 +245,7 @@ def test_sasl_ssl_gives_faust_sasl_credentials_over_tls(tls_files: tuple[Path, P
 
 def test_ssl_gives_faust_ssl_credentials(tls_files: tuple[Path, Path]):
     cert, _ = tls_files
-    credentials = security_from({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": str(cert)}).faust_credentials()
+    credentials = faust_credentials(security_from({"KAFKA_SECURITY_PROTOCOL": "SSL", "KAFKA_SSL_CAFILE": str(cert)}))
 
     assert isinstance(credentials, faust.SSLCredentials)
     assert not isinstance(credentials, faust.SASLCredentials)
@@ -258,7 +259,7 @@ def test_faust_hands_aiokafka_the_same_settings_as_client_kwargs():
 
     for env in ({}, SASL_ENV, {**SASL_ENV, "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256"}):
         security = security_from(env)
-        through_faust = credentials_to_aiokafka_auth(security.faust_credentials())
+        through_faust = credentials_to_aiokafka_auth(faust_credentials(security))
         assert {key: value for key, value in through_faust.items() if value is not None} == security.client_kwargs()
 
 

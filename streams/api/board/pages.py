@@ -1,5 +1,8 @@
 """The board's HTML: whole pages for the first paint, and the fragments the live feed sends.
 
+The scoring model's page is its own module (model_tables.py); this one holds the layout, the
+overview, a lead's page, and signing in.
+
 Pure functions from API documents (the JSON the lead API answers) and the scoring model to
 HTML text. Every value that came from data is escaped here, once, as it is written.
 """
@@ -14,14 +17,13 @@ from typing import Any
 from urllib.parse import quote
 
 from scoring import ScoringModel
+from scoring.stages import FUNNEL_ORDER, Stage, Temperature
 from streams.api.board.charts import SERIES_LABEL, SERIES_STYLE, score_chart, transitions_chart
 
-STAGE_ORDER = ("new", "iql", "mql", "pql", "sql", "recycled", "disqualified")
 STAGE_NAMES = {
-    "new": "New (anonymous)", "iql": "IQL", "mql": "MQL", "pql": "PQL", "sql": "SQL",
-    "recycled": "Recycled", "disqualified": "Disqualified",
+    Stage.NEW: "New (anonymous)", Stage.IQL: "IQL", Stage.MQL: "MQL", Stage.PQL: "PQL", Stage.SQL: "SQL",
+    Stage.RECYCLED: "Recycled", Stage.DISQUALIFIED: "Disqualified",
 }
-TEMPERATURES = ("cold", "warm", "hot")
 STATUS_MARK = {"met": "✓", "not_met": "✗", "unknown": "?"}
 STATUS_TEXT = {"met": "met", "not_met": "not met", "unknown": "unknown"}
 
@@ -88,15 +90,16 @@ def funnel_fragment(stats: dict[str, Any] | None, per_minute: list[tuple[float, 
         stages, temps = stats["leads_per_stage"], stats["leads_per_temperature"]
         widest = max([*stages.values(), 1])
         rows = "".join(
-            f'<tr data-stage="{stage}"><th scope="row">{escape(STAGE_NAMES[stage])}</th>'
-            f'<td class="count">{stages.get(stage, 0)}</td>'
-            f'<td class="bar" aria-hidden="true"><span style="width:{100 * stages.get(stage, 0) / widest:.1f}%">'
-            f'</span></td></tr>'
-            for stage in STAGE_ORDER
+            f'<tr data-stage="{stage.value}"><th scope="row">{escape(STAGE_NAMES[stage])}</th>'
+            f'<td class="count">{stages.get(stage.value, 0)}</td>'
+            f'<td class="bar" aria-hidden="true">'
+            f'<span style="width:{100 * stages.get(stage.value, 0) / widest:.1f}%"></span></td></tr>'
+            for stage in FUNNEL_ORDER
         )
         temp_rows = "".join(
-            f'<tr data-temperature="{t}"><th scope="row">{badge(t)}</th><td class="count">{temps.get(t, 0)}</td></tr>'
-            for t in TEMPERATURES
+            f'<tr data-temperature="{t.value}"><th scope="row">{badge(t.value)}</th>'
+            f'<td class="count">{temps.get(t.value, 0)}</td></tr>'
+            for t in Temperature
         )
         counts = (
             f'<div class="funnel-tables"><table class="funnel" id="funnel-stages" data-total="{stats["leads"]}">'
@@ -350,84 +353,6 @@ def _timeline(document: dict[str, Any]) -> str:
         '<thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">What</th>'
         f'<th scope="col">Detail</th></tr></thead><tbody>{rows}</tbody></table>{older}'
     )
-
-
-# --- the scoring model --------------------------------------------------------------------------
-
-def _table(caption: str, headers: tuple[str, ...], rows: list[tuple[Any, ...]], table_id: str = "") -> str:
-    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
-    body = "".join(
-        "<tr>" + f'<th scope="row">{escape(str(row[0]))}</th>'
-        + "".join(f"<td>{escape(str(cell))}</td>" for cell in row[1:]) + "</tr>"
-        for row in rows
-    )
-    ident = f' id="{table_id}"' if table_id else ""
-    return f'<table{ident}><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _days(seconds: float) -> str:
-    return number(seconds / 86_400)
-
-
-def _listed(values: Any) -> str:
-    return ", ".join(sorted(str(v) for v in values)) or "—"
-
-
-def model_page(model: ScoringModel, source: str) -> str:
-    q, fit, dq, criteria = model.qualification, model.fit, model.disqualify, model.criteria
-    signals = sorted(model.signals.values(), key=lambda r: (r.component.value, -r.points, r.kind.value))
-    ladders = q.ladders
-    sections = [
-        _table("Half-lives: each component decays on its own", ("Component", "Half-life (days)"),
-               [(c.value, _days(s)) for c, s in model.half_life_seconds.items()], "half-lives"),
-        _table("Points per signal (a cap is the most a kind can add, after decay)",
-               ("Signal", "Component", "Points", "Cap", "Half-life (days)"),
-               [(r.kind.value, r.component.value, number(r.points), number(r.cap) if r.cap is not None else "—",
-                 _days(model.half_life_of(r.kind))) for r in signals], "signals"),
-        _table("Thresholds: climb at promote, fall back only below demote", ("Rung", "On", "Promote", "Demote"),
-               [("MQL", "interest", number(ladders.mql.promote), number(ladders.mql.demote)),
-                ("SQL", "intent (and every criterion met)", number(ladders.sql.promote), number(ladders.sql.demote)),
-                ("PQL", "product signals", number(ladders.pql.promote), number(ladders.pql.demote)),
-                ("warm", "engagement: interest + intent − negative", number(ladders.warm.promote),
-                 number(ladders.warm.demote))], "thresholds"),
-        _table("Temperature and product signals", ("Setting", "Value"),
-               [("hot needs interest of at least", number(q.hot_min_interest)),
-                ("warm with a need and at most this many criteria missing", q.warm_max_missing),
-                ("product signals (PQL)", _listed(k.value for k in q.product_signals))], "qualification"),
-        _table(f"Criteria frameworks (active: {criteria.framework.name})", ("Framework", "Criteria", "Need", "Active"),
-               [(f.name, ", ".join(f.criteria), f.need, "yes" if f.name == criteria.framework.name else "")
-                for f in criteria.frameworks.values()], "frameworks"),
-        _table("Form fields that answer a criterion", ("Field", "Criterion"),
-               sorted(criteria.answer_fields.items()), "answer-fields"),
-        _table(f"Fit: the profile against the ideal customer profile (MQL needs at least {number(fit.mql_minimum)})",
-               ("Part", "Points", "Matches"),
-               [("industry", number(fit.industry_points), _listed(fit.industries)),
-                ("company size", number(fit.size_points), f"{fit.size_min}–{fit.size_max} employees"),
-                ("country", number(fit.country_points), _listed(fit.countries)),
-                ("free-mail domain", f"−{number(fit.free_mail_penalty)}", _listed(fit.free_mail_domains))], "fit"),
-        _table("Job titles (first match wins)", ("Pattern", "Points", "Role"),
-               [(t.pattern.pattern, number(t.points), t.role) for t in fit.titles], "titles"),
-        _table("Out of market: any of these disqualifies", ("Rule", "Value"),
-               [("competitor domains", _listed(dq.competitor_domains)), ("student domains", _listed(dq.student_domains)),
-                ("countries", _listed(dq.countries)), ("fewer employees than", dq.min_employees),
-                ("signals", _listed(k.value for k in dq.signals)),
-                ("careers-only page views after", dq.careers_only_after)], "disqualify"),
-        _table("Track events and the signal each counts as", ("Event name (normalised)", "Signal"),
-               sorted((name, kind.value) for name, kind in model.track_events.items()), "events"),
-        _table("Page paths (longest prefix wins)", ("Path prefix", "Signal"),
-               [(rule.prefix, rule.kind.value) for rule in model.page_rules]
-               + [("(any other page)", model.default_page_kind.value)], "pages"),
-        _table("Other settings", ("Setting", "Value"),
-               [("CRM outcomes (calibration only, never scored)", _listed(model.outcome_events)),
-                ("dedupe window (event ids per lead)", model.dedupe_window),
-                ("top reasons per explanation", model.top_reasons)], "other"),
-    ]
-    return page(f"Scoring model {model.version}", current="model", main=(
-        f'<h1>Scoring model <span id="model-version">{escape(model.version)}</span></h1>'
-        f'<p>From {escape(source)} · criteria framework <strong>{escape(criteria.framework.name.upper())}</strong> · '
-        '<a href="/board/model.toml">the file as written</a></p>'
-        + "".join(f"<section>{section}</section>" for section in sections)
-    ))
 
 
 # --- signing in and errors --------------------------------------------------------------------

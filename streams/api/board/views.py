@@ -20,9 +20,10 @@ import orjson
 from aiohttp.web import StreamResponse
 from faust.web import Request, Response, View
 
-from scoring.model import default_model_text
+from scoring.model_loading import default_model_text
 from streams.worker.app import app
 from streams.api.board import auth, pages
+from streams.api.board.model_tables import model_page
 from streams.api.board.feed import (
     LEAD_ERASED, Closed, Hub, QualificationFeed, SeenChanges, TransitionCounter, server_sent_event,
 )
@@ -275,7 +276,7 @@ class BoardModelView(View):
         if (refused := _guard(self, request)) is not None:
             return refused
         path = settings().model_path
-        return _html(self, pages.model_page(scoring_model(), str(path) if path else "the shipped default model"))
+        return _html(self, model_page(scoring_model(), str(path) if path else "the shipped default model"))
 
 
 @app.page("/board/model.toml")

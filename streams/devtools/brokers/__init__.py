@@ -10,10 +10,10 @@ from streams.devtools.brokers.errors import (
     KafkaToolchainMissing,
     PortInUse,
 )
-from streams.devtools.brokers.kafka import (
+from streams.devtools.brokers.kafka import ApacheKafka
+from streams.devtools.brokers.kafka_jars import (
     KAFKA_VERSION,
     LOG4J_VERSION,
-    ApacheKafka,
     ensure_kafka_jars,
     kafka_cache_dir,
     kafka_toolchain_available,

@@ -1,0 +1,33 @@
+"""Reading one environment variable, validated, with an error that names the variable.
+
+Shared by every service's settings: the worker's (environment.py) and the collector's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from streams.errors import ConfigError
+
+
+def text_from(env: Mapping[str, str], name: str, default: str) -> str:
+    """The variable ``name``, stripped, else ``default``; empty is refused."""
+    value = env.get(name, default).strip()
+    if not value:
+        raise ConfigError(f"{name}: must not be empty")
+    return value
+
+
+def number_from(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False):
+    """The variable ``name`` as a number (a whole one if ``integer``) ≥ ``minimum``, else ``default``."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return int(default) if integer else default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(f"{name}: expected {kind} ≥ {minimum:g}, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
+    return value
