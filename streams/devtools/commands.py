@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -77,6 +78,8 @@ async def bench(events: int | None, leads: int | None, broker: str, json_path: s
                                " run it there, where ./run-tests installs leadstream in place")
     if str(checkout) not in sys.path:
         sys.path.insert(0, str(checkout))
+    # The stages run bench's own apps (python -m bench.noop_app, ...) as child processes.
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, (str(checkout), os.environ.get("PYTHONPATH"))))
     from bench.cli import BenchOptions, run_bench
 
     chosen = {"events": events, "leads": leads, "broker": broker, "json_path": Path(json_path) if json_path else None,

@@ -2,7 +2,7 @@
 
 The jars come from Maven Central through the machine's Maven into a cache outside the repo
 (kafka_jars.py); `java -cp '<lib>/*'` then formats the storage and runs `kafka.Kafka` with the
-configuration kafka_config.py writes. Recipe: shared/KAFKA.md.
+configuration kafka_config.py writes.
 """
 
 from __future__ import annotations
