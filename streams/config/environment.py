@@ -45,6 +45,9 @@ class Settings:
     anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
     anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
     fault_crash_at: tuple[str, str] | None = None  # (point, lead id): tests only, see streams/worker/faults.py
+    # LEADSTREAM_FAUST_UNTESTED: start even when a Faust or aiokafka function an override replaces
+    # differs from the one it was written against (streams/faust_ext/guard.py), with a warning each.
+    faust_untested: bool = False
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -76,6 +79,21 @@ def _number(env: Mapping[str, str], name: str, default: float, minimum: float, i
     if value < minimum:
         raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
     return value
+
+
+_TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
 
 
 def _fault_crash_at(env: Mapping[str, str], name: str) -> tuple[str, str] | None:
@@ -126,6 +144,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         anonymous_ttl_s=_number(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,
         fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
+        faust_untested=_flag(env, "LEADSTREAM_FAUST_UNTESTED", False),
     )
 
 
