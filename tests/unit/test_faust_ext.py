@@ -8,14 +8,13 @@ from collections.abc import Iterator
 import pytest
 from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
-from mode.utils.queues import FlowControlEvent
 
 from streams import faust_ext
 from streams.config.environment import settings_from
 from streams.errors import ConfigError, StreamsError
-from streams.faust_ext import fixes, guard
+from streams.faust_ext import bulk_fetch, fixes, guard
 
-EVERY_OVERRIDE = fixes.OVERRIDES
+EVERY_OVERRIDE = (*fixes.OVERRIDES, bulk_fetch.OVERRIDE)
 
 
 @pytest.fixture(autouse=True)
@@ -35,17 +34,17 @@ def installed() -> list[bool]:
 
 
 def test_on_the_pinned_versions_every_override_is_installed_and_a_second_call_does_nothing():
-    original_resume = FlowControlEvent.__dict__["resume"]
+    original_drain = Consumer.__dict__["_drain_messages"]
 
     faust_ext.install(allow_untested=False)
 
     assert all(installed())
-    assert FlowControlEvent.resume is fixes._resume_keeping_live_events
+    assert Consumer._drain_messages is bulk_fetch._drain_in_bulk
     faust_ext.install(allow_untested=False)
     assert len(guard._replaced) == len(EVERY_OVERRIDE), "the second call replaced something again"
 
     faust_ext.uninstall()
-    assert FlowControlEvent.__dict__["resume"] is original_resume and not any(installed())
+    assert Consumer.__dict__["_drain_messages"] is original_drain and not any(installed())
 
 
 def test_importing_the_overrides_replaces_nothing():
@@ -66,6 +65,13 @@ def test_a_changed_original_is_refused_naming_the_function_and_the_installed_ver
     assert f"aiokafka {versions['aiokafka']}" in message
     assert "LEADSTREAM_FAUST_UNTESTED" in message and "\n" not in message
     assert not any(installed()), "nothing may be replaced when one original differs"
+
+
+def test_a_changed_function_an_override_copies_is_refused_too(monkeypatch):
+    monkeypatch.setattr(Consumer, "ack", lambda self, message: True)
+
+    with pytest.raises(guard.FaustInternalsChanged, match=r"faust\.transport\.consumer\.Consumer\.ack \(copied by"):
+        faust_ext.install(allow_untested=False)
 
 
 def test_a_wrong_digest_is_refused():
@@ -96,3 +102,11 @@ def test_the_untested_setting_is_off_unless_set_and_validated_like_every_other()
     with pytest.raises(ConfigError, match="LEADSTREAM_FAUST_UNTESTED"):
         settings_from({"LEADSTREAM_FAUST_UNTESTED": "perhaps"})
 
+
+def test_the_fetch_loop_reads_in_bulk_only_for_the_intake_handed_over():
+    intake = object()
+    try:
+        faust_ext.hand_over_bulk_intake(intake)  # type: ignore[arg-type]
+        assert bulk_fetch._bulk_intake is intake
+    finally:
+        faust_ext.hand_over_bulk_intake(None)
