@@ -26,7 +26,7 @@ class InFlight:
     or a stop; it reads ``tp``, ``refcount`` and ``acked`` from each member.
     """
 
-    __slots__ = ("tp", "refcount", "acked", "__weakref__")
+    __slots__ = ("__weakref__", "acked", "refcount", "tp")
 
     def __init__(self, tp: TP) -> None:
         self.tp = tp

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from faust.types import AppT, TP
+from faust.types import TP, AppT
 
 from streams.worker import metrics
 

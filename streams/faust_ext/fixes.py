@@ -12,10 +12,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from faust.types import TP
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 from mode.utils.queues import FlowControlEvent
 
 from streams.faust_ext.guard import Original, Override

@@ -37,7 +37,13 @@ from faust.transport.consumer import Consumer
 from faust.types import AppT, TopicT
 
 from streams.faust_ext.bulk_fetch import Chunk
-from streams.faust_ext.consumer_internals import InFlight, ack_offsets, mark_in_flight, release_in_flight, take_commit_due
+from streams.faust_ext.consumer_internals import (
+    InFlight,
+    ack_offsets,
+    mark_in_flight,
+    release_in_flight,
+    take_commit_due,
+)
 from streams.worker import metrics
 from streams.worker.gc_pause import collector_paused
 
