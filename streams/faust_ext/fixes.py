@@ -111,7 +111,7 @@ async def _seek_to_committed_or_to_the_start(self: AIOKafkaConsumerThread) -> Ma
     The Kafka client's seek to committed offsets moves no partition without one (nor one
     committed at 0), so such a partition carries on from wherever the client had fetched to. At
     a rebalance that is past records fetched and dropped unhandled, because the generation
-    changed before their batch was taken (``streams.faust_ext.bulk_fetch``): a partition kept through
+    changed before their batch was taken (``streams.worker.bulk_intake``): a partition kept through
     the rebalance lost them silently while newer records kept arriving (found by the fault
     suite's rebalance under load: one lead missing one event, on a partition the worker kept
     and had not committed yet, its first commit due a few seconds later). Never committed means
