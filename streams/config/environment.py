@@ -11,7 +11,7 @@ from pathlib import Path
 
 from scoring import HoldLimits, ScoringModel, load_model
 from streams.config.clock import Clock, clock_from
-from streams.config.variables import number_from, text_from
+from streams.config.variables import flag_from, number_from, text_from
 from streams.errors import ConfigError
 from streams.config.kafka_security import KafkaSecurity, security_from
 
@@ -46,6 +46,9 @@ class Settings:
     anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
     anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
     fault_crash_at: tuple[str, str] | None = None  # (point, lead id): tests only, see streams/worker/faults.py
+    # LEADSTREAM_FAUST_UNTESTED: start even when a Faust or aiokafka function an override replaces
+    # differs from the one it was written against (streams/faust_ext/guard.py), with a warning each.
+    faust_untested: bool = False
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -106,6 +109,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         anonymous_ttl_s=number_from(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,
         fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
+        faust_untested=flag_from(env, "LEADSTREAM_FAUST_UNTESTED", False),
     )
 
 

@@ -31,3 +31,19 @@ def number_from(env: Mapping[str, str], name: str, default: float, minimum: floa
     if value < minimum:
         raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
     return value
+
+
+_TRUE, _FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
+
+
+def flag_from(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """The variable ``name`` as true or false (1/0, yes/no, on/off too), else ``default``."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")

@@ -1,6 +1,8 @@
-"""Workarounds for faust-streaming bugs the fault suite ran into, applied once at import.
+"""Workarounds for faust-streaming bugs the fault suite ran into: five replaced methods, listed in ``OVERRIDES``.
 
-Each one says what went wrong without it. Imported by ``streams.worker.app`` before the app exists.
+Each one says what went wrong without it. Nothing is replaced when this module loads:
+``streams.faust_ext.install()`` checks each original against the digest recorded here
+(streams/faust_ext/guard.py), then installs them all.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from faust.types import AppT, TP
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 from mode.utils.queues import FlowControlEvent
 
-from streams.worker import metrics
+from streams.faust_ext.guard import Original, Override
 
 log = logging.getLogger(__name__)
 # Waiting longer than this for the producer to take one more message means it is stuck.
@@ -45,9 +47,6 @@ async def _flush_completely(self: ProducerBuffer) -> None:
             return
 
 
-ProducerBuffer.flush = _flush_completely  # type: ignore[method-assign]
-
-
 _resume_and_clear = FlowControlEvent.resume
 
 
@@ -67,9 +66,6 @@ def _resume_keeping_live_events(self: FlowControlEvent) -> None:
     _resume_and_clear(self)
 
 
-FlowControlEvent.resume = _resume_keeping_live_events  # type: ignore[method-assign]
-
-
 def _keep_fetching(self: Consumer, tp: TP) -> None:
     """Under buffer pressure, hold every partition back alike instead of dropping one from fetching.
 
@@ -79,9 +75,6 @@ def _keep_fetching(self: Consumer, tp: TP) -> None:
     issues 166 and 471; tests/integration/test_batch_recovery.py). Without it a full buffer still
     holds the consumer back, as the conductor awaits room in the buffer.
     """
-
-
-Consumer.on_buffer_full = _keep_fetching  # type: ignore[method-assign]
 
 
 _getmany_of = AIOKafkaConsumerThread.getmany
@@ -107,9 +100,6 @@ async def _getmany_of_partitions_active_now(
     if not active_partitions:
         return {}
     return await _getmany_of(self, frozenset(active_partitions), timeout)
-
-
-AIOKafkaConsumerThread.getmany = _getmany_of_partitions_active_now  # type: ignore[method-assign]
 
 
 _seek_to_committed_only = AIOKafkaConsumerThread.seek_to_committed
@@ -139,59 +129,22 @@ async def _seek_to_committed_or_to_the_start(self: AIOKafkaConsumerThread) -> Ma
     return committed
 
 
-AIOKafkaConsumerThread.seek_to_committed = _seek_to_committed_or_to_the_start  # type: ignore[method-assign]
-
-
-class DroppedFetchHealer:
-    """Re-reads a partition whose records the Kafka client fetched but Faust never delivered.
-
-    After a takeover, faust-streaming can lose a batch between the client and the agents
-    (faust-streaming 175, 629): its ``getmany`` drops the records the client returned for a
-    partition not yet active, or once the flow stops or the generation changes mid-batch, yet the
-    client's position has moved past them. None of them is in flight, and with no newer records
-    to arrive the partition stalls for good. Seen as a survivor that took over a dead worker's
-    partitions and never scored their events (about one SIGKILL takeover in three in the fault
-    suite, each then healed within seconds).
-    Checked every few seconds outside rebalances; a partition in that state twice running, with
-    nothing moved in between, is sought back to its committed offset (its first offset if none):
-    the events come again and those already scored are deduplicated by id.
-    """
-
-    def __init__(self) -> None:
-        self.suspects: dict[TP, tuple[int, int | None]] = {}
-
-    def _stuck(self, app: AppT) -> dict[TP, tuple[int, int | None]]:
-        consumer = app.consumer
-        client = consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
-        assignment = client._subscription.subscription.assignment if client._subscription.subscription else None
-        if assignment is None:
-            return {}
-        in_flight = {message.tp for message in list(consumer._unacked_messages)}
-        buffered = set(client._fetcher._records)
-        stuck = {}
-        for tp in consumer.assignment():
-            if tp.topic in app.tables.changelog_topics or tp in in_flight or tp in buffered:
-                continue
-            state = assignment.state_value(tp)
-            position = state.position if state is not None and state.has_valid_position else None
-            delivered = consumer._read_offset.get(tp)
-            if position is not None and position > 0 and (delivered is None or delivered < position - 1):
-                stuck[tp] = (position, delivered)
-        return stuck
-
-    async def check(self, app: AppT) -> None:
-        if app.rebalancing or not app.tables.recovery.completed.is_set():
-            self.suspects.clear()
-            return
-        stuck = self._stuck(app)
-        for tp, seen in stuck.items():
-            if self.suspects.get(tp) == seen:
-                committed = app.consumer._committed_offset.get(tp) or 0
-                log.warning("%s: fetched up to %d but delivered only up to %s; reading again from %d",
-                            tp, seen[0], seen[1], committed)
-                await app.consumer.seek(tp, committed)
-                metrics.PARTITIONS_REREAD.inc()
-        self.suspects = {tp: seen for tp, seen in stuck.items() if self.suspects.get(tp) != seen}
-
-
-dropped_fetch_healer = DroppedFetchHealer()
+# Each replaced method, with the sha256 of the original's source it was written against
+# (faust-streaming 0.15.3, aiokafka 0.14.0, mode-streaming 0.7.1; see guard.digest).
+OVERRIDES = (
+    Override(Original(ProducerBuffer, "flush",
+                      "95dd35cdc3ce50b5772f61c94cc93d2d9ea0cd058929ad2d6470aa077f3e0865"),
+             _flush_completely),
+    Override(Original(FlowControlEvent, "resume",
+                      "da6fc70c770ea01b0ccee8833de3ea239acb3e2545a83c17827fb4718dbafcd7"),
+             _resume_keeping_live_events),
+    Override(Original(Consumer, "on_buffer_full",
+                      "edcee17978c41d8dd242a8f4d3fbe4cc5a3956a2245014f1f7c219c560a2b245"),
+             _keep_fetching),
+    Override(Original(AIOKafkaConsumerThread, "getmany",
+                      "1b1c58046a9b2bb704899722de67201d4abc52b4d735dce7f58f432777b69f82"),
+             _getmany_of_partitions_active_now),
+    Override(Original(AIOKafkaConsumerThread, "seek_to_committed",
+                      "43907fc1163624bd01465d4f99e52f77f3e6180c423f94e4fd00c388d0bff801"),
+             _seek_to_committed_or_to_the_start),
+)

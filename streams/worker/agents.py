@@ -1,4 +1,7 @@
-"""The stream processors. Each topic is read in bulk (streams.worker.bulk_intake) and its batches handed to the pipeline."""
+"""The stream processors. Each topic is read in bulk (streams.worker.bulk_intake) and its batches handed to the pipeline.
+
+streams/worker/bootstrap.py hands ``intake`` to the fetch loop (streams/faust_ext/bulk_fetch.py).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,6 @@ intake.read(raw_events_topic, pipeline.ingest)
 intake.read(signals_topic, pipeline.score_forwarded)
 # Keep each account's buying committee, keyed by company domain.
 intake.read(account_members_topic, pipeline.score_accounts)
-app.bulk_intake = intake  # the fetcher looks it up here
 intake.subscribe(app)
 
 

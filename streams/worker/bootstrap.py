@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from streams import faust_ext
 
-faust_ext.install()  # before any Faust service exists
+faust_ext.install()  # before any Faust service exists; refuses Faust internals it was not written against
 
 from streams.api import health, leads  # noqa: E402,F401 — pages register on import
 from streams.api.board import views  # noqa: E402,F401
@@ -16,6 +16,9 @@ from streams.config.environment import settings  # noqa: E402
 from streams.contracts.topic_admin import ensure_topics  # noqa: E402
 from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — agents and timers register on import
 from streams.worker.app import app  # noqa: E402
+
+# The fetch loop queues the records of the intake's topics for it, instead of one message each.
+faust_ext.hand_over_bulk_intake(agents.intake)
 
 
 @app.before_first_start

@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.contracts import command_records
 
 from streams.worker import metrics, pipeline, stitching
-from streams.faust_ext.fixes import dropped_fetch_healer
+from streams.faust_ext.dropped_fetch import dropped_fetch_healer
 from streams.worker.app import app
 from streams.config.environment import scoring_model, settings
 from streams.worker.pipeline import due_index

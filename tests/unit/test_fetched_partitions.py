@@ -6,10 +6,11 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
-import streams.faust_ext.fixes  # noqa: F401 — the fix under test
+pytestmark = pytest.mark.usefixtures("faust_overrides")  # the fix under test, installed as a worker installs it
 
 RAW, CHANGELOG = TP("leads.events.raw", 1), TP("leads-changelog", 1)
 

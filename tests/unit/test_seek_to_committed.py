@@ -11,11 +11,12 @@ from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
-import streams.faust_ext.fixes  # noqa: F401 — the fix under test
+pytestmark = pytest.mark.usefixtures("faust_overrides")  # the fix under test, installed as a worker installs it
 
 NEVER, AT_ZERO, COMMITTED = TP("leads.events.raw", 0), TP("leads.events.raw", 1), TP("leads.events.raw", 2)
 CHANGELOG = TP("leadstream-leads-changelog", 0)
