@@ -18,7 +18,7 @@ from streams.config.environment import settings_from
 from streams.contracts.partitioning import partition_for
 from streams.worker import pipeline
 from streams.worker.batch import stored_state
-from streams.worker.context import MemoryOutbox, WorkerContext, in_memory_context
+from streams.worker.context import Clock, MemoryOutbox, WorkerContext, in_memory_context
 from tests.unit.builders import model
 
 PARTITIONS = 4
@@ -106,10 +106,11 @@ class RecordingOutbox(MemoryOutbox):
         self.sent.append((topic, key, value))
 
 
-def worker_context(scoring_model: ScoringModel | None = None) -> WorkerContext:
+def worker_context(scoring_model: ScoringModel | None = None, clock: Clock | None = None) -> WorkerContext:
+    """One worker's context in memory; its demotion clock stands at NOW unless ``clock`` moves."""
     env = {"LEADSTREAM_PARTITIONS": str(PARTITIONS), "LEADSTREAM_CLOCK": f"fixed:{NOW.isoformat()}"}
     chosen = scoring_model or model()
-    return in_memory_context(settings_from(env), model=lambda: chosen, outbox=RecordingOutbox(),
+    return in_memory_context(settings_from(env), model=lambda: chosen, outbox=RecordingOutbox(), clock=clock,
                              wall_clock=NOW.timestamp)
 
 
