@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from streams.worker import metrics
 from streams.worker.app import app
 from streams.config.environment import scoring_model
-from streams.worker.pipeline import lead_census
+from streams.worker.wiring import worker_context
 
 
 @app.page("/healthz")
@@ -32,11 +32,12 @@ async def accounting(self: View, request: Request) -> Response:
 @app.page("/stats")
 async def stats(self: View, request: Request) -> Response:
     """Leads per stage and temperature in the partitions this worker actively owns."""
-    per_stage = lead_census.per_stage()
+    census = worker_context.census
+    per_stage = census.per_stage()
     return self.json({
         "leads": sum(per_stage.values()),
         "leads_per_stage": per_stage,
-        "leads_per_temperature": lead_census.per_temperature(),
+        "leads_per_temperature": census.per_temperature(),
     })
 
 

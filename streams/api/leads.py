@@ -25,8 +25,7 @@ from streams.config.environment import scoring_model, settings
 from streams.worker.history_draft import history_in
 from streams.api.lead_view import history_document, hotness, lead_document
 from streams.contracts.partitioning import partition_for
-from streams.worker.pipeline import held_state, held_states
-from streams.worker.tables import erasures_table, leads_table
+from streams.worker.tables import erasures_table, held_state, held_states, leads_table
 from streams.worker.topics import signals_topic
 
 ROUTED_HEADER = "X-Leadstream-Routed"

@@ -12,6 +12,9 @@ every table is written with the producer's partitioner (``streams.worker.tables`
 changelog record lands on the key's own partition, not on the partition of whichever event
 Faust considers current.
 
+Everything a batch reads and writes comes from its ``WorkerContext`` (``streams.worker.context``),
+and everything it produces leaves through the context's outbox, changelog records first.
+
 Crash safety is the per-event path's: offsets are acked only after the batch, a commit
 flushes the producer first, and a redelivered event is recognised by its id (``scoring.apply``
 re-emits its change with the same change id).
@@ -19,25 +22,20 @@ re-emits its change with the same change id).
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-
-from faust.types import TopicT
 
 from scoring import LeadState, QualificationChange, Signal
 from scoring.account_members import account_member
 from scoring.accounts import Member
 from scoring.crossing import next_demotion
-from scoring.due_index import DueIndex
 from scoring.qualification import Assessment
 from streams.contracts import account_records, change_records, lead_records
-from streams.worker import faults, metrics
-from streams.worker.census import Bucket, LeadCensus
-from streams.config.environment import scoring_model, settings
-from streams.worker.history_draft import HistoryDraft
 from streams.contracts.partitioning import partition_for
-from streams.worker.tables import TableWrites, leads_table, send_now
-from streams.worker.topics import account_members_topic, qualification_topic
+from streams.worker import metrics
+from streams.worker.census import Bucket
+from streams.worker.context import WorkerContext
+from streams.worker.history_draft import HistoryDraft
+from streams.worker.table_writes import TableWrites
 
 _UNREAD = object()
 
@@ -54,12 +52,14 @@ def bucket(state: LeadState) -> Bucket:
 class Batch:
     """What one batch decided, before it is written and sent."""
 
-    def __init__(self, census: LeadCensus, due_index: DueIndex) -> None:
-        self.model = scoring_model()
-        self.partitions = settings().partitions
-        self.max_event_bytes = settings().max_event_bytes
-        self._census = census
-        self._due_index = due_index
+    def __init__(self, context: WorkerContext) -> None:
+        self.context = context
+        self.model = context.model()  # one model per batch, though a rollout may swap it between batches
+        self.partitions = context.settings.partitions
+        self.max_event_bytes = context.settings.max_event_bytes
+        self._leads = context.leads
+        self._lead_records = context.leads.data  # the store itself: Faust's get adds sensor calls per read
+        self.erased = context.erasures.data  # erased lead ids: their events are ignored
         self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
         self._records: dict[bytes, bytes | None] = {}  # ... and its record's bytes, history line included
         self._states: dict[bytes, LeadState | None] = {}  # ... and as this batch decided it
@@ -70,7 +70,8 @@ class Batch:
         self._forgotten: dict[bytes, None] = {}  # erased leads: a tombstone each
         # Per account domain, its members' updates: one accounts.members record per account per batch.
         self._member_updates: dict[str, list[tuple[str, Member | None]]] = {}
-        self._outbox: list[tuple[TopicT, bytes | None, bytes] | tuple[QualificationChange, float | None, bool]] = []
+        # Topic records and changes, in the order decided; sent after the table writes they follow from.
+        self._outbox: list[tuple[str, bytes | None, bytes] | tuple[QualificationChange, float | None, bool]] = []
         self.tables = TableWrites()  # every table write this batch makes, produced at flush
         self.received: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
@@ -81,7 +82,7 @@ class Batch:
     def state(self, key: bytes) -> LeadState | None:
         state = self._states.get(key, _UNREAD)
         if state is _UNREAD:
-            held = leads_table.data.get(key)  # the store itself: Faust's get adds sensor calls per read
+            held = self._lead_records.get(key)
             state = stored_state(key, held)
             self._read[key] = self._states[key] = state
             self._records[key] = held or None
@@ -127,7 +128,8 @@ class Batch:
         if state is not None and state.account is not None:
             self._member_updates.setdefault(state.account, []).append((state.lead_id, None))
 
-    def send(self, topic: TopicT, key: bytes | None, value: bytes) -> None:
+    def send(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """``topic``: a broker name (``context.topics``); sent at ``flush``, after the table writes."""
         self._outbox.append((topic, key, value))
 
     def emit(self, change: QualificationChange, ingested_at: float | None, first_time: bool = True) -> None:
@@ -137,29 +139,33 @@ class Batch:
     # --- writing and sending ----------------------------------------------------------------------
 
     async def flush(self) -> None:
+        """Write every table, then send in decision order: a change never leaves before the state it follows from."""
         self._write()
         self._count()
+        context = self.context
+        outbox = context.outbox
         for domain, updates in self._member_updates.items():
-            self.send(account_members_topic, domain.encode(), account_records.encode_member_updates(domain, updates))
-        await self.tables.produce()
-        if settings().fault_crash_at is not None:  # fault tests only: the state is out, nothing else is
+            self.send(context.topics.account_members, domain.encode(),
+                      account_records.encode_member_updates(domain, updates))
+        await self.tables.produce(outbox)
+        if context.crash_point is not None:  # fault tests only: the state is out, nothing else is
             for key in self._dirty:
-                await faults.crash_point("after-store", key.decode())
+                await context.crash_point("after-store", key.decode())
         for item in self._outbox:
             if isinstance(item[0], QualificationChange):
-                await _emit(*item)  # type: ignore[arg-type]
+                await _emit(context, *item)  # type: ignore[arg-type]
             else:
-                topic, key, value = item  # type: ignore[misc]
-                await send_now(topic.get_topic_name(), key, value)
+                await outbox.send(*item)  # type: ignore[arg-type]
 
     def _write(self) -> None:
         """Each touched lead's entries once, with the census, the demotion index and its account."""
+        census, due_index, leads = self.context.census, self.context.due_index, self._leads
         for key in self._forgotten:
             before = self._read.get(key)
             if before is not None:
-                self.tables.delete(leads_table, key)
-                self._census.removed(partition_for(key, self.partitions), bucket(before))
-            self._due_index.schedule(key.decode(), None)
+                self.tables.delete(leads, key)
+                census.removed(partition_for(key, self.partitions), bucket(before))
+            due_index.schedule(key.decode(), None)
         for key in self._dirty:
             after = self._states[key]
             assert after is not None
@@ -169,10 +175,10 @@ class Batch:
             else:  # untouched: carried over as read
                 history_bytes = lead_records.history_of(self._records.get(key))
             record = lead_records.encode_lead(after, history_bytes)
-            self.tables.set(leads_table, key, record)
+            self.tables.set(leads, key, record)
             before = self._read.get(key)
-            self._census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
-            self._due_index.schedule(after.lead_id, next_demotion(after, self.model))
+            census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
+            due_index.schedule(after.lead_id, next_demotion(after, self.model))
         for key, cause in self._reports.items():
             if (state := self._states[key]) is not None:
                 self._report_to_account(state, cause, self._assessments.get(key))
@@ -197,10 +203,11 @@ class Batch:
             metrics.EVENTS_DEDUPLICATED.inc(self.deduplicated)
 
 
-async def _emit(change: QualificationChange, ingested_at: float | None, first_time: bool) -> None:
-    emitted_at = time.time()
-    await send_now(qualification_topic.get_topic_name(), change.lead_id.encode(),
-                   change_records.encode_change(change, emitted_at, ingested_at))
+async def _emit(context: WorkerContext, change: QualificationChange, ingested_at: float | None,
+                first_time: bool) -> None:
+    emitted_at = context.wall_clock()
+    await context.outbox.send(context.topics.qualification, change.lead_id.encode(),
+                              change_records.encode_change(change, emitted_at, ingested_at))
     if not first_time:
         metrics.QUALIFICATION_REEMITTED.inc()
         return

@@ -1,10 +1,15 @@
-"""The worker's wiring: Faust's overrides, then every topic, table, agent, timer and page, and the start hooks.
+"""The worker's wiring: Faust's overrides, then every topic, table, agent, timer and page, the start hooks,
+and what the worker's context (streams/worker/wiring.py) publishes and recounts.
 
 ``leadstream worker`` imports this module and nothing else of the worker before handing the
 command line to Faust; the app module itself knows none of what is registered on it.
 """
 
 from __future__ import annotations
+
+from functools import partial
+
+from prometheus_client import REGISTRY
 
 from streams import faust_ext
 
@@ -16,6 +21,16 @@ from streams.config.environment import settings  # noqa: E402
 from streams.contracts.topic_admin import ensure_topics  # noqa: E402
 from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — agents and timers register on import
 from streams.worker.app import app  # noqa: E402
+from streams.worker import metrics, wiring  # noqa: E402
+from streams.worker.census import CensusCollector  # noqa: E402
+from streams.worker.tables import leads_table, visitors_table  # noqa: E402
+
+# What the worker's shared context counts is published, and recounted after every recovery.
+context = wiring.worker_context
+REGISTRY.register(CensusCollector(context.census))
+metrics.EVENTS_HELD.set_function(context.held.total)
+leads_table.on_recover(partial(wiring.recount_leads, context))
+visitors_table.on_recover(partial(wiring.recount_held, context))
 
 # The fetch loop queues the records of the intake's topics for it, instead of one message each.
 faust_ext.hand_over_bulk_intake(agents.intake)

@@ -19,17 +19,16 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from scoring import LeadState, ModelError
-from scoring.switch import half_life_change, reclassify_under
+from scoring import ModelError
+from scoring.switch import half_life_change
 from streams.contracts import command_records, lead_records
 from streams.contracts.control_records import AppliedModel, applied_from, control_consumer, control_topic_name, latest_applied
 from streams.worker import metrics
 from streams.worker.app import app
 from streams.config.environment import file_model, scoring_model, settings, use_model
 from streams.contracts.partitioning import partition_for
-from streams.worker.batch import Batch
 from streams.worker.tables import leads_table
-from streams.worker.topics import signals_topic
+from streams.worker.wiring import worker_context
 
 log = logging.getLogger(__name__)
 FROM_FILE = "file"  # what re-classifies leads when the model came from LEADSTREAM_MODEL
@@ -136,8 +135,10 @@ def owned_leads(skip: tuple[bytes, ...] = ()) -> list[bytes]:
 async def reclassify_owned(skip: tuple[bytes, ...]) -> int:
     model, cause = scoring_model(), switch_cause()
     keys = owned_leads(skip)
+    context = worker_context
     for key in keys:
-        await signals_topic.send(key=key, value=command_records.encode_command(
+        # Each lead is re-classified in the stream (streams/worker/lead_commands.py reclassify).
+        await context.outbox.send(context.topics.signals, key, command_records.encode_command(
             command_records.RECLASSIFY, key.decode(), time.time(), version=model.version, cause=cause))
     return len(keys)
 
@@ -153,20 +154,3 @@ async def reclassify_stale_leads() -> None:
             log.warning("re-classifying %d held leads last classified under another model", sent)
     except Exception:  # noqa: BLE001 — Faust retries a failing recovery callback forever
         log.exception("re-classifying leads after recovery failed; they catch up at their next event")
-
-
-def reclassify(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:
-    """In the stream, on the lead's partition: the lead under the model in use now."""
-    model = scoring_model()
-    if command["version"] != model.version or state.model_version == model.version:
-        return  # another switch came since (it sends its own), or an event re-classified it already
-    decision = reclassify_under(state, model, command["cause"])
-    if decision.duplicate:
-        if decision.change is not None:
-            batch.emit(decision.change, None, first_time=False)  # the state landed before a crash may have lost the emit
-        return
-    # The board's timeline shows the move, caused by the model; the account hears the lead's new standing.
-    batch.store(key, decision.state, None, decision.change, report_cause=command["cause"])
-    metrics.MODEL_RECLASSIFIED.inc()
-    if decision.change is not None:
-        batch.emit(decision.change, None)

@@ -16,11 +16,9 @@ from scoring import LeadEvent
 from scoring.kinds import DealOutcome
 from scoring.outcomes import OutcomeJoin, join_outcome, outcome_of
 from streams.contracts import command_records
+from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
 from streams.worker.batch import Batch
-from streams.contracts.partitioning import partition_for
-from streams.worker.tables import erasures_table
-from streams.worker.topics import signals_topic
 
 
 def route(batch: Batch, event: LeadEvent, partition: int) -> None:
@@ -32,7 +30,7 @@ def route(batch: Batch, event: LeadEvent, partition: int) -> None:
     if partition_for(key, batch.partitions) == partition:
         join(batch, key, outcome, event.event_id, event.occurred_at)
     else:
-        batch.send(signals_topic, key, command_records.encode_command(
+        batch.send(batch.context.topics.signals, key, command_records.encode_command(
             command_records.OUTCOME, event.lead_id, event.occurred_at, outcome=outcome.value, event_id=event.event_id))
 
 
@@ -41,7 +39,7 @@ def join_command(batch: Batch, key: bytes, command: dict[str, Any]) -> None:
 
 
 def join(batch: Batch, key: bytes, outcome: DealOutcome, event_id: str, at: float) -> None:
-    if key in erasures_table:
+    if key in batch.context.erasures.data:
         return  # erased: nothing about the person is kept, not even in a count by stage
     count(join_outcome(batch.state(key), key.decode(), event_id, outcome, at))
 

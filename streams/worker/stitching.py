@@ -14,56 +14,53 @@ from dataclasses import dataclass
 from scoring import Forward, IgnoreReason, Signal, VisitorState
 from scoring.visitors import is_expired, link, on_anonymous
 from streams.contracts import visitor_records
-from streams.worker import metrics
-from streams.worker.census import HeldCount
-from streams.config.environment import settings
 from streams.contracts.partitioning import partition_for
-from streams.worker.tables import TableWrites, visitors_table
+from streams.worker import metrics
+from streams.worker.context import WorkerContext
+from streams.worker.table_writes import TableWrites
 
 log = logging.getLogger(__name__)
 # The expiry timer asks the visitor's partition to forget it; it does not ask again this soon.
 EXPIRY_RETRY_S = 60.0
 
-held_count = HeldCount()
-metrics.EVENTS_HELD.set_function(held_count.total)
-_expiry_requested: dict[bytes, float] = {}  # a cache against repeated requests, not state: losing it is harmless
 
-
-def expiry_interval_s() -> float:
+def expiry_interval_s(context: WorkerContext) -> float:
     """How often each worker looks for expired visitors: often enough for the TTL, at most once a minute."""
-    return min(max(settings().hold_limits().ttl_s / 4, 0.25), 60.0)
+    return min(max(context.settings.hold_limits().ttl_s / 4, 0.25), 60.0)
 
 
-def _partition(key: bytes) -> int:
-    return partition_for(key, settings().partitions)
+def _partition(context: WorkerContext, key: bytes) -> int:
+    return partition_for(key, context.settings.partitions)
 
 
-def visitor_state(key: bytes) -> VisitorState | None:
-    held = visitors_table.data.get(key)
+def visitor_state(context: WorkerContext, key: bytes) -> VisitorState | None:
+    held = context.visitors.data.get(key)
     return visitor_records.decode_visitor(key.decode(), held) if held else None
 
 
-def hold(tables: TableWrites, signal: Signal, seen_at: float) -> Signal | None:
+def hold(context: WorkerContext, tables: TableWrites, signal: Signal, seen_at: float) -> Signal | None:
     """An anonymous signal, on its visitor's partition: held, or returned as the linked lead's to score."""
     key = signal.lead_id.encode()  # an anonymous signal's lead id is its visitor id
-    held = visitors_table.data.get(key)
-    if held and (in_place := visitor_records.held_in_record(held, signal, seen_at, settings().hold_limits().max_events)) is not None:
+    visitors, limits = context.visitors, context.settings.hold_limits()
+    held = visitors.data.get(key)
+    if held and (in_place := visitor_records.held_in_record(held, signal, seen_at, limits.max_events)) is not None:
         record, evicted = in_place
-        return _held(tables, key, record, evicted)
-    decision = on_anonymous(visitor_records.decode_visitor(key.decode(), held) if held else None, signal, seen_at, settings().hold_limits())
+        return _held(context, tables, key, record, evicted)
+    decision = on_anonymous(visitor_records.decode_visitor(key.decode(), held) if held else None, signal, seen_at, limits)
     if isinstance(decision, Forward):
-        tables.set(visitors_table, key, visitor_records.encode_visitor(decision.state))  # keeps the link from expiring
+        tables.set(visitors, key, visitor_records.encode_visitor(decision.state))  # keeps the link from expiring
         return decision.signal
-    return _held(tables, key, None if decision.duplicate else visitor_records.encode_visitor(decision.state), decision.evicted)
+    return _held(context, tables, key, None if decision.duplicate else visitor_records.encode_visitor(decision.state),
+                 decision.evicted)
 
 
-def _held(tables: TableWrites, key: bytes, record: bytes | None, evicted: int) -> None:
+def _held(context: WorkerContext, tables: TableWrites, key: bytes, record: bytes | None, evicted: int) -> None:
     """The visitor holds one more event (``record``), or recognised it as held already (None)."""
     if record is None:
         metrics.EVENTS_DEDUPLICATED.inc()
         return None
-    tables.set(visitors_table, key, record)
-    held_count.add(_partition(key), 1 - evicted)
+    tables.set(context.visitors, key, record)
+    context.held.add(_partition(context, key), 1 - evicted)
     if evicted:
         metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(evicted)
     return None
@@ -77,59 +74,52 @@ class Release:
     signals: tuple[Signal, ...]
 
 
-def stitch(tables: TableWrites, visitor_id: str, lead_id: str, at: float) -> Release | None:
+def stitch(context: WorkerContext, tables: TableWrites, visitor_id: str, lead_id: str, at: float) -> Release | None:
     """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead."""
     key = visitor_id.encode()
-    linked = link(visitor_state(key), visitor_id, lead_id, at)
-    tables.set(visitors_table, key, visitor_records.encode_visitor(linked.state))
+    linked = link(visitor_state(context, key), visitor_id, lead_id, at)
+    tables.set(context.visitors, key, visitor_records.encode_visitor(linked.state))
     if linked.release_id is None:
         return None  # nothing was held, or a repeated identify already released it
-    held_count.add(_partition(key), -len(linked.released))
+    context.held.add(_partition(context, key), -len(linked.released))
     metrics.VISITORS_STITCHED.inc()
     return Release(lead_id, visitor_id, linked.release_id, linked.released)
 
 
-def expire(tables: TableWrites, visitor_id: str, issued_at: float) -> None:
+def expire(context: WorkerContext, tables: TableWrites, visitor_id: str, issued_at: float) -> None:
     """Forget the visitor if it is still expired when the request reaches its partition."""
     key = visitor_id.encode()
-    _expiry_requested.pop(key, None)
-    state = visitor_state(key)
-    if state is None or not is_expired(state, issued_at, settings().hold_limits()):
+    context.expiry_requested.pop(key, None)
+    state = visitor_state(context, key)
+    if state is None or not is_expired(state, issued_at, context.settings.hold_limits()):
         return  # seen again since the timer looked, or forgotten already
-    tables.delete(visitors_table, key)
+    tables.delete(context.visitors, key)
     if state.held:
-        held_count.add(_partition(key), -len(state.held))
+        context.held.add(_partition(context, key), -len(state.held))
         metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(len(state.held))
 
 
-def due_for_expiry(now: float, active: set[int]) -> list[str]:
+def due_for_expiry(context: WorkerContext, now: float, active: set[int]) -> list[str]:
     """Visitors of the partitions this worker owns that have been away longer than the TTL."""
-    due, ttl = [], settings().hold_limits()
-    for key, value in list(visitors_table.items()):
-        if not value or _partition(key) not in active:
+    due, ttl, requested = [], context.settings.hold_limits(), context.expiry_requested
+    for key, value in list(context.visitors.data.items()):
+        if not value or _partition(context, key) not in active:
             continue
-        if now - _expiry_requested.get(key, float("-inf")) < EXPIRY_RETRY_S:
+        if now - requested.get(key, float("-inf")) < EXPIRY_RETRY_S:
             continue
         if is_expired(visitor_records.decode_visitor(key.decode(), value), now, ttl):
-            _expiry_requested[key] = now
+            requested[key] = now
             due.append(key.decode())
     return due
 
 
-@visitors_table.on_recover
-async def recount_held() -> None:
-    """After every rebalance's recovery: count what the partitions now owned hold."""
-    # Faust's recovery loop swallows an exception here and retries forever, so never raise.
-    try:
-        changelog = visitors_table.changelog_topic.get_topic_name()
-        active = {tp.partition for tp in visitors_table.app.assignor.assigned_actives() if tp.topic == changelog}
-        held = ((_partition(key), len(visitor_records.decode_visitor(key.decode(), value).held))
-                for key, value in list(visitors_table.items()) if value)
-        taken_over, handed_over = held_count.rebuild(held, active)
-        if taken_over:
-            metrics.EVENTS_RECEIVED.labels(source=metrics.HANDOVER, type="held").inc(taken_over)
-        if handed_over:
-            metrics.EVENTS_HANDED_OVER.inc(handed_over)
-        _expiry_requested.clear()
-    except Exception:  # noqa: BLE001
-        log.exception("recounting held anonymous events failed; the held count may be off until the next one")
+def recount_held(context: WorkerContext, active: set[int]) -> None:
+    """After every rebalance's recovery: count what the partitions now owned (``active``) hold."""
+    held = ((_partition(context, key), len(visitor_records.decode_visitor(key.decode(), value).held))
+            for key, value in list(context.visitors.data.items()) if value)
+    taken_over, handed_over = context.held.rebuild(held, active)
+    if taken_over:
+        metrics.EVENTS_RECEIVED.labels(source=metrics.HANDOVER, type="held").inc(taken_over)
+    if handed_over:
+        metrics.EVENTS_HANDED_OVER.inc(handed_over)
+    context.expiry_requested.clear()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
+from scoring import LeadState
 from streams.worker.app import app
+from streams.worker.batch import stored_state
 
 # Raw bytes on both sides, so keys read back from the changelog on recovery equal the keys
 # written, and the value codec stays ours (streams/contracts/lead_records.py and its siblings). Faust picks its codec from
@@ -33,41 +35,13 @@ accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes, use_par
 visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes, use_partitioner=True)
 
 
-class TableWrites:
-    """Table writes made at once in memory, their changelog records produced when the batch is sent.
-
-    Faust's own ``table[key] = value`` queues the changelog record in a buffer that a commit's
-    flush can leave non-empty (it gives up after 0.1 s without progress, and cannot see a
-    record a background task has taken but not yet handed to the client), so an offset could
-    be committed for an event whose state change was never produced. Here the batch awaits
-    every record's hand-over to the Kafka client before its events are acked, and a commit
-    flushes the client. Each record goes to its key's own partition (the producer's
-    partitioner, as ``use_partitioner`` above).
-    """
-
-    def __init__(self) -> None:
-        # Per table and key, its last value only: a key written twice in a batch (a visitor's
-        # second anonymous event, say) costs one changelog record, as recovery keeps the last anyway.
-        self._pending: dict[tuple[str, bytes], tuple[Any, bytes | None]] = {}
-
-    def set(self, table: Any, key: bytes, value: bytes) -> None:
-        table.data[key] = value
-        self._pending[table.name, key] = (table, value)
-
-    def delete(self, table: Any, key: bytes) -> None:
-        if table.data.pop(key, None) is not None:
-            self._pending[table.name, key] = (table, None)  # a tombstone: the changelog forgets it too
-
-    async def produce(self) -> None:
-        pending, self._pending = self._pending, {}
-        for (_, key), (table, value) in pending.items():
-            await send_now(table.changelog_topic.get_topic_name(), key, value)
+def held_state(key: bytes) -> LeadState | None:
+    """The lead's state as its table holds it now, or None."""
+    return stored_state(key, leads_table.get(key))
 
 
-async def send_now(topic: str, key: bytes | None, value: bytes | None) -> None:
-    """Hand one record to the Kafka client (which batches and sends it), partitioned by key.
-
-    Faust's ``Topic.send`` costs several times more per record (a future message, sensors);
-    the worker's own records are already encoded bytes and need none of it.
-    """
-    await app.producer.send(topic, key, value, None, None, None)
+def held_states() -> Iterator[LeadState]:
+    """Every lead held, decoded one at a time (all at once would hold several KB per lead)."""
+    for key, value in list(leads_table.items()):
+        if (state := stored_state(key, value)) is not None:
+            yield state

@@ -9,14 +9,15 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from streams.contracts import command_records
-
-from streams.worker import metrics, pipeline, stitching
-from streams.faust_ext.dropped_fetch import dropped_fetch_healer
-from streams.worker.app import app
 from streams.config.environment import scoring_model, settings
-from streams.worker.pipeline import due_index
+from streams.contracts import command_records
+from streams.faust_ext.dropped_fetch import dropped_fetch_healer
+from streams.worker import metrics, stitching
+from streams.worker.app import app
+from streams.worker.context import WorkerContext
+from streams.worker.tables import visitors_table
 from streams.worker.topics import raw_events_topic, signals_topic
+from streams.worker.wiring import active_partitions, worker_context
 
 log = logging.getLogger(__name__)
 LAG_EVERY_S = 10.0
@@ -91,10 +92,11 @@ async def check_demotions() -> None:
     only sends a command on leads.signals keyed by the lead, so the table write lands on the
     lead's own partition, in order with its events (no table writes outside stream iteration).
     """
-    clock = settings().clock
+    context = worker_context
+    clock, due_index = context.clock, context.due_index
     try:
         for lead_id, due in due_index.pop_due(clock.now()):
-            await signals_topic.send(key=lead_id.encode(), value=command_records.encode_command(
+            await context.outbox.send(context.topics.signals, lead_id.encode(), command_records.encode_command(
                 command_records.DECAY, lead_id, clock.now(), due=due))
         metrics.DUE_LEADS.set(len(due_index))
     except Exception:  # noqa: BLE001 — a failed tick is retried at the next one
@@ -110,10 +112,10 @@ async def measure_consumer_lag() -> None:
 
 
 # Every worker, for the partitions it owns (not on_leader): held anonymous history expires.
-@app.timer(stitching.expiry_interval_s())
+@app.timer(stitching.expiry_interval_s(worker_context))
 async def expire_anonymous_history() -> None:
     try:
-        await pipeline.expire_due(time.time())
+        await expire_due(worker_context, time.time())
     except Exception:  # noqa: BLE001 — expiry is retried on the next tick; the worker keeps scoring
         log.warning("expiring anonymous history failed", exc_info=True)
 
@@ -124,3 +126,10 @@ async def heal_dropped_fetches() -> None:
         await dropped_fetch_healer.check(app)
     except Exception:  # noqa: BLE001 — a safety net must never take the worker down
         log.warning("checking for dropped fetches failed", exc_info=True)
+
+
+async def expire_due(context: WorkerContext, now: float) -> None:
+    """Ask each expired visitor's partition (this worker's own) to forget it, in order with its events."""
+    for visitor_id in stitching.due_for_expiry(context, now, active_partitions(visitors_table)):
+        await context.outbox.send(context.topics.signals, visitor_id.encode(), command_records.encode_command(
+            command_records.EXPIRE, None, now, visitor_id=visitor_id))

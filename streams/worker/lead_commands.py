@@ -1,0 +1,108 @@
+"""Commands run on a lead's own partition, in order with its events: erase, feedback, decay, re-classify, and more.
+
+Each arrives on leads.signals keyed by the lead (or the visitor), sent by another partition, a
+timer, the lead API or a model rollout; each decides against the batch like an event does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from scoring import LeadState, Signal, Verdict, apply, apply_feedback
+from scoring.crossing import next_demotion
+from scoring.switch import reclassify_under
+from streams.contracts import command_records, lead_event_records, signal_records
+from streams.worker import metrics, outcome_join, stitching
+from streams.worker.batch import Batch
+from streams.worker.routing import score_release, stitch
+
+
+def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
+    """Work that must run on the partition owning its key, in order with that key's events."""
+    match command["command"]:
+        case command_records.STITCH:
+            stitch(batch, command["visitor_id"], command["lead_id"], command["issued_at"], partition)
+        case command_records.RELEASE:
+            signals = tuple(signal_records.signal_from_dict(signal) for signal in command["signals"])
+            score_release(batch, command["lead_id"], command["release_id"], signals, command["issued_at"])
+        case command_records.EXPIRE:
+            stitching.expire(batch.context, batch.tables, command["visitor_id"], command["issued_at"])
+        case command_records.ERASE:
+            erase(batch, command["lead_id"].encode(), command["issued_at"])
+        case command_records.FEEDBACK:
+            key = command["lead_id"].encode()
+            if (state := batch.state(key)) is not None:
+                record_feedback(batch, key, state, command)
+        case command_records.DECAY:
+            key = command["lead_id"].encode()
+            if (state := batch.state(key)) is not None:
+                demote(batch, key, state)
+        case command_records.OUTCOME:
+            outcome_join.join_command(batch, command["lead_id"].encode(), command)
+        case command_records.RECLASSIFY:
+            key = command["lead_id"].encode()
+            if (state := batch.state(key)) is not None:
+                reclassify(batch, key, state, command)
+
+
+def erase(batch: Batch, key: bytes, issued_at: float) -> None:
+    state = batch.state(key)
+    if state is not None:
+        # Even when the erasure is recorded already: a crash may have lost the tombstone but not the record.
+        batch.forget(key)
+    if key in batch.erased:
+        return  # erased already: the request was repeated
+    summary = lead_event_records.erasure_summary(state, issued_at)
+    batch.tables.set(batch.context.erasures, key, orjson.dumps(summary))
+    batch.send(batch.context.topics.qualification, key, lead_event_records.encode_erasure_event(key.decode(), summary))
+
+
+def record_feedback(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:
+    decision = apply_feedback(state, Verdict(command["verdict"]), command["issued_at"], command["feedback_id"],
+                              batch.model)
+    if not decision.duplicate:
+        batch.store(key, decision.state, None, decision.change)
+        batch.send(batch.context.topics.feedback, key,
+                   lead_event_records.encode_feedback_event(key.decode(), command, decision.state))
+    if decision.change is not None:
+        batch.emit(decision.change, command["issued_at"], first_time=not decision.duplicate)
+
+
+def demote(batch: Batch, key: bytes, state: LeadState) -> None:
+    """The lead's scores decayed past a threshold: reclassify it at the crossing time itself.
+
+    Runs in the stream (the timer only sends this command), so the write lands on the lead's own
+    partition in order with its events. The crossing time is recomputed from the state held now:
+    an event that arrived meanwhile may have moved it, and then nothing is due yet.
+    """
+    due = next_demotion(state, batch.model)
+    if due is None or due > batch.context.clock.now():
+        batch.context.due_index.schedule(state.lead_id, due)
+        return
+    crossing = Signal(event_id=f"decay:{due!r}", lead_id=state.lead_id, anonymous=not state.identified,
+                      kind=None, occurred_at=due)
+    decision = apply(state, crossing, batch.model, cause="decay")
+    if decision.duplicate:
+        return
+    batch.store(key, decision.state, None, decision.change)
+    if decision.change is not None:
+        batch.emit(decision.change, None)  # caused by time passing: nothing was ingested
+
+
+def reclassify(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:
+    """In the stream, on the lead's partition: the lead under the model in use now (streams/worker/model_rollout.py)."""
+    model = batch.model  # read at the batch's start; a switch cannot land while a batch decides
+    if command["version"] != model.version or state.model_version == model.version:
+        return  # another switch came since (it sends its own), or an event re-classified it already
+    decision = reclassify_under(state, model, command["cause"])
+    if decision.duplicate:
+        if decision.change is not None:
+            batch.emit(decision.change, None, first_time=False)  # the state landed before a crash may have lost the emit
+        return
+    # The board's timeline shows the move, caused by the model; the account hears the lead's new standing.
+    batch.store(key, decision.state, None, decision.change, report_cause=command["cause"])
+    metrics.MODEL_RECLASSIFIED.inc()
+    if decision.change is not None:
+        batch.emit(decision.change, None)
