@@ -38,7 +38,7 @@ from streams.contracts.partitioning import partition_for  # noqa: E402
 from streams.worker import pipeline  # noqa: E402
 from streams.worker.app import app  # noqa: E402
 from streams.worker.context import MemoryOutbox, WorkerContext  # noqa: E402
-from streams.worker.gc_pause import collector_paused, freeze_loaded_objects  # noqa: E402
+from streams.worker.gc_pause import gc_paused, freeze_loaded_objects  # noqa: E402
 from streams.worker.wiring import faust_context  # noqa: E402
 
 START = 1_764_000_000.0  # the workload's first event time: fixed, so the digest is too
@@ -70,14 +70,14 @@ async def run(pairs: list[tuple[bytes, bytes]], batch_size: int, context: Worker
     timestamp_ms = int(START * 1000) + 86_400_000
     started = time.process_time()
     for first in range(0, len(pairs), batch_size):
-        with collector_paused():
+        with gc_paused():
             await pipeline.ingest(context, consumer_records("raw", pairs[first:first + batch_size], partitions, timestamp_ms))
         # Forwards can forward again (a stitch releases to a lead's partition): until nothing is left.
         while forwarded := outbox.take(signals):
-            with collector_paused():
+            with gc_paused():
                 await pipeline.score_forwarded(context, consumer_records(signals, forwarded, partitions, timestamp_ms))
         if members := outbox.take(accounts):
-            with collector_paused():
+            with gc_paused():
                 await pipeline.score_accounts(context, consumer_records(accounts, members, partitions, timestamp_ms))
         outbox.records.clear()  # the rest leaves the worker: changelogs, changes, dead letters
     return time.process_time() - started

@@ -22,12 +22,12 @@ from streams.contracts.topic_admin import ensure_topics  # noqa: E402
 from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — agents and timers register on import
 from streams.worker.app import app  # noqa: E402
 from streams.worker import metrics, wiring  # noqa: E402
-from streams.worker.census import CensusCollector  # noqa: E402
+from streams.worker.census import CensusMetrics  # noqa: E402
 from streams.worker.tables import leads_table, visitors_table  # noqa: E402
 
 # What the worker's shared context counts is published, and recounted after every recovery.
 context = wiring.worker_context
-REGISTRY.register(CensusCollector(context.census))
+REGISTRY.register(CensusMetrics(context.census))
 metrics.EVENTS_HELD.set_function(context.held.total)
 leads_table.on_recover(partial(wiring.recount_leads, context))
 visitors_table.on_recover(partial(wiring.recount_held, context))

@@ -45,7 +45,7 @@ from streams.faust_ext.consumer_internals import (
     take_commit_due,
 )
 from streams.worker import metrics
-from streams.worker.gc_pause import collector_paused
+from streams.worker.gc_pause import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class BulkIntake:
 
     async def _handle(self, app: AppT, consumer: Consumer, batch: list[Chunk], in_flight: list[InFlight]) -> None:
         try:
-            with collector_paused():
+            with gc_paused():
                 for topic, records in by_topic(batch).items():
                     await self.handlers[topic](records)
         except Exception:

@@ -88,7 +88,7 @@ class HeldCount:
         return taken_over, handed_over
 
 
-class CensusCollector(Collector):
+class CensusMetrics(Collector):
     def __init__(self, census: LeadCensus) -> None:
         self.census = census
 

@@ -57,7 +57,7 @@ MAX_PAUSE_S = 5.0
 
 
 @contextmanager
-def collector_paused(max_pause_s: float = MAX_PAUSE_S) -> Iterator[None]:
+def gc_paused(max_pause_s: float = MAX_PAUSE_S) -> Iterator[None]:
     """No cycle collection inside the block, for at most ``max_pause_s`` of an event loop's time.
 
     A caller that paused the collector already keeps it paused, and its own bound applies.

@@ -29,7 +29,7 @@ erasures_table = app.Table("erasures", key_type=bytes, value_type=bytes, use_par
 # Company domain -> the account's members and temperature (fed from accounts.members, keyed by domain).
 accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes, use_partitioner=True)
 
-# Visitor id -> its held anonymous history, or the lead identify linked it to (DESIGN §3).
+# Visitor id -> its held anonymous history, or the lead identify linked it to (docs/design.md §6).
 # Keyed by the visitor id, so it lives on the visitor's partition (where records keyed by the
 # anonymousId land); bounded per visitor and expired by a timer on each worker.
 visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes, use_partitioner=True)

@@ -8,21 +8,21 @@ import gc
 import pytest
 
 from streams.worker import metrics
-from streams.worker.gc_pause import PauseTimer, collector_paused, freeze_loaded_objects
+from streams.worker.gc_pause import PauseTimer, gc_paused, freeze_loaded_objects
 
 
 def test_the_collector_resumes_after_the_block_even_when_it_raises():
     assert gc.isenabled()
-    with pytest.raises(RuntimeError), collector_paused():
+    with pytest.raises(RuntimeError), gc_paused():
         assert not gc.isenabled()
         raise RuntimeError("a batch failed")
     assert gc.isenabled()
 
 
-def test_a_collector_paused_by_the_caller_stays_paused_after_the_block():
+def test_a_gc_paused_by_the_caller_stays_paused_after_the_block():
     gc.disable()
     try:
-        with collector_paused():
+        with gc_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     finally:
@@ -56,7 +56,7 @@ def test_each_collection_is_timed_by_its_generation():
 
 
 async def test_a_batch_that_waits_too_long_lets_the_collector_run_again():
-    with collector_paused(max_pause_s=0.01):
+    with gc_paused(max_pause_s=0.01):
         assert not gc.isenabled()
         await asyncio.sleep(0.05)  # a batch waiting on a broker that is away
         assert gc.isenabled()
@@ -64,7 +64,7 @@ async def test_a_batch_that_waits_too_long_lets_the_collector_run_again():
 
 
 async def test_a_batch_done_in_time_leaves_no_timer_behind():
-    with collector_paused(max_pause_s=0.05):
+    with gc_paused(max_pause_s=0.05):
         pass
     gc.disable()
     try:
