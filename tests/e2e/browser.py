@@ -1,7 +1,7 @@
 """Headless Chromium for the browser tests: Debian's package, driven by Playwright, never downloaded.
 
 Without a chromium executable (or without Playwright) the browser tests skip with the reason,
-except under CI=true, where they fail: CI installs both (.ci/run), so a skip there would hide
+except under CI (any truthy `CI`, tests/ci.py), where they fail: CI installs both (.ci/run), so a skip there would hide
 a broken board.
 """
 
@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 
+from tests.ci import skip_or_fail_under_ci
+
 # Quiet, offline, and nothing from any earlier run: a fresh profile every time.
 CHROMIUM_ARGS = (
     "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -26,9 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the browser tests, but: {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail_under_ci(reason, "the browser tests")
 
 
 def chromium_executable() -> str:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
 import orjson
 import pytest
@@ -24,15 +27,34 @@ pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 
 
 def _read_bootstrap(process: subprocess.Popen[str], timeout: float) -> str:
-    deadline = time.monotonic() + timeout
+    """The address `leadstream kafka` prints; fails after ``timeout`` even if it prints nothing at all.
+
+    A thread reads the output (a bare readline() would block past any deadline) and keeps
+    draining it afterwards, so a chatty broker never stalls on a full pipe.
+    """
     assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line and process.poll() is not None:
-            raise AssertionError(f"leadstream kafka exited with {process.returncode}")
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump(stream: IO[str]) -> None:
+        for line in stream:
+            lines.put(line)
+        lines.put(None)  # end of output
+
+    threading.Thread(target=pump, args=(process.stdout,), daemon=True, name="kafka-stdout").start()
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            raise AssertionError(f"leadstream kafka exited with {process.wait(timeout=10)}: {''.join(seen[-20:])}")
+        seen.append(line)
         if match := re.search(r"bootstrap:\s*(127\.0\.0\.1:\d+)", line):
             return match.group(1)
-    raise AssertionError("leadstream kafka never printed its bootstrap address")
+    raise AssertionError(f"leadstream kafka printed no bootstrap address within {timeout:.0f} s; "
+                         f"its last output: {''.join(seen[-20:])!r}")
 
 
 async def test_a_journey_is_scored_by_a_worker_process_on_a_kafka_process(tmp_path: Path):

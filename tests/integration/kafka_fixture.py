@@ -1,7 +1,7 @@
 """Session brokers for integration tests: the project's Apache Kafka, and embedded Tansu.
 
 Apache Kafka is the one that counts (it is what production runs); without Java and Maven the
-Kafka tests skip locally, but fail in CI, which must run them.
+Kafka tests skip locally, but fail under CI (any truthy `CI`, tests/ci.py), which must run them.
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ from streams.devtools.brokers import (
     EmbeddedBroker,
     kafka_toolchain_available,
 )
+from tests.ci import skip_or_fail_under_ci
 
 KAFKA_TEST_PARTITIONS = 8  # faust's default topic_partitions, so auto-created topics match changelogs
 
 
 def _unavailable(reason: str) -> None:
     """Skip locally; fail in CI, where a silently skipped broker suite would hide regressions."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the broker tests, but: {reason}", pytrace=False)
-    pytest.skip(reason)
+    skip_or_fail_under_ci(reason, "the broker tests")
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from pathlib import Path
 
 import orjson
@@ -225,7 +226,15 @@ async def test_a_stop_during_a_retry_pause_leaves_the_alert_uncommitted_for_the_
     options = options_for(topic, tmp_path, webhook_url=webhook.url, backoff_base_s=30.0)
     stop = asyncio.Event()
     run = asyncio.create_task(run_alerts(options, stop))
-    while not webhook.posts:
+    deadline = time.monotonic() + 30
+    while not webhook.posts:  # bounded: a consumer that never posts fails the test, not hangs CI
+        if run.done():
+            stop.set()
+            pytest.fail(f"the alert consumer ended before its first webhook post: {run.result()!r}")
+        if time.monotonic() > deadline:
+            stop.set()
+            await asyncio.wait_for(run, 5)
+            pytest.fail("the alert consumer made no webhook post within 30 s")
         await asyncio.sleep(0.05)
 
     stop.set()  # the consumer is waiting 30 s before its second attempt

@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -64,12 +65,25 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path]):
-    running = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("improvement"), workers=2, env={
+async def start_improvement_pipeline(kafka_bootstrap: str, log_dir: Path, models: dict[str, Path]) -> RunningPipeline:
+    return await start_pipeline(kafka_bootstrap, log_dir, workers=2, env={
         "LEADSTREAM_MODEL": str(models["live"]), "LEADSTREAM_CLOCK": "wall",
         "LEADSTREAM_DEMOTION_TICK_S": str(TICK_S),
     })
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def pipeline(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, models: dict[str, Path]):
+    """Two workers that stay on the live model: the replay, export, outcome and report tests share them."""
+    running = await start_improvement_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("improvement"), models)
+    yield running
+    await stop_pipeline(running)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pipeline_to_change(kafka_bootstrap: str, tmp_path: Path, models: dict[str, Path]):
+    """Two workers of their own, for the test that applies a model: the others' stay on the live one."""
+    running = await start_improvement_pipeline(kafka_bootstrap, tmp_path, models)
     yield running
     await stop_pipeline(running)
 
@@ -144,15 +158,23 @@ def cli(pipeline: RunningPipeline, *args: str) -> subprocess.CompletedProcess[st
     return subprocess.run([*leadstream_command(), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-@pytest.fixture(scope="module")
-def history_run() -> dict[str, Any]:
-    """What the first test replayed, for the outcome test to compare the live counts with."""
-    return {}
+@dataclass
+class LiveRun:
+    """Five hot leads' journeys on the live workers (one erased, one won), their live changes and
+    the replay of the topics under the live model, read once the workers had emitted everything."""
+
+    journeys: Journeys
+    leads: tuple[str, ...]
+    final: dict[str, list[Any]]  # each lead's changes as the model makes them, demotions included
+    live: dict[str, list[dict[str, Any]]]  # the changes the workers emitted
+    rejected: int
+    erased: set[str]
+    replayed: Any
 
 
-async def test_replaying_the_topics_under_the_live_model_reproduces_every_live_change_exactly(
-    pipeline: RunningPipeline, models: dict[str, Path], history_run: dict[str, Any]
-):
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def live_run(pipeline: RunningPipeline, models: dict[str, Path]) -> LiveRun:
+    """Made once for the tests that read the history, whichever of them runs (-k, --lf, any order)."""
     journeys = Journeys(pipeline, models["live"])
     for lead in ("left-alone", "renewed-after", "renewed-before", "won", "erased"):
         await journeys.send(lead, *hot(lead))
@@ -169,7 +191,6 @@ async def test_replaying_the_topics_under_the_live_model_reproduces_every_live_c
 
     leads = ("left-alone", "renewed-after", "renewed-before", "won")
     final = {lead: journeys.expected(lead, time.time() + 3600).changes for lead in leads}
-    assert all(any(c.cause == "decay" for c in final[lead]) for lead in leads)
     live = {lead: await pipeline.changes_for(lead, len(final[lead]), timeout=60) for lead in leads}
     await asyncio.sleep(3 * TICK_S + 0.5)  # nothing more may come
 
@@ -177,22 +198,27 @@ async def test_replaying_the_topics_under_the_live_model_reproduces_every_live_c
     history = await read_topics(config)
     records, rejected = history.decoded(config.max_event_bytes)
     replayed = replay(records, load_model(models["live"]), until=time.time(), erased=history.erased)
+    return LiveRun(journeys, leads, final, live, rejected, set(history.erased), replayed)
 
-    assert rejected == 0 and history.erased == {"erased"}
+
+async def test_replaying_the_topics_under_the_live_model_reproduces_every_live_change_exactly(
+    pipeline: RunningPipeline, live_run: LiveRun
+):
+    replayed = live_run.replayed
+
+    assert all(any(c.cause == "decay" for c in live_run.final[lead]) for lead in live_run.leads)
+    assert live_run.rejected == 0 and live_run.erased == {"erased"}
     assert "erased" not in replayed.states
-    for lead in leads:
+    for lead in live_run.leads:
         mine = [comparable(change_to_dict(c, 0.0, None)) for c in replayed.changes if c.lead_id == lead]
-        assert mine == [comparable(c) for c in await pipeline.changes_for(lead, len(final[lead]))], lead
-        assert len(mine) == len(live[lead])
-    history_run["replayed"] = replayed
+        assert mine == [comparable(c) for c in await pipeline.changes_for(lead, len(live_run.final[lead]))], lead
+        assert len(mine) == len(live_run.live[lead])
 
 
 async def test_an_export_leaves_erased_leads_out_and_replays_like_the_topics(
-    pipeline: RunningPipeline, models: dict[str, Path], history_run: dict[str, Any], tmp_path: Path
+    pipeline: RunningPipeline, models: dict[str, Path], live_run: LiveRun, tmp_path: Path
 ):
-    replayed = history_run.get("replayed")
-    if replayed is None:
-        pytest.skip("needs the replay of the test before")
+    replayed = live_run.replayed
     config = settings_from({**pipeline.worker.extra_env, "KAFKA_BOOTSTRAP_SERVERS": pipeline.bootstrap})
     lines, counts = export_lines(await read_topics(config), config.max_event_bytes, time.time())
     (tmp_path / "history.jsonl").write_bytes(b"\n".join(lines) + b"\n")
@@ -206,12 +232,9 @@ async def test_an_export_leaves_erased_leads_out_and_replays_like_the_topics(
 
 
 async def test_outcomes_are_joined_to_stage_history_live_as_the_report_joins_them(
-    pipeline: RunningPipeline, history_run: dict[str, Any]
+    pipeline: RunningPipeline, live_run: LiveRun
 ):
-    replayed = history_run.get("replayed")
-    if replayed is None:
-        pytest.skip("needs the replay of the test before")
-    table = conversion(replayed.outcomes)
+    table = conversion(live_run.replayed.outcomes)
 
     assert table.by_stage[Stage.SQL].won == 1 == table.overall.won
     for stage in (Stage.IQL, Stage.MQL, Stage.SQL):
@@ -226,8 +249,8 @@ async def test_outcomes_are_joined_to_stage_history_live_as_the_report_joins_the
 
 
 async def test_the_replay_command_reads_the_topics_and_writes_the_candidates_changes_to_its_own_topic(
-    pipeline: RunningPipeline, models: dict[str, Path]
-):
+    pipeline: RunningPipeline, models: dict[str, Path], live_run: LiveRun
+):  # live_run: the history to replay, with its one erased lead
     replayed = cli(pipeline, "replay", "--model", str(models["candidate"]))
 
     assert replayed.returncode == 0, replayed.stderr
@@ -250,8 +273,9 @@ async def test_the_replay_command_reads_the_topics_and_writes_the_candidates_cha
 
 
 async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_hold_without_a_restart(
-    pipeline: RunningPipeline, models: dict[str, Path]
+    pipeline_to_change: RunningPipeline, models: dict[str, Path]
 ):
+    pipeline = pipeline_to_change
     lead = "just-below-mql"
     journeys = Journeys(pipeline, models["live"])
     await journeys.send(lead, {"type": "identify", "traits": {"email": f"{lead}@acme.io", **ICP_TRAITS}},

@@ -8,13 +8,16 @@ tests/integration/test_managed_kafka.py.
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import faust
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from faust.types.auth import AuthProtocol, SASLMechanism
 
 from streams.config.environment import settings_from
@@ -32,17 +35,29 @@ SASL_ENV = {
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate and its key (the certificate doubles as the CA bundle)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not on PATH; it makes the test certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "client.pem", folder / "client.key"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "1", "-subj", "/CN=leadstream-test", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+    """A self-signed certificate and its key (the certificate doubles as the CA bundle).
+
+    Made in-process with `cryptography` (a test extra), so the TLS tests never depend on an
+    `openssl` binary being installed.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leadstream-test")])
+    now = datetime.now(timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject).issuer_name(subject)  # self-signed
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
     )
-    return cert, key
+    folder = tmp_path_factory.mktemp("tls")
+    cert_path, key_path = folder / "client.pem", folder / "client.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 # --- parsing ------------------------------------------------------------------------------------

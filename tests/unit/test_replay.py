@@ -127,7 +127,7 @@ def test_outcomes_join_the_stage_history_as_it_stood_when_they_arrived():
     assert replayed.counted["ignored:outcome_only"] == 5
 
 
-def test_replay_reads_no_clock_and_gives_the_same_answer_twice():
+def test_replay_is_deterministic_and_its_states_are_read_only():
     history = [*hot_then_quiet("a"), *hot_then_quiet("b", T0 + days(3))]
 
     assert replay(history, model(), until=T0 + days(50)) == replay(history, model(), until=T0 + days(50))
