@@ -29,7 +29,7 @@ import orjson
 from bench.kafka_io import warm_up_groups
 from bench.latency import LatencyResult, steady_load
 from bench.memory import MemoryResult, held_leads
-from bench.stages import Bench, Broker, StageResult, comparison_app, production, raw_consumer
+from bench.throughput import Bench, Broker, StageResult, comparison_app, production, raw_consumer
 from bench.workload import Workload, generate
 
 # Tansu completes a group join only after about half the session timeout; the preload happens

@@ -22,7 +22,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 
 from bench.kafka_io import producer
-from bench.stages import Bench, StageFailed, _start_ready, summed_accounting
+from bench.throughput import Bench, StageFailed, _start_ready, summed_accounting
 from bench.workload import generate
 from streams.contracts.topic_admin import ensure_topics
 from streams.contracts.topics import QUALIFICATION, RAW_EVENTS

@@ -21,7 +21,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.kafka_io import create_topics, preload
-from bench.stages import Bench, StageFailed, _start_ready, rss_bytes
+from bench.throughput import Bench, StageFailed, _start_ready, rss_bytes
 from streams.contracts import lead_records
 from streams.contracts.topic_admin import ensure_topics
 from streams.devtools.processes import WorkerProcess

@@ -26,7 +26,7 @@ from streams.worker.history_draft import history_in
 from streams.api.lead_view import history_document, hotness, lead_document
 from streams.contracts.partitioning import partition_for
 from streams.worker.tables import erasures_table, held_state, held_states, leads_table
-from streams.worker.topics import signals_topic
+from streams.worker.wiring import worker_context
 
 ROUTED_HEADER = "X-Leadstream-Routed"
 SERVED_BY_HEADER = "X-Leadstream-Served-By"
@@ -124,7 +124,8 @@ class LeadView(View):
         if _state(lead_id) is None:
             return _error(self, 404, "unknown lead", lead_id=lead_id)
         # The erasure runs in the stream, in order with the lead's events, on this worker.
-        await signals_topic.send(key=key, value=command_records.encode_command(command_records.ERASE, lead_id, _now()))
+        await worker_context.outbox.send(worker_context.topics.signals, key,
+                                         command_records.encode_command(command_records.ERASE, lead_id, _now()))
         deadline = time.monotonic() + ERASURE_WAIT_S
         while key not in erasures_table:
             if time.monotonic() > deadline:
@@ -162,7 +163,7 @@ class FeedbackView(View):
         if _state(lead_id) is None:
             return _error(self, 404, "unknown lead", lead_id=lead_id)
         feedback_id = uuid.uuid4().hex
-        await signals_topic.send(key=lead_id.encode(), value=command_records.encode_command(
+        await worker_context.outbox.send(worker_context.topics.signals, lead_id.encode(), command_records.encode_command(
             command_records.FEEDBACK, lead_id, _now(), feedback_id=feedback_id, verdict=body["verdict"],
             reason=body.get("reason"), by=body.get("by"),
         ))

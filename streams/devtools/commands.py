@@ -16,7 +16,7 @@ from streams.errors import BenchUnavailable
 @click.option("--port", type=int, default=None, help="Port on 127.0.0.1 (default: a free one)")
 def broker(port: int | None) -> None:
     """Run the embedded Tansu broker (memory storage) in the foreground until Ctrl-C."""
-    from streams.devtools.brokers.cli import run_embedded_broker
+    from streams.devtools.brokers.foreground import run_embedded_broker
 
     raise SystemExit(run_embedded_broker(port))
 
@@ -26,7 +26,7 @@ def broker(port: int | None) -> None:
 @click.option("--data-dir", type=click.Path(), default=None, help="Keep the log dir here across restarts")
 def kafka(port: int | None, data_dir: str | None) -> None:
     """Run a single-node Apache Kafka 4.x (KRaft) in the foreground until Ctrl-C."""
-    from streams.devtools.brokers.cli import run_kafka
+    from streams.devtools.brokers.foreground import run_kafka
 
     raise SystemExit(run_kafka(port, Path(data_dir) if data_dir else None))
 

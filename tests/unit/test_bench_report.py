@@ -8,7 +8,7 @@ import time
 from bench.cli import BenchOptions, BenchReport, render
 from bench.latency import LatencyResult
 from bench.memory import MemoryResult
-from bench.stages import StageResult, cpu_seconds, cpu_shares
+from bench.throughput import StageResult, cpu_seconds, cpu_shares
 
 STAGE_EPS = {"raw": 100_000, "noop": 4_000, "naive": 1_000, "leadstream": 3_500, "leadstream_2w": 5_000}
 

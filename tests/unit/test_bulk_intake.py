@@ -9,7 +9,6 @@ from collections import defaultdict
 from types import SimpleNamespace
 from weakref import WeakSet
 
-import pytest
 from aiokafka.structs import ConsumerRecord
 from faust.types import TP
 

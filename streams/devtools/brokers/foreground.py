@@ -1,4 +1,4 @@
-"""What `leadstream dev-broker` and `leadstream kafka` run: start a broker, print where it is, wait.
+"""What `leadstream broker` and `leadstream kafka` run: start a broker, print where it is, wait.
 
 Plain functions returning an exit code, so the click commands stay one line each.
 """
