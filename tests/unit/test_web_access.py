@@ -230,7 +230,9 @@ def fake_request(headers: dict[str, str]) -> web.Request:
 
 @pytest.mark.parametrize(("headers", "allowed"), [
     ({}, True), ({"Origin": "http://127.0.0.1:6066"}, True), ({"Origin": "https://evil.example"}, False),
-    ({"Origin": "null"}, False), ({"Sec-Fetch-Site": "cross-site"}, False), ({"Sec-Fetch-Site": "same-origin"}, True),
+    ({"Origin": "null"}, False), ({"Sec-Fetch-Site": "cross-site"}, False), ({"Sec-Fetch-Site": "same-site"}, False),
+    ({"Sec-Fetch-Site": "same-origin", "Origin": "null"}, True),  # Chromium's own form under no-referrer
+    ({"Sec-Fetch-Site": "cross-site", "Origin": "http://127.0.0.1:6066"}, False),
 ])
 def test_the_sign_in_form_is_only_taken_from_the_boards_own_pages(headers, allowed):
     assert same_origin(fake_request(headers)) is allowed
