@@ -24,6 +24,7 @@ from tests.integration.pipeline_harness import (
     RunningPipeline, TopicRecorder, answers, identify, page, start_collector, start_pipeline, stop_pipeline, track,
     worker_process,
 )
+from tests.event_stream import browser_events
 from tests.integration.pixel_urls import PIXEL_KEYS_ENV, signed_pixel_path
 
 pytestmark = [pytest.mark.kafka, pytest.mark.security, pytest.mark.asyncio(loop_scope="session")]
@@ -257,18 +258,3 @@ async def test_a_carriage_return_in_a_lead_id_cannot_add_server_sent_events(stac
     assert set(names) <= KNOWN_EVENTS and "lead-erased" not in names, names
     hot = next(data for name, data in events if name == "hot")
     assert "sec-evil" in hot  # the hostile lead is listed, as text inside the one event
-
-
-def browser_events(stream: bytes) -> list[tuple[str, str]]:
-    """Events as EventSource reads them: lines end at CR, LF or CRLF, a blank line ends an event."""
-    events, name, data = [], None, []
-    for line in re.split(r"\r\n|\r|\n", stream.decode()):
-        if not line:
-            if data:
-                events.append((name or "message", "\n".join(data)))
-            name, data = None, []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    return events

@@ -3,7 +3,6 @@ sign-in throttle, the request guards (Host, Content-Type, headers), and the live
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from aiohttp import web
@@ -17,6 +16,7 @@ from streams.config.environment import settings_from
 from streams.config.web_access import WebAccess, is_loopback, refuse_open_exposure, web_access_from
 from streams.errors import ConfigError
 from streams.rate_limits import RateLimiter, retry_after
+from tests.event_stream import browser_events
 
 READ = "r" * 32
 ADMIN = "a" * 40
@@ -121,21 +121,6 @@ def test_a_limiter_keeps_at_most_its_bound_of_clients():
     for client in range(1000):
         limiter.take(str(client))
     assert len(limiter._buckets) == 100
-
-
-def browser_events(stream: bytes) -> list[tuple[str, str]]:
-    """The events a browser's EventSource reads: lines end at CR, LF or CRLF; a blank line ends an event."""
-    events, name, data = [], None, []
-    for line in re.split(r"\r\n|\r|\n", stream.decode()):
-        if not line:
-            if data:
-                events.append((name or "message", "\n".join(data)))
-            name, data = None, []
-        elif line.startswith("event:"):
-            name = line[6:].strip()
-        elif line.startswith("data:"):
-            data.append(line[5:].removeprefix(" "))
-    return events
 
 
 def test_a_carriage_return_in_a_lead_id_cannot_add_a_server_sent_event():
