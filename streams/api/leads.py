@@ -23,6 +23,7 @@ from streams.contracts import command_records
 from streams.worker.app import app
 from streams.config.environment import scoring_model, settings
 from streams.worker.history_draft import history_in
+from streams.api.access import Scope, refusal
 from streams.api.lead_view import history_document, hotness, lead_document
 from streams.contracts.partitioning import partition_for
 from streams.worker.tables import erasures_table, held_state, held_states, leads_table
@@ -43,9 +44,10 @@ def _error(view: View, status: int, message: str, **details: Any) -> Response:
     return view.json({"error": message, **details}, status=status)
 
 
-def _authorized(request: Request) -> bool:
-    token = settings().api_token
-    return token is None or request.headers.get("Authorization") == f"Bearer {token}"
+def _refused(view: View, request: Request, needed: Scope) -> Response | None:
+    """None when the request's token grants ``needed``; else the 401 or 403 answer."""
+    refused = refusal(settings().web, needed, request.headers.get("Authorization"))
+    return None if refused is None else _error(view, *refused)
 
 
 def _me() -> str:
@@ -70,10 +72,11 @@ async def _forward(view: View, request: Request, owner: URL) -> Response:
                           headers={SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, str(owner))})
 
 
-async def _owner_or_forward(view: View, request: Request, lead_id: str) -> Response | None:
+async def _owner_or_forward(view: View, request: Request, lead_id: str,
+                            needed: Scope = Scope.READ) -> Response | None:
     """None when this worker owns the lead; otherwise the owner's answer (or why there is none)."""
-    if not _authorized(request):
-        return _error(view, 401, "missing or wrong bearer token")
+    if (refused := _refused(view, request, needed)) is not None:
+        return refused
     owner = owner_of(lead_id)
     if owner is None:
         return _error(view, 503, "no worker owns the lead's partition yet; retry")
@@ -115,7 +118,7 @@ class LeadView(View):
 
     async def delete(self, request: Request, lead_id: str) -> Response:
         """Right to be forgotten: the lead leaves every table, and downstream is told to forget it."""
-        if (routed := await _owner_or_forward(self, request, lead_id)) is not None:
+        if (routed := await _owner_or_forward(self, request, lead_id, Scope.ADMIN)) is not None:
             return routed
         key = lead_id.encode()
         if key in erasures_table:
@@ -201,8 +204,8 @@ def _list_query(request: Request) -> tuple[str | None, int] | str:
 
 def _checked_list_query(view: View, request: Request) -> tuple[str | None, int] | Response:
     """The list's (stage, limit), or the 401/400 answer when the request may not have it."""
-    if not _authorized(request):
-        return _error(view, 401, "missing or wrong bearer token")
+    if (refused := _refused(view, request, Scope.READ)) is not None:
+        return refused
     query = _list_query(request)
     return _error(view, 400, query) if isinstance(query, str) else query
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from streams.collector.write_keys import WriteKeys, parse_write_keys
+from streams.collector.write_keys import SIGNING_KEY_LENGTH, WriteKeys, parse_write_keys
 from streams.config.variables import number_from
 from streams.errors import ConfigError
 
@@ -15,6 +15,10 @@ DEFAULT_PORT = 8080
 # Segment's own HTTP API accepts 500 KB per batch and 32 KB per event; the event limit is
 # LEADSTREAM_MAX_EVENT_BYTES, shared with the worker, so what the collector accepts the worker reads.
 DEFAULT_MAX_BODY_BYTES = 512 * 1024
+# Segment's batch limit; reading more in one request would hold the event loop for seconds.
+DEFAULT_MAX_BATCH_EVENTS = 500
+DEFAULT_MAX_REJECTIONS_LISTED = 20
+DEFAULT_MAX_PENDING_PIXELS = 10_000  # pixel events admitted but not yet confirmed by Kafka
 TRUE, FALSE = frozenset({"1", "true", "yes", "on"}), frozenset({"0", "false", "no", "off", ""})
 
 
@@ -28,9 +32,23 @@ class CollectorSettings:
     # Kafka's idempotent producer: no duplicate from the producer's own retries. Brokers without
     # it (the embedded Tansu) need it off; the worker still deduplicates by messageId.
     idempotent: bool = True
+    pixel_keys: WriteKeys = WriteKeys()  # keys that sign pixel URLs carrying identity or a track event
+    max_batch_events: int = DEFAULT_MAX_BATCH_EVENTS
+    max_rejections_listed: int = DEFAULT_MAX_REJECTIONS_LISTED
+    max_pending_pixels: int = DEFAULT_MAX_PENDING_PIXELS
+    # Token buckets: requests a second and burst, per client address and per write key; rate 0 is no limit.
+    client_rate: float = 50.0
+    client_burst: float = 200.0
+    key_rate: float = 500.0
+    key_burst: float = 2000.0
 
     def origin_allowed(self, origin: str) -> bool:
-        return "*" in self.allowed_origins or origin.rstrip("/") in self.allowed_origins
+        return self.any_origin or origin.rstrip("/") in self.allowed_origins
+
+    @property
+    def any_origin(self) -> bool:
+        """``*``: any page may call the API, answered with a literal ``*`` and never with credentials."""
+        return "*" in self.allowed_origins
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -60,6 +78,18 @@ def collector_settings_from(env: Mapping[str, str]) -> CollectorSettings:
         trust_forwarded=_flag(env, "LEADSTREAM_COLLECTOR_TRUST_FORWARDED", False),
         port=number_from(env, "LEADSTREAM_COLLECTOR_PORT", DEFAULT_PORT, 0, integer=True),
         idempotent=_flag(env, "LEADSTREAM_COLLECTOR_IDEMPOTENT", True),
+        pixel_keys=parse_write_keys(env.get("LEADSTREAM_COLLECTOR_PIXEL_KEYS", ""), "LEADSTREAM_COLLECTOR_PIXEL_KEYS",
+                                    min_length=SIGNING_KEY_LENGTH),
+        max_batch_events=number_from(env, "LEADSTREAM_COLLECTOR_MAX_BATCH_EVENTS", DEFAULT_MAX_BATCH_EVENTS, 1,
+                                     integer=True),
+        max_rejections_listed=number_from(env, "LEADSTREAM_COLLECTOR_MAX_REJECTIONS_LISTED",
+                                          DEFAULT_MAX_REJECTIONS_LISTED, 1, integer=True),
+        max_pending_pixels=number_from(env, "LEADSTREAM_COLLECTOR_MAX_PENDING_PIXELS", DEFAULT_MAX_PENDING_PIXELS, 1,
+                                       integer=True),
+        client_rate=number_from(env, "LEADSTREAM_COLLECTOR_CLIENT_RATE", 50.0, 0),
+        client_burst=number_from(env, "LEADSTREAM_COLLECTOR_CLIENT_BURST", 200.0, 1),
+        key_rate=number_from(env, "LEADSTREAM_COLLECTOR_WRITE_KEY_RATE", 500.0, 0),
+        key_burst=number_from(env, "LEADSTREAM_COLLECTOR_WRITE_KEY_BURST", 2000.0, 1),
     )
 
 

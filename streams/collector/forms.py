@@ -17,6 +17,7 @@ from aiohttp import web
 
 from scoring.signals import is_bot
 from streams.collector.context import context_of
+from streams.collector.limits import key_refusal
 from streams.collector.hits import hit_of, is_secure, new_visitor_id, set_visitor_cookie, visitor_cookie
 from streams.collector.pixel import MAX_PARAMETER
 from streams.collector.write_keys import presented_key
@@ -31,9 +32,13 @@ async def form(request: web.Request) -> web.StreamResponse:
     context = context_of(request)
     fields = await request.post()
     key = presented_key(request.headers, request.query, {"writeKey": fields.get("_writeKey") or fields.get("writeKey")})
-    if context.config.write_keys.required and context.config.write_keys.source_of(key) is None:
-        return web.Response(status=401, text="missing or wrong write key", headers={
-            "WWW-Authenticate": 'Basic realm="leadstream collector"'})
+    if context.config.write_keys.required:
+        source = context.config.write_keys.source_of(key)
+        if source is None:
+            return web.Response(status=401, text="missing or wrong write key", headers={
+                "WWW-Authenticate": 'Basic realm="leadstream collector"'})
+        if (limited := key_refusal(request, source)) is not None:
+            return limited
     hit = hit_of(request, context.config)
     visitor = visitor_cookie(request)
     # No id for a visitor who withholds consent, nor for a crawler.

@@ -19,12 +19,18 @@ VISITOR_COOKIE_MAX_AGE_S = 365 * 86_400
 _VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
-def client_ip(request: web.Request, config: CollectorSettings) -> str | None:
-    """The client's address, truncated. Behind a load balancer, the last X-Forwarded-For entry is
-    the one it saw (earlier entries are whatever the client claimed)."""
-    address = request.remote
+def client_address(request: web.Request, config: CollectorSettings) -> str:
+    """The client's whole address (held in memory only, for rate limits). Behind a load balancer, the
+    last X-Forwarded-For entry is the one it saw (earlier entries are whatever the client claimed)."""
+    address = request.remote or ""
     if config.trust_forwarded and (forwarded := request.headers.get("X-Forwarded-For")):
         address = forwarded.split(",")[-1].strip()
+    return address
+
+
+def client_ip(request: web.Request, config: CollectorSettings) -> str | None:
+    """The client's address, truncated: what an event may carry."""
+    address = client_address(request, config)
     return truncate_ip(address) if address else None
 
 

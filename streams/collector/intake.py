@@ -23,15 +23,25 @@ log = logging.getLogger(__name__)
 class Outcome:
     accepted: int = 0
     refused: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)  # {"index", "messageId", "reason", "detail"}
+    # The first rejections, {"index", "messageId", "reason", "detail"}: at most the listing bound, so a
+    # hostile batch cannot make the answer many times larger than the request.
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected_count: int = 0
     unavailable: bool = False  # Kafka did not take them: the client should retry
 
 
 class Intake:
-    def __init__(self, producer: RawProducer, max_event_bytes: int) -> None:
+    def __init__(self, producer: RawProducer, max_event_bytes: int, max_rejections_listed: int = 20,
+                 max_pending: int = 10_000) -> None:
         self.producer = producer
         self.max_event_bytes = max_event_bytes
+        self.max_rejections_listed = max_rejections_listed
+        self.max_pending = max_pending  # pixel events admitted and not yet confirmed: never an unbounded pile
         self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def saturated(self) -> bool:
+        return len(self._background) >= self.max_pending
 
     def _admitted(self, endpoint: str, messages: list[Any], hit: Hit, outcome: Outcome) -> list[Accepted]:
         accepted = []
@@ -43,8 +53,10 @@ class Intake:
                 outcome.refused += 1
             elif isinstance(decision, Rejected):
                 metrics.EVENTS_REJECTED.labels(reason=decision.reason).inc()
-                outcome.rejected.append({"index": index, "messageId": _message_id(message),
-                                         "reason": decision.reason, "detail": decision.detail})
+                outcome.rejected_count += 1
+                if len(outcome.rejected) < self.max_rejections_listed:
+                    outcome.rejected.append({"index": index, "messageId": _message_id(message),
+                                             "reason": decision.reason, "detail": decision.detail[:200]})
             else:
                 if decision.bot:
                     metrics.BOT_EVENTS.labels(endpoint=endpoint).inc()
@@ -71,13 +83,21 @@ class Intake:
         outcome.accepted = len(accepted)
         return outcome
 
-    def take_soon(self, endpoint: str, message: dict[str, Any], hit: Hit) -> None:
-        """Admit now, produce in the background: the pixel has its answer before Kafka has the event."""
+    def take_soon(self, endpoint: str, message: dict[str, Any], hit: Hit) -> bool:
+        """Admit now, produce in the background: the pixel has its answer before Kafka has the event.
+
+        False (the event counted as rejected, ``busy``) while ``max_pending`` events are still on their way.
+        """
+        if self.saturated:
+            metrics.EVENTS_RECEIVED.labels(source=metrics.SOURCE, type=metrics.UNKNOWN_TYPE).inc()
+            metrics.EVENTS_REJECTED.labels(reason=metrics.BUSY).inc()
+            return False
         outcome = Outcome()
         for event in self._admitted(endpoint, [message], hit, outcome):
             task = asyncio.create_task(self._produce(event))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
+        return True
 
     async def _produce(self, event: Accepted) -> None:
         try:

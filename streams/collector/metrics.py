@@ -23,7 +23,10 @@ SOURCE = "collector"
 ENDPOINTS = ("pixel", "track", "page", "screen", "identify", "group", "alias", "batch", "events", "form", "snippet",
              "healthz", "metrics", "accounting", "other")
 UNAVAILABLE = "unavailable"  # Kafka did not take the event in time: the client is told to retry (503)
-REJECT_REASONS = (*(reason.value for reason in RejectReason), UNAVAILABLE)
+BUSY = "busy"  # too many pixel events still on their way to Kafka: the pixel answers 503
+UNSIGNED_CLAIM = "unsigned_claim"  # a pixel naming a lead or a track event without a valid signature
+TOO_MANY_EVENTS = "too_many_events"  # a request carrying more events than LEADSTREAM_COLLECTOR_MAX_BATCH_EVENTS
+REJECT_REASONS = (*(reason.value for reason in RejectReason), UNAVAILABLE, BUSY, UNSIGNED_CLAIM, TOO_MANY_EVENTS)
 
 REQUESTS = Counter("leadstream_collector_requests_total", "HTTP requests, by endpoint and status",
                    ["endpoint", "status"], registry=REGISTRY)
@@ -50,6 +53,9 @@ CLOCK_SKEW_CLAMPED = Counter(
     "leadstream_collector_clock_skew_clamped_total",
     "Events whose timestamp lay in the future beyond the allowed skew: set to the time received", registry=REGISTRY,
 )
+RATE_LIMITED = Counter("leadstream_collector_rate_limited_total",
+                       "Requests answered 429 by a token bucket, by limit (client, write_key)", ["limit"],
+                       registry=REGISTRY)
 UNKNOWN_TYPE = "invalid"
 
 
@@ -59,6 +65,8 @@ def _start_at_zero() -> None:
         BOT_EVENTS.labels(endpoint=endpoint)
     for reason in REJECT_REASONS:
         EVENTS_REJECTED.labels(reason=reason)
+    for limit in ("client", "write_key"):
+        RATE_LIMITED.labels(limit=limit)
     for event_type in (*(t.value for t in EventType), UNKNOWN_TYPE):
         EVENTS_RECEIVED.labels(source=SOURCE, type=event_type)
         EVENTS_ACCEPTED.labels(type=event_type)

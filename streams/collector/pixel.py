@@ -4,12 +4,14 @@ Query parameters (all optional): ``t`` page (default), email_open or track; ``ui
 ``aid`` (anonymousId; else the visitor cookie, set if absent), ``email``, ``e`` (a track
 event's name), ``url``, ``path``, ``title``, ``ref``, ``campaign``, ``mid`` (messageId),
 ``ts`` (ISO 8601 time), ``consent=false`` or ``dnt=1``. The page defaults to the Referer.
+With write keys set, ``uid``, ``email`` and ``t=track`` need a signature (streams/collector/pixel_signing.py).
 """
 
 from __future__ import annotations
 
 import base64
 import logging
+import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,10 +20,12 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from scoring.signals import is_bot
+from streams.collector import metrics
 from streams.collector.context import context_of
 from streams.collector.hits import (
     forget_visitor_cookie, hit_of, is_secure, new_visitor_id, set_visitor_cookie, visitor_cookie,
 )
+from streams.collector.pixel_signing import needs_signature, signed_by
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +80,29 @@ def pixel_event(query: MultiMapping[str], referer: str | None, user_agent: str |
     return {**message, "properties": properties, "context": context}
 
 
+def _unsigned_claim(request: web.Request) -> web.Response | None:
+    """With write keys set, a hit naming a lead or a track event needs a pixel key's signature: 403 without.
+
+    The body is still the GIF, so a page shows no broken image; the event is counted as rejected.
+    """
+    config = context_of(request).config
+    pairs = list(request.query.items())
+    if not config.write_keys.required or not needs_signature(pairs):
+        return None
+    if signed_by(config.pixel_keys, pairs, time.time()) is not None:
+        return None
+    metrics.EVENTS_RECEIVED.labels(source=metrics.SOURCE, type=metrics.UNKNOWN_TYPE).inc()
+    metrics.EVENTS_REJECTED.labels(reason=metrics.UNSIGNED_CLAIM).inc()
+    return web.Response(status=403, body=GIF, content_type="image/gif", headers=NO_CACHE)
+
+
 async def pixel(request: web.Request) -> web.Response:
     """The GIF, at once, whatever the query holds; the event is admitted now and produced after."""
     context = context_of(request)
     response = web.Response(body=GIF, content_type="image/gif", headers=NO_CACHE)
     try:
+        if (refused := _unsigned_claim(request)) is not None:
+            return refused
         hit = hit_of(request, context.config)
         user_agent = request.headers.get("User-Agent")
         visitor = visitor_cookie(request)
@@ -88,7 +110,8 @@ async def pixel(request: web.Request) -> web.Response:
         fresh = visitor is None and hit.consents and not is_bot(user_agent)
         visitor_id = visitor or new_visitor_id()
         message = pixel_event(request.query, request.headers.get("Referer"), user_agent, visitor_id)
-        context.intake.take_soon("pixel", message, hit)
+        if not context.intake.take_soon("pixel", message, hit):
+            return web.Response(status=503, body=GIF, content_type="image/gif", headers={**NO_CACHE, "Retry-After": "1"})
         if fresh:
             set_visitor_cookie(response, visitor_id, is_secure(request, context.config))
         elif not hit.consents and visitor is not None:

@@ -5,7 +5,8 @@
 the compact native form (below), one object or a list. Bodies are JSON whatever the
 Content-Type says (sendBeacon sends text/plain). Answers: 200 ``{"success": true, ...}``; 400
 with a reason per rejected event (the accepted ones went through); 401 for a missing or wrong
-write key; 413 for a body over the limit; 503 when Kafka did not take the events (retry).
+write key; 413 for a body over the limit or more events than the limit; 429 past a rate limit;
+503 when Kafka did not take the events (retry).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from streams.collector.context import context_of
 from streams.collector.edge import Unreadable
 from streams.collector.hits import hit_of
 from streams.collector.intake import Outcome
+from streams.collector.limits import key_refusal
 from streams.collector.write_keys import presented_key
 from streams.collector import metrics
 from streams.contracts.segment import RejectReason
@@ -47,10 +49,13 @@ async def read_json(request: web.Request) -> Any:
 
 
 def unauthorized(request: web.Request, body: Any) -> web.Response | None:
-    """401 unless the request presents a configured write key (or none are configured)."""
+    """401 unless the request presents a configured write key (or none are configured); 429 past its budget."""
     keys = context_of(request).config.write_keys
-    if not keys.required or keys.source_of(presented_key(request.headers, request.query, body)) is not None:
+    if not keys.required:
         return None
+    source = keys.source_of(presented_key(request.headers, request.query, body))
+    if source is not None:
+        return key_refusal(request, source)
     return web.json_response({"success": False, "error": "missing or wrong write key"}, status=401,
                              headers={"WWW-Authenticate": 'Basic realm="leadstream collector"'})
 
@@ -59,12 +64,24 @@ def answer(outcome: Outcome) -> web.Response:
     if outcome.unavailable:
         return web.json_response({"success": False, "error": "Kafka did not take the events; retry"}, status=503,
                                  headers={"Retry-After": "1"})
-    body: dict[str, Any] = {"success": not outcome.rejected, "accepted": outcome.accepted}
+    body: dict[str, Any] = {"success": not outcome.rejected_count, "accepted": outcome.accepted}
     if outcome.refused:
         body["consent_refused"] = outcome.refused
-    if outcome.rejected:
-        body["rejected"] = outcome.rejected
-    return web.json_response(body, status=400 if outcome.rejected else 200)
+    if outcome.rejected_count:
+        body["rejected"] = outcome.rejected  # the first ones only (LEADSTREAM_COLLECTOR_MAX_REJECTIONS_LISTED)
+        body["rejected_count"] = outcome.rejected_count
+    return web.json_response(body, status=400 if outcome.rejected_count else 200)
+
+
+def too_many_events(request: web.Request, messages: list[Any]) -> web.Response | None:
+    """413 for a request carrying more events than the limit: refused whole, before any is read."""
+    limit = context_of(request).config.max_batch_events
+    if len(messages) <= limit:
+        return None
+    metrics.EVENTS_RECEIVED.labels(source=metrics.SOURCE, type=metrics.UNKNOWN_TYPE).inc()
+    metrics.EVENTS_REJECTED.labels(reason=metrics.TOO_MANY_EVENTS).inc()
+    return web.json_response({"success": False, "accepted": 0, "error": f"at most {limit} events per request,"
+                              f" got {len(messages)}: split the batch", "rejected_count": len(messages)}, status=413)
 
 
 def _bad_body(endpoint: str, failure: BadRequest) -> web.Response:
@@ -72,7 +89,8 @@ def _bad_body(endpoint: str, failure: BadRequest) -> web.Response:
     metrics.EVENTS_RECEIVED.labels(source=metrics.SOURCE, type=metrics.UNKNOWN_TYPE).inc()
     metrics.EVENTS_REJECTED.labels(reason=failure.reason.value).inc()
     return web.json_response({"success": False, "accepted": 0, "rejected": [
-        {"index": None, "messageId": None, "reason": failure.reason.value, "detail": failure.detail}]}, status=400)
+        {"index": None, "messageId": None, "reason": failure.reason.value, "detail": failure.detail[:200]}],
+        "rejected_count": 1}, status=400)
 
 
 async def _take(request: web.Request, endpoint: str, messages: list[Any], defaults: dict[str, Any]) -> web.Response:
@@ -103,6 +121,8 @@ async def batch(request: web.Request) -> web.Response:
             raise BadRequest(RejectReason.INVALID_FIELD, 'expected {"batch": [...]}')
     except BadRequest as failure:
         return unauthorized(request, None) or _bad_body("batch", failure)
+    if (refusal := too_many_events(request, messages)) is not None:
+        return refusal
     defaults = {field: body[field] for field in ("context", "sentAt") if isinstance(body, dict) and field in body}
     if not isinstance(defaults.get("context", {}), dict):
         defaults.pop("context")
@@ -117,6 +137,8 @@ async def native(request: web.Request) -> web.Response:
     if (refusal := unauthorized(request, body)) is not None:
         return refusal
     items = body if isinstance(body, list) else [body]
+    if (refusal := too_many_events(request, items)) is not None:
+        return refusal
     return await _take(request, "events", [from_native(item) for item in items], {})
 
 

@@ -16,6 +16,7 @@ from streams.collector.config import CollectorSettings
 from streams.collector.context import CONTEXT, CollectorContext, context_of
 from streams.collector.forms import form
 from streams.collector.intake import Intake
+from streams.collector.limits import limit_clients
 from streams.collector.pixel import pixel
 from streams.collector.producer import RawProducer
 from streams.collector.segment_api import SINGLE_TYPES, batch, native, single
@@ -68,9 +69,10 @@ async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 @web.middleware
 async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Browsers on an allowed origin may call the API (and read its answers), with cookies."""
+    """Browsers on an allowed origin may call the API (and read its answers); listed origins with cookies."""
     origin = request.headers.get("Origin")
-    allowed = origin is not None and context_of(request).config.origin_allowed(origin)
+    config = context_of(request).config
+    allowed = origin is not None and config.origin_allowed(origin)
     if request.method == "OPTIONS" and allowed:
         response: web.StreamResponse = web.Response(status=204, headers={
             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
@@ -82,21 +84,27 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
             response = await handler(request)
         except web.HTTPException as exc:  # 404, 405, 413: the browser may read those too
             if allowed:
-                _allow(exc, origin)
+                _allow(exc, origin, config.any_origin)
             raise
     if allowed:
-        _allow(response, origin)
+        _allow(response, origin, config.any_origin)
     return response
 
 
-def _allow(response: web.StreamResponse, origin: str | None) -> None:
-    response.headers["Access-Control-Allow-Origin"] = origin or "*"
+def _allow(response: web.StreamResponse, origin: str | None, any_origin: bool) -> None:
+    """``*`` is answered as a literal ``*`` without credentials: a page on any site may send events, but
+    never with the visitor's cookies or read an answer meant for a listed origin. A listed origin is
+    echoed, with credentials."""
+    if any_origin:
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return
+    response.headers["Access-Control-Allow-Origin"] = origin or ""
     response.headers["Access-Control-Allow-Credentials"] = "true"
     response.headers["Vary"] = "Origin"
 
 
 def web_app(context: CollectorContext) -> web.Application:
-    app = web.Application(middlewares=[observe, cors], client_max_size=context.config.max_body_bytes)
+    app = web.Application(middlewares=[observe, cors, limit_clients], client_max_size=context.config.max_body_bytes)
     app[CONTEXT] = context
     app.router.add_get("/p.gif", pixel, name="pixel")
     for event_type in SINGLE_TYPES:
@@ -119,7 +127,8 @@ class Collector:
         self.kafka = kafka
         self.config = config
         self.producer = RawProducer(kafka, idempotent=config.idempotent)
-        self.intake = Intake(self.producer, kafka.max_event_bytes)
+        self.intake = Intake(self.producer, kafka.max_event_bytes, config.max_rejections_listed,
+                             config.max_pending_pixels)
         # No access log: it would write every client's whole IP address to disk.
         self._runner = web.AppRunner(web_app(CollectorContext(config, self.intake)), access_log=None)
 

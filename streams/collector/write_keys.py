@@ -12,18 +12,19 @@ import binascii
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streams.errors import ConfigError
 
 _SOURCE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 MIN_SECRET_LENGTH = 8
+SIGNING_KEY_LENGTH = 32  # a pixel signing key never leaves the server that signs: no reason for a short one
 
 
 @dataclass(frozen=True)
 class WriteKeys:
-    secrets: tuple[tuple[str, str], ...] = ()  # (source, secret)
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # (source, secret)
 
     @property
     def required(self) -> bool:
@@ -39,8 +40,11 @@ class WriteKeys:
                 found = source
         return found
 
+    def secret_of(self, source: str | None) -> str | None:
+        return next((secret for name, secret in self.secrets if name == source), None)
 
-def parse_write_keys(raw: str, variable: str) -> WriteKeys:
+
+def parse_write_keys(raw: str, variable: str, min_length: int = MIN_SECRET_LENGTH) -> WriteKeys:
     """``source:secret,source:secret``; an empty value means no key is required."""
     pairs: list[tuple[str, str]] = []
     for number, entry in enumerate(filter(None, (part.strip() for part in raw.split(","))), start=1):
@@ -48,8 +52,8 @@ def parse_write_keys(raw: str, variable: str) -> WriteKeys:
         if not separator or not _SOURCE.fullmatch(source.strip()):
             # Never echo the entry: it may be a secret missing its "source:".
             raise ConfigError(f"{variable}: entry {number} is not source:secret (source: letters, digits, _ . -)")
-        if len(secret.strip()) < MIN_SECRET_LENGTH:
-            raise ConfigError(f"{variable}: the secret of {source.strip()!r} is shorter than {MIN_SECRET_LENGTH} characters")
+        if len(secret.strip()) < min_length:
+            raise ConfigError(f"{variable}: the secret of {source.strip()!r} is shorter than {min_length} characters")
         pairs.append((source.strip(), secret.strip()))
     if len({source for source, _ in pairs}) != len(pairs) or len({secret for _, secret in pairs}) != len(pairs):
         raise ConfigError(f"{variable}: every source and every secret must appear once")

@@ -14,6 +14,7 @@ from streams.config.clock import Clock, clock_from
 from streams.config.variables import flag_from, number_from, text_from
 from streams.errors import ConfigError
 from streams.config.kafka_security import KafkaSecurity, security_from
+from streams.config.web_access import WebAccess, web_access_from
 
 
 MAX_HELD_LIMIT = 200
@@ -38,7 +39,7 @@ class Settings:
     web_port: int
     data_dir: Path
     security: KafkaSecurity = KafkaSecurity()
-    api_token: str | None = None  # when set, the lead API needs "Authorization: Bearer <token>"
+    web: WebAccess = WebAccess()  # the HTTP server's tokens and guards (streams/config/web_access.py)
     advertised_url: str = ""  # how other workers reach this one's web server
     clock: Clock = Clock()
     demotion_tick_s: float = 1.0
@@ -55,6 +56,11 @@ class Settings:
             # 0.0.0.0 is where we listen, not an address another worker can call.
             host = socket.gethostname() if self.web_host in ("0.0.0.0", "::") else self.web_host
             object.__setattr__(self, "advertised_url", f"http://{host}:{self.web_port}")
+
+    @property
+    def api_token(self) -> str | None:
+        """The read token: the lead API and the board need it as "Authorization: Bearer <token>"."""
+        return self.web.read_token
 
     def hold_limits(self) -> HoldLimits:
         """How many anonymous events are held per visitor, and for how long."""
@@ -101,7 +107,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         web_port=number_from(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
         data_dir=Path(text_from(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
         security=security_from(env),
-        api_token=env.get("LEADSTREAM_API_TOKEN", "").strip() or None,
+        web=web_access_from(env),
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
         clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
         demotion_tick_s=number_from(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),

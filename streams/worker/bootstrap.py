@@ -16,6 +16,7 @@ from streams import faust_ext
 faust_ext.install()  # before any Faust service exists; refuses Faust internals it was not written against
 
 from streams.api import health, leads  # noqa: E402,F401 — pages register on import
+from streams.api import web_guard  # noqa: E402
 from streams.api.board import views  # noqa: E402,F401
 from streams.config.environment import settings  # noqa: E402
 from streams.contracts.topic_admin import ensure_topics  # noqa: E402
@@ -31,6 +32,9 @@ REGISTRY.register(CensusMetrics(context.census))
 metrics.EVENTS_HELD.set_function(context.held.total)
 leads_table.on_recover(partial(wiring.recount_leads, context))
 visitors_table.on_recover(partial(wiring.recount_held, context))
+
+# Host allow-list, JSON-only changes and security headers in front of every page (streams/api/web_guard.py).
+web_guard.install(app)
 
 # The fetch loop queues the records of the intake's topics for it, instead of one message each.
 faust_ext.hand_over_bulk_intake(agents.intake)

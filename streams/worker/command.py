@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from streams.config.environment import scoring_model
+from streams.config.environment import scoring_model, settings
+from streams.config.web_access import refuse_open_exposure
 
 
 @click.command(add_help_option=False,
@@ -15,6 +16,10 @@ from streams.config.environment import scoring_model
 def worker(ctx: click.Context) -> None:
     """Run a worker: score events, emit qualification changes, serve the API (Faust's worker options)."""
     scoring_model()  # a bad model file is named before Faust starts
+    # A worker reachable from a network without a token would hand every lead to anyone: refused
+    # (naming the setting) unless LEADSTREAM_ALLOW_OPEN=true, which is said out loud.
+    if (warning := refuse_open_exposure(settings().web, settings().web_host)) is not None:
+        print(f"leadstream: WARNING: {warning}", file=sys.stderr, flush=True)
     from streams.worker.bootstrap import app
 
     sys.argv = [sys.argv[0], "worker", *ctx.args]

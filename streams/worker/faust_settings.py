@@ -28,6 +28,13 @@ def apply_settings(conf: Any, config: Settings) -> None:
     conf.web_host = config.web_host
     conf.web_bind = config.web_host
     conf.web_port = config.web_port
+    # Faust's own pages list every table's keys and where each lives (/table, /router) and the
+    # worker's internals (/graph, /stats, /performance), to anyone, without a token: all off.
+    conf.web_router_enabled = False
+    conf.web_tables_enabled = False
+    conf.web_stats_enabled = False
+    conf.web_graph_enabled = False
+    conf.web_metrics_enabled = False
     conf.datadir = str(config.data_dir)
     conf.consumer_auto_offset_reset = "earliest"
     conf.broker_credentials = faust_credentials(config.security)

@@ -16,7 +16,8 @@ from tests.e2e.browser import Browser, chromium_executable, output_dir
 from tests.integration.pipeline_harness import RunningPipeline, start_pipeline, stop_pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.browser, pytest.mark.asyncio(loop_scope="session")]
-TOKEN = "board-s3cret"
+TOKEN = "board-s3cret-read-token-32-chars"
+ADMIN_TOKEN = "board-s3cret-admin-token-32-chars"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HOT_LEAD = "board-hot-lead"  # scripted while the board is open
 SETTLED = ("board-settled-0", "board-settled-1", "board-settled-2")  # hot before any page opens
@@ -71,7 +72,7 @@ async def browser():
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def board(browser: Browser, kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     running = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("board"), workers=2,
-                                   env={"LEADSTREAM_API_TOKEN": TOKEN})
+                                   env={"LEADSTREAM_API_TOKEN": TOKEN, "LEADSTREAM_ADMIN_TOKEN": ADMIN_TOKEN})
     for index, lead in enumerate(SETTLED):
         await running.send_all(hot_journey(lead, f"settled{index}.io"))
     await running.send_all(warm_journey(WARM_LEAD))
@@ -332,7 +333,7 @@ async def test_an_erased_lead_leaves_hot_now_and_its_history_is_forgotten(board:
         page = await signed_in(context, worker)
         await page.wait_for_selector(f'body[data-live=connected] #hot-rows tr[data-lead="{lead}"]', timeout=20_000)
         async with aiohttp.ClientSession() as session:
-            async with session.delete(f"{worker}/leads/{lead}", headers=AUTH) as response:
+            async with session.delete(f"{worker}/leads/{lead}", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as response:
                 assert response.status == 200
         await page.wait_for_selector(f'#hot-rows tr[data-lead="{lead}"]', state="detached", timeout=20_000)
     status, _ = await api(f"{worker}/leads/{lead}/history")

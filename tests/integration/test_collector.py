@@ -19,6 +19,7 @@ from streams.collector.pixel import GIF
 from streams.devtools.processes import CollectorProcess
 from tests.contracts import assert_matches_contract
 from tests.monitoring_refs import referenced_metrics
+from tests.integration.pixel_urls import PIXEL_KEYS_ENV, signed_pixel_path
 from tests.integration.pipeline_harness import (
     RunningPipeline, TopicRecorder, at, start_collector, start_pipeline, stop_pipeline,
 )
@@ -87,6 +88,7 @@ async def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
         "LEADSTREAM_COLLECTOR_WRITE_KEYS": f"server:{SERVER_KEY},web:{WEB_KEY}",
         "LEADSTREAM_COLLECTOR_TRUST_FORWARDED": "true",
         "LEADSTREAM_COLLECTOR_ALLOWED_ORIGINS": "https://www.example.com",
+        **PIXEL_KEYS_ENV,  # with write keys set, a pixel naming a lead must be signed
     })
     raw = TopicRecorder(kafka_bootstrap, (pipeline.topic("leads.events.raw"),))
     await raw.start()
@@ -108,7 +110,7 @@ def cookie_from(headers: dict[str, str]) -> str | None:
 async def test_a_pixel_hit_gets_its_gif_in_one_round_trip_and_its_page_view_is_scored(stack: Stack):
     started = time.perf_counter()
     status, headers, body = await stack.request(
-        "GET", "/p.gif?uid=pixel-lead&path=/pricing&title=Pricing", headers={"User-Agent": CHROME})
+        "GET", signed_pixel_path({"uid": "pixel-lead", "path": "/pricing", "title": "Pricing"}), headers={"User-Agent": CHROME})
     elapsed = time.perf_counter() - started
 
     assert (status, headers["Content-Type"], body) == (200, "image/gif", GIF)
@@ -195,7 +197,7 @@ async def test_a_flood_of_bot_hits_changes_no_score(stack: Stack):
     before = await stack.lead_when("bot-target", lambda d: "webinar_attended" in counts(d))
     worker_before = await stack.settled()
 
-    flood = [stack.request("GET", f"/p.gif?uid=bot-target&path=/pricing&mid=bot-{n}", headers={"User-Agent": GOOGLEBOT})
+    flood = [stack.request("GET", signed_pixel_path({"uid": "bot-target", "path": "/pricing", "mid": f"bot-{n}"}), headers={"User-Agent": GOOGLEBOT})
              for n in range(150)]
     answers = await asyncio.gather(*flood)
     assert all(status == 200 and cookie_from(headers) is None for status, headers, _ in answers)
@@ -222,13 +224,15 @@ async def test_a_wrong_or_missing_write_key_gets_401_and_the_pixel_needs_none(st
     assert status == 200
     [record] = await stack.raw_records(lambda r: r.get("messageId") == "wk-1")
     assert "writeKey" not in record
-    assert (await stack.request("GET", "/p.gif?uid=wk-lead"))[0] == 200
+    # The pixel needs no write key for a page view; naming a lead takes a signed URL (tests/security).
+    assert (await stack.request("GET", "/p.gif?path=/wk"))[0] == 200
+    assert (await stack.request("GET", signed_pixel_path({"uid": "wk-lead"})))[0] == 200
 
 
 async def test_no_whole_client_ip_reaches_any_topic(stack: Stack):
     await stack.post("/v1/page", {"messageId": "ip-1", "userId": "ip-lead", "properties": {"path": "/pricing"},
                                   "context": {"ip": "203.0.113.45", "userAgent": CHROME}})
-    await stack.request("GET", "/p.gif?uid=ip-lead&path=/product&mid=ip-2",
+    await stack.request("GET", signed_pixel_path({"uid": "ip-lead", "path": "/product", "mid": "ip-2"}),
                         headers={"User-Agent": CHROME, "X-Forwarded-For": "10.9.8.7, 198.51.100.23"})
     await stack.post("/v1/track", {"messageId": "ip-3", "userId": "ip-lead", "event": "Demo Requested",
                                    "properties": {"note": "called from 2001:db8:aaaa:bbbb:cccc:dddd:eeee:1"}},
@@ -250,7 +254,7 @@ async def test_a_hit_without_consent_leaves_no_trace_but_a_counter(stack: Stack)
     before = await stack.collector_accounting()
     worker_before = await stack.settled()
     status, headers, body = await stack.request(
-        "GET", "/p.gif?uid=private-lead&path=/pricing&mid=dnt-1", headers={"User-Agent": CHROME, "DNT": "1"})
+        "GET", signed_pixel_path({"uid": "private-lead", "path": "/pricing", "mid": "dnt-1"}), headers={"User-Agent": CHROME, "DNT": "1"})
     assert (status, body) == (200, GIF) and cookie_from(headers) is None
     status, headers, body = await stack.request(
         "GET", "/p.gif?path=/pricing&mid=dnt-2&consent=false",

@@ -19,15 +19,17 @@ from tests.integration.pipeline_harness import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-read-token-of-32-characters"
+ADMIN_TOKEN = "s3cret-admin-token-of-32-characters"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 LEADS = [f"api-{n}" for n in range(10)]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def api(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     running = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("api"), workers=2,
-                                   env={"LEADSTREAM_API_TOKEN": TOKEN})
+                                   env={"LEADSTREAM_API_TOKEN": TOKEN, "LEADSTREAM_ADMIN_TOKEN": ADMIN_TOKEN})
     for lead in LEADS:
         await running.send_all(hot_journey(lead))
     for lead in LEADS:
@@ -54,8 +56,11 @@ def hot_journey(lead: str) -> list[dict[str, Any]]:
 
 async def call(url: str, method: str = "GET", headers: dict[str, str] | None = None,
                body: Any = None) -> tuple[int, dict[str, str], Any]:
+    headers = dict(AUTH if headers is None else headers)
+    if body is not None:
+        headers["Content-Type"] = "application/json"  # the API takes changes as JSON only
     async with aiohttp.ClientSession() as session:
-        async with session.request(method, url, headers=AUTH if headers is None else headers,
+        async with session.request(method, url, headers=headers,
                                    data=orjson.dumps(body) if body is not None else None) as response:
             return response.status, dict(response.headers), await response.json(content_type=None)
 
@@ -169,7 +174,7 @@ async def test_erasure_forgets_the_lead_everywhere_and_after_a_restart(api: Runn
     lead = LEADS[3]
     owner = await owner_of(api, lead)
     other = next(w for w in api.workers if w.url != owner)
-    status, _, erased = await call(f"{other.url}/leads/{lead}", "DELETE")
+    status, _, erased = await call(f"{other.url}/leads/{lead}", "DELETE", headers=ADMIN)
     assert status == 200, erased
     assert erased["lead_id"] == lead
     assert erased["erased"]["lead_state"] is True
@@ -183,7 +188,7 @@ async def test_erasure_forgets_the_lead_everywhere_and_after_a_restart(api: Runn
                                                          for r in rs))
     notice = next(r for r in notices if r.get("kind") == "lead_erased" and r["lead_id"] == lead)
     assert_matches_contract("leads.qualification", notice)
-    status, _, again = await call(f"{owner}/leads/{lead}", "DELETE")
+    status, _, again = await call(f"{owner}/leads/{lead}", "DELETE", headers=ADMIN)
     assert status == 200 and again["already_erased"] is True
 
     before = await api.accounting()

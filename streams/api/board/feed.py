@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Callable
@@ -26,12 +27,19 @@ QUALIFICATION_CHANGE = "qualification_change"
 LEAD_ERASED = "lead_erased"
 SUBSCRIBER_QUEUE = 512  # messages a slow browser may fall behind before it is dropped (it reconnects)
 RETRY_AFTER_S = 2.0
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def server_sent_event(event: str, data: str | bytes) -> bytes:
-    """One event in the text/event-stream format; multi-line data becomes several data: lines."""
+    """One event in the text/event-stream format; multi-line data becomes several data: lines.
+
+    A browser ends a line at CR, LF or CRLF: split on all three, or a CR inside the data (a lead id
+    can hold one) would start a line of the sender's choosing, such as a second ``event:``.
+    """
+    if _LINE_BREAK.search(event):
+        raise ValueError(f"an event name cannot hold a line break: {event!r}")
     text = data.decode() if isinstance(data, bytes) else data
-    lines = "".join(f"data: {line}\n" for line in text.split("\n"))
+    lines = "".join(f"data: {line}\n" for line in _LINE_BREAK.split(text))
     return f"event: {event}\n{lines}\n".encode()
 
 

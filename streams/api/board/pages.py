@@ -93,7 +93,8 @@ def funnel_fragment(stats: dict[str, Any] | None, per_minute: list[tuple[float, 
             f'<tr data-stage="{stage.value}"><th scope="row">{escape(STAGE_NAMES[stage])}</th>'
             f'<td class="count">{stages.get(stage.value, 0)}</td>'
             f'<td class="bar" aria-hidden="true">'
-            f'<span style="width:{100 * stages.get(stage.value, 0) / widest:.1f}%"></span></td></tr>'
+            f'<svg viewBox="0 0 100 1" preserveAspectRatio="none"><rect height="1" '
+            f'width="{100 * stages.get(stage.value, 0) / widest:.1f}"></rect></svg></td></tr>'
             for stage in FUNNEL_ORDER
         )
         temp_rows = "".join(

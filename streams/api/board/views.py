@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import cache
 from importlib import resources
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,6 +23,7 @@ from faust.web import Request, Response, View
 
 from scoring.model_loading import default_model_text
 from streams.worker.app import app
+from streams.api.access import UNAUTHORIZED, Scope, refusal
 from streams.api.board import auth, pages
 from streams.api.board.model_tables import model_page
 from streams.api.board.feed import (
@@ -29,6 +31,8 @@ from streams.api.board.feed import (
 )
 from streams.config.environment import scoring_model, settings
 from streams.api.leads import worker_urls
+from streams.api.web_guard import same_origin
+from streams.rate_limits import retry_after
 from streams.worker.topics import qualification_topic
 
 log = logging.getLogger(__name__)
@@ -160,27 +164,48 @@ def _without_token(request: Request) -> str:
 
 def _signed_in(view: View, request: Request, target: str) -> Response:
     response = view.html("", status=303, headers={"Location": target, "Cache-Control": "no-store"})
-    token = settings().api_token
-    assert token is not None
-    response.set_cookie(auth.COOKIE, auth.cookie_value(token), max_age=auth.COOKIE_MAX_AGE_S, path="/board",
-                        httponly=True, samesite="Strict", secure=request.secure)
+    config = settings()
+    assert config.api_token is not None
+    response.set_cookie(auth.COOKIE, auth.cookie_value(config.api_token), max_age=auth.COOKIE_MAX_AGE_S,
+                        path="/board", httponly=True, samesite="Strict",
+                        secure=config.web.behind_tls or request.secure)
     return response
 
 
+def _throttled(view: View, request: Request) -> Response | None:
+    """429 while this client has used up its failed sign-ins (it is not even checked meanwhile)."""
+    wait = login_throttle().wait_s(request.remote or "")
+    if not wait:
+        return None
+    return view.html(pages.message_page("Too many attempts", "Too many wrong tokens: try again in a minute."),
+                     status=429, headers={"Retry-After": retry_after(wait), "Cache-Control": "no-store"})
+
+
 def _guard(view: View, request: Request, page: bool = True) -> Response | None:
-    """None when the request may see the board; otherwise the answer (sign-in, or 401)."""
-    token = settings().api_token
+    """None when the request may see the board; otherwise the answer (sign-in, 401, or 429)."""
+    config = settings()
+    token = config.api_token
     if token is None:
         return None
-    offered = request.query.get("token")
-    if offered is not None and auth.token_matches(token, offered):
-        return _signed_in(view, request, _without_token(request))  # the token leaves the address bar
-    if auth.allowed(token, request.headers.get("Authorization"), request.cookies.get(auth.COOKIE)):
+    signed_in = auth.cookie_valid(token, request.cookies.get(auth.COOKIE))
+    if refusal(config.web, Scope.READ, request.headers.get("Authorization"), signed_in) is None:
         return None
+    offered = request.query.get("token")
+    if offered is not None:
+        if (throttled := _throttled(view, request)) is not None:
+            return throttled
+        if auth.token_matches(token, offered):
+            return _signed_in(view, request, _without_token(request))  # the token leaves the address bar
+        login_throttle().failed(request.remote or "")
     if not page:
-        return view.json({"error": "missing or wrong bearer token"}, status=401)
+        return view.json({"error": UNAUTHORIZED}, status=401)
     return view.html(pages.login_page(auth.safe_next(_without_token(request)), failed=offered is not None),
                      status=401, headers={"Cache-Control": "no-store"})
+
+
+@cache
+def login_throttle() -> auth.LoginThrottle:
+    return auth.LoginThrottle(settings().web.login_attempts_per_minute)
 
 
 def _html(view: View, html: str, status: int = 200) -> Response:
@@ -295,6 +320,12 @@ class BoardLoginView(View):
         return _html(self, pages.login_page(auth.safe_next(request.query.get("next")), failed=False))
 
     async def post(self, request: Request) -> Response:
+        """The sign-in form: a form post, so it must come from this server's own pages (no login CSRF)."""
+        if not same_origin(request):
+            return _html(self, pages.message_page("Sign-in refused", "Sign in from the board's own page."),
+                         status=403)
+        if (throttled := _throttled(self, request)) is not None:
+            return throttled
         form = await request.post()
         token, offered = settings().api_token, form.get("token")
         target = auth.safe_next(str(form.get("next") or ""))
@@ -302,6 +333,7 @@ class BoardLoginView(View):
             return self.html("", status=303, headers={"Location": target})
         if isinstance(offered, str) and auth.token_matches(token, offered):
             return _signed_in(self, request, target)
+        login_throttle().failed(request.remote or "")
         return _html(self, pages.login_page(target, failed=True), status=401)
 
 
