@@ -13,6 +13,10 @@ class TopicMismatch(StreamsError):
     """An existing topic's partition count differs from the one the app needs."""
 
 
+class TopicCreationFailed(StreamsError):
+    """The broker refused to create a topic the app needs (a replication factor it cannot meet, no rights)."""
+
+
 class RolloutRefused(StreamsError):
     """A model cannot be applied to the running workers; the message says why and what to do instead."""
 

@@ -15,6 +15,8 @@ from streams.contracts.topics import RAW_EVENTS
 log = logging.getLogger(__name__)
 # An HTTP client waits for the answer: better a 503 it can retry than a hung request.
 SEND_TIMEOUT_S = 10.0
+# /healthz asks Kafka for metadata: a health check must answer well within its own timeout.
+HEALTH_PROBE_TIMEOUT_S = 2.0
 
 
 class ProduceFailed(Exception):
@@ -42,6 +44,17 @@ class RawProducer:
     async def stop(self) -> None:
         self.started = False
         await self._producer.stop()
+
+    async def reaches_kafka(self) -> bool:
+        """Whether a broker answers a metadata request now: a started producer may have lost Kafka since."""
+        if not self.started:
+            return False
+        try:
+            async with asyncio.timeout(HEALTH_PROBE_TIMEOUT_S):
+                await self._producer.client.fetch_all_metadata()
+        except (KafkaError, TimeoutError):
+            return False
+        return True
 
     async def send_all(self, records: Iterable[tuple[bytes, bytes]]) -> None:
         """Produce (key, value) records and wait until Kafka has them all."""

@@ -30,7 +30,8 @@ PREFLIGHT_MAX_AGE_S = 600
 
 
 async def healthz(request: web.Request) -> web.Response:
-    ready = context_of(request).intake.producer.started
+    # Not ready while Kafka is out of reach, so a load balancer sends clients elsewhere meanwhile.
+    ready = await context_of(request).intake.producer.reaches_kafka()
     return web.json_response({"ready": ready}, status=200 if ready else 503)
 
 

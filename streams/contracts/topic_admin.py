@@ -6,11 +6,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config.environment import Settings
-from streams.errors import TopicMismatch
+from streams.errors import TopicCreationFailed, TopicMismatch
 from streams.contracts.topics import ALL_TABLES, ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK, RAW_EVENTS
 
 log = logging.getLogger(__name__)
@@ -72,7 +74,7 @@ async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
         existing = set(await admin.list_topics())
         missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
-            await admin.create_topics(missing)
+            _raise_refusals(await admin.create_topics(missing), config)
             log.info("created topics %s", ", ".join(t.name for t in missing))
             await _until_visible(admin, missing)
         # Only the co-partitioned ones: the control topic has its own single partition.
@@ -80,6 +82,23 @@ async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
                                         and t.num_partitions == config.partitions], config.partitions)
     finally:
         await admin.close()
+
+
+def _raise_refusals(response: Any, config: Settings) -> None:
+    """The broker answers a refused topic with an error code, not an exception: say which and why.
+
+    Another worker creating the same topic first is no refusal.
+    """
+    refusals = []
+    for topic, error_code, *details in response.topic_errors:
+        if error_code and for_code(error_code) is not TopicAlreadyExistsError:
+            message = details[0] if details and details[0] else ""
+            refusals.append(f"{topic}: {for_code(error_code).__name__} {message}".rstrip())
+    if refusals:
+        raise TopicCreationFailed(
+            f"the broker refused to create topics (LEADSTREAM_REPLICATION_FACTOR is {config.replication_factor}):"
+            f" {'; '.join(refusals)}"
+        )
 
 
 async def _until_visible(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:

@@ -11,6 +11,13 @@ from streams.devtools.brokers.errors import (
     PortInUse,
 )
 from streams.devtools.brokers.kafka import ApacheKafka
+from streams.devtools.brokers.kafka_tls import (
+    MTLS_LISTENER,
+    SASL_SSL_LISTENER,
+    SSL_LISTENER,
+    WRONG_HOST_LISTENER,
+    BrokerTls,
+)
 from streams.devtools.brokers.kafka_jars import (
     KAFKA_VERSION,
     LOG4J_VERSION,
@@ -23,9 +30,14 @@ from streams.devtools.brokers.ports import free_port, port_is_free, wait_until_l
 __all__ = [
     "KAFKA_VERSION",
     "LOG4J_VERSION",
+    "MTLS_LISTENER",
+    "SASL_SSL_LISTENER",
+    "SSL_LISTENER",
+    "WRONG_HOST_LISTENER",
     "ApacheKafka",
     "BrokerBinaryMissing",
     "BrokerError",
+    "BrokerTls",
     "BrokerStartTimeout",
     "EmbeddedBroker",
     "KafkaFetchFailed",

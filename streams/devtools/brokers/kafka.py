@@ -27,6 +27,7 @@ from streams.devtools.brokers.kafka_config import (
     server_properties,
 )
 from streams.devtools.brokers.kafka_jars import ensure_kafka_jars
+from streams.devtools.brokers.kafka_tls import BrokerTls
 from streams.devtools.brokers.ports import (
     LOOPBACK,
     free_port,
@@ -55,6 +56,9 @@ class ApacheKafka:
     inter-broker traffic and the readiness probe: `client_kwargs()`. SCRAM users are written
     into the metadata when the storage is formatted, so a reused `data_dir` keeps the SCRAM
     users it was formatted with, while PLAIN follows `sasl_users` on every start.
+
+    With `tls` (kafka_tls.py) the node also listens for SSL, mutual TLS, SASL_SSL (with
+    `sasl_users`) and SSL with a wrong host's certificate, each on its own port: `tls_bootstrap()`.
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class ApacheKafka:
         partitions: int = 8,
         heap: str = "512m",
         sasl_users: Mapping[str, str] | None = None,
+        tls: BrokerTls | None = None,
     ) -> None:
         self._sasl_users = checked_sasl_users(sasl_users) if sasl_users is not None else None
         # The node's own password: the caller's if it named `admin`, else one made up per instance
@@ -81,6 +86,8 @@ class ApacheKafka:
         self._port: int | None = None
         self._controller_port: int | None = None
         self._process: subprocess.Popen | None = None
+        self._tls = tls
+        self._tls_ports: dict[str, int] = {}
 
     # -- properties --
 
@@ -89,6 +96,12 @@ class ApacheKafka:
         if self._port is None:
             raise BrokerError("Apache Kafka has not been started")
         return f"{LOOPBACK}:{self._port}"
+
+    def tls_bootstrap(self, listener: str) -> str:
+        """The bootstrap of one TLS listener (kafka_tls.py names them)."""
+        if listener not in self._tls_ports:
+            raise BrokerError(f"Apache Kafka has no started {listener} listener")
+        return f"{LOOPBACK}:{self._tls_ports[listener]}"
 
     @property
     def pid(self) -> int | None:
@@ -131,10 +144,11 @@ class ApacheKafka:
         if self._process is not None:
             return self.bootstrap
         port, controller_port = self._claim_ports()
+        tls_ports = self._claim_tls_ports({port, controller_port})
         lib_dir = ensure_kafka_jars()
         if self._data_dir is None:
             self._data_dir = Path(tempfile.mkdtemp(prefix="leadstream-kafka-"))
-        self._port, self._controller_port = port, controller_port
+        self._port, self._controller_port, self._tls_ports = port, controller_port, tls_ports
         self._write_config()
         if not (self._kafka_log_dir / "meta.properties").exists():
             self._format_storage(lib_dir)
@@ -210,8 +224,20 @@ class ApacheKafka:
             if wanted is not None and not port_is_free(wanted):
                 raise PortInUse(f"port {wanted} on {LOOPBACK} is already in use")
         port = port or free_port()
-        controller_port = controller_port or _another_free_port(port)
+        controller_port = controller_port or _another_free_port({port})
         return port, controller_port
+
+    def _claim_tls_ports(self, taken: set[int]) -> dict[str, int]:
+        """One port per TLS listener; those of an earlier start() win, as in _claim_ports."""
+        if self._tls is None:
+            return {}
+        ports: dict[str, int] = {}
+        for listener in self._tls.listeners(with_sasl=self._sasl_users is not None):
+            wanted = self._tls_ports.get(listener)
+            if wanted is not None and not port_is_free(wanted):
+                raise PortInUse(f"port {wanted} on {LOOPBACK} is already in use")
+            ports[listener] = wanted or _another_free_port(taken | set(ports.values()))
+        return ports
 
     def _write_config(self) -> None:
         self._config_dir.mkdir(parents=True, exist_ok=True)
@@ -220,6 +246,7 @@ class ApacheKafka:
             server_properties(
                 self._port, self._controller_port, self._kafka_log_dir, self._partitions,
                 sasl_users=self._sasl_users, broker_password=self._broker_password,
+                tls=self._tls, tls_ports=self._tls_ports,
             )
         )
         self._log4j_config.write_text(LOG4J2_PROPERTIES)
@@ -278,7 +305,7 @@ class ApacheKafka:
             self._process = None
 
 
-def _another_free_port(taken: int) -> int:
-    while (port := free_port()) == taken:
+def _another_free_port(taken: set[int]) -> int:
+    while (port := free_port()) in taken:
         pass
     return port

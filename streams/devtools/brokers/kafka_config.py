@@ -1,4 +1,4 @@
-"""The configuration of a single-node Apache Kafka: server.properties (PLAINTEXT or SASL), log4j, a cluster id."""
+"""The configuration of a single-node Apache Kafka: server.properties (PLAINTEXT or SASL, TLS beside), log4j, a cluster id."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from streams.devtools.brokers.errors import BrokerError
+from streams.devtools.brokers.kafka_tls import SASL_SSL_LISTENER, BrokerTls, listener_list, tls_properties, tls_protocols
 from streams.devtools.brokers.ports import LOOPBACK
 
 _NODE_ID = 1
@@ -49,24 +50,31 @@ def server_properties(
     partitions: int,
     sasl_users: Mapping[str, str] | None = None,
     broker_password: str | None = None,
+    tls: BrokerTls | None = None,
+    tls_ports: Mapping[str, int] | None = None,
 ) -> str:
     """One combined broker+controller node on loopback, sized for a single machine.
 
     With `sasl_users` the client (and inter-broker) listener is SASL_PLAINTEXT instead of
     PLAINTEXT, accepting PLAIN and SCRAM-SHA-256; the controller listener stays PLAINTEXT.
+    With `tls` the node also listens on `tls_ports` ({listener name: port}, kafka_tls.py).
     """
     broker = f"{LOOPBACK}:{port}"
     controller = f"{LOOPBACK}:{controller_port}"
+    client_listener = SASL_LISTENER if sasl_users is not None else "PLAINTEXT"
+    addresses = {client_listener: broker, "CONTROLLER": controller,
+                 **{name: f"{LOOPBACK}:{tls_port}" for name, tls_port in (tls_ports or {}).items()}}
+    protocols = {"CONTROLLER": "PLAINTEXT", client_listener: client_listener, **tls_protocols(tuple(tls_ports or ()))}
     settings = {
         "process.roles": "broker,controller",
         "node.id": str(_NODE_ID),
         "controller.quorum.bootstrap.servers": controller,
         # 127.0.0.1, never localhost: clients may resolve localhost to ::1, where nothing listens.
-        "listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
-        "advertised.listeners": f"PLAINTEXT://{broker},CONTROLLER://{controller}",
-        "inter.broker.listener.name": "PLAINTEXT",
+        "listeners": listener_list(addresses),
+        "advertised.listeners": listener_list(addresses),
+        "inter.broker.listener.name": client_listener,
         "controller.listener.names": "CONTROLLER",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": ",".join(f"{name}:{protocol}" for name, protocol in protocols.items()),
         "log.dirs": str(log_dir),
         # Auto-created topics get this count; Faust creates changelogs with its own
         # topic_partitions (8 by default) and refuses a mismatch.
@@ -86,36 +94,37 @@ def server_properties(
         "broker.session.timeout.ms": "3000",
     }
     if sasl_users is not None:
-        settings.update(_sasl_properties(broker, controller, sasl_users, broker_password))
+        listeners = (SASL_LISTENER, *((SASL_SSL_LISTENER,) if SASL_SSL_LISTENER in (tls_ports or {}) else ()))
+        settings.update(_sasl_properties(listeners, sasl_users, broker_password))
+    if tls is not None:
+        settings.update(tls_properties(tls))
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def _sasl_properties(
-    broker: str, controller: str, users: Mapping[str, str], broker_password: str | None
-) -> dict[str, str]:
-    """The client listener as SASL_PLAINTEXT, which the combined node also uses to reach itself."""
+def _sasl_properties(listeners: tuple[str, ...], users: Mapping[str, str], broker_password: str | None
+                     ) -> dict[str, str]:
+    """SASL on `listeners` (SASL_PLAINTEXT, which the combined node also uses to reach itself, and SASL_SSL)."""
     if not broker_password:
         raise BrokerError("a SASL listener needs the node's own password (broker_password)")
     users = checked_sasl_users(users)
     accounts = {BROKER_SASL_USER: broker_password, **users}
     plain_users = " ".join(f'user_{name}="{password}"' for name, password in accounts.items())
-    prefix = f"listener.name.{SASL_LISTENER.lower()}"
-    return {
-        "listeners": f"{SASL_LISTENER}://{broker},CONTROLLER://{controller}",
-        "advertised.listeners": f"{SASL_LISTENER}://{broker},CONTROLLER://{controller}",
-        "inter.broker.listener.name": SASL_LISTENER,
-        "listener.security.protocol.map": f"CONTROLLER:PLAINTEXT,{SASL_LISTENER}:{SASL_LISTENER}",
+    settings = {
         "sasl.enabled.mechanisms": ",".join(SASL_MECHANISMS),
         "sasl.mechanism.inter.broker.protocol": "PLAIN",
+    }
+    for listener in listeners:
+        prefix = f"listener.name.{listener.lower()}"
         # PLAIN: the node's own login (username/password) and every user it accepts (user_<name>).
-        f"{prefix}.plain.sasl.jaas.config": (
+        settings[f"{prefix}.plain.sasl.jaas.config"] = (
             "org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'username="{BROKER_SASL_USER}" password="{broker_password}" {plain_users};'
-        ),
+        )
         # SCRAM: the credentials are in the cluster metadata (format --add-scram); the server
         # side still needs a login module entry for the mechanism.
-        f"{prefix}.scram-sha-256.sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required;",
-    }
+        settings[f"{prefix}.scram-sha-256.sasl.jaas.config"] = (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;")
+    return settings
 
 
 def checked_sasl_users(users: Mapping[str, str]) -> dict[str, str]:

@@ -1,0 +1,147 @@
+"""The topics a worker creates carry the retention, compaction and replication docs/operations.md promises.
+
+Read back from the broker (describe configs / describe topics) after a real worker started on
+its own prefix: the expected values are the documented ones, written out here, not the
+constants the code uses, so a changed constant shows up as a broken promise.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from streams.devtools.processes import WorkerFailed, WorkerProcess
+from tests.integration.pipeline_harness import worker_process
+
+pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
+
+DAY_MS = 86_400_000
+# docs/operations.md, "History and retention": raw events 30 days by default, feedback and the
+# applied model forever, dead letters 30 days, the other topics 14 days.
+DOCUMENTED_RETENTION_MS = {
+    "leads.events.raw": 30 * DAY_MS,
+    "leads.events.dlq": 30 * DAY_MS,
+    "leads.feedback": -1,
+    "leads.control": -1,
+    "leads.signals": 14 * DAY_MS,
+    "leads.qualification": 14 * DAY_MS,
+    "leads.qualification.replay": 14 * DAY_MS,
+    "accounts.members": 14 * DAY_MS,
+    "accounts.qualification": 14 * DAY_MS,
+}
+# The applied model is compacted (its latest version kept forever), as are the table changelogs.
+COMPACTED_TOPICS = ("leads.control",)
+TABLES = ("leads", "erasures", "accounts", "visitors")
+
+
+@asynccontextmanager
+async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
+async def topic_configs(bootstrap: str, topics: list[str]) -> dict[str, dict[str, str]]:
+    """{topic: {config name: value}} as the broker describes them."""
+    async with admin_client(bootstrap) as admin:
+        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+    described: dict[str, dict[str, str]] = {}
+    for response in responses:
+        for error_code, error_message, _type, name, entries, *_ in response.resources:
+            assert not error_code, f"describing {name}: {error_code} {error_message}"
+            described[name] = {entry[0]: entry[1] for entry in entries}
+    return described
+
+
+async def replication_factors(bootstrap: str, topics: list[str]) -> dict[str, set[int]]:
+    """{topic: the distinct replica counts of its partitions}."""
+    async with admin_client(bootstrap) as admin:
+        return {d["topic"]: {len(p["replicas"]) for p in d["partitions"]} for d in await admin.describe_topics(topics)}
+
+
+async def broker_count(bootstrap: str) -> int:
+    async with admin_client(bootstrap) as admin:
+        return len((await admin.describe_cluster())["brokers"])
+
+
+def new_worker(bootstrap: str, log_dir: Path, env: dict[str, str] | None = None) -> tuple[WorkerProcess, str]:
+    prefix = f"t{uuid.uuid4().hex[:8]}."
+    return worker_process(bootstrap, log_dir, prefix, 0, env), prefix
+
+
+async def started_worker_topics(bootstrap: str, log_dir: Path, env: dict[str, str] | None = None
+                                ) -> tuple[str, str]:
+    """Starts a worker on its own prefix until ready, stops it; returns its prefix and app id."""
+    worker, prefix = new_worker(bootstrap, log_dir, env)
+    worker.start()
+    try:
+        await worker.wait_ready()
+    finally:
+        worker.stop()
+    return prefix, f"leadstream-{prefix[:-1]}"
+
+
+async def test_a_worker_creates_its_topics_with_the_documented_retention_and_compaction(
+    kafka_bootstrap: str, tmp_path: Path,
+):
+    prefix, app_id = await started_worker_topics(kafka_bootstrap, tmp_path)
+    changelogs = [f"{app_id}-{table}-changelog" for table in TABLES]
+
+    configs = await topic_configs(kafka_bootstrap, [prefix + name for name in DOCUMENTED_RETENTION_MS] + changelogs)
+
+    retention = {name: int(configs[prefix + name]["retention.ms"]) for name in DOCUMENTED_RETENTION_MS}
+    assert retention == DOCUMENTED_RETENTION_MS
+    compacted = {name for name in DOCUMENTED_RETENTION_MS if configs[prefix + name]["cleanup.policy"] == "compact"}
+    assert compacted == set(COMPACTED_TOPICS)
+    assert {configs[changelog]["cleanup.policy"] for changelog in changelogs} == {"compact"}
+
+
+async def test_the_raw_topics_retention_follows_LEADSTREAM_RAW_RETENTION_DAYS(kafka_bootstrap: str, tmp_path: Path):
+    prefix, _ = await started_worker_topics(kafka_bootstrap, tmp_path, {"LEADSTREAM_RAW_RETENTION_DAYS": "2.5"})
+
+    configs = await topic_configs(kafka_bootstrap, [prefix + "leads.events.raw", prefix + "leads.events.dlq"])
+
+    assert int(configs[prefix + "leads.events.raw"]["retention.ms"]) == int(2.5 * DAY_MS)
+    assert int(configs[prefix + "leads.events.dlq"]["retention.ms"]) == 30 * DAY_MS  # only the raw topic's
+
+
+async def test_the_topics_have_the_replication_factor_LEADSTREAM_REPLICATION_FACTOR_asks_for(
+    kafka_bootstrap: str, tmp_path: Path,
+):
+    brokers = await broker_count(kafka_bootstrap)
+    prefix, app_id = await started_worker_topics(kafka_bootstrap, tmp_path,
+                                                 {"LEADSTREAM_REPLICATION_FACTOR": str(brokers)})
+    topics = [prefix + name for name in DOCUMENTED_RETENTION_MS] + [f"{app_id}-{t}-changelog" for t in TABLES]
+
+    factors = await replication_factors(kafka_bootstrap, topics)
+
+    assert factors == {topic: {brokers} for topic in topics}
+
+
+async def test_a_replication_factor_the_cluster_cannot_meet_stops_the_worker_with_the_reason(
+    kafka_bootstrap: str, tmp_path: Path,
+):
+    """The one way to see a factor above the cluster's size reach the broker: the broker refuses it."""
+    too_many = await broker_count(kafka_bootstrap) + 1
+    worker, prefix = new_worker(kafka_bootstrap, tmp_path, {"LEADSTREAM_REPLICATION_FACTOR": str(too_many)})
+    worker.start()
+    try:
+        with pytest.raises(WorkerFailed):
+            await worker.wait_ready(timeout=45)
+    finally:
+        worker.kill()
+
+    log = worker.log_path.read_text(errors="replace")
+    assert "InvalidReplicationFactor" in log, worker.log_tail()
+    assert f"LEADSTREAM_REPLICATION_FACTOR is {too_many}" in log
+    async with admin_client(kafka_bootstrap) as admin:
+        assert not [topic for topic in await admin.list_topics() if topic.startswith(prefix)]
