@@ -30,7 +30,11 @@ async def test_a_worker_joining_under_load_loses_and_double_counts_nothing(
                 await asyncio.sleep(SEND_EVERY_S)
 
         sending = asyncio.create_task(flow())
-        await asyncio.sleep(1.5)
+
+        async def scoring_underway() -> bool:  # the join must fall mid-stream, with events already scored
+            return (await live_accounting(pipeline))["scored"] >= len(messages) // 5
+
+        await wait_until(scoring_underway, 30, "the first worker to score a fifth of the events")
         joined_at = time.monotonic()
         newcomer = pipeline.add_worker()
         await newcomer.wait_ready()

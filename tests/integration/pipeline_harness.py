@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.devtools.processes import CollectorProcess, WorkerProcess
 
@@ -31,6 +32,10 @@ FAST_GROUP_ENV = {
 # tests set their own clock.
 SCRIPTED_CLOCK_ENV = {"LEADSTREAM_CLOCK": "fixed:2026-11-02T12:00:00+00:00"}
 TEST_PARTITIONS = 4
+# The topics a worker's group reads (streams/worker/agents.py): once it has committed their ends,
+# everything it was sent has been handled and, Faust flushing its producer before each commit,
+# everything that produced is on its topic.
+CONSUMED_TOPICS = ("leads.events.raw", "leads.signals", "accounts.members")
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
 
 
@@ -81,13 +86,19 @@ class TopicRecorder:
     bootstrap: str
     topics: tuple[str, ...]
     records: dict[str, list[tuple[bytes | None, bytes]]] = field(default_factory=dict)
+    read_up_to: dict[TopicPartition, int] = field(default_factory=dict)  # the offset after the last record read
     _consumer: AIOKafkaConsumer | None = None
     _task: asyncio.Task[None] | None = None
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """Connection settings (TLS, SASL) for every client that reads these topics' broker."""
+        return {}
 
     async def start(self) -> None:
         self.records = {topic: [] for topic in self.topics}
         self._consumer = AIOKafkaConsumer(*self.topics, bootstrap_servers=self.bootstrap,
-                                          auto_offset_reset="earliest", metadata_max_age_ms=1000)
+                                          auto_offset_reset="earliest", metadata_max_age_ms=1000,
+                                          **self.client_kwargs())
         await self._consumer.start()
         self._task = asyncio.create_task(self._run())
 
@@ -95,6 +106,18 @@ class TopicRecorder:
         assert self._consumer is not None
         async for record in self._consumer:
             self.records[record.topic].append((record.key, record.value))
+            self.read_up_to[TopicPartition(record.topic, record.partition)] = record.offset + 1
+
+    async def read_to_end(self, timeout: float = 30.0) -> None:
+        """Until every recorded topic has been read up to the end offsets it has now."""
+        assert self._consumer is not None
+        tps = [TopicPartition(topic, p) for topic in self.topics for p in range(TEST_PARTITIONS)]
+        ends = await self._consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while behind := {tp: end for tp, end in ends.items() if self.read_up_to.get(tp, 0) < end}:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the recorder never read up to {behind}; read {self.read_up_to}")
+            await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         if self._task:
@@ -144,6 +167,7 @@ class RunningPipeline:
     sent: int = 0
     log_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)  # what every worker was started with
+    _admin: AIOKafkaAdminClient | None = None
 
     def add_worker(self, env: dict[str, str] | None = None) -> WorkerProcess:
         """Start one more worker in the group (not waiting for it): a rebalance follows."""
@@ -177,8 +201,11 @@ class RunningPipeline:
         for message in messages:
             await self.send(message)
 
-    async def changes_for(self, lead: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
-        """The lead's first ``count`` distinct changes, waiting for them; then checks no more came."""
+    async def wait_for_changes(self, lead: str, at_least: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The lead's distinct changes once there are ``at_least``; more may be on their way.
+
+        For tests on the wall clock, where demotions keep coming: elsewhere ``changes_for``.
+        """
         def distinct(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             seen: dict[str, dict[str, Any]] = {}
             for record in records:
@@ -187,9 +214,49 @@ class RunningPipeline:
             return sorted(seen.values(), key=lambda change: change["sequence"])
 
         records = await self.recorder.wait_for(
-            self.topic("leads.qualification"), lambda rs: len(distinct(rs)) >= count, timeout
+            self.topic("leads.qualification"), lambda rs: len(distinct(rs)) >= at_least, timeout
         )
         return distinct(records)
+
+    async def changes_for(self, lead: str, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:
+        """The lead's distinct changes, asserting there are exactly ``count`` once everything sent is handled."""
+        await self.wait_for_changes(lead, count, timeout)
+        await self.caught_up(timeout)
+        changes = await self.wait_for_changes(lead, count, timeout)
+        assert len(changes) == count, [(c["to_stage"], c["to_temperature"], c["cause"]) for c in changes]
+        return changes
+
+    async def caught_up(self, timeout: float = 60.0) -> None:
+        """Until the workers have handled everything sent and the recorder has read everything they produced."""
+        await self.committed_everything(timeout)
+        await self.recorder.read_to_end(timeout)
+
+    async def committed_everything(self, timeout: float = 60.0) -> dict[TopicPartition, int]:
+        """Until the group has committed the end of every topic it reads; returns those end offsets."""
+        assert self.recorder._consumer is not None
+        tps = [TopicPartition(self.topic(name), p) for name in CONSUMED_TOPICS for p in range(TEST_PARTITIONS)]
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await self.committed_offsets(tps)
+            ends = await self.recorder._consumer.end_offsets(tps)
+            behind = {tp: ends[tp] - committed[tp] for tp in tps if committed[tp] < ends[tp]}
+            if not behind:
+                return ends
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the workers never committed everything; behind by {behind}")
+            await asyncio.sleep(0.1)
+
+    async def committed_offsets(self, tps: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """The group's committed offsets of ``tps`` as the broker has them.
+
+        A partition the group never committed on reads back as offset -1 (or not at all): nothing read yet, 0.
+        """
+        if self._admin is None:
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.recorder.client_kwargs())
+            await self._admin.start()
+        group = self.worker.extra_env["LEADSTREAM_APP_ID"]
+        committed = await self._admin.list_consumer_group_offsets(group, partitions=tps)
+        return {tp: max(committed[tp].offset, 0) if tp in committed else 0 for tp in tps}
 
     async def lead(self, lead: str) -> tuple[int, dict[str, Any]]:
         """GET /leads/{lead} from the first worker (forwarded to the owner)."""
@@ -259,6 +326,8 @@ async def start_collector(
 
 
 async def stop_pipeline(pipeline: RunningPipeline) -> None:
+    if pipeline._admin is not None:
+        await pipeline._admin.close()
     await pipeline.recorder.stop()
     await pipeline.producer.stop()
     for worker in pipeline.workers:

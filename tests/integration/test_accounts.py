@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import orjson
 import pytest
@@ -77,9 +76,9 @@ async def test_three_people_engaging_together_turn_their_account_hot_before_any_
 
 async def test_a_personal_email_lead_never_forms_an_account(committee: RunningPipeline):
     await committee.send_all(engaged_not_hot("gmail-person", "someone@gmail.com", "VP Marketing", start=0))
-    await committee.changes_for("gmail-person", count=1)
-    await committee.settled_accounting()
-    await asyncio.sleep(1.5)
+    # Exactly its own two (IQL, then MQL and warm), once everything the worker wrote has been read.
+    changes = await committee.changes_for("gmail-person", count=2)
+    assert [(c["to_stage"], c["to_temperature"]) for c in changes] == [("iql", "cold"), ("mql", "warm")]
     records = [orjson.loads(v) for _, v in committee.recorder.records[committee.topic("accounts.members")]]
     assert not [r for r in records if r["domain"] == "gmail.com"]
     assert not account_changes(committee, "gmail.com")

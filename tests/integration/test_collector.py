@@ -108,14 +108,13 @@ def cookie_from(headers: dict[str, str]) -> str | None:
 
 
 async def test_a_pixel_hit_gets_its_gif_in_one_round_trip_and_its_page_view_is_scored(stack: Stack):
-    started = time.perf_counter()
+    # That the GIF does not wait for Kafka is shown with Kafka down (tests/fault/test_broker_loss.py).
     status, headers, body = await stack.request(
-        "GET", signed_pixel_path({"uid": "pixel-lead", "path": "/pricing", "title": "Pricing"}), headers={"User-Agent": CHROME})
-    elapsed = time.perf_counter() - started
+        "GET", signed_pixel_path({"uid": "pixel-lead", "path": "/pricing", "title": "Pricing"}),
+        headers={"User-Agent": CHROME})
 
     assert (status, headers["Content-Type"], body) == (200, "image/gif", GIF)
     assert "no-store" in headers["Cache-Control"] and headers["Pragma"] == "no-cache"
-    assert elapsed < 1.0
     visitor = cookie_from(headers)
     assert visitor and "HttpOnly" in headers["Set-Cookie"] and "SameSite=Lax" in headers["Set-Cookie"]
     document = await stack.lead_when("pixel-lead", lambda d: "pricing_view" in counts(d))
@@ -266,9 +265,11 @@ async def test_a_hit_without_consent_leaves_no_trace_but_a_counter(stack: Stack)
     assert (status, answer) == (200, {"success": True, "accepted": 0, "consent_refused": 1})
     await stack.request("POST", "/v1/form", data={"email": "pri@vate.io", "_event": "Demo Requested", "writeKey": WEB_KEY},
                         headers={"Sec-GPC": "1", "Referer": "https://www.example.com/demo"})
-    await asyncio.sleep(1.0)
     after = await stack.collector_accounting()
-    worker_after = await stack.settled()
+    assert after["balanced"], after  # nothing in flight: the raw topic's end now includes all it will ever get
+    await stack.raw.read_to_end()
+    await stack.pipeline.caught_up()
+    worker_after = await stack.pipeline.accounting()
 
     assert after["consent_refused"] - before["consent_refused"] == 4
     assert after["accepted"] == before["accepted"]

@@ -180,7 +180,7 @@ async def live_run(pipeline: RunningPipeline, models: dict[str, Path]) -> LiveRu
         await journeys.send(lead, *hot(lead))
     await journeys.send("renewed-before", DEMO)  # before its first crossing
     await journeys.send("won", WON)  # while it is an SQL
-    await pipeline.changes_for("erased", 3)
+    await pipeline.wait_for_changes("erased", at_least=3)
     async with aiohttp.ClientSession() as session:
         async with session.delete(f"{pipeline.worker.url}/leads/erased") as response:
             assert response.status in (200, 202), await response.text()
@@ -191,8 +191,10 @@ async def live_run(pipeline: RunningPipeline, models: dict[str, Path]) -> LiveRu
 
     leads = ("left-alone", "renewed-after", "renewed-before", "won")
     final = {lead: journeys.expected(lead, time.time() + 3600).changes for lead in leads}
-    live = {lead: await pipeline.changes_for(lead, len(final[lead]), timeout=60) for lead in leads}
-    await asyncio.sleep(3 * TICK_S + 0.5)  # nothing more may come
+    for lead in leads:
+        await pipeline.wait_for_changes(lead, len(final[lead]), timeout=60)
+    # Every crossing is past: once all is committed and read, each lead has exactly its final changes.
+    live = {lead: await pipeline.changes_for(lead, len(final[lead])) for lead in leads}
 
     config = settings_from({**pipeline.worker.extra_env, "KAFKA_BOOTSTRAP_SERVERS": pipeline.bootstrap})
     history = await read_topics(config)
@@ -281,7 +283,7 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
     await journeys.send(lead, {"type": "identify", "traits": {"email": f"{lead}@acme.io", **ICP_TRAITS}},
                         {"type": "track", "event": "Webinar Attended"},
                         {"type": "page", "properties": {"path": "/blog/a"}})
-    assert [c["to_stage"] for c in await pipeline.changes_for(lead, 1)] == ["iql"]  # interest 22 < 25
+    assert [c["to_stage"] for c in await pipeline.wait_for_changes(lead, 1)] == ["iql"]  # interest 22 < 25
     pids = [worker.pid for worker in pipeline.workers]
 
     refused = cli(pipeline, "model", "apply", str(models["slower"]))
@@ -291,7 +293,7 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
     assert applied.returncode == 0, applied.stderr
     assert "applied model fast-2 (was fast-1)" in applied.stdout
 
-    changes = await pipeline.changes_for(lead, 2, timeout=30)
+    changes = await pipeline.wait_for_changes(lead, 2, timeout=30)
     switched = changes[1]
     assert (switched["from_stage"], switched["to_stage"]) == ("iql", "mql")  # webinar now worth 40
     assert switched["model_version"] == "fast-2"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -199,8 +198,9 @@ async def test_erasure_forgets_the_lead_everywhere_and_after_a_restart(api: Runn
     owner_process = next(w for w in api.workers if w.url == owner)
     owner_process.stop()
     owner_process.start()
-    await owner_process.wait_ready()
-    await asyncio.sleep(1.0)
+    for worker in api.workers:  # the rebalance the restart caused is over everywhere
+        await worker.wait_ready()
+    await api.caught_up()  # and whatever the restarted worker read again is handled
     for worker in api.workers:
         status, _, _ = await call(f"{worker.url}/leads/{lead}")
         assert status == 404

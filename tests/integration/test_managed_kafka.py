@@ -69,13 +69,8 @@ class SecureTopicRecorder(TopicRecorder):
 
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
-    async def start(self) -> None:
-        self.records = {topic: [] for topic in self.topics}
-        self._consumer = AIOKafkaConsumer(*self.topics, bootstrap_servers=self.bootstrap,
-                                          auto_offset_reset="earliest", metadata_max_age_ms=1000,
-                                          **self.security.client_kwargs())
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run())
+    def client_kwargs(self) -> dict[str, Any]:
+        return self.security.client_kwargs()
 
 
 @pytest.fixture(scope="module")

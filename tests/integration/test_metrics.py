@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -46,6 +47,12 @@ class Scrape:
         return {sample.name for sample in self.samples} | set(self.families)
 
 
+def stated_latency(record: dict, since: str) -> float:
+    """What a change record says elapsed from ``since`` (its ingest or its event time) to its emission."""
+    return max(datetime.fromisoformat(record["emitted_at"]).timestamp()
+               - datetime.fromisoformat(record[since]).timestamp(), 0.0)
+
+
 async def scrape(pipeline: RunningPipeline) -> Scrape:
     async with aiohttp.ClientSession() as session:
         async with session.get(pipeline.worker.url + "/metrics") as response:
@@ -68,7 +75,7 @@ async def test_counters_and_histograms_move_with_a_scripted_journey(pipeline: Ru
         page("metered", "mt-6", "/pricing", 7),  # same id as the answers: a duplicate
         b"{not json",
     ])
-    await pipeline.changes_for("metered", count=3)
+    records = await pipeline.changes_for("metered", count=3)
     await pipeline.settled_accounting()
     after = await scrape(pipeline)
 
@@ -85,11 +92,15 @@ async def test_counters_and_histograms_move_with_a_scripted_journey(pipeline: Ru
     assert delta("leadstream_qualification_changes_total", from_stage="new", to_stage="iql") == 1
     assert delta("leadstream_qualification_changes_total", to_stage="sql", to_temperature="hot") == 1
     changes = delta("leadstream_qualification_changes_total")
-    assert changes >= 3
-    # Every emitted change is timed from ingest and from event time.
+    assert changes == len(records) == 3
+    # Every emitted change is timed from ingest and from event time: the histograms hold exactly the
+    # latencies its record states (emitted_at minus ingested_at or event_time, to the millisecond).
     assert delta("leadstream_qualification_ingest_latency_seconds_count") == changes
     assert delta("leadstream_qualification_event_latency_seconds_count") == changes
-    assert 0 < delta("leadstream_qualification_ingest_latency_seconds_sum") < changes * 5
+    assert delta("leadstream_qualification_ingest_latency_seconds_sum") == pytest.approx(
+        sum(stated_latency(record, "ingested_at") for record in records), abs=0.002 * changes)
+    assert delta("leadstream_qualification_event_latency_seconds_sum") == pytest.approx(
+        sum(stated_latency(record, "event_time") for record in records), abs=0.002 * changes)
     assert after.value("leadstream_leads", stage="sql", temperature="hot") >= 1
     assert after.value("leadstream_table_keys", table="leads") >= 1
     assert after.value("leadstream_model_info", version="default-2", framework="bant") == 1
