@@ -59,13 +59,13 @@ class Node:
     def text(self) -> str:
         return " ".join(" ".join(part if isinstance(part, str) else part.text() for part in self.content).split())
 
-    def find_all(self, tag: str, **attrs: str) -> list["Node"]:
+    def find_all(self, tag: str, **attrs: str) -> list[Node]:
         found = [self] if self.tag == tag and all(self.attrs.get(k) == v for k, v in attrs.items()) else []
         for child in self.children:
             found += child.find_all(tag, **attrs)
         return found
 
-    def find(self, tag: str, **attrs: str) -> "Node":
+    def find(self, tag: str, **attrs: str) -> Node:
         found = self.find_all(tag, **attrs)
         assert len(found) == 1, f"expected one <{tag} {attrs}>, found {len(found)}"
         return found[0]

@@ -24,10 +24,11 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.e2e.cli import leadstream_command
-from tests.integration.alert_fixtures import committed_offsets
+from tests.integration.alert_fixtures import committed_offsets, read_topic
 from tests.integration.pipeline_harness import (
     RunningPipeline, answers, identify, page, start_pipeline, stop_pipeline, track,
 )
+from tests.model_files import shipped_model_with
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 
@@ -36,7 +37,6 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-SHIPPED_MODEL = Path(__file__).parents[2] / "scoring" / "default_model.toml"
 HOT, RECYCLED, ERASED = ("history-hot-0", "history-hot-1"), "history-recycled", "history-erased"
 LEADS = (*HOT, RECYCLED, ERASED)
 # The workers run on the wall clock: replay orders a sales verdict (stamped by the worker's clock)
@@ -60,14 +60,11 @@ def hot_journey(lead: str) -> list[dict[str, Any]]:
 
 
 def model_file(folder: Path, version: str, demo_points: int = 30) -> Path:
-    text = SHIPPED_MODEL.read_text()
-    for old, new in (('version = "default-2"', f'version = "{version}"'),
-                     ('demo_request = { component = "intent", points = 30, cap = 40 }',
-                      f'demo_request = {{ component = "intent", points = {demo_points}, cap = 40 }}')):
-        assert old in text
-        text = text.replace(old, new)
     path = folder / f"{version}.toml"
-    path.write_text(text)
+    path.write_text(shipped_model_with(
+        ('version = "default-2"', f'version = "{version}"'),
+        ('demo_request = { component = "intent", points = 30, cap = 40 }',
+         f'demo_request = {{ component = "intent", points = {demo_points}, cap = 40 }}')))
     return path
 
 
@@ -228,24 +225,10 @@ async def test_replay_writes_the_candidates_changes_to_the_output_topic_or_nowhe
     assert f"the candidate's {count} changes: written to {own_topic}" in written.stdout
     assert await end_offsets(history.bootstrap, default_topic) == default_before
     assert sum((await end_offsets(history.bootstrap, own_topic)).values()) == count
-    changes = await read_all(history.bootstrap, own_topic, count)
+    changes = [orjson.loads(value) for _, value in await read_topic(history.bootstrap, own_topic, count)]
+    assert len(changes) == count
     assert {c["model_version"] for c in changes} == {"no-demo-1"}
     assert {c["lead_id"] for c in changes} == set(LEADS) - {ERASED}
-
-
-async def read_all(bootstrap: str, topic: str, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
-    await consumer.start()
-    records: list[dict[str, Any]] = []
-    try:
-        deadline = time.monotonic() + timeout
-        while len(records) < count:
-            assert time.monotonic() < deadline, f"read {len(records)} of {count} records of {topic}"
-            for batch in (await consumer.getmany(timeout_ms=500)).values():
-                records.extend(orjson.loads(record.value) for record in batch)
-    finally:
-        await consumer.stop()
-    return records
 
 
 async def test_replay_current_compares_against_the_named_model_instead_of_the_live_one(

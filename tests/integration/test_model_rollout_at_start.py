@@ -27,23 +27,21 @@ from tests.e2e.cli import leadstream_command
 from tests.integration.pipeline_harness import (
     RunningPipeline, at, identify, page, start_pipeline, stop_pipeline, track,
 )
+from tests.model_files import shipped_model_with
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
-SHIPPED_MODEL = Path(__file__).parents[2] / "scoring" / "default_model.toml"
 BEHIND, AFTER = "rollout-behind", "rollout-after"
 
 
 def model_text(version: str, webinar_points: int = 20, page_points: int = 1) -> str:
     """The shipped model under another version; a webinar worth 40 lifts interest 22 over the MQL rung (25)."""
-    text = SHIPPED_MODEL.read_text()
-    for old, new in (('version = "default-2"', f'version = "{version}"'),
-                     ('webinar_attended = { component = "interest", points = 20, cap = 40 }',
-                      f'webinar_attended = {{ component = "interest", points = {webinar_points}, cap = 80 }}'),
-                     ('page_view = { component = "interest", points = 1, cap = 5 }',
-                      f'page_view = {{ component = "interest", points = {page_points}, cap = 5 }}')):
-        assert old in text
-        text = text.replace(old, new)
-    return text
+    return shipped_model_with(
+        ('version = "default-2"', f'version = "{version}"'),
+        ('webinar_attended = { component = "interest", points = 20, cap = 40 }',
+         f'webinar_attended = {{ component = "interest", points = {webinar_points}, cap = 80 }}'),
+        ('page_view = { component = "interest", points = 1, cap = 5 }',
+         f'page_view = {{ component = "interest", points = {page_points}, cap = 5 }}'),
+    )
 
 
 @pytest.fixture(scope="module")

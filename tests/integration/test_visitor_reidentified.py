@@ -7,8 +7,6 @@ the visitor's later anonymous events go to the second lead only.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import pytest_asyncio
 
@@ -39,30 +37,19 @@ def signal_counts(document: dict) -> dict[str, int]:
     return {c["signal"]: c["count"] for c in document["contributions"]}
 
 
-async def lead_when(pipeline: RunningPipeline, lead: str, predicate, timeout: float = 30.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        status, document = await pipeline.lead(lead)
-        if status == 200 and predicate(document):
-            return document
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"lead {lead} never matched: {status} {document}")
-        await asyncio.sleep(0.2)
-
-
 async def test_a_visitor_identified_as_someone_else_follows_the_latest_identify(pipeline: RunningPipeline):
     visitor = visitor_apart_from(FIRST, SECOND)
     before = await pipeline.settled_accounting()
     await pipeline.send_all([visit(visitor, "desk-1", "/pricing", 0), visit(visitor, "desk-2", "/pricing/teams", 1)])
     await pipeline.send(identify_visitor(FIRST, visitor, "desk-id-ana", "ana@acme.io", 2))
-    first = await lead_when(pipeline, FIRST, lambda d: signal_counts(d).get("pricing_view") == 2)
+    first = await pipeline.lead_when(FIRST, lambda d: signal_counts(d).get("pricing_view") == 2)
     assert signal_counts(first) == {"pricing_view": 2}
 
     # Keyed by the visitor (as a tracker keying by anonymousId does): the link is made on the
     # visitor's partition in order with the visit that follows, so the visit comes after the link.
     await pipeline.send(identify_visitor(SECOND, visitor, "desk-id-bo", "bo@globex.com", 3), key=visitor)
     await pipeline.send(visit(visitor, "desk-3", "/product", 4))
-    second = await lead_when(pipeline, SECOND, lambda d: "product_view" in signal_counts(d))
+    second = await pipeline.lead_when(SECOND, lambda d: "product_view" in signal_counts(d))
     after = await pipeline.settled_accounting()
 
     assert signal_counts(second) == {"product_view": 1}  # what the first lead was credited is not moved
