@@ -228,7 +228,8 @@ class ReceivedPost:
 class WebhookReceiver:
     """A real HTTP server on 127.0.0.1 that records every POST and answers from a script, then 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port  # None: a free one; a fixed one lets a test refuse connections there first
         self.posts: list[ReceivedPost] = []
         self.script: list[Answer] = []
         self.always: Answer = Answer(200)
@@ -237,7 +238,7 @@ class WebhookReceiver:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/hooks/{secret}", self._receive)
-        self._server = TestServer(app, host="127.0.0.1")  # a free port
+        self._server = TestServer(app, host="127.0.0.1", port=self.port)
         await self._server.start_server()
 
     async def close(self) -> None:

@@ -262,6 +262,18 @@ class RunningPipeline:
         """GET /leads/{lead} from the first worker (forwarded to the owner)."""
         return await self.worker.get_json(f"/leads/{lead}")
 
+    async def lead_when(self, lead: str, predicate: Callable[[dict[str, Any]], bool],
+                        timeout: float = 30.0) -> dict[str, Any]:
+        """The lead's document once ``predicate`` holds for it; fails after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, document = await self.lead(lead)
+            if status == 200 and predicate(document):
+                return document
+            if time.monotonic() > deadline:
+                raise AssertionError(f"lead {lead} never matched: {status} {document}")
+            await asyncio.sleep(0.2)
+
     async def accounting(self) -> dict[str, Any]:
         return summed_accounting([(await worker.get_json("/accounting"))[1] for worker in self.workers])
 

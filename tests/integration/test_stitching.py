@@ -35,17 +35,6 @@ def apart(prefix: str, lead: str) -> str:
                 if partition_for(v.encode(), TEST_PARTITIONS) != partition_for(lead.encode(), TEST_PARTITIONS))
 
 
-async def lead_when(pipeline: RunningPipeline, lead: str, predicate, timeout: float = 30.0) -> dict:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        status, document = await pipeline.lead(lead)
-        if status == 200 and predicate(document):
-            return document
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"lead {lead} never matched: {status} {document}")
-        await asyncio.sleep(0.2)
-
-
 async def test_anonymous_visits_are_held_then_credited_to_the_lead_once_even_if_identify_comes_twice(
     pipeline: RunningPipeline,
 ):
@@ -62,7 +51,7 @@ async def test_anonymous_visits_are_held_then_credited_to_the_lead_once_even_if_
     await pipeline.send(identify_visitor(lead, visitor, "sa-id-1", "ada@acme.io", 3))
     await pipeline.send(identify_visitor(lead, visitor, "sa-id-2", "ada@acme.io", 4))  # a second identify
     # The identifies alone balance the accounting (the visits still held): wait for the release first.
-    document = await lead_when(pipeline, lead, lambda d: counts(d).get("pricing_view") == 2)
+    document = await pipeline.lead_when(lead, lambda d: counts(d).get("pricing_view") == 2)
     after = await pipeline.settled_accounting()
 
     assert counts(document) == {"product_view": 1, "pricing_view": 2}
@@ -78,12 +67,12 @@ async def test_later_anonymous_visits_of_an_identified_visitor_go_straight_to_th
     lead = "stitched-2"
     visitor = apart("visitor-b", lead)
     await pipeline.send(identify_visitor(lead, visitor, "sb-id", "bo@globex.com", 0))
-    await lead_when(pipeline, lead, lambda d: d["profile"].get("email") == "bo@globex.com")
+    await pipeline.lead_when(lead, lambda d: d["profile"].get("email") == "bo@globex.com")
     before = await pipeline.settled_accounting()
 
     await pipeline.send_all([visit(visitor, "sb-1", "/pricing", 1), visit(visitor, "sb-2", "/product", 2)])
     after = await pipeline.settled_accounting()
-    document = await lead_when(pipeline, lead, lambda d: len(d["contributions"]) == 2)
+    document = await pipeline.lead_when(lead, lambda d: len(d["contributions"]) == 2)
 
     assert counts(document) == {"pricing_view": 1, "product_view": 1}
     assert after["scored"] - before["scored"] == 2 and after["held"] == before["held"]
@@ -97,7 +86,7 @@ async def test_visits_keyed_by_something_else_still_reach_the_visitors_partition
     await pipeline.settled_accounting()
     await pipeline.send(identify_visitor(lead, visitor, "sc-id", "cy@initech.com", 2), key="not-the-lead")
 
-    document = await lead_when(pipeline, lead, lambda d: counts(d).get("pricing_view") == 2)
+    document = await pipeline.lead_when(lead, lambda d: counts(d).get("pricing_view") == 2)
     assert document["profile"]["email"] == "cy@initech.com"
     forwarded = [orjson.loads(value) for _, value in pipeline.recorder.records[pipeline.topic("leads.signals")]]
     assert forwarded
@@ -112,7 +101,7 @@ async def test_a_form_giving_an_email_identifies_the_visitor_as_a_lead_named_by_
     await pipeline.send({"type": "track", "messageId": "sd-form", "anonymousId": visitor, "event": "Demo Requested",
                          "properties": {"email": "Dee@Hooli.com", "name": "Dee"}, "timestamp": "2026-11-02T09:05:00Z"})
 
-    document = await lead_when(pipeline, "dee@hooli.com", lambda d: "pricing_view" in counts(d))
+    document = await pipeline.lead_when("dee@hooli.com", lambda d: "pricing_view" in counts(d))
     assert counts(document) == {"pricing_view": 1, "demo_request": 1}
 
 
@@ -178,7 +167,7 @@ async def test_visits_and_identify_sent_straight_to_kafka_are_stitched_across_a_
 
         await running.send(identify_visitor(lead, visitor, "sr-id", "rae@stark.io", 3))
         await running.send(identify_visitor(lead, visitor, "sr-id-again", "rae@stark.io", 4))
-        document = await lead_when(running, lead, lambda d: counts(d).get("pricing_view") == 2)
+        document = await running.lead_when(lead, lambda d: counts(d).get("pricing_view") == 2)
         accounting = await running.settled_accounting()
 
         assert counts(document) == {"product_view": 1, "pricing_view": 2}
@@ -214,5 +203,5 @@ async def test_held_history_expires_into_ignored_and_the_bound_drops_the_oldest(
 
     # Identified after it expired: nothing is left to credit.
     await short_memory.send(identify_visitor("forgotten-lead", "forgotten", "fg-id", "fo@acme.io", 10))
-    document = await lead_when(short_memory, "forgotten-lead", lambda d: d["profile"].get("email") == "fo@acme.io")
+    document = await short_memory.lead_when("forgotten-lead", lambda d: d["profile"].get("email") == "fo@acme.io")
     assert document["contributions"] == []
