@@ -41,6 +41,9 @@ class HeldProducer:
         self.records: list[tuple[bytes, bytes]] = []
         self._pending: list[asyncio.Future] = []
 
+    async def reaches_kafka(self) -> bool:
+        return self.started
+
     async def send_all(self, records: Any) -> None:
         self.records.extend(records)
 
