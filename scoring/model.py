@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from scoring.accounts import AccountRules
+from scoring.answer_reading import AnswerReading
 from scoring.criteria import Framework
 from scoring.fit import DisqualifyRules, FitRules
 from scoring.kinds import Component, DealOutcome, SignalKind
@@ -34,6 +35,7 @@ class CriteriaRules:
     framework: Framework  # the active one
     frameworks: Mapping[str, Framework]
     answer_fields: Mapping[str, str]  # form field -> criterion
+    reading: AnswerReading  # how free-text answers are read (word lists per language, limits)
 
     @cached_property  # read for every event: computed once per model (frozen: it never changes)
     def known(self) -> frozenset[str]:

@@ -107,7 +107,8 @@ def interpret(event: LeadEvent, model: ScoringModel) -> Signal | Ignored:
         profile, answers = {}, {}  # an alias's traits describe the other id
     else:
         profile = facts_from(event.attributes)
-        answers = answers_from(event.attributes, model.criteria.answer_fields, model.criteria.known)
+        answers = answers_from(event.attributes, model.criteria.answer_fields, model.criteria.known,
+                               model.criteria.reading, event.occurred_at)
     links_visitor = _links_visitor(event, profile)
     if isinstance(kind, Ignored):
         # An unmapped track (a form) that still tells who the lead is, or answers a criterion, counts.
