@@ -52,6 +52,14 @@ class PageRule:
 
 
 @dataclass(frozen=True)
+class DwellRule:
+    """A page read this long (a page-leave report's ``dwell_seconds``) counts as ``kind``, an interest signal."""
+
+    kind: SignalKind
+    minimum_seconds: float
+
+
+@dataclass(frozen=True)
 class ScoringModel:
     version: str
     half_life_seconds: Mapping[Component, float]
@@ -61,6 +69,7 @@ class ScoringModel:
     deal_outcomes: Mapping[str, DealOutcome]  # normalised outcome name -> what it says about the deal
     page_rules: tuple[PageRule, ...]  # longest prefix first
     default_page_kind: SignalKind
+    dwell: DwellRule | None  # None: dwell time is not scored (a model file without [page_views] dwell)
     qualification: QualificationRules
     fit: FitRules
     disqualify: DisqualifyRules

@@ -22,6 +22,7 @@ from scoring.fit import DisqualifyRules, FitRules, TitleRule
 from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.model import (
     SECONDS_PER_DAY,
+    DwellRule,
     PageRule,
     ScoringModel,
     SignalRule,
@@ -82,6 +83,7 @@ def _build_model(doc: _Fields) -> ScoringModel:
         deal_outcomes=_deal_outcomes(doc.sub("outcomes")),
         page_rules=_page_rules(doc.sub("page_views"), signals),
         default_page_kind=_known_signal(doc.sub("page_views"), "default", signals),
+        dwell=_dwell(doc.sub("page_views"), signals),
         qualification=_qualification(doc.sub("thresholds"), doc.sub("qualification"), signals),
         fit=_fit(doc.sub("fit")),
         disqualify=_disqualify(doc.sub("disqualify"), signals),
@@ -152,7 +154,7 @@ def _deal_outcomes(table: _Fields) -> Mapping[str, DealOutcome]:
 
 
 def _page_rules(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> tuple[PageRule, ...]:
-    table.only("default", "rules")
+    table.only("default", "rules", "dwell_signal", "dwell_minimum_seconds")
     entries = table.table.get("rules", [])
     if not isinstance(entries, list):
         raise ModelError(f"{table.name('rules')}: expected an array of tables ([[page_views.rules]])")
@@ -168,6 +170,17 @@ def _page_rules(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> tup
         rules.append(PageRule(prefix.lower(), _known_signal(fields, "signal", signals)))
     # The most specific prefix wins, whatever order the file lists them in.
     return tuple(sorted(rules, key=lambda rule: len(rule.prefix), reverse=True))
+
+
+def _dwell(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> DwellRule | None:
+    """Optional (a file of the previous version has neither field): both or none."""
+    if "dwell_signal" not in table.table and "dwell_minimum_seconds" not in table.table:
+        return None
+    kind = _known_signal(table, "dwell_signal", signals)
+    if signals[kind].component is not Component.INTEREST:
+        raise ModelError(f"{table.name('dwell_signal')}: dwell is engagement with content: "
+                         f"{kind.value!r} must feed interest, not {signals[kind].component.value}")
+    return DwellRule(kind, table.number("dwell_minimum_seconds", exclusive=True))
 
 
 def _rung(table: _Fields, name: str) -> Rung:
