@@ -10,18 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from scoring import Status, load_model, parse_model
+from scoring import Status, load_model
 from scoring.criteria import status_of
-from scoring.errors import ModelError
 from tests.unit.builders import T0, model, model_text
+from tests.unit.test_model import rejected
 
 PREVIOUS_VERSION = Path(__file__).parent / "data" / "model_default_2.toml"
-
-
-def rejected(text: str) -> str:
-    with pytest.raises(ModelError) as caught:
-        parse_model(text, source="test.toml")
-    return str(caught.value)
 
 
 def test_a_model_file_of_the_previous_version_still_loads_and_reads_answers_conservatively():
