@@ -144,9 +144,10 @@ class Batch:
         self._count()
         context = self.context
         outbox = context.outbox
+        budget = context.settings.max_record_bytes
         for domain, updates in self._member_updates.items():
-            self.send(context.topics.account_members, domain.encode(),
-                      account_records.encode_member_updates(domain, updates))
+            for record in account_records.encode_member_updates_within(domain, updates, budget):
+                self.send(context.topics.account_members, domain.encode(), record)
         await self.tables.produce(outbox)
         if context.crash_point is not None:  # fault tests only: the state is out, nothing else is
             for key in self._dirty:
