@@ -117,24 +117,29 @@ class LeadView(View):
         return _served(self, lead_document(state, scoring_model(), _now()))
 
     async def delete(self, request: Request, lead_id: str) -> Response:
-        """Right to be forgotten: the lead leaves every table, and downstream is told to forget it."""
+        """Right to be forgotten, by lead id, e-mail or visitor id: every store, and downstream, forgets it.
+
+        An id nothing knows is recorded too, so that later events for it are ignored (docs/privacy.md).
+        """
         if (routed := await _owner_or_forward(self, request, lead_id, Scope.ADMIN)) is not None:
             return routed
-        key = lead_id.encode()
-        if key in erasures_table:
+        from streams.contracts.lead_event_records import erasure_key
+        from streams.contracts.segment import id_too_long
+        if (problem := id_too_long("id", lead_id)) is not None:
+            return _error(self, 400, problem)
+        key, marker = lead_id.encode(), erasure_key(lead_id.encode(), settings().partitions)
+        if marker in erasures_table:
             return _served(self, {"lead_id": lead_id, "already_erased": True,
-                                  "erased": orjson.loads(erasures_table[key])})
-        if _state(lead_id) is None:
-            return _error(self, 404, "unknown lead", lead_id=lead_id)
-        # The erasure runs in the stream, in order with the lead's events, on this worker.
+                                  "erased": orjson.loads(erasures_table[marker])})
+        # The erasure runs in the stream, in order with the id's events, on this worker.
         await worker_context.outbox.send(worker_context.topics.signals, key,
                                          command_records.encode_command(command_records.ERASE, lead_id, _now()))
         deadline = time.monotonic() + ERASURE_WAIT_S
-        while key not in erasures_table:
+        while marker not in erasures_table:
             if time.monotonic() > deadline:
                 return _error(self, 504, "erasure accepted but not yet applied; repeat the request to check")
             await asyncio.sleep(0.05)
-        return _served(self, {"lead_id": lead_id, "erased": orjson.loads(erasures_table[key])})
+        return _served(self, {"lead_id": lead_id, "erased": orjson.loads(erasures_table[marker])})
 
 
 @app.page("/leads/{lead_id}/history")

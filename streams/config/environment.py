@@ -18,6 +18,10 @@ from streams.config.web_access import WebAccess, web_access_from
 
 
 MAX_HELD_LIMIT = 200
+# LEADSTREAM_MAX_RECORD_BYTES: what one record the worker writes may take, well under Kafka's 1 MB
+# default message.max.bytes (and Faust's 1,000,000-byte max request) with room for the record's framing.
+DEFAULT_MAX_RECORD_BYTES = 256 * 1024
+MAX_RECORD_BYTES_RANGE = (16 * 1024, 900_000)
 # Where streams/worker/faults.py may crash a worker on purpose (tests only): LEADSTREAM_FAULT_CRASH_AT.
 FAULT_POINTS = ("after-store",)
 
@@ -50,6 +54,8 @@ class Settings:
     # LEADSTREAM_FAUST_UNTESTED: start even when a Faust or aiokafka function an override replaces
     # differs from the one it was written against (streams/faust_ext/guard.py), with a warning each.
     faust_untested: bool = False
+    # The most one accounts.members record may take: a batch's member updates for one account are split under it.
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -91,6 +97,11 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     if max_held > MAX_HELD_LIMIT:
         # The held history is one table value: it must stay well inside Kafka's 1 MB message limit.
         raise ConfigError(f"LEADSTREAM_ANONYMOUS_MAX_EVENTS: at most {MAX_HELD_LIMIT}, got {max_held}")
+    max_record_bytes = number_from(env, "LEADSTREAM_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES,
+                                   MAX_RECORD_BYTES_RANGE[0], integer=True)
+    if max_record_bytes > MAX_RECORD_BYTES_RANGE[1]:
+        raise ConfigError(f"LEADSTREAM_MAX_RECORD_BYTES: at most {MAX_RECORD_BYTES_RANGE[1]} (under Kafka's 1 MB"
+                          f" message limit), got {max_record_bytes}")
     return Settings(
         bootstrap_servers=text_from(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         app_id=text_from(env, "LEADSTREAM_APP_ID", "leadstream"),
@@ -116,6 +127,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         anonymous_max_events=max_held,
         fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
         faust_untested=flag_from(env, "LEADSTREAM_FAUST_UNTESTED", False),
+        max_record_bytes=max_record_bytes,
     )
 
 

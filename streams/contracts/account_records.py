@@ -37,6 +37,31 @@ def encode_member_updates(domain: str, updates: Sequence[tuple[str, Member | Non
     return orjson.dumps({"domain": domain, "members": [_member_body(domain, lead, member) for lead, member in updates]})
 
 
+def encode_member_updates_within(domain: str, updates: Sequence[tuple[str, Member | None]],
+                                 max_bytes: int) -> list[bytes]:
+    """``encode_member_updates``, split in order into records of at most ``max_bytes`` each.
+
+    A burst of leads at one company once made a single record larger than the broker takes. Each
+    record reads like a whole one (the same bytes ``encode_member_updates`` writes for its share),
+    and, all keyed by the domain, they reach the account's partition in order. A lone update larger
+    than ``max_bytes`` still gets a record of its own (ids are bounded, so none comes near it).
+    """
+    head = b'{"domain":' + orjson.dumps(domain) + b',"members":['
+    records: list[bytes] = []
+    bodies: list[bytes] = []
+    size = len(head) + 2  # the closing "]}"
+    for lead, member in updates:
+        body = orjson.dumps(_member_body(domain, lead, member))
+        if bodies and size + len(body) + 1 > max_bytes:
+            records.append(head + b",".join(bodies) + b"]}")
+            bodies, size = [], len(head) + 2
+        bodies.append(body)
+        size += len(body) + 1
+    if bodies or not records:
+        records.append(head + b",".join(bodies) + b"]}")
+    return records
+
+
 def decode_member_updates(raw: bytes) -> tuple[str, list[tuple[str, Member | None]]]:
     data = orjson.loads(raw)
     return data["domain"], [(body["lead_id"], _member_of(body)) for body in data["members"]]

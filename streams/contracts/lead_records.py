@@ -97,22 +97,52 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
         return repr(self._changes())
 
 
-def encode_lead(state: LeadState, history: bytes = b"") -> bytes:
+def encode_lead(state: LeadState, history: bytes = b"", links: bytes = b"") -> bytes:
     """A lead's table record: its state, then its history (``encode_history``), in one changelog record.
 
-    Three lines: the state's head, its remembered changes (may be empty) and its history (may be
-    empty; trailing empty lines are left off). One record, so a crash can never leave the two
-    apart; readers of the state alone never decode the history.
+    Up to four lines: the state's head, its remembered changes (may be empty), its history (may be
+    empty) and its links (``encode_links``: what erasure must reach elsewhere; trailing empty lines
+    are left off). One record, so a crash can never leave them apart; readers of the state alone
+    never decode the rest.
     """
     state_bytes = encode_state(state)
-    if not history:
+    if not history and not links:
         return state_bytes
-    return state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
+    record = state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
+    return record + b"\n" + links if links else record
 
 
 def history_of(record: bytes | None) -> bytes:
     """The history line of a lead's table record (``encode_lead``); empty when it has none, or no record."""
-    return record.split(b"\n", 2)[2] if record and record.count(b"\n") >= 2 else b""
+    if not record or record.count(b"\n") < 2:
+        return b""
+    return record.split(b"\n", 3)[2]
+
+
+def links_of(record: bytes | None) -> bytes:
+    """The links line of a lead's table record, as written; empty when it has none."""
+    if not record or record.count(b"\n") < 3:
+        return b""
+    return record.split(b"\n", 3)[3]
+
+
+# A lead remembers at most this many of each (the oldest make way): its visitors expire by their
+# own TTL anyway, and verdicts beyond it leave leads.feedback by its retention (docs/privacy.md).
+MAX_LINKS = 100
+
+
+def encode_links(visitors: Sequence[str], feedback: Sequence[str]) -> bytes:
+    """The visitor ids linked to the lead and its feedback ids: what its erasure must find elsewhere."""
+    if not visitors and not feedback:
+        return b""
+    return orjson.dumps({"visitors": list(visitors)[-MAX_LINKS:], "feedback": list(feedback)[-MAX_LINKS:]})
+
+
+def decode_links(line: bytes) -> tuple[list[str], list[str]]:
+    if not line:
+        return [], []
+    data = orjson.loads(line)
+    return list(data["visitors"]), list(data["feedback"])
 
 
 def encode_state(state: LeadState) -> bytes:

@@ -20,6 +20,12 @@ from scoring.profile import Scalar, facts_from
 
 # A sender's clock may run ahead; event times later than this past the broker's receipt are clamped.
 MAX_CLOCK_SKEW_S = 300.0
+# Length limits (docs/design.md §2): every id becomes a key and is repeated in the records the
+# worker writes (a lead's account update, its visitor's link), so an event with a longer id or
+# event name is dead-lettered (invalid_field) rather than cut, which would name someone else.
+# Attributes are cut instead: at most 64 of them, names to 64 characters, text to 256.
+MAX_ID_CHARS = 256
+MAX_NAME_CHARS = 256
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_NAME = 64
 MAX_ATTRIBUTE_TEXT = 256
@@ -113,9 +119,16 @@ def _identifier(value: Any, field: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be a string, got {type(value).__name__}")
     text = str(value)
-    if len(text) > 256:
-        raise _Invalid(RejectReason.INVALID_FIELD, f"{field} longer than 256 characters")
+    if (problem := id_too_long(field, text)) is not None:
+        raise _Invalid(RejectReason.INVALID_FIELD, problem)
     return text
+
+
+def id_too_long(field: str, value: str) -> str | None:
+    """Why ``value`` cannot be an id (its length), or None; the worker checks what other producers send too."""
+    if len(value) > MAX_ID_CHARS:
+        return f"{field} is {len(value)} characters long, over the limit of {MAX_ID_CHARS}"
+    return None
 
 
 def _identity(
@@ -179,6 +192,9 @@ def _optional_text(message: dict[str, Any], field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be a string, got {type(value).__name__}")
+    if len(value) > MAX_NAME_CHARS:
+        raise _Invalid(RejectReason.INVALID_FIELD,
+                       f"{field} is {len(value)} characters long, over the limit of {MAX_NAME_CHARS}")
     return value
 
 

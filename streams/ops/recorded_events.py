@@ -36,6 +36,7 @@ from scoring.replay import HistoryRecord, SalesVerdict
 from streams.contracts.encoding import iso_time
 from streams.config.environment import Settings
 from streams.errors import HistoryError
+from streams.contracts.lead_event_records import ErasedIds, erased_digests
 from streams.contracts.segment import decode_segment
 from streams.contracts.topics import FEEDBACK, RAW_EVENTS
 
@@ -56,7 +57,7 @@ class RawRecord:
 @dataclass(frozen=True)
 class EventHistory:
     records: tuple[RawRecord | SalesVerdict, ...]  # in the order the live workers met them
-    erased: frozenset[str]  # lead ids erased so far (empty for an export: it left them out)
+    erased: frozenset[str]  # ids erased so far, ``id in erased`` (digests: ErasedIds); empty for an export
     source: str
 
     def decoded(self, max_event_bytes: int) -> tuple[list[HistoryRecord], int]:
@@ -89,7 +90,7 @@ async def read_topics(config: Settings) -> EventHistory:
     verdicts = sorted((_verdict(orjson.loads(r.value)) for r in feedback if r.value), key=lambda v: v.at)
     return EventHistory(
         records=tuple(in_arrival_order(raw, verdicts)),
-        erased=frozenset(key.decode() for key, value in latest.items() if key and value),
+        erased=ErasedIds(*erased_digests(key for key, value in latest.items() if key and value)),
         source=f"topics {config.topic_prefix}{RAW_EVENTS} and {config.topic_prefix}{FEEDBACK} on"
                f" {config.bootstrap_servers}",
     )

@@ -29,7 +29,7 @@ from scoring.account_members import account_member
 from scoring.accounts import Member
 from scoring.crossing import next_demotion
 from scoring.qualification import Assessment
-from streams.contracts import account_records, change_records, lead_records
+from streams.contracts import account_records, change_records, lead_event_records, lead_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
 from streams.worker.census import Bucket
@@ -59,7 +59,7 @@ class Batch:
         self.max_event_bytes = context.settings.max_event_bytes
         self._leads = context.leads
         self._lead_records = context.leads.data  # the store itself: Faust's get adds sensor calls per read
-        self.erased = context.erasures.data  # erased lead ids: their events are ignored
+        self.erased = context.erasures.data  # erased ids (as digests): their events are ignored
         self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
         self._records: dict[bytes, bytes | None] = {}  # ... and its record's bytes, history line included
         self._states: dict[bytes, LeadState | None] = {}  # ... and as this batch decided it
@@ -68,6 +68,7 @@ class Batch:
         self._reports: dict[bytes, str] = {}  # leads whose account must hear, and the event that moved them
         self._assessments: dict[bytes, Assessment] = {}  # ... and the assessment scoring made of the state stored
         self._forgotten: dict[bytes, None] = {}  # erased leads: a tombstone each
+        self._links: dict[bytes, tuple[list[str], list[str]]] = {}  # leads whose visitor or feedback ids changed
         # Per account domain, its members' updates: one accounts.members record per account per batch.
         self._member_updates: dict[str, list[tuple[str, Member | None]]] = {}
         # Topic records and changes, in the order decided; sent after the table writes they follow from.
@@ -112,6 +113,33 @@ class Batch:
         if report_cause is not None:
             self._reports[key] = report_cause
 
+    def is_erased(self, key: bytes) -> bool:
+        """Was this lead or visitor id erased? Only asked of ids with no record: an erased one has none."""
+        erased = self.erased
+        if not erased:
+            return False
+        return key in erased or lead_event_records.erasure_key(key, self.partitions) in erased  # the first: before digests
+
+    def links(self, key: bytes) -> tuple[list[str], list[str]]:
+        """The lead's linked visitor ids and feedback ids, as this batch holds them."""
+        links = self._links.get(key)
+        if links is None:
+            self.state(key)
+            links = lead_records.decode_links(lead_records.links_of(self._records.get(key)))
+        return links
+
+    def link(self, key: bytes, visitor_id: str | None = None, feedback_id: str | None = None) -> None:
+        """Remember, with the lead, a visitor linked to it or a verdict given on it; the lead must exist."""
+        state = self.state(key)
+        assert state is not None
+        visitors, feedback = self.links(key)
+        if visitor_id is not None and visitor_id not in visitors:
+            visitors.append(visitor_id)
+        if feedback_id is not None and feedback_id not in feedback:
+            feedback.append(feedback_id)
+        self._links[key] = (visitors, feedback)
+        self._dirty[key] = None
+
     def report(self, key: bytes, cause_event_id: str) -> None:
         """Tell the lead's account where it stands, though nothing about it changed (a redelivery)."""
         if self.state(key) is not None:
@@ -124,6 +152,7 @@ class Batch:
         self._dirty.pop(key, None)
         self._histories.pop(key, None)
         self._reports.pop(key, None)
+        self._links.pop(key, None)
         self._forgotten[key] = None
         if state is not None and state.account is not None:
             self._member_updates.setdefault(state.account, []).append((state.lead_id, None))
@@ -144,9 +173,10 @@ class Batch:
         self._count()
         context = self.context
         outbox = context.outbox
+        budget = context.settings.max_record_bytes
         for domain, updates in self._member_updates.items():
-            self.send(context.topics.account_members, domain.encode(),
-                      account_records.encode_member_updates(domain, updates))
+            for record in account_records.encode_member_updates_within(domain, updates, budget):
+                self.send(context.topics.account_members, domain.encode(), record)
         await self.tables.produce(outbox)
         if context.crash_point is not None:  # fault tests only: the state is out, nothing else is
             for key in self._dirty:
@@ -174,7 +204,10 @@ class Batch:
                 history_bytes = history.encode()
             else:  # untouched: carried over as read
                 history_bytes = lead_records.history_of(self._records.get(key))
-            record = lead_records.encode_lead(after, history_bytes)
+            links = self._links.get(key)
+            links_bytes = lead_records.encode_links(*links) if links is not None \
+                else lead_records.links_of(self._records.get(key))
+            record = lead_records.encode_lead(after, history_bytes, links_bytes)
             self.tables.set(leads, key, record)
             before = self._read.get(key)
             census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))

@@ -16,7 +16,7 @@ from scoring.switch import reclassify_under
 from streams.contracts import command_records, lead_event_records, signal_records
 from streams.worker import metrics, outcome_join, stitching
 from streams.worker.batch import Batch
-from streams.worker.routing import score_release, stitch
+from streams.worker.routing import linked, score_release, stitch
 
 
 def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
@@ -26,11 +26,14 @@ def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
             stitch(batch, command["visitor_id"], command["lead_id"], command["issued_at"], partition)
         case command_records.RELEASE:
             signals = tuple(signal_records.signal_from_dict(signal) for signal in command["signals"])
-            score_release(batch, command["lead_id"], command["release_id"], signals, command["issued_at"])
+            score_release(batch, command["lead_id"], command["release_id"], signals, command["issued_at"],
+                          command["visitor_id"])
         case command_records.EXPIRE:
             stitching.expire(batch.context, batch.tables, command["visitor_id"], command["issued_at"])
         case command_records.ERASE:
             erase(batch, command["lead_id"].encode(), command["issued_at"])
+        case command_records.LINKED:
+            linked(batch, command["lead_id"].encode(), command["visitor_id"], command["issued_at"])
         case command_records.FEEDBACK:
             key = command["lead_id"].encode()
             if (state := batch.state(key)) is not None:
@@ -48,15 +51,37 @@ def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
 
 
 def erase(batch: Batch, key: bytes, issued_at: float) -> None:
-    state = batch.state(key)
+    """Erase whatever the id names, on its own partition: a lead (by its id, or the e-mail that names it),
+    an anonymous visitor, or nothing yet, and record it so that later events for it are ignored.
+
+    A lead takes its history, its account entry and its feedback records with it, and each visitor
+    linked to it is erased in turn on its own partition; a visitor takes its held events, and the
+    lead it was linked to. Repeating it (or the cascade coming back) finds nothing left to do.
+    """
+    context, state = batch.context, batch.state(key)
+    visitors, feedback = batch.links(key) if state is not None else ([], [])
     if state is not None:
         # Even when the erasure is recorded already: a crash may have lost the tombstone but not the record.
         batch.forget(key)
-    if key in batch.erased:
+        for feedback_id in feedback:
+            batch.send(context.topics.feedback, lead_event_records.feedback_key(key.decode(), feedback_id), None)
+        if feedback:  # verdicts written before they had keys of their own were keyed by the lead id alone
+            batch.send(context.topics.feedback, key, None)
+    visitor = stitching.forget(context, batch.tables, key.decode())
+    linked_to = [visitor.lead_id] if visitor is not None and visitor.lead_id else []
+    for other in (*visitors, *linked_to):
+        if other != key.decode():
+            batch.send(context.topics.signals, other.encode(),
+                       command_records.encode_command(command_records.ERASE, other, issued_at))
+    marker = lead_event_records.erasure_key(key, batch.partitions)
+    if marker in batch.erased:
         return  # erased already: the request was repeated
-    summary = lead_event_records.erasure_summary(state, issued_at)
-    batch.tables.set(batch.context.erasures, key, orjson.dumps(summary))
-    batch.send(batch.context.topics.qualification, key, lead_event_records.encode_erasure_event(key.decode(), summary))
+    batch.tables.delete(context.erasures, key)  # erased before suppressions were digests: keep the digest only
+    summary = lead_event_records.erasure_summary(
+        state, issued_at, visitor_record=visitor is not None, held_anonymous_events=len(visitor.held) if visitor else 0,
+        linked_visitors=len(visitors), feedback=len(feedback))
+    batch.tables.set(context.erasures, marker, orjson.dumps(summary))
+    batch.send(context.topics.qualification, key, lead_event_records.encode_erasure_event(key.decode(), summary))
 
 
 def record_feedback(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:
@@ -64,7 +89,8 @@ def record_feedback(batch: Batch, key: bytes, state: LeadState, command: dict[st
                               batch.model)
     if not decision.duplicate:
         batch.store(key, decision.state, None, decision.change)
-        batch.send(batch.context.topics.feedback, key,
+        batch.link(key, feedback_id=command["feedback_id"])  # for its erasure to tombstone the record
+        batch.send(batch.context.topics.feedback, lead_event_records.feedback_key(key.decode(), command["feedback_id"]),
                    lead_event_records.encode_feedback_event(key.decode(), command, decision.state))
     if decision.change is not None:
         batch.emit(decision.change, command["issued_at"], first_time=not decision.duplicate)

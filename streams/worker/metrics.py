@@ -93,6 +93,12 @@ BULK_BATCHES_FAILED = Counter(
     "leadstream_bulk_batches_failed_total",
     "Batches whose handling raised: the worker stops, recovers its tables when restarted and reads them again",
 )
+# Not an event bucket: the event that led to the record was already counted where it ended.
+OUTPUTS_DEAD_LETTERED = Counter(
+    "leadstream_outputs_dead_lettered_total",
+    "Records the worker wrote that Kafka refused as too large, sent to the dead-letter topic instead",
+    ["topic"],
+)
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
 MODEL_RECLASSIFIED = Counter(
     "leadstream_model_reclassified_leads_total", "Held leads re-classified under a newly applied model"

@@ -39,7 +39,7 @@ def join_command(batch: Batch, key: bytes, command: dict[str, Any]) -> None:
 
 
 def join(batch: Batch, key: bytes, outcome: DealOutcome, event_id: str, at: float) -> None:
-    if key in batch.context.erasures.data:
+    if batch.state(key) is None and batch.is_erased(key):
         return  # erased: nothing about the person is kept, not even in a count by stage
     count(join_outcome(batch.state(key), key.decode(), event_id, outcome, at))
 

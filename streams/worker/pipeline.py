@@ -20,7 +20,7 @@ from scoring.accounts import AccountChange, AccountState, update_member
 from scoring.crossing import next_demotion
 from streams.contracts import account_records, command_records, dead_letter_records, privacy, signal_records
 from streams.contracts.partitioning import partition_for
-from streams.contracts.segment import RejectReason, Rejection, decode_segment
+from streams.contracts.segment import RejectReason, Rejection, decode_segment, id_too_long
 from streams.worker import metrics, outcome_join
 from streams.worker.batch import Batch, bucket, stored_state
 from streams.worker.context import WorkerContext
@@ -65,7 +65,11 @@ async def score_forwarded(context: WorkerContext, records: Sequence[ConsumerReco
         raw = record.value or b""
         try:
             if command_records.is_command(raw):
-                run_command(batch, orjson.loads(raw), record.partition)
+                command = orjson.loads(raw)
+                if (problem := _id_problem(command, "lead_id", "visitor_id")) is not None:
+                    dead_letter(batch, record, raw, RejectReason.INVALID_FIELD.value, problem)
+                else:
+                    run_command(batch, command, record.partition)
             else:
                 score_forwarded_one(batch, record)
         except Exception as exc:  # noqa: BLE001 — a bug on one lead must not lose the rest of the batch
@@ -109,7 +113,19 @@ def score_forwarded_one(batch: Batch, record: ConsumerRecord) -> None:
         dead_letter(batch, record, record.value, RejectReason.UNPROCESSABLE.value,
                     f"not a leadstream signal: {exc!r}")
         return
+    if (problem := _id_problem({"lead_id": signal.lead_id, "event_id": signal.event_id}, "lead_id", "event_id")):
+        dead_letter(batch, record, record.value, RejectReason.INVALID_FIELD.value, problem)
+        return
     route(batch, signal, ingested_at, record.partition)
+
+
+def _id_problem(fields: dict, *names: str) -> str | None:
+    """The edge's id limits, checked again for what any producer of leads.signals (or the lead API) sent."""
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, str) and (problem := id_too_long(name, value)) is not None:
+            return problem
+    return None
 
 
 async def score_accounts(context: WorkerContext, records: Sequence[ConsumerRecord]) -> None:

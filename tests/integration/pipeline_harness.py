@@ -290,9 +290,10 @@ class RunningPipeline:
 
 
 async def start_pipeline(
-    bootstrap: str, log_dir: Path, workers: int = 1, env: dict[str, str] | None = None
+    bootstrap: str, log_dir: Path, workers: int = 1, env: dict[str, str] | None = None, prefix: str | None = None,
 ) -> RunningPipeline:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
+    """``prefix``: the topics' (a test that creates one of them first with its own config names it)."""
+    prefix = prefix or f"t{uuid.uuid4().hex[:8]}."
     processes = [worker_process(bootstrap, log_dir, prefix, index, env) for index in range(workers)]
     for worker in processes:
         worker.start()

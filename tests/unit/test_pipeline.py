@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from scoring.crossing import next_demotion
 from streams.contracts import command_records
+from streams.contracts.lead_event_records import erasure_key
 from streams.contracts.partitioning import partition_for
 from streams.worker import pipeline
 from tests.unit.pipeline_builders import (
@@ -91,6 +92,7 @@ def test_stitching_across_partitions_goes_through_a_stitch_and_a_release_command
     assert [c["command"] for c in forwarded] == [command_records.STITCH, command_records.RELEASE]
     assert forwarded[1]["lead_id"] == lead and len(forwarded[1]["signals"]) == 2
     assert sum(topology.stored(lead).seen.values()) == 2
+    assert topology.batch_links(lead)[0] == [visitor]  # the release told the lead: its erasure finds the visitor
 
 
 class MovableClock:
@@ -130,7 +132,8 @@ def test_an_erased_lead_is_tombstoned_recorded_and_its_later_events_ignored():
 
     assert b"erin" not in topology.context.leads.data
     assert topology.on(leads_changelog)[-1] == (b"erin", None)  # the changelog forgets it too
-    assert b"erin" in topology.context.erasures.data
+    assert b"erin" not in topology.context.erasures.data  # the suppression names no one: a digest
+    assert erasure_key(b"erin", PARTITIONS) in topology.context.erasures.data
     erased = orjson.loads(topology.on(topology.context.topics.qualification)[-1][1])
     assert erased["kind"] == "lead_erased" and erased["lead_id"] == "erin"
     ignored = counted("leadstream_events_ignored_total", reason="erased_lead")
