@@ -35,6 +35,7 @@ class SignalKind(str, Enum):
     FEATURE_USED = "feature_used"
     POSITIVE_REVIEW = "positive_review"
     REFERRAL = "referral"
+    DWELL = "dwell"  # a page read for at least the model's dwell minimum (page-leave reports)
     EMAIL_UNSUBSCRIBE = "email_unsubscribe"
     EMAIL_BOUNCE = "email_bounce"
     EMAIL_HARD_BOUNCE = "email_hard_bounce"
@@ -49,6 +50,7 @@ class IgnoreReason(str, Enum):
     OUTCOME_ONLY = "outcome_only"
     EXPIRED_ANONYMOUS = "expired_anonymous"
     ERASED_LEAD = "erased_lead"
+    BRIEF_VISIT = "brief_visit"  # a page-leave report under the model's dwell minimum
 
 
 class DealOutcome(str, Enum):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 from scoring.accounts import AccountRules
+from scoring.answer_reading import AnswerReading
 from scoring.criteria import Framework
 from scoring.fit import DisqualifyRules, FitRules
 from scoring.kinds import Component, DealOutcome, SignalKind
@@ -34,6 +35,7 @@ class CriteriaRules:
     framework: Framework  # the active one
     frameworks: Mapping[str, Framework]
     answer_fields: Mapping[str, str]  # form field -> criterion
+    reading: AnswerReading  # how free-text answers are read (word lists per language, limits)
 
     @cached_property  # read for every event: computed once per model (frozen: it never changes)
     def known(self) -> frozenset[str]:
@@ -50,6 +52,14 @@ class PageRule:
 
 
 @dataclass(frozen=True)
+class DwellRule:
+    """A page read this long (a page-leave report's ``dwell_seconds``) counts as ``kind``, an interest signal."""
+
+    kind: SignalKind
+    minimum_seconds: float
+
+
+@dataclass(frozen=True)
 class ScoringModel:
     version: str
     half_life_seconds: Mapping[Component, float]
@@ -59,6 +69,7 @@ class ScoringModel:
     deal_outcomes: Mapping[str, DealOutcome]  # normalised outcome name -> what it says about the deal
     page_rules: tuple[PageRule, ...]  # longest prefix first
     default_page_kind: SignalKind
+    dwell: DwellRule | None  # None: dwell time is not scored (a model file without [page_views] dwell)
     qualification: QualificationRules
     fit: FitRules
     disqualify: DisqualifyRules

@@ -7,31 +7,44 @@ file fails at start, not in the middle of the night. Reading the file (``load_mo
 
 from __future__ import annotations
 
-import math
 import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 from scoring.accounts import AccountRules
-from scoring.criteria import Framework
+from scoring.criteria_loading import criteria_rules
 from scoring.errors import ModelError
 from scoring.fit import DisqualifyRules, FitRules, TitleRule
 from scoring.kinds import Component, DealOutcome, SignalKind
-from scoring.model import SECONDS_PER_DAY, CriteriaRules, PageRule, ScoringModel, SignalRule, normalise_event_name
+from scoring.model import (
+    SECONDS_PER_DAY,
+    DwellRule,
+    PageRule,
+    ScoringModel,
+    SignalRule,
+    normalise_event_name,
+)
+from scoring.model_fields import Fields as _Fields
+from scoring.model_fields import choice as _choice
+from scoring.model_fields import strings as _strings
 from scoring.qualification import Ladders, QualificationRules
 from scoring.stages import Rung
 
 DEFAULT_MODEL_RESOURCE = "default_model.toml"
-EnumT = TypeVar("EnumT", Component, SignalKind)
 ROLES = ("decision_maker", "influencer", "user")
 
 
 def default_model_text() -> str:
     return resources.files("scoring").joinpath(DEFAULT_MODEL_RESOURCE).read_text("utf-8")
+
+
+def _shipped_criteria() -> Mapping[str, Any]:
+    """The default model's [criteria] table: what a model file of the previous version lacks."""
+    return tomllib.loads(default_model_text())["criteria"]
 
 
 def load_model(path: str | Path | None = None) -> ScoringModel:
@@ -57,70 +70,6 @@ def parse_model(text: str, source: str = "model") -> ScoringModel:
         raise ModelError(f"model file {source}: {exc}") from None
 
 
-class _Fields:
-    """A TOML table that remembers its path, so errors can name the exact field."""
-
-    def __init__(self, table: Mapping[str, Any], path: str) -> None:
-        self.table = table
-        self.path = path
-
-    def name(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def only(self, *allowed: str) -> None:
-        unknown = sorted(set(self.table) - set(allowed))
-        if unknown:
-            raise ModelError(
-                f"{self.name(unknown[0])}: unknown field; allowed here: {', '.join(allowed)}"
-            )
-
-    def required(self, key: str) -> Any:
-        if key not in self.table:
-            raise ModelError(f"{self.name(key)}: missing")
-        return self.table[key]
-
-    def sub(self, key: str) -> _Fields:
-        value = self.required(key)
-        if not isinstance(value, dict):
-            raise ModelError(f"{self.name(key)}: expected a table, got {value!r}")
-        return _Fields(value, self.name(key))
-
-    def number(self, key: str, minimum: float = 0.0, exclusive: bool = False) -> float:
-        value = self.required(key)
-        # Check the type before comparing ("thirty" >= 0.0 raises TypeError); TOML's inf is no weight.
-        is_number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        in_range = is_number and (value > minimum if exclusive else value >= minimum)
-        if not in_range:
-            bound = f"> {minimum:g}" if exclusive else f"≥ {minimum:g}"
-            raise ModelError(f"{self.name(key)}: expected a number {bound}, got {value!r}")
-        return float(value)
-
-    def integer(self, key: str, minimum: int, maximum: int) -> int:
-        value = self.required(key)
-        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-            raise ModelError(
-                f"{self.name(key)}: expected a whole number from {minimum} to {maximum}, got {value!r}"
-            )
-        return value
-
-    def text(self, key: str) -> str:
-        value = self.required(key)
-        if not isinstance(value, str) or not value.strip():
-            raise ModelError(f"{self.name(key)}: expected a non-empty string, got {value!r}")
-        return value
-
-    def choice(self, key: str, enum: type[EnumT]) -> EnumT:
-        return _choice(self.required(key), enum, self.name(key))
-
-
-def _choice(value: Any, enum: type[EnumT], field: str) -> EnumT:
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in enum)
-        raise ModelError(f"{field}: {value!r} is not one of: {allowed}") from None
-
-
 def _build_model(doc: _Fields) -> ScoringModel:
     doc.only("version", "half_life_days", "signals", "events", "outcomes", "page_views",
              "thresholds", "qualification", "fit", "disqualify", "criteria", "accounts", "dedupe", "explain")
@@ -134,10 +83,11 @@ def _build_model(doc: _Fields) -> ScoringModel:
         deal_outcomes=_deal_outcomes(doc.sub("outcomes")),
         page_rules=_page_rules(doc.sub("page_views"), signals),
         default_page_kind=_known_signal(doc.sub("page_views"), "default", signals),
+        dwell=_dwell(doc.sub("page_views"), signals),
         qualification=_qualification(doc.sub("thresholds"), doc.sub("qualification"), signals),
         fit=_fit(doc.sub("fit")),
         disqualify=_disqualify(doc.sub("disqualify"), signals),
-        criteria=_criteria(doc.sub("criteria")),
+        criteria=criteria_rules(doc.sub("criteria"), _shipped_criteria),
         accounts=_accounts(doc.sub("accounts")),
         dedupe_window=doc.sub("dedupe").integer("window", 1, 1024),
         top_reasons=doc.sub("explain").integer("top_reasons", 1, 20),
@@ -204,7 +154,7 @@ def _deal_outcomes(table: _Fields) -> Mapping[str, DealOutcome]:
 
 
 def _page_rules(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> tuple[PageRule, ...]:
-    table.only("default", "rules")
+    table.only("default", "rules", "dwell_signal", "dwell_minimum_seconds")
     entries = table.table.get("rules", [])
     if not isinstance(entries, list):
         raise ModelError(f"{table.name('rules')}: expected an array of tables ([[page_views.rules]])")
@@ -222,6 +172,17 @@ def _page_rules(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> tup
     return tuple(sorted(rules, key=lambda rule: len(rule.prefix), reverse=True))
 
 
+def _dwell(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> DwellRule | None:
+    """Optional (a file of the previous version has neither field): both or none."""
+    if "dwell_signal" not in table.table and "dwell_minimum_seconds" not in table.table:
+        return None
+    kind = _known_signal(table, "dwell_signal", signals)
+    if signals[kind].component is not Component.INTEREST:
+        raise ModelError(f"{table.name('dwell_signal')}: dwell is engagement with content: "
+                         f"{kind.value!r} must feed interest, not {signals[kind].component.value}")
+    return DwellRule(kind, table.number("dwell_minimum_seconds", exclusive=True))
+
+
 def _rung(table: _Fields, name: str) -> Rung:
     fields = table.sub(name)
     fields.only("promote", "demote")
@@ -231,13 +192,6 @@ def _rung(table: _Fields, name: str) -> Rung:
             f"{fields.name('demote')}: must be below promote ({promote:g}) so leads do not flap, got {demote:g}"
         )
     return Rung(promote=promote, demote=demote)
-
-
-def _strings(table: _Fields, key: str, lower: bool = False, upper: bool = False) -> tuple[str, ...]:
-    values = table.table.get(key, [])
-    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):
-        raise ModelError(f"{table.name(key)}: expected a list of non-empty strings, got {values!r}")
-    return tuple(v.strip().lower() if lower else v.strip().upper() if upper else v.strip() for v in values)
 
 
 def _signal_list(table: _Fields, key: str, signals: Mapping[SignalKind, SignalRule]) -> frozenset[SignalKind]:
@@ -343,37 +297,4 @@ def _accounts(table: _Fields) -> AccountRules:
         hot_min_people=table.integer("hot_min_people", 1, 100),
         engaged_minimum=table.number("engaged_minimum"),
         max_members=table.integer("max_members", 1, 1000),
-    )
-
-
-def _criteria(table: _Fields) -> CriteriaRules:
-    table.only("framework", "frameworks", "answer_fields")
-    frameworks_table = table.sub("frameworks")
-    frameworks = {}
-    for name in frameworks_table.table:
-        entry = frameworks_table.sub(name)
-        entry.only("criteria", "need")
-        criteria = _strings(entry, "criteria", lower=True)
-        if not criteria:
-            raise ModelError(f"{entry.name('criteria')}: a framework needs at least one criterion")
-        need = entry.text("need").lower()
-        if need not in criteria:
-            raise ModelError(f"{entry.name('need')}: {need!r} is not one of its criteria: {', '.join(criteria)}")
-        frameworks[name] = Framework(name=name, criteria=criteria, need=need)
-    active = table.text("framework")
-    if active not in frameworks:
-        raise ModelError(f"{table.name('framework')}: {active!r} is not one of: {', '.join(frameworks)}")
-    known = {c for framework in frameworks.values() for c in framework.criteria}
-    answer_table = table.sub("answer_fields")
-    answer_fields = {}
-    for field_name, criterion in answer_table.table.items():
-        if not isinstance(criterion, str) or criterion.lower() not in known:
-            raise ModelError(
-                f"{answer_table.name(field_name)}: {criterion!r} is not a criterion of any framework"
-            )
-        answer_fields[field_name] = criterion.lower()
-    return CriteriaRules(
-        framework=frameworks[active],
-        frameworks=MappingProxyType(frameworks),
-        answer_fields=MappingProxyType(answer_fields),
     )

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from scoring.criteria import Status, answers_from
 from scoring.events import EventType, LeadEvent
 from scoring.kinds import IgnoreReason, SignalKind
-from scoring.model import ScoringModel, normalise_event_name
+from scoring.model import DwellRule, ScoringModel, normalise_event_name
 from scoring.profile import ACCOUNT_ALIASES, ProfileValue, facts_from
 from scoring.quick_init import quick_init
 
@@ -77,12 +77,28 @@ def _kind(event: LeadEvent, model: ScoringModel) -> SignalKind | Ignored | None:
         case EventType.IDENTIFY | EventType.GROUP | EventType.ALIAS:
             return None
         case EventType.PAGE | EventType.SCREEN:
+            if model.dwell is not None and DWELL_SECONDS in event.attributes:
+                return _dwell(event, model.dwell)  # reported on leave: its view was reported on load
             return page_kind(event.path, model)
         case EventType.TRACK:
             name = normalise_event_name(event.name or "")
             if name in model.outcome_events:
                 return Ignored(IgnoreReason.OUTCOME_ONLY)
-            return model.track_events.get(name, Ignored(IgnoreReason.UNMAPPED_EVENT))
+            kind = model.track_events.get(name, Ignored(IgnoreReason.UNMAPPED_EVENT))
+            if model.dwell is not None and kind == model.dwell.kind:
+                return _dwell(event, model.dwell)
+            return kind
+
+
+DWELL_SECONDS = "dwell_seconds"
+
+
+def _dwell(event: LeadEvent, rule: DwellRule) -> SignalKind | Ignored:
+    """A page read at least the model's minimum is engagement; a glance (or no duration) is not."""
+    seconds = event.attributes.get(DWELL_SECONDS)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= rule.minimum_seconds:
+        return Ignored(IgnoreReason.BRIEF_VISIT)
+    return rule.kind
 
 
 def _links_visitor(event: LeadEvent, profile: Mapping[str, ProfileValue]) -> str | None:
@@ -107,7 +123,8 @@ def interpret(event: LeadEvent, model: ScoringModel) -> Signal | Ignored:
         profile, answers = {}, {}  # an alias's traits describe the other id
     else:
         profile = facts_from(event.attributes)
-        answers = answers_from(event.attributes, model.criteria.answer_fields, model.criteria.known)
+        answers = answers_from(event.attributes, model.criteria.answer_fields, model.criteria.known,
+                               model.criteria.reading, event.occurred_at)
     links_visitor = _links_visitor(event, profile)
     if isinstance(kind, Ignored):
         # An unmapped track (a form) that still tells who the lead is, or answers a criterion, counts.

@@ -21,7 +21,7 @@ T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 DAY = 86_400.0
 HOUR = 3_600.0
 ICP = {"title": "VP Marketing", "industry": "software", "employees": 400, "country": "US"}
-BANT_MET = {"budget": "yes", "authority": "yes", "need": "yes", "timeline": "Q3"}
+BANT_MET = {"budget": "yes", "authority": "yes", "need": "yes", "timeline": "this quarter"}
 
 Record = tuple[float, dict[str, Any]]  # (when the broker received it, the Segment message)
 

@@ -1,7 +1,9 @@
 """POST /v1/form: a plain HTML form posts here and the browser is sent back (303) to the page.
 
 Fields become the track event's properties (an ``email`` field makes the visitor a known lead,
-named by it); fields starting with ``_`` steer: ``_event`` the event's name (default "Form
+named by it), except the person fields of ``FORM_PERSON_FIELDS``: a form's visitor typed those about
+themselves, so they travel as ``context.traits`` (the Segment spec's traits of the acting user),
+the one place besides identify and group that says who a lead is; fields starting with ``_`` steer: ``_event`` the event's name (default "Form
 Submitted"; map it in the model file), ``_redirect`` where to go after (a path, or a URL on the
 referring page's own site), ``_writeKey`` (or ``writeKey``) when write keys are required.
 Passwords and files are never read.
@@ -25,6 +27,12 @@ from streams.collector.write_keys import presented_key
 DEFAULT_EVENT = "Form Submitted"
 MAX_FIELDS = 50
 NEVER_READ = ("password", "passwd", "card", "cvv", "cvc", "iban", "ssn")
+# The person fields a form may set (docs/collector.md): the visitor's own name, email, job title
+# and company facts. Any other field (an answer, a plan, a product) stays a property of the event.
+FORM_PERSON_FIELDS = frozenset({
+    "email", "name", "company", "company_name", "title", "job_title", "jobtitle", "industry", "employees",
+    "company_size", "country", "country_code",
+})
 THANKS = "<!doctype html><title>Thank you</title><p>Thank you. You can close this page.</p>"
 
 
@@ -63,6 +71,9 @@ def form_event(fields: Any, referer: str | None, user_agent: str | None, visitor
             continue  # a file upload is a FileField, never read
         properties[name[:64]] = value[:MAX_PARAMETER]
     context: dict[str, Any] = {"library": {"name": "leadstream-form", "version": "1"}}
+    traits = {name: value for name, value in properties.items() if name.lower() in FORM_PERSON_FIELDS}
+    if traits:
+        context["traits"] = traits
     if user_agent:
         context["userAgent"] = user_agent[:MAX_PARAMETER]
     if referer:

@@ -24,7 +24,7 @@
     document.cookie = COOKIE + "=" + id + "; path=/; max-age=31536000; samesite=lax" + (location.protocol === "https:" ? "; secure" : "");
     return id;
   }
-  function send(type, message) {
+  function send(type, message, traits) {
     if (refused()) return;
     message.anonymousId = visitor();
     message.messageId = newId();
@@ -34,6 +34,7 @@
       page: {url: location.href, path: location.pathname, referrer: document.referrer, title: document.title},
       library: {name: "leadstream-snippet", version: "1"}
     };
+    if (traits) message.context.traits = traits;
     if (writeKey) message.writeKey = writeKey;
     var body = JSON.stringify(message), url = base + "/v1/" + type;
     /* text/plain keeps it a simple request: no CORS preflight, and it survives the page unloading. */
@@ -42,6 +43,17 @@
     }
   }
   var SKIP = /password|passwd|card|cvv|cvc|iban|ssn/i;
+  /* The person fields a form may set (forms.FORM_PERSON_FIELDS): sent as the visitor's traits, since an
+   * event's own properties never say who the person is. */
+  var PERSON = ["email", "name", "company", "company_name", "title", "job_title", "jobtitle", "industry",
+                "employees", "company_size", "country", "country_code"];
+  function person(properties) {
+    var traits = null;
+    for (var name in properties) {
+      if (PERSON.indexOf(name.toLowerCase()) >= 0) (traits = traits || {})[name] = properties[name];
+    }
+    return traits;
+  }
   function fields(form) {
     var properties = {};
     for (var i = 0; i < form.elements.length; i++) {
@@ -63,7 +75,9 @@
   document.addEventListener("submit", function (submitted) {
     var form = submitted.target;
     if (!form || !form.elements || form.hasAttribute("data-leadstream-ignore")) return;
-    window.leadstream.track(form.getAttribute("data-leadstream-event") || "Form Submitted", fields(form));
+    var properties = fields(form);
+    send("track", {event: form.getAttribute("data-leadstream-event") || "Form Submitted", properties: properties},
+         person(properties));
   }, true);
   window.leadstream.page();
 })();

@@ -11,7 +11,7 @@ KIND_AT = (None, *map(SignalKind, (
     "whitepaper_download", "price_list_download", "contact_form", "demo_request", "newsletter_signup",
     "webinar_registered", "webinar_attended", "email_open", "email_click", "email_reply", "survey_answer",
     "trial_signup", "feature_used", "positive_review", "referral", "email_unsubscribe", "email_bounce",
-    "email_hard_bounce",
+    "email_hard_bounce", "dwell",
 )))
 STAGE_AT = tuple(map(Stage, ("new", "iql", "recycled", "mql", "pql", "sql", "disqualified")))
 TEMPERATURE_AT = tuple(map(Temperature, ("cold", "warm", "hot")))

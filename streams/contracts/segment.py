@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from scoring import EventType, LeadEvent
-from scoring.profile import Scalar, facts_from
+from scoring.profile import ALIASES, Scalar, facts_from
 
 # A sender's clock may run ahead; event times later than this past the broker's receipt are clamped.
 MAX_CLOCK_SKEW_S = 300.0
@@ -82,9 +82,7 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
     traits = _object(message, "traits")
     context = _object(message, "context")
     page_like = event_type in (EventType.PAGE, EventType.SCREEN)
-    about_the_person = {key: value for key, value in properties.items() if key not in PAGE_PROPERTIES} \
-        if page_like else properties
-    attributes = _attributes(about_the_person, _object(context, "traits"), traits)
+    attributes = _attributes(_about_the_action(event_type, properties), _object(context, "traits"), traits)
     lead_id, anonymous, visitor_id = _identity(message, event_type, attributes)
     occurred_at = min(_event_time(message, received_at), received_at + MAX_CLOCK_SKEW_S)
     return LeadEvent(
@@ -221,6 +219,25 @@ def _page_path(properties: dict[str, Any], context: dict[str, Any]) -> str:
 # The Segment page spec's own properties describe the page, not the person: a page's "title" is
 # not a job title, nor its "name" a person's.
 PAGE_PROPERTIES = frozenset({"title", "name", "url", "path", "referrer", "search", "keywords", "category"})
+# Property names a profile fact could be read from (scoring.profile.ALIASES, nested ones by their
+# object: "company" covers "company.name"). On a page or track they name the content or the action
+# (a case study's title, its customer's company and industry), so they are dropped there; who the
+# person is comes from identify traits, context.traits and group calls.
+PERSON_PROPERTIES = frozenset(name.split(".")[0] for names in ALIASES.values() for name in names)
+# The one person field a track's properties may carry: the email of whoever acted (a form's sender),
+# which names the lead. The collector's form sends its other person fields as context.traits.
+TRACK_PERSON_PROPERTIES = frozenset({"email"})
+
+
+def _about_the_action(event_type: EventType, properties: dict[str, Any]) -> dict[str, Any]:
+    """An event's own properties without what would be misread as the person's facts."""
+    if event_type in (EventType.PAGE, EventType.SCREEN):
+        dropped = PAGE_PROPERTIES | PERSON_PROPERTIES
+    elif event_type is EventType.TRACK:
+        dropped = PERSON_PROPERTIES - TRACK_PERSON_PROPERTIES
+    else:
+        return properties  # identify, group, alias: their fields describe who they name
+    return {key: value for key, value in properties.items() if key not in dropped}
 
 
 def _attributes(*sources: dict[str, Any]) -> dict[str, Scalar]:

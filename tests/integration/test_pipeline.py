@@ -156,3 +156,23 @@ async def test_ignored_events_are_counted_by_reason_and_the_accounting_adds_up(p
     assert after["received"] == pipeline.sent
     assert after["received"] == (after["scored"] + after["ignored"] + after["deduplicated"]
                                  + after["dead_lettered"] + after["held"])
+
+
+async def test_a_tracks_content_properties_leave_the_persons_profile_and_fit_unchanged(pipeline: RunningPipeline):
+    lead = "content-1"
+    case_study = {**track(lead, "cs-2", "Case Study Downloaded", minutes=1),
+                  "properties": {"title": "How Acme doubled SQLs", "company": "Acme", "industry": "Retail",
+                                 "employees": 3, "country": "KP"}}
+    await pipeline.send_all([identify(lead, "cs-1", "dana@initech.io", minutes=0), case_study,
+                             page(lead, "cs-3", "/blog/intent", minutes=2)])
+    await pipeline.settled_accounting()
+
+    status, document = await pipeline.lead(lead)
+
+    assert status == 200
+    assert document["profile"]["title"] == "VP Marketing"
+    assert "company" not in document["profile"]
+    assert (document["profile"]["industry"], document["profile"]["country"]) == ("software", "US")
+    assert document["score"]["fit"] == 100
+    assert not document["disqualified_by"]  # neither the case study's 3 employees nor its country
+    assert {c["signal"] for c in document["contributions"]} == {"case_study_download", "blog_view"}

@@ -93,7 +93,8 @@ def signal(
         profile=MappingProxyType(facts_from(profile or {})),
         # An empty answer says nothing, exactly as answers_from() leaves it out.
         answers=MappingProxyType({criterion: status for criterion, value in (answers or {}).items()
-                                  if (status := status_of(value)) is not None}),
+                                  if (status := status_of(value, _DEFAULT_MODEL.criteria.reading, criterion, at))
+                                  is not None}),
     )
 
 

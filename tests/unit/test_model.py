@@ -45,7 +45,7 @@ def test_the_shipped_default_model_has_caps_ladders_fit_disqualifiers_and_bant()
     assert model.disqualify.signals == {SignalKind.EMAIL_HARD_BOUNCE}
     assert model.criteria.framework.name == "bant"
     assert model.criteria.framework.criteria == BANT
-    assert sorted(model.criteria.frameworks) == ["bant", "champ", "gpctba_ci", "meddic"]
+    assert sorted(model.criteria.frameworks) == ["bant", "champ", "gpctba_ci", "meddic", "meddpicc"]
     assert model.criteria.answer_fields["purchase_timeline"] == "timeline"
 
 
@@ -254,7 +254,7 @@ def test_an_unknown_framework_name_lists_the_allowed_ones():
 
     assert "criteria.framework" in message
     assert "'spin'" in message
-    assert "bant, champ, meddic, gpctba_ci" in message
+    assert "bant, champ, meddpicc, meddic, gpctba_ci" in message
 
 
 def test_a_need_that_is_not_one_of_the_frameworks_criteria_is_rejected_naming_it():

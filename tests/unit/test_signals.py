@@ -149,7 +149,7 @@ def test_a_preferred_alias_wins_over_a_less_preferred_one():
 
 def test_a_scored_event_carries_the_profile_and_answers_it_states():
     result = track("Demo Requested", attributes={"email": "ada@acme.com", "criteria.budget": "yes",
-                                                 "purchase_timeline": "Q3", "plan": "team"})
+                                                 "purchase_timeline": "this quarter", "plan": "team"})
 
     assert result.kind is SignalKind.DEMO_REQUEST
     assert dict(result.profile) == {"email": "ada@acme.com"}
