@@ -32,7 +32,7 @@ from scoring.model_loading import parse_model
 from scoring.model_text import number_text, with_numbers, with_version
 from scoring.outcomes import OutcomeJoin, StageVerdict, first_closings, stage_verdict
 from scoring.replay import UNBOUNDED, HistoryRecord, replay
-from scoring.stages import Rung, Stage
+from scoring.stages import Rung
 from scoring.visitors import HoldLimits
 
 
