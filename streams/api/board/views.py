@@ -259,16 +259,18 @@ class BoardEventsView(View):
                 funnel, hot = await asyncio.gather(funnel_html(), hottest())
                 await _write(response, server_sent_event("funnel", funnel))
                 await _write(response, server_sent_event("hot", pages.hot_rows(hot or [])))
-            await self._stream(response, subscription)
+            await self._stream(request, response, subscription)
         except (ConnectionResetError, asyncio.CancelledError, Closed):
             pass  # the browser left or fell behind, or the worker is stopping
         finally:
             hub.leave(subscription)
         return response
 
-    async def _stream(self, response: StreamResponse, subscription: Any) -> None:
+    async def _stream(self, request: Request, response: StreamResponse, subscription: Any) -> None:
         quiet = 0.0
         while not self.app.should_stop:
+            if request.transport is None or request.transport.is_closing():
+                return  # the browser left: free its slot now, not at the next keep-alive
             message = await subscription.next(timeout=1.0)
             if message is None:
                 quiet += 1.0
