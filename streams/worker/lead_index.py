@@ -32,6 +32,7 @@ _ENTRY = struct.Struct("<7d")  # as_of; interest capped, uncapped; intent ...; n
 _SLOT = {Component.INTEREST: 1, Component.INTENT: 3, Component.NEGATIVE: 5}
 # The decoded total is rounded to 4 places (streams/api/lead_view.py): the bounds allow for it.
 TOLERANCE = 1e-3
+EXACT = 1e-9  # bounds this close (relative) pin the total: the lead need not be decoded to be ranked
 
 
 def standing(state: LeadState, model: ScoringModel) -> bytes:
@@ -117,7 +118,7 @@ class LeadIndex:
         """The ``limit`` hottest leads of ``partitions``: hot, warm, cold, then by total at ``now``.
 
         ``decode(key)`` reads a lead (its total now, and what to return for it), None if it is
-        gone; it is called only for the leads the bounds cannot rule out.
+        gone; it is called only for the leads returned and those whose place the bounds leave open.
         """
         chosen: list[Payload] = []
         for band_temperature in TEMPERATURES:
@@ -128,14 +129,38 @@ class LeadIndex:
                 continue
             band = self._band(partitions, stage, band_temperature)
             if len(band) > need:
-                ranges = [(bounds(entry, now, lives), key) for key, entry in band]
-                floor = heapq.nlargest(need, (low for (low, _), _ in ranges))[-1] - TOLERANCE
-                candidates = [key for (_, high), key in ranges if high >= floor]
+                chosen.extend(_best(band, need, now, lives, decode))
             else:
-                candidates = [key for key, _ in band]
-            read = [(total, index, payload) for index, key in enumerate(candidates)
-                    if (decoded := decode(key)) is not None for total, payload in (decoded,)]
-            read.sort(key=lambda item: (-item[0], item[1]))
-            chosen.extend(payload for _, _, payload in read[:need])
+                found = [(index, decode(key)) for index, (key, _) in enumerate(band)]
+                chosen.extend(payload for _, _, payload in _sorted(
+                    (read[0], index, read[1]) for index, read in found if read is not None))
         return chosen
 
+
+
+def _best(band: list[tuple[bytes, bytes]], need: int, now: float, lives: tuple[float, float, float],
+          decode: Callable[[bytes], tuple[float, Payload] | None]) -> list[Payload]:
+    """The ``need`` best of ``band``, decoding only those the bounds cannot place, and those returned.
+
+    A lead whose bounds meet (no capped kind still saturated, say, or no score at all: ties by the
+    thousand) has a known total; only the rest are decoded to be ranked.
+    """
+    ranges = [(bounds(entry, now, lives), key) for key, entry in band]
+    floor = heapq.nlargest(need, (low for (low, _), _ in ranges))[-1] - TOLERANCE
+    ranked: list[tuple[float, int, bytes, tuple[float, Payload] | None]] = []
+    for index, ((low, high), key) in enumerate(ranges):
+        if high < floor:
+            continue
+        if high - low <= EXACT * (1.0 + abs(high)):
+            ranked.append((low, index, key, None))
+        elif (decoded := decode(key)) is not None:
+            ranked.append((decoded[0], index, key, decoded))
+    ranked.sort(key=lambda item: (-item[0], item[1]))
+    taken = [(index, decoded if decoded is not None else decode(key)) for _, index, key, decoded in ranked[:need]]
+    return [payload for _, _, payload in _sorted((read[0], index, read[1]) for index, read in taken
+                                                 if read is not None)]
+
+
+def _sorted(read: Iterable[tuple[float, int, Payload]]) -> list[tuple[float, int, Payload]]:
+    """Highest total first; among equals, the order found."""
+    return sorted(read, key=lambda item: (-item[0], item[1]))

@@ -201,3 +201,13 @@ def test_an_entry_is_small(capsys):
         print(f"\nlead index: {per_lead:.0f} bytes per lead")
     assert len(index) == count
     assert per_lead < 200
+
+
+def test_leads_tied_on_a_known_score_are_not_decoded_to_be_ranked():
+    """Identified leads with nothing scored yet all stand at 0: a list of 5 reads 5 of them, not all 200."""
+    topology = Topology()
+    run(lambda: topology.send(*(identify(f"quiet-{n}", f"quiet-{n}-1", f"q{n}@acme.io") for n in range(200))))
+    decoded: list[bytes] = []
+    listed = ranked(topology, None, None, 5, NOW.timestamp(), decoded)
+    assert len(listed) == 5 and len(decoded) == 5
+    assert [hotness(d) for d in listed] == scan(topology, None, None, 5, NOW.timestamp())
