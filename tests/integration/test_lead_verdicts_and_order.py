@@ -56,7 +56,9 @@ HOT_STEPS = (("track", "Case Study Downloaded"), ("page", "/product"), ("track",
 
 async def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as session:
-        async with session.request(method, url, data=orjson.dumps(body) if body is not None else None) as response:
+        headers = {"Content-Type": "application/json"} if body is not None else {}  # the API takes changes as JSON only
+        async with session.request(method, url, data=orjson.dumps(body) if body is not None else None,
+                                   headers=headers) as response:
             return response.status, await response.json(content_type=None)
 
 
