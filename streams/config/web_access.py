@@ -41,6 +41,7 @@ class WebAccess:
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides loopback's and the advertised one
     behind_tls: bool = False  # TLS terminates in front: the board's cookie is Secure
     login_attempts_per_minute: float = 5.0
+    board_max_streams: int = 100  # open board event streams per worker; more are answered 503
 
     @property
     def reads_open(self) -> bool:
@@ -88,6 +89,7 @@ def web_access_from(env: Mapping[str, str]) -> WebAccess:
         allowed_hosts=_hosts(env, "LEADSTREAM_WEB_ALLOWED_HOSTS"),
         behind_tls=flag_from(env, "LEADSTREAM_WEB_BEHIND_TLS", False),
         login_attempts_per_minute=number_from(env, "LEADSTREAM_LOGIN_ATTEMPTS_PER_MINUTE", 5.0, 1.0),
+        board_max_streams=number_from(env, "LEADSTREAM_BOARD_MAX_STREAMS", 100, 1, integer=True),
     )
 
 

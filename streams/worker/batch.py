@@ -2,8 +2,8 @@
 
 The agents decide a whole batch without awaiting (``streams.worker.pipeline``), against the states
 held here; ``flush`` then writes every touched lead's state and history once (one changelog
-record per lead per batch instead of one per event), keeps the census and the demotion index
-in step, tells each touched lead's account where it stands once, and only then sends the
+record per lead per batch instead of one per event), keeps the census, the demotion index and
+the lead index in step, tells each touched lead's account where it stands once, and only then sends the
 forwards, dead letters and qualification changes, in the order they were decided.
 
 Nothing awaits between reading a state and writing it back, so another agent sharing the
@@ -35,6 +35,7 @@ from streams.worker import metrics
 from streams.worker.census import Bucket
 from streams.worker.context import WorkerContext
 from streams.worker.history_draft import HistoryDraft
+from streams.worker.lead_index import standing
 from streams.worker.table_writes import TableWrites
 
 _UNREAD = object()
@@ -188,13 +189,16 @@ class Batch:
                 await outbox.send(*item)  # type: ignore[arg-type]
 
     def _write(self) -> None:
-        """Each touched lead's entries once, with the census, the demotion index and its account."""
-        census, due_index, leads = self.context.census, self.context.due_index, self._leads
+        """Each touched lead's entries once, with the census, the demotion and lead indexes and its account."""
+        census, due_index, lead_index, leads = (self.context.census, self.context.due_index,
+                                                self.context.lead_index, self._leads)
         for key in self._forgotten:
             before = self._read.get(key)
             if before is not None:
                 self.tables.delete(leads, key)
-                census.removed(partition_for(key, self.partitions), bucket(before))
+                partition = partition_for(key, self.partitions)
+                census.removed(partition, bucket(before))
+                lead_index.remove(partition, key, bucket(before))
             due_index.schedule(key.decode(), None)
         for key in self._dirty:
             after = self._states[key]
@@ -210,7 +214,10 @@ class Batch:
             record = lead_records.encode_lead(after, history_bytes, links_bytes)
             self.tables.set(leads, key, record)
             before = self._read.get(key)
-            census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
+            partition, before_bucket, after_bucket = (partition_for(key, self.partitions),
+                                                      before and bucket(before), bucket(after))
+            census.moved(partition, before_bucket, after_bucket)
+            lead_index.put(partition, key, before_bucket, after_bucket, standing(after, self.model))
             due_index.schedule(after.lead_id, next_demotion(after, self.model))
         for key, cause in self._reports.items():
             if (state := self._states[key]) is not None:

@@ -19,6 +19,7 @@ from streams.contracts.topics import (
     ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION, DEAD_LETTERS, FEEDBACK, QUALIFICATION, SIGNALS,
 )
 from streams.worker.census import HeldCount, LeadCensus
+from streams.worker.lead_index import LeadIndex
 
 
 class Outbox(Protocol):
@@ -115,6 +116,8 @@ class WorkerContext:
     clock: Clock
     wall_clock: Callable[[], float] = time.time
     crash_point: CrashPoint | None = None  # fault tests only (streams/worker/faults.py)
+    # The owned partitions' leads by stage and temperature, ranked without decoding (the list, the board).
+    lead_index: LeadIndex = field(default_factory=LeadIndex)
     # Visitors whose expiry was asked for lately: a cache against repeated requests, not state.
     expiry_requested: dict[bytes, float] = field(default_factory=dict)
 

@@ -99,6 +99,18 @@ OUTPUTS_DEAD_LETTERED = Counter(
     "Records the worker wrote that Kafka refused as too large, sent to the dead-letter topic instead",
     ["topic"],
 )
+# GET /leads and the board rank leads from the lead index (streams/worker/lead_index.py); a lead is
+# decoded only when its bounds cannot rule it out, so this grows by about the limit per list, not the leads held.
+LIST_LEADS_DECODED = Counter(
+    "leadstream_list_leads_decoded_total", "Leads decoded to answer GET /leads, the board's hot list included"
+)
+BOARD_STREAMS = Gauge("leadstream_board_streams", "Open board event streams (server-sent events) on this worker")
+BOARD_STREAMS_REFUSED = Counter(
+    "leadstream_board_streams_refused_total", "Board event streams refused with 503: LEADSTREAM_BOARD_MAX_STREAMS open"
+)
+BOARD_STREAMS_DROPPED = Counter(
+    "leadstream_board_streams_dropped_total", "Board event streams dropped for falling behind"
+)
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
 MODEL_RECLASSIFIED = Counter(
     "leadstream_model_reclassified_leads_total", "Held leads re-classified under a newly applied model"

@@ -25,6 +25,7 @@ from streams.worker import metrics, outcome_join
 from streams.worker.batch import Batch, bucket, stored_state
 from streams.worker.context import WorkerContext
 from streams.worker.lead_commands import run_command
+from streams.worker.lead_index import standing
 from streams.worker.routing import route, stitch
 from streams.worker.table_writes import TableWrites
 
@@ -32,15 +33,17 @@ log = logging.getLogger(__name__)
 
 
 def recount_leads(context: WorkerContext, active: set[int]) -> None:
-    """After a rebalance's recovery: the census and the demotion index, for the partitions now owned."""
+    """After a rebalance's recovery: the census, the demotion index and the lead index, for the partitions now owned."""
     partitions, model = context.partitions, context.model()
-    buckets, due = [], []
+    buckets, due, entries = [], [], []
     for key, value in list(context.leads.data.items()):
         state = stored_state(key, value)
         if state is not None and (partition := partition_for(state.lead_id.encode(), partitions)) in active:
             buckets.append((partition, bucket(state)))
             due.append((state.lead_id, next_demotion(state, model)))
+            entries.append((partition, key, bucket(state), standing(state, model)))
     context.census.rebuild(buckets, active)
+    context.lead_index.rebuild(entries, active)
     # Demotions that fell due while no worker owned these leads fire now, with their own crossing times.
     context.due_index.rebuild(due)
 

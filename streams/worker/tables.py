@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from scoring import LeadState
 from streams.worker.app import app
 from streams.worker.batch import stored_state
@@ -39,9 +37,3 @@ def held_state(key: bytes) -> LeadState | None:
     """The lead's state as its table holds it now, or None."""
     return stored_state(key, leads_table.get(key))
 
-
-def held_states() -> Iterator[LeadState]:
-    """Every lead held, decoded one at a time (all at once would hold several KB per lead)."""
-    for key, value in list(leads_table.items()):
-        if (state := stored_state(key, value)) is not None:
-            yield state

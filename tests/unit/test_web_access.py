@@ -34,6 +34,14 @@ def test_the_admin_token_must_differ_from_the_read_token():
         web_access_from({"LEADSTREAM_API_TOKEN": READ, "LEADSTREAM_ADMIN_TOKEN": READ})
 
 
+@pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+def test_the_cap_on_board_event_streams_is_a_whole_number_of_at_least_one(value):
+    with pytest.raises(ConfigError, match="^LEADSTREAM_BOARD_MAX_STREAMS: expected"):
+        web_access_from({"LEADSTREAM_BOARD_MAX_STREAMS": value})
+    assert web_access_from({}).board_max_streams == 100
+    assert web_access_from({"LEADSTREAM_BOARD_MAX_STREAMS": "7"}).board_max_streams == 7
+
+
 def test_tokens_stay_out_of_the_settings_repr():
     config = settings_from({"LEADSTREAM_API_TOKEN": READ, "LEADSTREAM_ADMIN_TOKEN": ADMIN})
     assert config.api_token == READ and config.web.admin_token == ADMIN
