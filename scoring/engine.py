@@ -63,7 +63,9 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
     recorded = _record(state, signal, model, cause == "event")
     assert recorded.as_of is not None
     assessment = assess(recorded, model, recorded.as_of)
-    classified = _classified(recorded, assessment, model, recorded.as_of)
+    # The inactivity bound runs from the activity before this event: an event after the bound passed
+    # (no timer ran between) finds the SQL already ended, as the timer would have left it.
+    classified = _classified(recorded, assessment, model, recorded.as_of, state.active_at)
     stage, temperature = classified.stage, classified.temperature
     if cause == "decay":
         cause = _timer_cause(state, recorded, classified, model)
@@ -73,7 +75,7 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
         profile=recorded.profile, answers=recorded.answers, levels=classified.levels, stage=stage,
         temperature=temperature, rejected_at=recorded.rejected_at, accepted_at=recorded.accepted_at,
         sql_ended_at=classified.sql_ended_at, active_at=recorded.active_at, renewed=recorded.renewed,
-        flagged_address=recorded.flagged_address, needs_enrichment=classified.needs_enrichment,
+        flagged_at=recorded.flagged_at, needs_enrichment=classified.needs_enrichment,
         sequence=state.sequence + (change is not None),
         recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
         recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:]
@@ -135,13 +137,13 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bo
             last_at=max(held.last_at, signal.occurred_at) if held else signal.occurred_at,
         )
     profile = merge_facts(state.profile, signal.profile, signal.occurred_at)
-    renewed, flagged = state.renewed, state.flagged_address
+    renewed, flagged = state.renewed, state.flagged_at
     if signal.kind is not None:
         if state.rejected_at is not None and signal.occurred_at > state.rejected_at:
             renewed = MappingProxyType({**renewed, signal.kind: renewed.get(signal.kind, 0) + 1})
-        email = profile.get("email")
-        if signal.kind in model.disqualify.signals and email is not None and email.stated_at <= signal.occurred_at:
-            flagged = str(email.value)  # a bounce is the address's, not the person's: a new address clears it
+        if signal.kind in model.disqualify.signals:
+            # A bounce is the address's, not the person's: an address stated after it clears it.
+            flagged = signal.occurred_at if flagged is None else max(flagged, signal.occurred_at)
     active_at = state.active_at
     if own_event:
         active_at = signal.occurred_at if active_at is None else max(active_at, signal.occurred_at)
@@ -155,7 +157,7 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bo
         answers=merge_answers(state.answers, signal.answers, signal.occurred_at),
         levels=state.levels, stage=state.stage, temperature=state.temperature, rejected_at=state.rejected_at,
         accepted_at=state.accepted_at, sql_ended_at=state.sql_ended_at, active_at=active_at, renewed=renewed,
-        flagged_address=flagged, needs_enrichment=state.needs_enrichment,
+        flagged_at=flagged, needs_enrichment=state.needs_enrichment,
         sequence=state.sequence, recent_event_ids=state.recent_event_ids, recent_changes=state.recent_changes,
         reached=state.reached, hottest=state.hottest, model_version=state.model_version,
     )
@@ -169,17 +171,21 @@ def reclassify(state: LeadState, assessment: Assessment, model: ScoringModel) ->
                    sql_ended_at=classified.sql_ended_at, needs_enrichment=classified.needs_enrichment)
 
 
-def sales_qualified_until(state: LeadState, assessment: Assessment, model: ScoringModel) -> float | None:
-    """When the sales qualification the lead holds runs out by inactivity; None if it holds none."""
+def sales_qualified_until(state: LeadState, assessment: Assessment, model: ScoringModel,
+                          active_at: float | None = None) -> float | None:
+    """When the sales qualification the lead holds runs out by inactivity (counted from ``active_at``,
+    else its own); None if it holds none."""
     confirmed = criteria_confirmed_at(state.answers, model.criteria.framework) if assessment.gates.sql else None
     since = qualified_since(state.accepted_at, confirmed, state.sql_ended_at)
-    return None if since is None else sql_expires_at(since, state.active_at, model.sales)
+    active = state.active_at if active_at is None else active_at
+    return None if since is None else sql_expires_at(since, active, model.sales)
 
 
-def _classified(state: LeadState, assessment: Assessment, model: ScoringModel, at: float) -> Classified:
+def _classified(state: LeadState, assessment: Assessment, model: ScoringModel, at: float,
+                active_before: float | None = None) -> Classified:
     levels = next_levels(state.levels, assessment.scores, model.qualification.ladders)
     held = held_back(state.rejected_at, state.renewed, model.signals, model.sales, at)
-    until = sales_qualified_until(state, assessment, model)
+    until = sales_qualified_until(state, assessment, model, active_before)
     ended_at = state.sql_ended_at
     if until is not None and at >= until:
         ended_at = until  # quiet past the inactivity bound: only sales, or new answers, qualify it again

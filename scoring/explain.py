@@ -77,7 +77,7 @@ def assess(state: LeadState, model: ScoringModel, at: float) -> Assessment:
     global _last_assessed
     tallies, profile, answers, as_of, then, of_model, flagged, assessment = _last_assessed
     if (tallies is state.tallies and profile is state.profile and answers is state.answers
-            and as_of == state.as_of and then == at and of_model is model and flagged == state.flagged_address):
+            and as_of == state.as_of and then == at and of_model is model and flagged == state.flagged_at):
         return assessment
     fit = assess_fit(state.profile, model.fit)
     assessment = Assessment(
@@ -85,10 +85,10 @@ def assess(state: LeadState, model: ScoringModel, at: float) -> Assessment:
         fit=fit,
         criteria=criteria_status(state.answers, model.criteria.framework),
         need=model.criteria.framework.need,
-        disqualified_by=disqualifications(state.profile, state.seen, model.disqualify, state.flagged_address),
+        disqualified_by=disqualifications(state.profile, state.seen, model.disqualify, state.flagged_at),
         gates=fit_gates(fit, model.fit),
     )
-    _last_assessed = (state.tallies, state.profile, state.answers, state.as_of, at, model, state.flagged_address,
+    _last_assessed = (state.tallies, state.profile, state.answers, state.as_of, at, model, state.flagged_at,
                       assessment)
     return assessment
 

@@ -166,14 +166,14 @@ def _is_student(domain: str, student_domains: tuple[str, ...]) -> bool:
 
 def disqualifications(
     profile: Mapping[str, Fact], seen: Mapping[SignalKind, int], rules: DisqualifyRules,
-    flagged_address: str | None = None,
+    flagged_at: float | None = None,
 ) -> tuple[str, ...]:
     """Every reason the lead is out of market right now; empty when it is not.
 
     ``seen`` counts occurrences per signal kind (never decayed: a hard bounce stays a bounce), but
-    a disqualifying signal holds against the address it was seen with (``flagged_address``; None:
-    a lead recorded before addresses were noted, held against whatever address it has): a new
-    address clears it.
+    a disqualifying signal holds against the address stated before it: an address identified
+    after the latest one (``flagged_at``, by event time; None for a lead recorded before it was
+    kept) clears it.
     """
     domain, country, employees = email_domain(profile), _value(profile, "country"), _value(profile, "employees")
     key = (domain, country, employees, type(employees))  # the type too: True == 1, but is no head count
@@ -183,7 +183,8 @@ def disqualifications(
             rules.memo.clear()
         profile_reasons = rules.memo[key] = _profile_disqualifications(domain, country, employees, rules)
     reasons = list(profile_reasons)
-    if not rules.signals.isdisjoint(seen) and (flagged_address is None or flagged_address == _value(profile, "email")):
+    email = profile.get("email")
+    if not rules.signals.isdisjoint(seen) and (flagged_at is None or email is None or email.stated_at <= flagged_at):
         reasons.extend(f"signal {kind.value}" for kind in sorted(rules.signals & seen.keys(), key=lambda k: k.value))
     careers = seen.get(_CAREERS_VIEW, 0)
     if (rules.careers_only_after and careers >= rules.careers_only_after

@@ -45,7 +45,7 @@ class LeadState:
     active_at: float | None = None  # its latest own event: the SQL inactivity bound runs from it
     # Signals shown since the rejection, by kind: the intent among them lifts the hold.
     renewed: Mapping[SignalKind, int] = field(default_factory=lambda: _EMPTY)
-    flagged_address: str | None = None  # the address a disqualifying signal (hard bounce) was seen with
+    flagged_at: float | None = None  # the latest disqualifying signal (a hard bounce): a later address clears it
     needs_enrichment: bool = False  # a gate its behaviour reaches is decided by fit attributes nobody stated
     sequence: int = 0  # qualification changes emitted so far: orders them per lead
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first

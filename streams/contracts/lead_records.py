@@ -133,7 +133,7 @@ def encode_state(state: LeadState) -> bytes:
         TEMPERATURE_CODE[state.hottest],
         state.accepted_at, state.sql_ended_at, state.active_at,
         [part for kind, count in state.renewed.items() for part in (kind_code[kind], count)],
-        state.flagged_address, state.needs_enrichment,
+        state.flagged_at, state.needs_enrichment,
     ])
     changes = state.recent_changes
     if isinstance(changes, StoredChanges) and changes.written_in == STATE_FORMAT:
@@ -166,7 +166,7 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
     (written_in, model_version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at,
      sequence, recent_ids, reached, hottest) = data[:15]
     # A lead stored before format 4 held no acceptance (it is re-derived from its events from now on).
-    accepted_at, sql_ended_at, active_at, renewed, flagged_address, needs_enrichment = (
+    accepted_at, sql_ended_at, active_at, renewed, flagged_at, needs_enrichment = (
         data[15:21] if written_in == STATE_FORMAT else (None, None, as_of, [], None, False))
     kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
     return LeadState(
@@ -190,7 +190,7 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
         model_version=model_version,
         accepted_at=accepted_at, sql_ended_at=sql_ended_at, active_at=active_at,
         renewed=MappingProxyType({kind_at[renewed[n]]: renewed[n + 1] for n in range(0, len(renewed), 2)}),
-        flagged_address=flagged_address, needs_enrichment=needs_enrichment,
+        flagged_at=flagged_at, needs_enrichment=needs_enrichment,
     )
 
 
@@ -296,4 +296,5 @@ def _decode_keyed_state(lead_id: str, data: dict[str, Any]) -> LeadState:
         reached=frozenset(Stage(s) for s in data.get("reached", (data["stage"],))),
         hottest=Temperature(data.get("hottest", data["temperature"])),
         model_version=data.get("model_version"),
+        active_at=data["as_of"],
     )

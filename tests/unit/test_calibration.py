@@ -41,7 +41,7 @@ def test_calibration_raises_the_weight_of_what_predicts_wins_and_lowers_what_doe
 def test_the_candidate_file_is_the_current_one_with_only_the_fitted_numbers_changed(calibrated):
     candidate = calibrated.candidate
 
-    assert candidate.version.startswith("default-2-calibrated-")
+    assert candidate.version.startswith("default-3-calibrated-")
     assert candidate.half_life_seconds == calibrated.current.half_life_seconds
     assert candidate.rule(SignalKind.WEBINAR_ATTENDED).points == calibrated.points[SignalKind.WEBINAR_ATTENDED][1]
     assert candidate.rule(SignalKind.EMAIL_OPEN) == calibrated.current.rule(SignalKind.EMAIL_OPEN)  # never seen

@@ -156,9 +156,8 @@ def test_a_new_address_after_a_hard_bounce_requalifies_the_lead():
         track("Email Hard Bounced", T0 + days(1), lead),
     ]
     assert replay(history, MODEL, until=T0 + days(2)).states[lead].stage is Stage.DISQUALIFIED
-    # The same address again is still the bounced one.
-    same = replay([*history, identify(T0 + days(3), lead, "old@acme.com")], MODEL, until=T0 + days(4))
-    assert same.states[lead].stage is Stage.DISQUALIFIED
+    # Whatever order the two arrive in.
+    assert replay(history[::-1], MODEL, until=T0 + days(2)).states[lead].stage is Stage.DISQUALIFIED
     history += [identify(T0 + days(5), lead, "new@acme.com"), bant_confirmed(T0 + days(5) + HOUR, lead)]
     assert replay(history, MODEL, until=T0 + days(6)).states[lead].stage is Stage.SQL
 
