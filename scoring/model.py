@@ -16,6 +16,7 @@ from scoring.criteria import Framework
 from scoring.fit import DisqualifyRules, FitRules
 from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.qualification import QualificationRules
+from scoring.sales import DEFAULT_SALES, SalesRules
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -77,6 +78,7 @@ class ScoringModel:
     accounts: AccountRules
     dedupe_window: int
     top_reasons: int
+    sales: SalesRules = DEFAULT_SALES
 
     def rule(self, kind: SignalKind) -> SignalRule:
         return self.signals[kind]

@@ -27,7 +27,7 @@ from types import MappingProxyType
 from scoring.crossing import next_demotion
 from scoring.engine import apply, remember_event
 from scoring.events import LeadEvent
-from scoring.feedback import Verdict, apply_feedback
+from scoring.feedback import Verdict, apply_feedback, apply_outcome
 from scoring.kinds import IgnoreReason
 from scoring.model import ScoringModel
 from scoring.changes import QualificationChange
@@ -171,8 +171,15 @@ class _Run:
             return  # a redelivered outcome counts once
         self.outcome_ids.add((event.lead_id, event.event_id))
         self.cool(event.lead_id, event.occurred_at)
-        self.outcomes.append(join_outcome(self.states.get(event.lead_id), event.lead_id, event.event_id, outcome,
+        state = self.states.get(event.lead_id)
+        self.outcomes.append(join_outcome(state, event.lead_id, event.event_id, outcome,
                                           event.occurred_at, evidence=self.last_scored.get(event.lead_id)))
+        if state is not None:  # sales speaking through the CRM, as the live worker applies it (outcome_join.join)
+            decision = apply_outcome(state, outcome, event.occurred_at, event.event_id, self.model)
+            if not decision.duplicate:
+                self.states[event.lead_id] = decision.state
+                if decision.change is not None:
+                    self.changes.append(decision.change)
 
     def feedback(self, verdict: SalesVerdict) -> None:
         self.cool(verdict.lead_id, verdict.at)

@@ -69,7 +69,7 @@ def decode_member_updates(raw: bytes) -> tuple[str, list[tuple[str, Member | Non
 
 def encode_account(account: AccountState) -> bytes:
     return orjson.dumps({
-        "level": account.level, "sequence": account.sequence,
+        "level": account.level, "sequence": account.sequence, "checked_at": account.checked_at,
         "members": {lead: _member_body(account.domain, lead, m) for lead, m in account.members.items()},
     })
 
@@ -80,7 +80,7 @@ def decode_account(domain: str, raw: bytes | None) -> AccountState:
     data = orjson.loads(raw)
     members = {lead: _member_of(body) for lead, body in data["members"].items()}
     return AccountState(domain=domain, members=MappingProxyType(members), level=data["level"],
-                        sequence=data["sequence"])
+                        sequence=data["sequence"], checked_at=data.get("checked_at", 0.0))  # absent before it was kept
 
 
 def encode_account_change(change: AccountChange, model_version: str, emitted_at: float) -> bytes:

@@ -16,6 +16,8 @@ from streams.contracts.encoding import iso_time, rounded
 
 
 QUALIFICATION_CHANGE = "qualification_change"
+# Causes with no event behind them: the lead was reclassified at a time the model computed.
+TIMED_CAUSES = frozenset({"decay", "inactivity", "cooldown"})
 
 
 def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: float | None) -> dict[str, Any]:
@@ -48,7 +50,9 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
         "disqualified_by": list(change.disqualified_by),
         "model_version": change.model_version,
         "cause": {"type": change.cause, "event_id": change.cause_event_id,
-                  **({"crossing_time": iso_time(change.event_time)} if change.cause == "decay" else {})},
+                  **({"crossing_time": iso_time(change.event_time)} if change.cause in TIMED_CAUSES else {}),
+                  **({"detail": change.cause_detail} if change.cause_detail else {})},
+        "needs_enrichment": change.needs_enrichment,
         "event_time": iso_time(change.event_time),
         "ingested_at": iso_time(ingested_at) if ingested_at is not None else None,
         "emitted_at": iso_time(emitted_at),

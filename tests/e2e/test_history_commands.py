@@ -62,7 +62,7 @@ def hot_journey(lead: str) -> list[dict[str, Any]]:
 def model_file(folder: Path, version: str, demo_points: int = 30) -> Path:
     path = folder / f"{version}.toml"
     path.write_text(shipped_model_with(
-        ('version = "default-2"', f'version = "{version}"'),
+        ('version = "default-3"', f'version = "{version}"'),
         ('demo_request = { component = "intent", points = 30, cap = 40 }',
          f'demo_request = {{ component = "intent", points = {demo_points}, cap = 40 }}')))
     return path

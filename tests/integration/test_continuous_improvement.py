@@ -46,7 +46,7 @@ def fast_model_text(version: str, webinar_points: int = 20, intent_half_life_s: 
     for old, new in (
         ("[half_life_days]\ninterest = 30\nintent = 7\nnegative = 14\n",
          f"[half_life_days]\ninterest = {6 / 86400}\nintent = {intent_half_life_s / 86400}\nnegative = {3 / 86400}\n"),
-        ('version = "default-2"', f'version = "{version}"'),
+        ('version = "default-3"', f'version = "{version}"'),
         ('webinar_attended = { component = "interest", points = 20, cap = 40 }',
          f'webinar_attended = {{ component = "interest", points = {webinar_points}, cap = {2 * webinar_points} }}'),
     ):

@@ -103,7 +103,7 @@ async def test_counters_and_histograms_move_with_a_scripted_journey(pipeline: Ru
         sum(stated_latency(record, "event_time") for record in records), abs=0.002 * changes)
     assert after.value("leadstream_leads", stage="sql", temperature="hot") >= 1
     assert after.value("leadstream_table_keys", table="leads") >= 1
-    assert after.value("leadstream_model_info", version="default-2", framework="bant") == 1
+    assert after.value("leadstream_model_info", version="default-3", framework="bant") == 1
     # Faust's own sensor shares the endpoint.
     assert after.value("faust_messages_received_total") > before.value("faust_messages_received_total")
 
