@@ -168,7 +168,7 @@ class LiveRun:
     final: dict[str, list[Any]]  # each lead's changes as the model makes them, demotions included
     live: dict[str, list[dict[str, Any]]]  # the changes the workers emitted
     rejected: int
-    erased: set[str]
+    erased: frozenset[str]  # ErasedIds: ``id in erased`` compares digests
     replayed: Any
 
 
