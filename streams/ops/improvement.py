@@ -25,6 +25,7 @@ from streams.contracts import change_records, encoding
 from streams.ops import reports
 from streams.config.environment import settings
 from streams.errors import HistoryError
+from streams.private_files import write_private
 from streams.ops.recorded_events import EventHistory, export_lines, read_jsonl, read_topics
 from streams.contracts.control_records import latest_applied
 from streams.contracts.topics import REPLAY_QUALIFICATION
@@ -145,7 +146,7 @@ async def run_export(output: str) -> str:
     config = settings()
     history = await read_topics(config)
     lines, counts = export_lines(history, config.max_event_bytes, time.time())
-    Path(output).write_bytes(b"\n".join(lines) + b"\n")
+    write_private(output, b"\n".join(lines) + b"\n")  # personal data: 0600
     return (f"exported {counts['events']} events and {counts['feedback']} sales verdicts to {output};"
             f" left out {counts['erased_left_out']} records of erased leads and"
             f" {counts['unreadable_left_out']} unreadable ones (dead-lettered live)")
