@@ -59,6 +59,7 @@ class Settings:
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     # LEADSTREAM_CONSENT: under opt-in, an event without a consent signal is ignored (no_consent).
     consent: ConsentPolicy = OPT_OUT
+    log_lead_ids: bool = False  # LEADSTREAM_LOG_LEAD_IDS: logs show lead ids whole (debugging) instead of tags
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -132,6 +133,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         faust_untested=flag_from(env, "LEADSTREAM_FAUST_UNTESTED", False),
         max_record_bytes=max_record_bytes,
         consent=consent_policy_from(env),
+        log_lead_ids=flag_from(env, "LEADSTREAM_LOG_LEAD_IDS", False),
     )
 
 
