@@ -87,7 +87,8 @@ async def history(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         async with session.delete(f"{running.worker.url}/leads/{ERASED}") as response:
             assert response.status == 200, await response.text()
         async with session.post(f"{running.worker.url}/leads/{RECYCLED}/feedback",
-                                data=orjson.dumps({"verdict": "recycle", "by": "rep-1"})) as response:
+                                data=orjson.dumps({"verdict": "recycle", "by": "rep-1"}),
+                                headers={"Content-Type": "application/json"}) as response:
             assert response.status == 202, await response.text()
     await running.recorder.wait_for(running.topic("leads.feedback"), lambda records: len(records) == 1)
     await running.changes_for(RECYCLED, count=4)
