@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from streams.alerting.change import Change
 from streams.alerting.sinks import Delivery
 from streams.contracts.encoding import iso_time
+from streams.private_files import open_private
 
 
 def dead_letter_entry(change: Change, delivery: Delivery, sink: str, at: float) -> dict[str, Any]:
@@ -61,7 +62,7 @@ class DeadLetters:
                     kept.append(line + b"\n")
         if dropped:
             replacement = self.path.with_name(self.path.name + ".erasing")
-            with open(replacement, "wb") as file:
+            with open_private(replacement, "wb") as file:
                 file.writelines(kept)
                 file.flush()
                 os.fsync(file.fileno())
@@ -72,7 +73,7 @@ class DeadLetters:
 
     def _append(self, line: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab") as file:
+        with open_private(self.path, "ab") as file:
             file.write(line)
             file.flush()
             os.fsync(file.fileno())

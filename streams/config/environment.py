@@ -15,6 +15,7 @@ from streams.config.variables import flag_from, number_from, text_from
 from streams.errors import ConfigError
 from streams.config.kafka_security import KafkaSecurity, security_from
 from streams.config.web_access import WebAccess, web_access_from
+from streams.contracts.consent import OPT_OUT, ConsentPolicy, consent_policy_from
 
 
 MAX_HELD_LIMIT = 200
@@ -56,6 +57,9 @@ class Settings:
     faust_untested: bool = False
     # The most one accounts.members record may take: a batch's member updates for one account are split under it.
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    # LEADSTREAM_CONSENT: under opt-in, an event without a consent signal is ignored (no_consent).
+    consent: ConsentPolicy = OPT_OUT
+    log_lead_ids: bool = False  # LEADSTREAM_LOG_LEAD_IDS: logs show lead ids whole (debugging) instead of tags
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -128,6 +132,8 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
         faust_untested=flag_from(env, "LEADSTREAM_FAUST_UNTESTED", False),
         max_record_bytes=max_record_bytes,
+        consent=consent_policy_from(env),
+        log_lead_ids=flag_from(env, "LEADSTREAM_LOG_LEAD_IDS", False),
     )
 
 

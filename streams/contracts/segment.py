@@ -17,6 +17,7 @@ import orjson
 
 from scoring import EventType, LeadEvent
 from scoring.profile import ALIASES, Scalar, facts_from
+from streams.contracts.consent import OPT_OUT, ConsentPolicy
 
 # A sender's clock may run ahead; event times later than this past the broker's receipt are clamped.
 MAX_CLOCK_SKEW_S = 300.0
@@ -57,8 +58,13 @@ class _Invalid(Exception):
         self.detail = detail
 
 
-def decode_segment(raw: bytes, received_at: float, max_bytes: int) -> LeadEvent | Rejection:
-    """Decode one message; ``received_at`` (the broker's timestamp) stands in for a missing event time."""
+def decode_segment(raw: bytes, received_at: float, max_bytes: int,
+                   consent: ConsentPolicy = OPT_OUT) -> LeadEvent | Rejection:
+    """Decode one message; ``received_at`` (the broker's timestamp) stands in for a missing event time.
+
+    ``consent`` decides the event's ``consent`` flag (streams/contracts/consent.py): an event it does
+    not allow is decoded all the same, and the scoring core ignores it (``no_consent``).
+    """
     if len(raw) > max_bytes:
         return Rejection(RejectReason.OVERSIZED, f"{len(raw)} bytes, limit {max_bytes}")
     try:
@@ -68,12 +74,12 @@ def decode_segment(raw: bytes, received_at: float, max_bytes: int) -> LeadEvent 
     if not isinstance(message, dict):
         return Rejection(RejectReason.NOT_AN_OBJECT, f"top level is {type(message).__name__}")
     try:
-        return _event(message, raw, received_at)
+        return _event(message, raw, received_at, consent)
     except _Invalid as exc:
         return Rejection(exc.reason, exc.detail)
 
 
-def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent:
+def _event(message: dict[str, Any], raw: bytes, received_at: float, consent: ConsentPolicy) -> LeadEvent:
     named = message.get("type")
     event_type = _EVENT_TYPES.get(named) if isinstance(named, str) else None
     if event_type is None:
@@ -96,7 +102,7 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
         path=_page_path(properties, context) if page_like else None,
         attributes=attributes,
         user_agent=user_agent if isinstance(user_agent := context.get("userAgent"), str) else None,
-        consent=has_consent(context, properties),
+        consent=consent.allows(context, properties),
         visitor_id=visitor_id if not anonymous else None,
     )
 
@@ -264,10 +270,3 @@ def _scalar(value: Any) -> Scalar | None:
     if isinstance(value, bool | int | float):
         return value
     return None
-
-
-def has_consent(context: dict[str, Any], properties: dict[str, Any]) -> bool:
-    """Do-Not-Track or an explicit consent=false means the hit is not ours to keep."""
-    if context.get("dnt") in (True, "1", 1) or properties.get("dnt") in (True, "1", 1):
-        return False
-    return not any(source.get("consent") in (False, "false", "0", 0) for source in (context, properties))

@@ -37,6 +37,7 @@ from streams.contracts.encoding import iso_time
 from streams.config.environment import Settings
 from streams.errors import HistoryError
 from streams.contracts.lead_event_records import ErasedIds, erased_digests
+from streams.contracts.consent import OPT_OUT, ConsentPolicy
 from streams.contracts.segment import decode_segment
 from streams.contracts.topics import FEEDBACK, RAW_EVENTS
 
@@ -60,15 +61,16 @@ class EventHistory:
     erased: frozenset[str]  # ids erased so far, ``id in erased`` (digests: ErasedIds); empty for an export
     source: str
 
-    def decoded(self, max_event_bytes: int) -> tuple[list[HistoryRecord], int]:
-        """The records as the scoring core reads them, and how many the live worker dead-lettered."""
+    def decoded(self, max_event_bytes: int, consent: ConsentPolicy = OPT_OUT) -> tuple[list[HistoryRecord], int]:
+        """The records as the scoring core reads them (under the worker's consent rule), and how many the live
+        worker dead-lettered."""
         decoded: list[HistoryRecord] = []
         rejected = 0
         for record in self.records:
             if isinstance(record, SalesVerdict):
                 decoded.append(record)
                 continue
-            event = decode_segment(record.value, record.received_at, max_event_bytes)
+            event = decode_segment(record.value, record.received_at, max_event_bytes, consent)
             if isinstance(event, LeadEvent):
                 decoded.append(event)
             else:
@@ -186,11 +188,11 @@ def _from_line(line: bytes, where: str) -> RawRecord | SalesVerdict | None:
 
 
 def export_lines(
-    history: EventHistory, max_event_bytes: int, exported_at: float,
+    history: EventHistory, max_event_bytes: int, exported_at: float, consent: ConsentPolicy = OPT_OUT,
 ) -> tuple[list[bytes], dict[str, int]]:
     """The export's lines (header first) and what went in or was left out."""
     body: list[bytes] = []
-    counts = {"events": 0, "feedback": 0, "erased_left_out": 0, "unreadable_left_out": 0}
+    counts = {"events": 0, "feedback": 0, "erased_left_out": 0, "unreadable_left_out": 0, "no_consent_left_out": 0}
     for record in history.records:
         if isinstance(record, SalesVerdict):
             if record.lead_id in history.erased:
@@ -200,9 +202,12 @@ def export_lines(
                                       "lead_id": record.lead_id, "verdict": record.verdict.value, "at": record.at}))
             counts["feedback"] += 1
             continue
-        event = decode_segment(record.value, record.received_at, max_event_bytes)
+        event = decode_segment(record.value, record.received_at, max_event_bytes, consent)
         if not isinstance(event, LeadEvent):
             counts["unreadable_left_out"] += 1  # dead-lettered live: it never scored, and names no lead
+            continue
+        if not event.consent:
+            counts["no_consent_left_out"] += 1  # ignored live: not ours to copy into a file
             continue
         if event.lead_id in history.erased:
             counts["erased_left_out"] += 1

@@ -87,7 +87,7 @@ def ingest_one(batch: Batch, record: ConsumerRecord) -> None:
     # Producers other than the collector may send whole client IPs: nothing past this point sees them.
     raw = privacy.truncate_ips(record.value or b"")
     try:
-        decoded = decode_segment(raw, ingested_at, batch.max_event_bytes)
+        decoded = decode_segment(raw, ingested_at, batch.max_event_bytes, batch.context.settings.consent)
         if isinstance(decoded, Rejection):
             batch.received["invalid"] += 1
             dead_letter(batch, record, raw, decoded.reason.value, decoded.detail)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -171,6 +172,7 @@ async def test_export_writes_the_history_to_a_new_json_lines_file_without_the_er
     (verdict,) = [line for line in body if line["kind"] == "feedback"]
     assert (verdict["lead_id"], verdict["verdict"]) == (RECYCLED, "recycle")
     assert ERASED.encode() not in output.read_bytes()  # not its events, not its id anywhere
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600  # it names leads: its owner's eyes only
 
 
 async def test_replay_leaves_no_consumer_group_and_no_committed_offsets_behind(

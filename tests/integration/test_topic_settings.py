@@ -22,12 +22,12 @@ from tests.integration.pipeline_harness import worker_process
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 
 DAY_MS = 86_400_000
-# docs/operations.md, "History and retention": raw events 30 days by default, feedback and the
-# applied model forever, dead letters 30 days, the other topics 14 days.
+# docs/operations.md, "History and retention": raw events 30 days by default, feedback 365 days,
+# the applied model forever, dead letters 30 days, the other topics 14 days.
 DOCUMENTED_RETENTION_MS = {
     "leads.events.raw": 30 * DAY_MS,
     "leads.events.dlq": 30 * DAY_MS,
-    "leads.feedback": -1,
+    "leads.feedback": 365 * DAY_MS,
     "leads.control": -1,
     "leads.signals": 14 * DAY_MS,
     "leads.qualification": 14 * DAY_MS,
@@ -35,8 +35,9 @@ DOCUMENTED_RETENTION_MS = {
     "accounts.members": 14 * DAY_MS,
     "accounts.qualification": 14 * DAY_MS,
 }
-# The applied model is compacted (its latest version kept forever), as are the table changelogs.
-COMPACTED_TOPICS = ("leads.control",)
+# The applied model is compacted (its latest version kept forever), as are the table changelogs;
+# feedback is compacted too (erasure tombstones each verdict) and deleted after its retention.
+CLEANUP_POLICIES = {"leads.control": "compact", "leads.feedback": "compact,delete"}
 TABLES = ("leads", "erasures", "accounts", "visitors")
 
 
@@ -100,8 +101,8 @@ async def test_a_worker_creates_its_topics_with_the_documented_retention_and_com
 
     retention = {name: int(configs[prefix + name]["retention.ms"]) for name in DOCUMENTED_RETENTION_MS}
     assert retention == DOCUMENTED_RETENTION_MS
-    compacted = {name for name in DOCUMENTED_RETENTION_MS if configs[prefix + name]["cleanup.policy"] == "compact"}
-    assert compacted == set(COMPACTED_TOPICS)
+    policies = {name: configs[prefix + name]["cleanup.policy"] for name in DOCUMENTED_RETENTION_MS}
+    assert policies == {name: CLEANUP_POLICIES.get(name, "delete") for name in DOCUMENTED_RETENTION_MS}
     assert {configs[changelog]["cleanup.policy"] for changelog in changelogs} == {"compact"}
 
 

@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
+from yarl import URL
 from aiohttp.web import StreamResponse
 from faust.web import Request, Response, View
 
@@ -70,7 +71,8 @@ async def _get_json(url: str) -> tuple[int, Any]:
         async with app.http_client.get(url, headers=_api_headers(), timeout=CALL_TIMEOUT) as response:
             return response.status, await response.json(content_type=None)
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-        log.info("board: %s did not answer: %r", url, exc)
+        # The path can name a lead (/leads/<id>): only the worker it asked is logged.
+        log.info("board: %s did not answer: %s", URL(url).origin(), type(exc).__name__)
         return 0, None
 
 
