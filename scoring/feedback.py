@@ -37,7 +37,11 @@ def apply_feedback(
 ) -> Decision:
     """Record the verdict and reclassify; the change, if any, is caused by the feedback."""
     if verdict is Verdict.ACCEPTED:
-        held = replace(state, rejected_at=None, renewed=_NOTHING_RENEWED, accepted_at=_later(state.accepted_at, at))
+        # Sales' latest word holds: on a clock that stands still a recycle and the acceptance after it
+        # share a time, and an end at that time must not outlast the acceptance that followed it.
+        ended = None if state.sql_ended_at == at else state.sql_ended_at
+        held = replace(state, rejected_at=None, renewed=_NOTHING_RENEWED, accepted_at=_later(state.accepted_at, at),
+                       sql_ended_at=ended)
     else:
         held = replace(state, rejected_at=_later(state.rejected_at, at), renewed=_NOTHING_RENEWED,
                        sql_ended_at=_later(state.sql_ended_at, at))

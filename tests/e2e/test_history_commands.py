@@ -72,7 +72,8 @@ def model_file(folder: Path, version: str, demo_points: int = 30) -> Path:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("history-models")
-    # Without demo points nobody reaches SQL or hot: the candidate's side differs from the live one.
+    # Without demo points nobody turns hot (SQL is the confirmed answers' and sales', the same under both):
+    # the candidate's side differs from the live one.
     return {"candidate": model_file(folder, "no-demo-1", demo_points=0), "current": model_file(folder, "current-1")}
 
 
@@ -246,9 +247,9 @@ async def test_replay_current_compares_against_the_named_model_instead_of_the_li
     for run in (against_live, against_itself, against_current):
         assert run.returncode == 0, run.stderr
     assert "live model from the shipped default" in against_live.stdout
-    assert rows(against_live.stdout)["leads sql"] == (str(len(HOT)), "0")
+    assert rows(against_live.stdout)["leads hot"] == (str(len(HOT)), "0")
     assert f"live model from {models['candidate']}" in against_itself.stdout
     assert all(live == candidate for live, candidate in rows(against_itself.stdout).values())
     assert f"live model from {models['current']}" in against_current.stdout
     assert "live current-1" in against_current.stdout
-    assert rows(against_current.stdout)["leads sql"] == (str(len(HOT)), "0")
+    assert rows(against_current.stdout)["leads hot"] == (str(len(HOT)), "0")

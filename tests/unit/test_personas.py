@@ -12,7 +12,7 @@ from types import MappingProxyType
 from scoring import Stage, Temperature
 from scoring.account_timer import cool_account, next_account_change
 from scoring.accounts import AccountState, Member, update_member
-from scoring.feedback import Verdict
+from scoring.feedback import Verdict, apply_feedback
 from scoring.replay import SalesVerdict, replay
 from tests.unit.builders import BANT, DAY, HOUR, ICP_FIT, T0, days, event, model
 
@@ -179,3 +179,17 @@ def test_the_silent_committees_account_cools_on_the_timer():
     assert moves == [(Temperature.HOT, Temperature.WARM), (Temperature.WARM, Temperature.COLD)]
     assert account.temperature is Temperature.COLD
     assert isinstance(account.members, MappingProxyType)
+
+
+def test_sales_latest_word_holds_when_a_recycle_and_an_acceptance_share_one_instant():
+    lead = "vp"
+    journey = replay([identify(T0, lead, "vp@acme.com", **ICP_FIT), track("Demo Requested", T0 + HOUR, lead),
+                      verdict(Verdict.ACCEPTED, T0 + 2 * HOUR, lead)], MODEL, until=T0 + 2 * HOUR)
+    at = T0 + 3 * HOUR  # a worker whose clock stands still stamps every verdict with this time
+    recycled = apply_feedback(journey.states[lead], Verdict.RECYCLE, at, "fb-recycle", MODEL)
+    back = apply_feedback(recycled.state, Verdict.ACCEPTED, at, "fb-back", MODEL)
+    again = apply_feedback(back.state, Verdict.RECYCLE, at, "fb-again", MODEL)
+
+    assert recycled.state.stage is Stage.RECYCLED
+    assert (back.state.stage, back.change.cause, back.change.cause_detail) == (Stage.SQL, "feedback", "accepted")
+    assert again.state.stage is Stage.RECYCLED
