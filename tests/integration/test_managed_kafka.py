@@ -187,7 +187,7 @@ async def test_a_worker_with_a_wrong_password_never_becomes_ready_and_says_why(
     worker.start()
     try:
         with pytest.raises(WorkerFailed):
-            await worker.wait_ready(timeout=25)
+            await worker.wait_ready(timeout=25, fails_on=["SaslAuthenticationFailed"])
     finally:
         worker.kill()
 
