@@ -9,6 +9,7 @@ first and the unit tests last: the longest work starts first, the short files fi
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 
 import pytest
@@ -58,13 +59,17 @@ class ParallelPlan:
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if config.getvalue("dist") != "loadfile":
             return None
-        from xdist.scheduler import LoadFileScheduling  # only here: xdist is there when this is called
-
-        class SerialGroupScheduling(LoadFileScheduling):
-            """--dist loadfile, except that the serial modules are one unit of work."""
-
-            def _split_scope(self, nodeid: str) -> str:
-                return SERIAL_UNIT if is_serial(nodeid) else super()._split_scope(nodeid)
-
         config.option.loadscopereorder = False  # keep the start order the workers collected in
-        return SerialGroupScheduling(config, log)
+        return serial_group_scheduling()(config, log)
+
+
+@cache
+def serial_group_scheduling() -> type:
+    """xdist's --dist loadfile, except that the serial modules are one unit of work."""
+    from xdist.scheduler import LoadFileScheduling  # here: only a run with xdist calls this
+
+    class SerialGroupScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SERIAL_UNIT if is_serial(nodeid) else super()._split_scope(nodeid)
+
+    return SerialGroupScheduling
