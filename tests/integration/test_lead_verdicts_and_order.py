@@ -56,7 +56,10 @@ HOT_STEPS = (("track", "Case Study Downloaded"), ("page", "/product"), ("track",
 
 async def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
     async with aiohttp.ClientSession() as session:
-        async with session.request(method, url, data=orjson.dumps(body) if body is not None else None) as response:
+        # The worker takes changes only as application/json (no page can post that in an operator's name).
+        async with session.request(method, url, data=orjson.dumps(body) if body is not None else None,
+                                   headers={"Content-Type": "application/json"} if body is not None else None,
+                                   ) as response:
             return response.status, await response.json(content_type=None)
 
 
