@@ -55,7 +55,8 @@ class SharedKafka:
         self._done.set()
         self._thread.join()
         if self.kafka is not None:
-            self.kafka.stop()
+            self.kafka.kill()  # its data goes with it: an orderly shutdown would only cost time
+            self.kafka.stop()  # removes the data dir
         os.environ.pop(SHARED_KAFKA_DIR, None)
         shutil.rmtree(self.folder, ignore_errors=True)
 
