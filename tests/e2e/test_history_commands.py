@@ -78,31 +78,29 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def history(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     running = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("history"), env=WALL_CLOCK_ENV)
-    try:  # a failed set-up must not leave the worker running
-        for lead in LEADS:
-            await running.send_all(hot_journey(lead))
-        for lead in LEADS:
-            await running.changes_for(lead, count=3)
-        async with aiohttp.ClientSession() as session:
-            async with session.delete(f"{running.worker.url}/leads/{ERASED}") as response:
-                assert response.status == 200, await response.text()
-            async with session.post(f"{running.worker.url}/leads/{RECYCLED}/feedback",
-                                    data=orjson.dumps({"verdict": "recycle", "by": "rep-1"}),
-                                    headers={"Content-Type": "application/json"}) as response:
-                assert response.status == 202, await response.text()
-        await running.recorder.wait_for(running.topic("leads.feedback"), lambda records: len(records) == 1)
-        await running.changes_for(RECYCLED, count=4)
-        await running.settled_accounting()
-        raw = running.topic("leads.events.raw")
-        ends = await end_offsets(kafka_bootstrap, raw)
-        group = running.worker.extra_env["LEADSTREAM_APP_ID"]  # Faust's group id is the app id
-        deadline = time.monotonic() + 30
-        while await committed_offsets(kafka_bootstrap, group, raw) != {p: o for p, o in ends.items() if o}:
-            assert time.monotonic() < deadline, "the worker never committed what it read"
-            await asyncio.sleep(0.2)
-        yield running
-    finally:
-        await stop_pipeline(running)
+    for lead in LEADS:
+        await running.send_all(hot_journey(lead))
+    for lead in LEADS:
+        await running.changes_for(lead, count=3)
+    async with aiohttp.ClientSession() as session:
+        async with session.delete(f"{running.worker.url}/leads/{ERASED}") as response:
+            assert response.status == 200, await response.text()
+        async with session.post(f"{running.worker.url}/leads/{RECYCLED}/feedback",
+                                data=orjson.dumps({"verdict": "recycle", "by": "rep-1"}),
+                                headers={"Content-Type": "application/json"}) as response:
+            assert response.status == 202, await response.text()
+    await running.recorder.wait_for(running.topic("leads.feedback"), lambda records: len(records) == 1)
+    await running.changes_for(RECYCLED, count=4)
+    await running.settled_accounting()
+    raw = running.topic("leads.events.raw")
+    ends = await end_offsets(kafka_bootstrap, raw)
+    group = running.worker.extra_env["LEADSTREAM_APP_ID"]  # Faust's group id is the app id
+    deadline = time.monotonic() + 30
+    while await committed_offsets(kafka_bootstrap, group, raw) != {p: o for p, o in ends.items() if o}:
+        assert time.monotonic() < deadline, "the worker never committed what it read"
+        await asyncio.sleep(0.2)
+    yield running
+    await stop_pipeline(running)
 
 
 def leadstream(pipeline: RunningPipeline, *args: str) -> subprocess.CompletedProcess[str]:

@@ -55,11 +55,11 @@ HOT_STEPS = (("track", "Case Study Downloaded"), ("page", "/product"), ("track",
 
 
 async def call(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    # The API takes changes as JSON only: a body without its content type is refused (415).
+    headers = {"Content-Type": "application/json"} if body is not None else {}
     async with aiohttp.ClientSession() as session:
-        # The worker takes changes only as application/json (no page can post that in an operator's name).
-        async with session.request(method, url, data=orjson.dumps(body) if body is not None else None,
-                                   headers={"Content-Type": "application/json"} if body is not None else None,
-                                   ) as response:
+        async with session.request(method, url, headers=headers,
+                                   data=orjson.dumps(body) if body is not None else None) as response:
             return response.status, await response.json(content_type=None)
 
 
