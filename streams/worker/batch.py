@@ -134,12 +134,16 @@ class Batch:
         state = self.state(key)
         assert state is not None
         visitors, feedback = self.links(key)
+        changed = False
         if visitor_id is not None and visitor_id not in visitors:
             visitors.append(visitor_id)
+            changed = True
         if feedback_id is not None and feedback_id not in feedback:
             feedback.append(feedback_id)
+            changed = True
         self._links[key] = (visitors, feedback)
-        self._dirty[key] = None
+        if changed:  # a repeated link (an identify seen again) rewrites nothing
+            self._dirty[key] = None
 
     def report(self, key: bytes, cause_event_id: str) -> None:
         """Tell the lead's account where it stands, though nothing about it changed (a redelivery)."""

@@ -45,6 +45,10 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
         return
     batch.store(key, decision.state, signal, decision.change, report_cause=signal.event_id,
                 assessment=decision.assessment)
+    if signal.links_visitor is not None:
+        # Recorded with the state it came with, in one record: a worker killed before the visitor's
+        # partition confirms the link (LINKED) cannot leave the lead without it.
+        batch.link(key, visitor_id=signal.links_visitor)
     batch.scored += 1
     if decision.change is not None:
         batch.emit(decision.change, ingested_at)

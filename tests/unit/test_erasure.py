@@ -10,7 +10,9 @@ from prometheus_client import REGISTRY
 from streams.contracts import command_records
 from streams.contracts.lead_event_records import ErasedIds, erased_digests, erasure_key, feedback_key
 from streams.contracts.partitioning import partition_for
-from tests.unit.pipeline_builders import NOW, PARTITIONS, Topology, hot_journey, identify_visitor, page, visit
+from streams.worker import pipeline
+from tests.unit.pipeline_builders import (NOW, PARTITIONS, Topology, hot_journey, identify_visitor, page, raw, record,
+                                          visit)
 
 
 def erase(topology: Topology, subject: str) -> None:
@@ -51,6 +53,30 @@ def test_erasure_by_visitor_id_reaches_the_lead_it_became_its_feedback_and_its_a
     assert (feedback_key(lead, "f-1"), None) in topology.on(topology.context.topics.feedback)
     notices = [orjson.loads(v or b"{}") for _, v in topology.on(topology.context.topics.qualification)]
     assert {n["lead_id"] for n in notices if n.get("kind") == "lead_erased"} == {lead, visitor}
+
+
+def test_the_lead_knows_its_visitor_even_if_the_visitors_partition_never_confirms_the_link():
+    # A worker killed after the visitor's partition stored the link but before its "linked"
+    # command left: the redelivered stitch finds the link made and says nothing more.
+    topology = Topology()
+    lead, visitor = "lena@acme.io", next(f"anon-{n}" for n in range(100) if partition_for(
+        f"anon-{n}".encode(), PARTITIONS) != partition_for(b"lena@acme.io", PARTITIONS))
+    signals = topology.context.topics.signals
+
+    async def identify_and_lose_the_confirmation() -> None:
+        await pipeline.ingest(topology.context, [raw(identify_visitor(lead, visitor, "v-1", lead, 0))])
+        while forwarded := topology.outbox.take(signals):
+            kept = [(k, v) for k, v in forwarded if orjson.loads(v).get("command") != command_records.LINKED]
+            await pipeline.score_forwarded(topology.context, [record(signals, k, v) for k, v in kept])
+        await topology.settle()
+
+    asyncio.run(identify_and_lose_the_confirmation())
+    assert visitor.encode() in topology.context.visitors.data
+
+    erase(topology, lead)
+
+    assert visitor.encode() not in topology.context.visitors.data
+    nothing_holds(topology, visitor)
 
 
 def test_an_anonymous_visitors_held_events_go_with_it_and_its_later_visits_are_ignored():
