@@ -48,6 +48,11 @@ class Settings:
     advertised_url: str = ""  # how other workers reach this one's web server
     clock: Clock = Clock()
     demotion_tick_s: float = 1.0
+    # How often each worker publishes consumer lag, looks for dropped fetches and commits what it
+    # has handled: production keeps the defaults; tests shorten them instead of waiting them out.
+    lag_probe_s: float = 10.0
+    heal_check_s: float = 2.0
+    commit_interval_s: float = 2.8  # Faust's own default (broker_commit_interval)
     raw_retention_days: float = 30.0  # set on leads.events.raw when the app creates it; -1: kept forever
     anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
     anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
@@ -126,6 +131,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
         clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
         demotion_tick_s=number_from(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
+        lag_probe_s=number_from(env, "LEADSTREAM_LAG_PROBE_S", 10.0, 0.1),
+        heal_check_s=number_from(env, "LEADSTREAM_HEAL_CHECK_S", 2.0, 0.1),
+        commit_interval_s=number_from(env, "LEADSTREAM_COMMIT_INTERVAL_S", 2.8, 0.1),
         raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
         anonymous_ttl_s=number_from(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,

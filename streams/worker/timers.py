@@ -20,8 +20,6 @@ from streams.worker.topics import raw_events_topic, signals_topic
 from streams.worker.wiring import active_partitions, worker_context
 
 log = logging.getLogger(__name__)
-LAG_EVERY_S = 10.0
-HEAL_EVERY_S = 2.0
 
 
 class LagProbe:
@@ -103,7 +101,7 @@ async def check_demotions() -> None:
         log.warning("demotion check failed", exc_info=True)
 
 
-@app.timer(LAG_EVERY_S)
+@app.timer(settings().lag_probe_s)
 async def measure_consumer_lag() -> None:
     try:
         await lag_probe.measure()
@@ -120,7 +118,7 @@ async def expire_anonymous_history() -> None:
         log.warning("expiring anonymous history failed", exc_info=True)
 
 
-@app.timer(HEAL_EVERY_S)
+@app.timer(settings().heal_check_s)
 async def heal_dropped_fetches() -> None:
     try:
         await dropped_fetch_healer.check(app)

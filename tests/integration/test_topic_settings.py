@@ -137,7 +137,7 @@ async def test_a_replication_factor_the_cluster_cannot_meet_stops_the_worker_wit
     worker.start()
     try:
         with pytest.raises(WorkerFailed):
-            await worker.wait_ready(timeout=45)
+            await worker.wait_ready(timeout=45, fails_on=["InvalidReplicationFactor"])
     finally:
         worker.kill()
 

@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +109,7 @@ async def test_a_worker_on_0_0_0_0_without_a_token_refuses_to_start_naming_the_s
     assert "only-twenty-chars-xx" not in short.stderr
 
     # LEADSTREAM_ALLOW_OPEN=true is the one way round, and the worker says so in its log.
-    opened = worker_process(kafka_bootstrap, tmp_path, "secopen.", 0, {
+    opened = worker_process(kafka_bootstrap, tmp_path, f"secopen{uuid.uuid4().hex[:8]}.", 0, {
         "LEADSTREAM_WEB_HOST": "0.0.0.0", "LEADSTREAM_ALLOW_OPEN": "true"})
     opened.start()
     try:
