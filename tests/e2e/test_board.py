@@ -277,8 +277,10 @@ async def test_the_funnel_counts_equal_the_apis(board: RunningPipeline, browser:
 
         assert await shown() == (per_stage, per_temperature)
         assert "2 workers" in await page.locator("#funnel-stages caption").inner_text()
-        # And it stays equal as the live feed pushes the funnel again.
-        await page.wait_for_timeout(6_000)
+        # And it stays equal as the live feed pushes the funnel again (the push replaces its content).
+        await page.evaluate("window.funnelShown = document.getElementById('funnel').firstElementChild")
+        await page.wait_for_function(
+            "document.getElementById('funnel').firstElementChild !== window.funnelShown", timeout=30_000)
         assert await shown() == await merged_api_funnel(board)
         # The rate is the stage transitions the board's feed saw in the last sixty seconds: two fresh
         # ones, and whatever else the topic holds from that minute (wall clock: the board's own).
