@@ -80,7 +80,8 @@ async def board(browser: Browser, kafka_bootstrap: str, tmp_path_factory: pytest
     await running.send({"type": "page", "messageId": "anon-1", "anonymousId": ANONYMOUS,
                         "properties": {"path": "/blog/x"}, "timestamp": ago(1)})
     for lead in SETTLED:
-        await running.changes_for(lead, count=3)
+        # iql, mql, sql on the confirmed answers with a good fit, then hot on the demo request
+        await running.changes_for(lead, count=4)
     await running.settled_accounting()
     yield running
     await stop_pipeline(running)
