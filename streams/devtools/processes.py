@@ -83,7 +83,9 @@ class WorkerProcess:
             return None
         return next((text for text in texts if text in log), None)
 
-    async def get_json(self, path: str, timeout: float = 5.0) -> tuple[int, Any]:
+    async def get_json(self, path: str, timeout: float = 30.0) -> tuple[int, Any]:
+        # A worker in the middle of a large batch answers when the batch is done: on a busy
+        # machine that can take seconds, which is slow, not broken.
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             async with session.get(self.url + path) as response:
                 return response.status, await response.json(content_type=None)

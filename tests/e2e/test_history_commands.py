@@ -138,6 +138,16 @@ async def consumer_groups(bootstrap: str) -> set[str]:
         await admin.close()
 
 
+async def offsets_on(bootstrap: str, group: str, topic_prefix: str) -> set[TopicPartition]:
+    """The partitions of topics named ``topic_prefix``... that ``group`` has committed offsets on."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {tp for tp in await admin.list_consumer_group_offsets(group) if tp.topic.startswith(topic_prefix)}
+    finally:
+        await admin.close()
+
+
 def rows(stdout: str) -> dict[str, tuple[str, str]]:
     """replay's side-by-side table: label -> (live, candidate)."""
     table = {}
@@ -189,8 +199,12 @@ async def test_replay_leaves_no_consumer_group_and_no_committed_offsets_behind(
 
     assert replayed.returncode == 0, replayed.stderr
     assert "1 erased leads skipped" in replayed.stdout
-    assert await consumer_groups(bootstrap) == groups_before
+    # Other test files share the broker and make groups of their own meanwhile: any new group must
+    # be theirs, named apart from this pipeline and holding no offsets on its topics.
     assert worker_group in groups_before
+    for group in await consumer_groups(bootstrap) - groups_before:
+        assert not group.startswith(worker_group), group
+        assert not await offsets_on(bootstrap, group, history.prefix), group
     assert {topic: await committed_offsets(bootstrap, worker_group, topic) for topic in topics} == offsets_before
 
 
