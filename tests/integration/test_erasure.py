@@ -31,7 +31,7 @@ from tests.integration.pipeline_harness import (
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.security, pytest.mark.asyncio(loop_scope="session")]
-TABLES = ("leads", "visitors", "accounts", "erasures")
+TABLES = ("leads", "visitors", "accounts", "erasures", "emails")
 
 
 class Stack:
@@ -177,6 +177,29 @@ async def test_erasure_by_email_removes_the_lead_its_visitor_feedback_and_alerts
 
 async def _present(data: bytes, needle: bytes) -> bool:
     return needle in data
+
+
+async def test_erasure_by_email_reaches_a_lead_known_by_a_user_id_whose_profile_states_it(
+    stack: Stack, tmp_path: Path,
+):
+    # The CRM knows the person as a userId; they ask to be forgotten by the e-mail they gave.
+    pipeline, lead, email, visitor = stack.pipeline, "crm-0000417", "ula@acme.io", "ula-visitor"
+    await pipeline.send_all([visit(visitor, "u-1", "/pricing", 0), identify_visitor(lead, visitor, "u-2", email, 1),
+                             track(lead, "u-3", "Webinar Attended", 2), track(lead, "u-4", "Demo Requested", 3),
+                             answers(lead, "u-5", 4, budget="yes", authority="yes", need="yes", timeline="Q1")])
+    await pipeline.changes_for(lead, count=3)
+    await until(lambda: _present(alert_files(stack), lead.encode()), "the refused alert never reached the file")
+
+    erased = await delete(stack, email)
+
+    assert erased["erased"]["leads_stating_email"] == 1
+    await until(lambda: _gone(stack, lead), "the lead stating the e-mail was not erased")
+    await assert_nothing_keeps(stack, [lead, email, visitor], tmp_path)
+    await ignored_later(stack, [page(lead, "u-6", "/pricing", 5), visit(visitor, "u-7", "/pricing", 6)])
+
+
+async def _gone(stack: Stack, lead: str) -> bool:
+    return (await stack.pipeline.lead(lead))[0] == 404
 
 
 async def test_erasure_by_visitor_id_removes_its_held_history(stack: Stack, tmp_path: Path):
