@@ -93,13 +93,16 @@ def web_access_from(env: Mapping[str, str]) -> WebAccess:
     )
 
 
-def refuse_open_exposure(access: WebAccess, web_host: str) -> str | None:
-    """Raise when a worker would serve leads to a network without a token; the warning to log when allowed."""
+def refuse_open_exposure(access: WebAccess, web_host: str, named_by: str = "LEADSTREAM_WEB_HOST") -> str | None:
+    """Raise when a worker would serve leads to a network without a token; the warning to log when allowed.
+
+    ``named_by``: where the address came from (the variable, or Faust's --web-bind option).
+    """
     if is_loopback(web_host) or not access.reads_open:
         return None
     if not access.allow_open:
         raise ConfigError(
-            f"{READ_TOKEN}: required when LEADSTREAM_WEB_HOST ({web_host}) is not a loopback address: anyone who"
+            f"{READ_TOKEN}: required when {named_by} ({web_host}) is not a loopback address: anyone who"
             f" can reach it could read every lead. Set {READ_TOKEN} (and {ADMIN_TOKEN} for erasure), at least"
             f" {MIN_TOKEN_LENGTH} characters each, or {ALLOW_OPEN}=true if an open server is really meant.")
     return (f"{ALLOW_OPEN}=true: the lead API, the board and erasure on {web_host} are OPEN to anyone who can"
