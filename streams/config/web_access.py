@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from streams.config.variables import flag_from, number_from
+from streams.config.variables import flag_from, number_from, refuse_placeholder
 from streams.errors import ConfigError
 
 MIN_TOKEN_LENGTH = 32
@@ -55,6 +55,8 @@ class WebAccess:
 
 def _token(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip() or None
+    if value is not None:
+        refuse_placeholder(name, value)
     if value is not None and len(value) < MIN_TOKEN_LENGTH:
         # Never echo the value: it is a secret, if a weak one.
         raise ConfigError(f"{name}: must be at least {MIN_TOKEN_LENGTH} characters, got {len(value)}"
