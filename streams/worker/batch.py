@@ -146,9 +146,16 @@ class Batch:
             self._dirty[key] = None
 
     def report(self, key: bytes, cause_event_id: str) -> None:
-        """Tell the lead's account where it stands, though nothing about it changed (a redelivery)."""
-        if self.state(key) is not None:
+        """Tell the lead's account where it stands, though nothing about it changed (a redelivery).
+
+        The e-mail's partition hears again that the lead states it: a crash after the state landed
+        may have lost that too, and erasure by the e-mail would then miss the lead (a repeat is a no-op there).
+        """
+        if (state := self.state(key)) is not None:
             self._reports[key] = cause_event_id
+            if (email := _stated_email(key, state)) is not None:
+                self.send(self.context.topics.signals,
+                          *email_index.index_command(email, key.decode(), self.context.wall_clock(), stated=True))
 
     def forget(self, key: bytes) -> None:
         """The lead was erased: its record (state and history) goes, and its account forgets it."""

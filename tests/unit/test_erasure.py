@@ -212,3 +212,18 @@ def test_an_emails_index_entry_keeps_its_newest_leads_only():
     asyncio.run(topology.send(*(identify(lead, f"s-{n}", "team@acme.io", n) for n, lead in enumerate(leads))))
     entry = email_index.decode_entry(topology.context.emails.data[email_index.index_key("team@acme.io", PARTITIONS)])
     assert entry == leads[-email_index.MAX_LEADS_PER_EMAIL:]
+
+
+def test_a_redelivered_event_tells_the_emails_partition_again_in_case_a_crash_lost_it():
+    # A worker killed after the lead's state landed but before its e-mail command left: the
+    # redelivered identify is a duplicate, and still reaches the index.
+    topology = Topology()
+    event = identify("crm-6", "r-1", "rae@acme.io")
+    asyncio.run(pipeline.ingest(topology.context, [raw(event)]))
+    topology.outbox.take(topology.context.topics.signals)  # lost with the crash
+    assert not topology.context.emails.data
+
+    asyncio.run(topology.send(event))
+
+    erase(topology, "rae@acme.io")
+    assert topology.stored("crm-6") is None
