@@ -40,10 +40,14 @@ async def bound_compaction(admin: AIOKafkaAdminClient, wanted: Mapping[str, Mapp
                 continue
             current = {entry[0]: entry[1] for entry in entries}
             overrides = {entry[0]: entry[1] for entry in entries if _is_override(entry)}
-            if "compact" not in (current.get("cleanup.policy") or ""):
-                refusals.append(f"{topic} is not compacted (cleanup.policy={current.get('cleanup.policy')}), so erasure's"
-                                f" tombstones never remove what they replace: kafka-configs --alter --entity-type topics"
-                                f" --entity-name {topic} --add-config cleanup.policy=[{wanted[topic]['cleanup.policy']}]")
+            policy, wanted_policy = current.get("cleanup.policy") or "", wanted[topic]["cleanup.policy"]
+            if "compact" not in policy or ("delete" in wanted_policy and "delete" not in policy):
+                # Not ours to change: compacting folds records that share a key, deleting drops old ones.
+                what = ("is not compacted, so erasure's tombstones never remove what they replace" if "compact" not in policy
+                        else f"keeps records forever instead of {wanted[topic].get('retention.ms')} ms")
+                refusals.append(f"{topic} {what} (cleanup.policy={policy}): kafka-configs --alter --entity-type topics"
+                                f" --entity-name {topic} --add-config cleanup.policy=[{wanted_policy}]"
+                                + (f",retention.ms={wanted[topic]['retention.ms']}" if "delete" in wanted_policy else ""))
                 continue
             looser = {name: wanted[topic][name] for name in _BOUNDED if _looser(current.get(name), wanted[topic][name])}
             if not looser:
