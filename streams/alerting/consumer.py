@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError
 
 from streams.config.kafka_security import KafkaSecurity
+from streams.contracts.compaction_bound import bound_compaction
 from streams.contracts.topic_admin import COMPACTION_CONFIGS
 from streams.alerting.change import decode_change
 from streams.alerting.dead_letter import DeadLetters
@@ -194,11 +195,12 @@ async def ensure_topic(bootstrap: str, name: str, replication_factor: int, secur
                                 **security.client_kwargs())
     await admin.start()
     try:
-        if name not in set(await admin.list_topics()):
+        configs = {"retention.ms": str(DLQ_RETENTION_MS), "cleanup.policy": "compact,delete", **COMPACTION_CONFIGS}
+        if name in set(await admin.list_topics()):
+            await bound_compaction(admin, {name: configs})  # an older version's topic: erasure needs the bound
+        else:
             response = await admin.create_topics([NewTopic(
-                name=name, num_partitions=1, replication_factor=replication_factor,
-                topic_configs={"retention.ms": str(DLQ_RETENTION_MS), "cleanup.policy": "compact,delete",
-                               **COMPACTION_CONFIGS})])
+                name=name, num_partitions=1, replication_factor=replication_factor, topic_configs=configs)])
             for topic, code, *message in response.topic_errors:
                 if code not in (0, TOPIC_ALREADY_EXISTS):
                     raise AlertingError(f"creating the DLQ topic {topic} failed: error {code} {message}")

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from streams.config.variables import flag_from, number_from
+from streams.config.variables import flag_from, number_from, refuse_placeholder
 from streams.errors import ConfigError
 
 MIN_TOKEN_LENGTH = 32
@@ -55,6 +55,8 @@ class WebAccess:
 
 def _token(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip() or None
+    if value is not None:
+        refuse_placeholder(name, value)
     if value is not None and len(value) < MIN_TOKEN_LENGTH:
         # Never echo the value: it is a secret, if a weak one.
         raise ConfigError(f"{name}: must be at least {MIN_TOKEN_LENGTH} characters, got {len(value)}"
@@ -93,13 +95,16 @@ def web_access_from(env: Mapping[str, str]) -> WebAccess:
     )
 
 
-def refuse_open_exposure(access: WebAccess, web_host: str) -> str | None:
-    """Raise when a worker would serve leads to a network without a token; the warning to log when allowed."""
+def refuse_open_exposure(access: WebAccess, web_host: str, named_by: str = "LEADSTREAM_WEB_HOST") -> str | None:
+    """Raise when a worker would serve leads to a network without a token; the warning to log when allowed.
+
+    ``named_by``: where the address came from (the variable, or Faust's --web-bind option).
+    """
     if is_loopback(web_host) or not access.reads_open:
         return None
     if not access.allow_open:
         raise ConfigError(
-            f"{READ_TOKEN}: required when LEADSTREAM_WEB_HOST ({web_host}) is not a loopback address: anyone who"
+            f"{READ_TOKEN}: required when {named_by} ({web_host}) is not a loopback address: anyone who"
             f" can reach it could read every lead. Set {READ_TOKEN} (and {ADMIN_TOKEN} for erasure), at least"
             f" {MIN_TOKEN_LENGTH} characters each, or {ALLOW_OPEN}=true if an open server is really meant.")
     return (f"{ALLOW_OPEN}=true: the lead API, the board and erasure on {web_host} are OPEN to anyone who can"

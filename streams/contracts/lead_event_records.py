@@ -38,12 +38,17 @@ def erasure_key(subject: bytes, partitions: int) -> bytes:
     is raised until Kafka's partitioner puts the key where ``subject`` goes (``partitions`` tries
     on average).
     """
-    digest, target = erasure_digest(subject.decode()), partition_for(subject, partitions)
+    return digest_key_beside(subject, ERASURE_KEY_PREFIX, erasure_digest(subject.decode()), partitions)
+
+
+def digest_key_beside(subject: bytes, prefix: str, digest: str, partitions: int) -> bytes:
+    """``prefix`` + ``digest`` + a counter, raised until Kafka's partitioner puts the key where ``subject`` goes."""
+    target = partition_for(subject, partitions)
     for attempt in range(partitions * 1000):
-        key = f"{ERASURE_KEY_PREFIX}{digest}:{attempt}".encode()
+        key = f"{prefix}{digest}:{attempt}".encode()
         if partition_for(key, partitions) == target:
             return key
-    raise RuntimeError(f"no erasure key on partition {target} of {partitions}")  # odds below 1e-400
+    raise RuntimeError(f"no {prefix} key on partition {target} of {partitions}")  # odds below 1e-400
 
 
 def erased_digests(keys: Iterable[bytes]) -> tuple[frozenset[str], frozenset[str]]:
@@ -72,7 +77,8 @@ class ErasedIds(frozenset):
 
 
 def erasure_summary(state: LeadState | None, erased_at: float, visitor_record: bool = False,
-                    held_anonymous_events: int = 0, linked_visitors: int = 0, feedback: int = 0) -> dict[str, Any]:
+                    held_anonymous_events: int = 0, linked_visitors: int = 0, feedback: int = 0,
+                    leads_stating_email: int = 0) -> dict[str, Any]:
     """What an erasure removed, without repeating any of it; all zero and false for an id never seen."""
     return {
         "erased_at": iso_time(erased_at),
@@ -85,6 +91,7 @@ def erasure_summary(state: LeadState | None, erased_at: float, visitor_record: b
         "held_anonymous_events": held_anonymous_events,
         "linked_visitors": linked_visitors,  # erased in turn, each on its own partition
         "feedback_records": feedback,  # tombstoned on leads.feedback
+        "leads_stating_email": leads_stating_email,  # the id was an e-mail these leads stated: erased in turn
     }
 
 

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config.environment import Settings
+from streams.contracts.compaction_bound import bound_compaction
 from streams.errors import TopicCreationFailed, TopicMismatch
 from streams.contracts.topics import ALL_TABLES, ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK, RAW_EVENTS
 
@@ -88,6 +89,9 @@ async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
             _raise_refusals(await admin.create_topics(missing), config)
             log.info("created topics %s", ", ".join(t.name for t in missing))
             await _until_visible(admin, missing)
+        # Topics an older version created keep their config: erasure needs the compaction bound on them too.
+        await bound_compaction(admin, {t.name: t.topic_configs for t in wanted if t.name in existing
+                                       and "compact" in t.topic_configs.get("cleanup.policy", "")})
         # Only the co-partitioned ones: the control topic has its own single partition.
         await _check_partitions(admin, [t.name for t in wanted if t.name in existing
                                         and t.num_partitions == config.partitions], config.partitions)

@@ -29,7 +29,7 @@ from scoring.account_members import account_member
 from scoring.accounts import Member
 from scoring.crossing import next_demotion
 from scoring.qualification import Assessment
-from streams.contracts import account_records, change_records, lead_event_records, lead_records
+from streams.contracts import account_records, change_records, email_index, lead_event_records, lead_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
 from streams.worker.census import Bucket
@@ -146,9 +146,16 @@ class Batch:
             self._dirty[key] = None
 
     def report(self, key: bytes, cause_event_id: str) -> None:
-        """Tell the lead's account where it stands, though nothing about it changed (a redelivery)."""
-        if self.state(key) is not None:
+        """Tell the lead's account where it stands, though nothing about it changed (a redelivery).
+
+        The e-mail's partition hears again that the lead states it: a crash after the state landed
+        may have lost that too, and erasure by the e-mail would then miss the lead (a repeat is a no-op there).
+        """
+        if (state := self.state(key)) is not None:
             self._reports[key] = cause_event_id
+            if (email := _stated_email(key, state)) is not None:
+                self.send(self.context.topics.signals,
+                          *email_index.index_command(email, key.decode(), self.context.wall_clock(), stated=True))
 
     def forget(self, key: bytes) -> None:
         """The lead was erased: its record (state and history) goes, and its account forgets it."""
@@ -203,6 +210,7 @@ class Batch:
                 partition = partition_for(key, self.partitions)
                 census.removed(partition, bucket(before))
                 lead_index.remove(partition, key, bucket(before))
+                self._index_email(key, before, None)  # as stored: an e-mail this batch gave it was never indexed
             due_index.schedule(key.decode(), None)
         for key in self._dirty:
             after = self._states[key]
@@ -223,9 +231,21 @@ class Batch:
             census.moved(partition, before_bucket, after_bucket)
             lead_index.put(partition, key, before_bucket, after_bucket, standing(after, self.model))
             due_index.schedule(after.lead_id, next_demotion(after, self.model))
+            self._index_email(key, before, after)
         for key, cause in self._reports.items():
             if (state := self._states[key]) is not None:
                 self._report_to_account(state, cause, self._assessments.get(key))
+
+    def _index_email(self, key: bytes, before: LeadState | None, after: LeadState | None) -> None:
+        """The e-mail's partition hears that the lead now states its e-mail, or no longer does (its erasure finds it)."""
+        stated_before, stated_after = _stated_email(key, before), _stated_email(key, after)
+        if stated_before == stated_after:
+            return
+        at, lead_id = self.context.wall_clock(), key.decode()
+        if stated_before is not None:
+            self.send(self.context.topics.signals, *email_index.index_command(stated_before, lead_id, at, stated=False))
+        if stated_after is not None:
+            self.send(self.context.topics.signals, *email_index.index_command(stated_after, lead_id, at, stated=True))
 
     def _report_to_account(self, state: LeadState, cause_event_id: str, assessment: Assessment | None) -> None:
         """Tell the lead's account (keyed by its domain, on another partition) where the lead stands."""
@@ -245,6 +265,14 @@ class Batch:
             metrics.EVENTS_SCORED.inc(self.scored)
         if self.deduplicated:
             metrics.EVENTS_DEDUPLICATED.inc(self.deduplicated)
+
+
+def _stated_email(key: bytes, state: LeadState | None) -> str | None:
+    """The e-mail the lead's profile states, unless it is the lead's own id (erasure by it finds the lead directly)."""
+    fact = state.profile.get("email") if state is not None else None
+    if fact is None or not isinstance(fact.value, str) or fact.value.encode() == key:
+        return None
+    return fact.value
 
 
 async def _emit(context: WorkerContext, change: QualificationChange, ingested_at: float | None,

@@ -109,6 +109,7 @@ class WorkerContext:
     erasures: StoredTable
     accounts: StoredTable
     visitors: StoredTable
+    emails: StoredTable
     outbox: Outbox
     census: LeadCensus
     due_index: DueIndex
@@ -142,6 +143,7 @@ def in_memory_context(settings: Settings, model: Callable[[], ScoringModel], out
     return WorkerContext(
         settings=settings, model=model, topics=TopicNames.for_prefix(settings.topic_prefix),
         leads=leads, erasures=table("erasures"), accounts=table("accounts"), visitors=table("visitors"),
+        emails=table("emails"),
         outbox=outbox if outbox is not None else MemoryOutbox(),
         census=LeadCensus(table_size=lambda: len(leads.data)), due_index=DueIndex(), held=HeldCount(),
         clock=clock if clock is not None else settings.clock, wall_clock=wall_clock, **overrides,

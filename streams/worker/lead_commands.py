@@ -13,7 +13,7 @@ import orjson
 from scoring import LeadState, Signal, Verdict, apply, apply_feedback
 from scoring.crossing import next_demotion
 from scoring.switch import reclassify_under
-from streams.contracts import command_records, lead_event_records, signal_records
+from streams.contracts import command_records, email_index, lead_event_records, signal_records
 from streams.worker import metrics, outcome_join, stitching
 from streams.worker.batch import Batch
 from streams.worker.routing import linked, score_release, stitch
@@ -32,6 +32,8 @@ def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
             stitching.expire(batch.context, batch.tables, command["visitor_id"], command["issued_at"])
         case command_records.ERASE:
             erase(batch, command["lead_id"].encode(), command["issued_at"])
+        case command_records.EMAIL:
+            index_email(batch, command["email"], command["lead_id"], command["stated"], command["issued_at"])
         case command_records.LINKED:
             linked(batch, command["lead_id"].encode(), command["visitor_id"], command["issued_at"])
         case command_records.FEEDBACK:
@@ -56,7 +58,8 @@ def erase(batch: Batch, key: bytes, issued_at: float) -> None:
 
     A lead takes its history, its account entry and its feedback records with it, and each visitor
     linked to it is erased in turn on its own partition; a visitor takes its held events, and the
-    lead it was linked to. Repeating it (or the cascade coming back) finds nothing left to do.
+    lead it was linked to; an e-mail takes every lead whose profile states it (its index entry).
+    Repeating it (or the cascade coming back) finds nothing left to do.
     """
     context, state = batch.context, batch.state(key)
     visitors, feedback = batch.links(key) if state is not None else ([], [])
@@ -69,7 +72,8 @@ def erase(batch: Batch, key: bytes, issued_at: float) -> None:
             batch.send(context.topics.feedback, key, None)
     visitor = stitching.forget(context, batch.tables, key.decode())
     linked_to = [visitor.lead_id] if visitor is not None and visitor.lead_id else []
-    for other in (*visitors, *linked_to):
+    stating = _leads_stating(batch, key.decode(), issued_at)
+    for other in (*visitors, *linked_to, *stating):
         if other != key.decode():
             batch.send(context.topics.signals, other.encode(),
                        command_records.encode_command(command_records.ERASE, other, issued_at))
@@ -79,9 +83,50 @@ def erase(batch: Batch, key: bytes, issued_at: float) -> None:
     batch.tables.delete(context.erasures, key)  # erased before suppressions were digests: keep the digest only
     summary = lead_event_records.erasure_summary(
         state, issued_at, visitor_record=visitor is not None, held_anonymous_events=len(visitor.held) if visitor else 0,
-        linked_visitors=len(visitors), feedback=len(feedback))
+        linked_visitors=len(visitors), feedback=len(feedback), leads_stating_email=len(stating))
     batch.tables.set(context.erasures, marker, orjson.dumps(summary))
     batch.send(context.topics.qualification, key, lead_event_records.encode_erasure_event(key.decode(), summary))
+
+
+def _leads_stating(batch: Batch, subject: str, issued_at: float) -> list[str]:
+    """If ``subject`` is an e-mail: the leads its index entry names, the entry tombstoned (erasure runs each in turn).
+
+    An e-mail written in another case is erased as the profile holds it too, on that spelling's partition.
+    """
+    email = email_index.normalised_email(subject)
+    if email is None:
+        return []
+    if email != subject:
+        batch.send(batch.context.topics.signals, email.encode(),
+                   command_records.encode_command(command_records.ERASE, email, issued_at))
+        return []
+    key, emails = email_index.index_key(email, batch.partitions), batch.context.emails
+    stating = email_index.decode_entry(emails.data.get(key))
+    batch.tables.delete(emails, key)
+    return stating
+
+
+def index_email(batch: Batch, email: str, lead_id: str, stated: bool, issued_at: float) -> None:
+    """On the e-mail's partition: the lead now states it (``stated``), or no longer does.
+
+    A lead that states an e-mail already erased is erased in turn, as a visitor linked to an erased lead is.
+    """
+    key, emails = email_index.index_key(email, batch.partitions), batch.context.emails
+    stating = email_index.decode_entry(emails.data.get(key))
+    if stated and batch.is_erased(email.encode()):
+        batch.send(batch.context.topics.signals, lead_id.encode(),
+                   command_records.encode_command(command_records.ERASE, lead_id, issued_at))
+        return
+    if stated == (lead_id in stating):
+        return  # a repeat
+    if stated:
+        stating.append(lead_id)
+    else:
+        stating.remove(lead_id)
+    if stating:
+        batch.tables.set(emails, key, email_index.encode_entry(stating))
+    else:
+        batch.tables.delete(emails, key)
 
 
 def record_feedback(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:

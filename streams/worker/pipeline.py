@@ -69,7 +69,7 @@ async def score_forwarded(context: WorkerContext, records: Sequence[ConsumerReco
         try:
             if command_records.is_command(raw):
                 command = orjson.loads(raw)
-                if (problem := _id_problem(command, "lead_id", "visitor_id")) is not None:
+                if (problem := _id_problem(command, "lead_id", "visitor_id", "email")) is not None:
                     dead_letter(batch, record, raw, RejectReason.INVALID_FIELD.value, problem)
                 else:
                     run_command(batch, command, record.partition)

@@ -32,6 +32,10 @@ accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes, use_par
 # anonymousId land); bounded per visitor and expired by a timer on each worker.
 visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes, use_partitioner=True)
 
+# An e-mail's digest -> the leads whose profile states it (streams/contracts/email_index.py), on the
+# e-mail's partition: erasure by e-mail reaches a lead known by a userId through it.
+emails_table = app.Table("emails", key_type=bytes, value_type=bytes, use_partitioner=True)
+
 
 def held_state(key: bytes) -> LeadState | None:
     """The lead's state as its table holds it now, or None."""

@@ -18,7 +18,7 @@ from tests.integration.pipeline_harness import (
     RunningPipeline, answers, identify, page, start_pipeline, stop_pipeline, track,
 )
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = [pytest.mark.kafka, pytest.mark.security, pytest.mark.asyncio(loop_scope="session")]
 COLD_LEADS = 600
 HOT_LEADS = [f"bounded-hot-{n}" for n in range(4)]
 MAX_STREAMS = 2

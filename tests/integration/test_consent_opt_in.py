@@ -18,7 +18,7 @@ from tests.integration.pipeline_harness import (
     RunningPipeline, TopicRecorder, identify_visitor, start_collector, start_pipeline, stop_pipeline, track, visit,
 )
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
+pytestmark = [pytest.mark.kafka, pytest.mark.security, pytest.mark.asyncio(loop_scope="session")]
 OPT_IN = {"LEADSTREAM_CONSENT": "opt-in"}
 PAST_RAW = ("leads.signals", "leads.qualification", "leads.events.dlq", "accounts.members",
             "accounts.qualification", "leads.feedback")

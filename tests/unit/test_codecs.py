@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from scoring import Signal, SignalKind, Stage, Status, Temperature, VisitorState, apply, load_model
 from scoring.criteria import Answer
 from scoring.history import History, record
-from streams.contracts import change_records, command_records, control_records, dead_letter_records, history_records, lead_records, signal_records, visitor_records
+from streams.contracts import change_records, command_records, control_records, email_index, dead_letter_records, history_records, lead_records, signal_records, visitor_records
 from streams.devtools.simulator import plan_wave
 from tests.contracts import assert_matches_contract
 from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, journey, meddic_model, signal
@@ -259,6 +259,7 @@ def test_every_command_on_the_signals_topic_meets_its_contract():
         command_records.encode_command(command_records.DECAY, "lead-9", T0, due=T0 - 5),
         command_records.encode_command(command_records.OUTCOME, "lead-9", T0, outcome="won", event_id="crm-1"),
         command_records.encode_command(command_records.RECLASSIFY, "lead-9", T0, version="2026.2", cause="model:2026.2@3"),
+        email_index.index_command("lena@acme.io", "lead-9", T0, stated=True)[1],
     ]
     for command in commands:
         assert command_records.is_command(command)
@@ -276,6 +277,9 @@ def test_an_applied_model_record_meets_its_contract_and_reads_back():
 def test_a_malformed_command_breaks_the_contract():
     with pytest.raises(AssertionError, match="visitor_id"):
         assert_matches_contract("leads.signals", orjson.loads(command_records.encode_command(command_records.STITCH, "lead-9", T0)))
+    with pytest.raises(AssertionError, match="stated"):
+        assert_matches_contract("leads.signals", orjson.loads(command_records.encode_command(
+            command_records.EMAIL, "lead-9", T0, email="lena@acme.io")))
 
 
 def test_emitted_changes_and_dead_letters_meet_their_contracts():

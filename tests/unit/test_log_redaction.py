@@ -61,7 +61,8 @@ def test_the_setting_shows_lead_ids_for_debugging(monkeypatch, caplog):
 
 def test_a_tag_is_stable_within_a_process_and_says_nothing_of_the_id(redaction):
     assert lead_ref(EMAIL) == lead_ref(EMAIL) != lead_ref("grace@analytical.example")
-    assert lead_ref(EMAIL).startswith("lead~") and "ada" not in lead_ref(EMAIL)
+    # The tag's hex may hold "ada" by chance (1 run in 500 did): no part of the address is what counts.
+    assert lead_ref(EMAIL).startswith("lead~") and not any(part in lead_ref(EMAIL) for part in ("ada.", "lovelace", "@"))
 
 
 def test_the_console_alert_names_the_lead_by_its_tag(redaction):

@@ -17,6 +17,8 @@ from streams.alerting.errors import AlertConfigError
 from streams.alerting.options import alert_options_from, webhook_url_from
 from streams.collector.config import collector_settings_from
 from streams.config.environment import settings_from
+from streams.devtools.dev import board_url
+from streams.devtools.processes import WorkerProcess
 
 READ_TOKEN = "read-token-0123456789abcdef0123456789abcdef"
 ADMIN_TOKEN = "admin-token-0123456789abcdef0123456789abcde"
@@ -77,3 +79,10 @@ def test_the_webhook_url_on_the_command_line_is_refused_pointing_at_the_variable
     assert "LEADSTREAM_ALERTS_WEBHOOK_URL" in result.output and "LEADSTREAM_ALERTS_WEBHOOK_URL_FILE" in result.output
     assert "secret-path" not in result.output
     assert "--webhook-url" not in CliRunner().invoke(alerts, ["--help"]).output
+
+
+def test_leadstream_dev_opens_the_board_without_the_token_in_the_browsers_arguments(monkeypatch, tmp_path: Path):
+    # webbrowser.open starts the browser with the URL as an argument: ps would show the token to every user.
+    monkeypatch.setenv("LEADSTREAM_API_TOKEN", "t" * 40)
+    worker = WorkerProcess("127.0.0.1:9092", tmp_path / "worker.log", web_port=6066)
+    assert board_url(worker) == "http://127.0.0.1:6066/board"
