@@ -15,7 +15,7 @@ from streams import faust_ext
 
 faust_ext.install()  # before any Faust service exists; refuses Faust internals it was not written against
 
-from streams.api import health, leads  # noqa: E402,F401 — pages register on import
+from streams.api import health, leads, revisits  # noqa: E402,F401 — pages register on import
 from streams.api import web_guard  # noqa: E402
 from streams.api.board import views  # noqa: E402,F401
 from streams.config.environment import settings  # noqa: E402
