@@ -9,12 +9,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
 from faust.web import Request, Response, View
 from yarl import URL
 
 from streams.api.lead_view import lead_document
-from streams.api.leads import MAX_LIST, _error, _now, _refused, _same_node, worker_urls
+from streams.api.leads import MAX_LIST, _error, _now, _refused, _same_node, worker_share, worker_urls
 from streams.api.access import Scope
 from streams.config.environment import scoring_model
 from streams.worker.app import app
@@ -72,12 +71,7 @@ class RevisitsView(View):
     async def _ask(self, worker: URL, limit: int, headers: dict[str, str]) -> list[dict[str, Any]] | None:
         if _same_node(worker):
             return _local_queue(limit)
-        try:
-            async with app.http_client.get(worker.with_path("/_local/revisits").with_query({"limit": str(limit)}),
-                                           headers=headers, timeout=aiohttp.ClientTimeout(total=5)) as response:
-                return (await response.json(content_type=None))["leads"] if response.status == 200 else None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            return None
+        return await worker_share(worker, "/_local/revisits", {"limit": str(limit)}, headers)
 
 
 @app.page("/_local/revisits")

@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from streams.contracts import command_records
+from streams.contracts.encoding import iso_time
 from streams.worker import pipeline
 from streams.worker.context import in_memory_context
 from tests.contracts import assert_matches_contract
@@ -86,12 +87,18 @@ def test_a_quiet_good_fit_lead_comes_due_on_the_lead_timer_once_and_waits_on_the
     assert topology.context.due_index.due_at("cleo") == clock.now() + INTERVAL_S
 
 
-def test_a_redelivered_or_repeated_timer_command_makes_no_second_revisit():
+def revisited(lead: str) -> tuple[Topology, MovableClock, dict[str, Any]]:
+    """A good-fit lead identified at the start, a tick of a worker standing just past its first revisit."""
     clock = MovableClock(START.timestamp() + INTERVAL_S + 60)
     topology = Topology(worker_context(clock=clock))
-    run(lambda: topology.send(identify("remy", "remy-1", "remy@acme.io")))
+    run(lambda: topology.send(identify(lead, f"{lead}-1", f"{lead}@acme.io")))
     run(lambda: tick(topology))
-    [first] = revisits(topology, "remy")
+    [made] = revisits(topology, lead)
+    return topology, clock, made
+
+
+def test_a_redelivered_or_repeated_timer_command_makes_no_second_revisit():
+    topology, clock, first = revisited("remy")
     due = topology.stored("remy").revisited_at
     command = command_records.encode_command(command_records.DECAY, "remy", clock.now(), due=due)
 
@@ -103,11 +110,7 @@ def test_a_redelivered_or_repeated_timer_command_makes_no_second_revisit():
 
 
 def test_after_a_restart_the_rebuilt_timer_does_not_revisit_again():
-    clock = MovableClock(START.timestamp() + INTERVAL_S + 60)
-    topology = Topology(worker_context(clock=clock))
-    run(lambda: topology.send(identify("rita", "rita-1", "rita@acme.io")))
-    run(lambda: tick(topology))
-    assert len(revisits(topology, "rita")) == 1
+    topology, clock, _ = revisited("rita")
 
     # A new worker recovers the same tables: its indexes are rebuilt from them.
     restarted = worker_context(clock=clock)
@@ -154,7 +157,7 @@ def test_a_silent_committees_account_cools_on_the_timer_one_rung_at_a_time():
 
     cooled = account_changes(topology, "globex.io")[2:]
     assert [(c["from_temperature"], c["to_temperature"]) for c in cooled] == [("hot", "warm"), ("warm", "cold")]
-    assert cooled[0]["event_time"] == _iso(first_due) and cooled[0]["cause_lead_id"] == "decay"
+    assert cooled[0]["event_time"] == iso_time(first_due) and cooled[0]["cause_lead_id"] == "decay"
     for change in cooled:
         assert_matches_contract("accounts.qualification", change)
     # The timer asked on the account's own key, so its partition's batch cooled it in order with its members.
@@ -186,17 +189,8 @@ def test_a_recovered_worker_cools_an_account_that_fell_due_while_no_one_owned_it
     assert [c["to_temperature"] for c in account_changes(after, "initech.io")] == ["warm", "cold"]
 
 
-def _iso(at: float) -> str:
-    from streams.contracts.encoding import iso_time
-    return iso_time(at)
-
-
 def test_the_contracts_tell_a_revisit_and_a_timer_request_from_what_they_are_not():
-    clock = MovableClock(START.timestamp() + INTERVAL_S + 60)
-    topology = Topology(worker_context(clock=clock))
-    run(lambda: topology.send(identify("tess", "tess-1", "tess@acme.io")))
-    run(lambda: tick(topology))
-    [due] = revisits(topology, "tess")
+    topology, _, due = revisited("tess")
     [change] = topology.changes("tess")
     for broken in ({**due, "kind": "qualification_change"}, {k: v for k, v in due.items() if k != "revisit"},
                    {**change, "revisit": due["revisit"]}):
