@@ -13,6 +13,7 @@ from scoring.feedback import Verdict
 from scoring.replay import SalesVerdict, replay
 from scoring.revisit import apply_revisit, awaiting_revisit, next_due, next_revisit
 from scoring.switch import reclassify_under
+from streams.ops.reports import side_by_side
 from tests.unit.builders import DAY, HOUR, ICP_FIT, T0, days, event, model, model_text, model_with
 
 MODEL = model()
@@ -144,3 +145,10 @@ def test_a_lead_that_cools_after_the_interval_has_passed_is_due_the_moment_it_co
     first = revisits(run, "vp")[0]
     assert first.event_time == cooled.event_time  # not back-dated to before it was cold
     assert first.sequence == cooled.sequence + 1
+
+
+def test_replays_report_counts_revisits_apart_from_the_changes_that_move_a_lead():
+    run = replay([identify(T0, "cio", "cio@acme.com", **ICP_FIT)], MODEL, until=T0 + INTERVAL + DAY)
+    table = {line[:42].strip(): line[42:].split() for line in side_by_side(run, run, MODEL, MODEL).splitlines()}
+    assert table["qualification changes"] == ["1", "1"]  # new → IQL; the revisit moved nothing
+    assert table["revisits due"] == ["1", "1"]

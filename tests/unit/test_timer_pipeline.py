@@ -14,6 +14,8 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
+from streams.alerting.change import decode_change
+from streams.alerting.errors import UnreadableChange
 from streams.contracts import command_records
 from streams.contracts.encoding import iso_time
 from streams.worker import pipeline
@@ -198,3 +200,7 @@ def test_the_contracts_tell_a_revisit_and_a_timer_request_from_what_they_are_not
             assert_matches_contract("leads.qualification", broken)
     with pytest.raises(AssertionError, match="breaks its contract"):
         assert_matches_contract("accounts.members", {"domain": "acme.io", "members": []})
+    # leadstream alerts reads the same topic: a revisit is not a promotion, and not unreadable either.
+    with pytest.raises(UnreadableChange) as raised:
+        decode_change(orjson.dumps(due))
+    assert raised.value.reason == "wrong_kind"  # counted as not alerting, never skipped as unreadable
