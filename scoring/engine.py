@@ -76,7 +76,7 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
         temperature=temperature, rejected_at=recorded.rejected_at, accepted_at=recorded.accepted_at,
         sql_ended_at=classified.sql_ended_at, active_at=recorded.active_at, renewed=recorded.renewed,
         flagged_at=recorded.flagged_at, needs_enrichment=classified.needs_enrichment,
-        sequence=state.sequence + (change is not None),
+        revisited_at=recorded.revisited_at, sequence=state.sequence + (change is not None),
         recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
         recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:]
         if change
@@ -157,7 +157,7 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bo
         answers=merge_answers(state.answers, signal.answers, signal.occurred_at),
         levels=state.levels, stage=state.stage, temperature=state.temperature, rejected_at=state.rejected_at,
         accepted_at=state.accepted_at, sql_ended_at=state.sql_ended_at, active_at=active_at, renewed=renewed,
-        flagged_at=flagged, needs_enrichment=state.needs_enrichment,
+        flagged_at=flagged, needs_enrichment=state.needs_enrichment, revisited_at=state.revisited_at,
         sequence=state.sequence, recent_event_ids=state.recent_event_ids, recent_changes=state.recent_changes,
         reached=state.reached, hottest=state.hottest, model_version=state.model_version,
     )

@@ -1,4 +1,4 @@
-"""The model file's settings for decisions: [sales], [fit.unknown] and the hot interest rung.
+"""The model file's settings for decisions: [sales], [revisit], [fit.unknown] and the hot interest rung.
 
 Each is optional, with the default a model file of the previous version had implicitly, so such
 a file still loads. ``fields`` is ``scoring.model_loading``'s table reader (it names the field in
@@ -13,7 +13,7 @@ from typing import Any
 
 from scoring.errors import ModelError
 from scoring.fit import DEFAULT_UNKNOWN, GATES, UNKNOWN_POLICIES
-from scoring.model import SECONDS_PER_DAY
+from scoring.model import SECONDS_PER_DAY, RevisitRules
 from scoring.sales import DEFAULT_SALES, WEEK_S, SalesRules
 from scoring.stages import Rung
 
@@ -35,6 +35,19 @@ def sales_rules(doc: Any) -> SalesRules:
         renewed_intent_minimum=_optional(table, "renewed_intent_minimum", DEFAULT_SALES.renewed_intent_minimum,
                                          table.number, exclusive=True),
     )
+
+
+def revisit_rules(doc: Any) -> RevisitRules | None:
+    """[revisit]: absent in a file of the previous version, which revisited nothing."""
+    if "revisit" not in doc.table:
+        return None
+    table = doc.sub("revisit")
+    table.only("after_days", "fit_minimum")
+    fit_minimum = table.number("fit_minimum")
+    if fit_minimum > 100:
+        raise ModelError(f"{table.name('fit_minimum')}: fit is 0–100, got {fit_minimum:g}")
+    return RevisitRules(interval_s=table.number("after_days", exclusive=True) * SECONDS_PER_DAY,
+                        fit_minimum=fit_minimum)
 
 
 def unknown_policies(fit: Any) -> Mapping[str, str]:

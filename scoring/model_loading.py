@@ -31,7 +31,7 @@ from scoring.model import (
 from scoring.model_fields import Fields as _Fields
 from scoring.model_fields import choice as _choice
 from scoring.model_fields import strings as _strings
-from scoring.model_decisions import hot_rung, sales_rules, unknown_policies
+from scoring.model_decisions import hot_rung, revisit_rules, sales_rules, unknown_policies
 from scoring.qualification import Ladders, QualificationRules
 from scoring.stages import Rung
 
@@ -74,7 +74,7 @@ def parse_model(text: str, source: str = "model") -> ScoringModel:
 def _build_model(doc: _Fields) -> ScoringModel:
     doc.only("version", "half_life_days", "signals", "events", "outcomes", "page_views",
              "thresholds", "qualification", "fit", "disqualify", "criteria", "accounts", "dedupe", "explain",
-             "sales")
+             "sales", "revisit")
     signals = _signals(doc.sub("signals"))
     return ScoringModel(
         version=doc.text("version"),
@@ -94,6 +94,7 @@ def _build_model(doc: _Fields) -> ScoringModel:
         dedupe_window=doc.sub("dedupe").integer("window", 1, 1024),
         top_reasons=doc.sub("explain").integer("top_reasons", 1, 20),
         sales=sales_rules(doc),
+        revisit=revisit_rules(doc),
     )
 
 

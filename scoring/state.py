@@ -47,6 +47,7 @@ class LeadState:
     renewed: Mapping[SignalKind, int] = field(default_factory=lambda: _EMPTY)
     flagged_at: float | None = None  # the latest disqualifying signal (a hard bounce): a later address clears it
     needs_enrichment: bool = False  # a gate its behaviour reaches is decided by fit attributes nobody stated
+    revisited_at: float | None = None  # the due time of its latest revisit (scoring.revisit): each fires once
     sequence: int = 0  # qualification changes emitted so far: orders them per lead
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first
     # (event hash, change it caused), oldest first; a tuple, or a sequence the table's codec reads when used

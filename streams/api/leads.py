@@ -265,12 +265,18 @@ class LeadsView(View):
             return _local_hottest(stage, limit, temperature)
         query = {"limit": str(limit), **({"stage": stage} if stage else {}),
                  **({"temperature": temperature} if temperature else {})}
-        try:
-            async with app.http_client.get(worker.with_path("/_local/leads").with_query(query), headers=headers,
-                                           timeout=aiohttp.ClientTimeout(total=5)) as response:
-                return (await response.json(content_type=None))["leads"] if response.status == 200 else None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            return None
+        return await worker_share(worker, "/_local/leads", query, headers)
+
+
+async def worker_share(worker: URL, path: str, query: dict[str, str],
+                       headers: dict[str, str]) -> list[dict[str, Any]] | None:
+    """Another worker's share of a merged list (its ``/_local/...`` answer); None if it did not answer in 5 s."""
+    try:
+        async with app.http_client.get(worker.with_path(path).with_query(query), headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=5)) as response:
+            return (await response.json(content_type=None))["leads"] if response.status == 200 else None
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return None
 
 
 @app.page("/_local/leads")

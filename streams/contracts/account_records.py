@@ -63,8 +63,20 @@ def encode_member_updates_within(domain: str, updates: Sequence[tuple[str, Membe
 
 
 def decode_member_updates(raw: bytes) -> tuple[str, list[tuple[str, Member | None]]]:
+    domain, updates, _ = decode_account_record(raw)
+    return domain, updates
+
+
+def encode_cooling(domain: str, due: float) -> bytes:
+    """The account timer's request (no member update): reclassify the account if it may cool by now."""
+    return orjson.dumps({"domain": domain, "members": [], "cool_at": due})
+
+
+def decode_account_record(raw: bytes) -> tuple[str, list[tuple[str, Member | None]], float | None]:
+    """An accounts.members record: its domain, its member updates, and the timer's cooling time if it is one."""
     data = orjson.loads(raw)
-    return data["domain"], [(body["lead_id"], _member_of(body)) for body in data["members"]]
+    updates = [(body["lead_id"], _member_of(body)) for body in data["members"]]
+    return data["domain"], updates, data.get("cool_at")
 
 
 def encode_account(account: AccountState) -> bytes:

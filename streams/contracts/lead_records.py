@@ -41,8 +41,8 @@ from streams.contracts.member_codes import (
 
 STATE_FORMAT = 4
 # Format 4 added what sales said and how long it holds (accepted_at, sql_ended_at, active_at, the
-# signals since a rejection), the flagged address, needs_enrichment and the hot interest rung's level;
-# format 3 is the same without them. Format 3 and 4 share the member codes.
+# signals since a rejection), the flagged address, needs_enrichment and the hot interest rung's level,
+# and (optional, last) the due time of the latest revisit; format 3 is the same without them. Format 3 and 4 share the member codes.
 _CODED = frozenset({3, STATE_FORMAT})
 
 # Per positional format: where its kinds, stages, temperatures and statuses are read from.
@@ -164,7 +164,7 @@ def encode_state(state: LeadState) -> bytes:
         TEMPERATURE_CODE[state.hottest],
         state.accepted_at, state.sql_ended_at, state.active_at,
         [part for kind, count in state.renewed.items() for part in (kind_code[kind], count)],
-        state.flagged_at, state.needs_enrichment,
+        state.flagged_at, state.needs_enrichment, state.revisited_at,
     ])
     changes = state.recent_changes
     if isinstance(changes, StoredChanges) and changes.written_in == STATE_FORMAT:
@@ -199,6 +199,8 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
     # A lead stored before format 4 held no acceptance (it is re-derived from its events from now on).
     accepted_at, sql_ended_at, active_at, renewed, flagged_at, needs_enrichment = (
         data[15:21] if written_in == STATE_FORMAT else (None, None, as_of, [], None, False))
+    # The last revisit's due time came after format 4 began: a state written before it has none.
+    revisited_at = data[21] if written_in == STATE_FORMAT and len(data) > 21 else None
     kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
     return LeadState(
         lead_id=lead_id,
@@ -221,7 +223,7 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
         model_version=model_version,
         accepted_at=accepted_at, sql_ended_at=sql_ended_at, active_at=active_at,
         renewed=MappingProxyType({kind_at[renewed[n]]: renewed[n + 1] for n in range(0, len(renewed), 2)}),
-        flagged_at=flagged_at, needs_enrichment=needs_enrichment,
+        flagged_at=flagged_at, needs_enrichment=needs_enrichment, revisited_at=revisited_at,
     )
 
 

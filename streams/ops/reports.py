@@ -10,6 +10,7 @@ from scoring import QualificationChange, ScoringModel, Stage, Temperature
 from scoring.calibration import Calibration
 from scoring.outcomes import Conversion, Counts, StageVerdict, hot_verdict, stage_verdict
 from scoring.replay import Replay
+from scoring.revisit import REVISIT
 from streams.contracts.encoding import iso_time
 
 ALERT_TEMPERATURES = frozenset({Temperature.HOT})  # `leadstream alerts`' defaults (streams/alerting/rules.py)
@@ -66,7 +67,9 @@ def side_by_side(live: Replay, candidate: Replay, live_model: ScoringModel, cand
     temperatures_candidate = Counter(s.temperature for s in candidate.states.values())
     for temperature in Temperature:
         row(f"leads {temperature.value}", temperatures_live[temperature], temperatures_candidate[temperature])
-    row("qualification changes", len(live.changes), len(candidate.changes))
+    row("qualification changes", len(_moves(live)), len(_moves(candidate)))
+    row("revisits due", len(live.changes) - len(_moves(live)),
+        len(candidate.changes) - len(_moves(candidate)))
     row("alerts that would have fired (hot, sql)", sum(map(would_alert, live.changes)),
         sum(map(would_alert, candidate.changes)))
     # Hot is the model's call; SQL is mostly sales' (acceptance, a CRM opportunity), shown for what it is.
@@ -76,6 +79,11 @@ def side_by_side(live: Replay, candidate: Replay, live_model: ScoringModel, cand
         row(f"{left.reached} precision (won among them)", _precision(left), _precision(right))
         row(f"{left.reached} recall (won deals reaching it)", _recall(left), _recall(right))
     return "\n".join(lines)
+
+
+def _moves(replayed: Replay) -> list[QualificationChange]:
+    """The changes that moved a stage or temperature: a revisit moves neither."""
+    return [change for change in replayed.changes if change.cause != REVISIT]
 
 
 def _precision(verdict: StageVerdict) -> str:

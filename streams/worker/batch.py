@@ -27,8 +27,8 @@ from collections import Counter
 from scoring import LeadState, QualificationChange, Signal
 from scoring.account_members import account_member
 from scoring.accounts import Member
-from scoring.crossing import next_demotion
 from scoring.qualification import Assessment
+from scoring.revisit import REVISIT, awaiting_revisit, next_due
 from streams.contracts import account_records, change_records, email_index, lead_event_records, lead_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
@@ -212,6 +212,7 @@ class Batch:
                 lead_index.remove(partition, key, bucket(before))
                 self._index_email(key, before, None)  # as stored: an e-mail this batch gave it was never indexed
             due_index.schedule(key.decode(), None)
+            self.context.revisit_queue.discard(key)
         for key in self._dirty:
             after = self._states[key]
             assert after is not None
@@ -230,7 +231,8 @@ class Batch:
                                                       before and bucket(before), bucket(after))
             census.moved(partition, before_bucket, after_bucket)
             lead_index.put(partition, key, before_bucket, after_bucket, standing(after, self.model))
-            due_index.schedule(after.lead_id, next_demotion(after, self.model))
+            due_index.schedule(after.lead_id, next_due(after, self.model))
+            self.context.revisit_queue.put(key, after.revisited_at if awaiting_revisit(after, self.model) else None)
             self._index_email(key, before, after)
         for key, cause in self._reports.items():
             if (state := self._states[key]) is not None:
@@ -282,6 +284,9 @@ async def _emit(context: WorkerContext, change: QualificationChange, ingested_at
                               change_records.encode_change(change, emitted_at, ingested_at))
     if not first_time:
         metrics.QUALIFICATION_REEMITTED.inc()
+        return
+    if change.cause == REVISIT:  # moves nothing: counted as what it is
+        metrics.REVISITS_DUE.labels(reason=change.cause_detail or "").inc()
         return
     metrics.QUALIFICATION_CHANGES.labels(
         from_stage=change.from_stage.value, to_stage=change.to_stage.value,

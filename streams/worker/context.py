@@ -20,6 +20,7 @@ from streams.contracts.topics import (
 )
 from streams.worker.census import HeldCount, LeadCensus
 from streams.worker.lead_index import LeadIndex
+from streams.worker.revisit_queue import RevisitQueue
 
 
 class Outbox(Protocol):
@@ -119,6 +120,10 @@ class WorkerContext:
     crash_point: CrashPoint | None = None  # fault tests only (streams/worker/faults.py)
     # The owned partitions' leads by stage and temperature, ranked without decoding (the list, the board).
     lead_index: LeadIndex = field(default_factory=LeadIndex)
+    # The owned partitions' leads due for a revisit nobody has acted on (the board's queue).
+    revisit_queue: RevisitQueue = field(default_factory=RevisitQueue)
+    # When each account of the owned partitions may next cool with no member update (scoring.account_timer).
+    account_due_index: DueIndex = field(default_factory=DueIndex)
     # Visitors whose expiry was asked for lately: a cache against repeated requests, not state.
     expiry_requested: dict[bytes, float] = field(default_factory=dict)
 

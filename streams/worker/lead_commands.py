@@ -10,8 +10,8 @@ from typing import Any
 
 import orjson
 
-from scoring import LeadState, Signal, Verdict, apply, apply_feedback
-from scoring.crossing import next_demotion
+from scoring import LeadState, Verdict, apply_feedback
+from scoring.revisit import next_due, revisit_made, timer_step
 from scoring.switch import reclassify_under
 from streams.contracts import command_records, email_index, lead_event_records, signal_records
 from streams.worker import metrics, outcome_join, stitching
@@ -43,7 +43,7 @@ def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
         case command_records.DECAY:
             key = command["lead_id"].encode()
             if (state := batch.state(key)) is not None:
-                demote(batch, key, state)
+                demote(batch, key, state, command.get("due"))
         case command_records.OUTCOME:
             outcome_join.join_command(batch, command["lead_id"].encode(), command)
         case command_records.RECLASSIFY:
@@ -141,20 +141,21 @@ def record_feedback(batch: Batch, key: bytes, state: LeadState, command: dict[st
         batch.emit(decision.change, command["issued_at"], first_time=not decision.duplicate)
 
 
-def demote(batch: Batch, key: bytes, state: LeadState) -> None:
-    """The lead's scores decayed past a threshold: reclassify it at the crossing time itself.
+def demote(batch: Batch, key: bytes, state: LeadState, due: float | None = None) -> None:
+    """The lead's timer came due: a score decayed past a threshold, or a revisit (``scoring.revisit``).
 
     Runs in the stream (the timer only sends this command), so the write lands on the lead's own
-    partition in order with its events. The crossing time is recomputed from the state held now:
-    an event that arrived meanwhile may have moved it, and then nothing is due yet.
+    partition in order with its events. What is due is recomputed from the state held now: an
+    event that arrived meanwhile may have moved it, and then nothing is due yet. ``due``, the time
+    the timer sent: a redelivered command for a revisit already made re-emits it under the same id.
     """
-    due = next_demotion(state, batch.model)
-    if due is None or due > batch.context.clock.now():
-        batch.context.due_index.schedule(state.lead_id, due)
+    model = batch.model
+    decision = timer_step(state, model, batch.context.clock.now())
+    if decision is None:
+        if due is not None and (made := revisit_made(state, due)) is not None:
+            batch.emit(made, None, first_time=False)  # the state landed before a crash may have lost the emit
+        batch.context.due_index.schedule(state.lead_id, next_due(state, model))
         return
-    crossing = Signal(event_id=f"decay:{due!r}", lead_id=state.lead_id, anonymous=not state.identified,
-                      kind=None, occurred_at=due)
-    decision = apply(state, crossing, batch.model, cause="decay")
     if decision.duplicate:
         return
     batch.store(key, decision.state, None, decision.change)

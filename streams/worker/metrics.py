@@ -59,7 +59,16 @@ ACCOUNT_CHANGES = Counter(
 DEMOTIONS = Counter(
     "leadstream_demotions_total", "Qualification changes caused by decay, emitted at their crossing time"
 )
-DUE_LEADS = Gauge("leadstream_demotion_index_leads", "Leads this worker watches for a coming demotion")
+DUE_LEADS = Gauge("leadstream_demotion_index_leads", "Leads this worker watches for a coming demotion or revisit")
+REVISITS_DUE = Counter(
+    "leadstream_revisits_due_total",
+    "Weak leads that came due for another look (revisit_due records emitted), by why they are in the pool",
+    ["reason"],
+)
+REVISIT_QUEUE = Gauge(
+    "leadstream_revisit_queue_leads", "Leads of this worker's partitions due for a revisit that nobody has acted on since"
+)
+DUE_ACCOUNTS = Gauge("leadstream_account_timer_accounts", "Accounts this worker watches for a coming cooling")
 # Event time can be days old (late or replayed events), so its buckets reach far.
 EVENT_LATENCY = Histogram(
     "leadstream_qualification_event_latency_seconds",

@@ -16,8 +16,9 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 
 from scoring import IgnoreReason, Ignored, interpret
+from scoring.account_timer import cool_account, next_account_change
 from scoring.accounts import AccountChange, AccountState, update_member
-from scoring.crossing import next_demotion
+from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import account_records, command_records, dead_letter_records, privacy, signal_records
 from streams.contracts.partitioning import partition_for
 from streams.contracts.segment import RejectReason, Rejection, decode_segment, id_too_long
@@ -33,19 +34,52 @@ log = logging.getLogger(__name__)
 
 
 def recount_leads(context: WorkerContext, active: set[int]) -> None:
-    """After a rebalance's recovery: the census, the demotion index and the lead index, for the partitions now owned."""
+    """After a rebalance's recovery: the census, the lead timer's index, the lead index and the revisit queue,
+    for the partitions now owned."""
     partitions, model = context.partitions, context.model()
-    buckets, due, entries = [], [], []
+    buckets, due, entries, revisits = [], [], [], []
     for key, value in list(context.leads.data.items()):
         state = stored_state(key, value)
         if state is not None and (partition := partition_for(state.lead_id.encode(), partitions)) in active:
             buckets.append((partition, bucket(state)))
-            due.append((state.lead_id, next_demotion(state, model)))
+            due.append((state.lead_id, next_due(state, model)))
             entries.append((partition, key, bucket(state), standing(state, model)))
+            revisits.append((key, state.revisited_at if awaiting_revisit(state, model) else None))
     context.census.rebuild(buckets, active)
     context.lead_index.rebuild(entries, active)
-    # Demotions that fell due while no worker owned these leads fire now, with their own crossing times.
+    # Demotions and revisits that fell due while no worker owned these leads fire now, at their own times.
     context.due_index.rebuild(due)
+    context.revisit_queue.rebuild(revisits)
+
+
+def recount_accounts(context: WorkerContext, active: set[int]) -> None:
+    """After a rebalance's recovery: when each account of the partitions now owned may next cool."""
+    model = context.model()
+    due = []
+    for key, value in list(context.accounts.data.items()):
+        if value and partition_for(key, context.partitions) in active:
+            account = account_records.decode_account(key.decode(), value)
+            due.append((account.domain, next_account_change(account, model.half_life_seconds, model.accounts)))
+    # Coolings that fell due while no worker owned these accounts fire now, at their own times.
+    context.account_due_index.rebuild(due)
+
+
+async def send_due(context: WorkerContext) -> None:
+    """One tick of the lead and account timers: a command for each lead and account due by now.
+
+    An account is reclassified on its own partition of accounts.members, in order with its member
+    updates, as a lead is on leads.signals.
+    """
+    clock, due_index, accounts_due = context.clock, context.due_index, context.account_due_index
+    for lead_id, due in due_index.pop_due(clock.now()):
+        await context.outbox.send(context.topics.signals, lead_id.encode(), command_records.encode_command(
+            command_records.DECAY, lead_id, clock.now(), due=due))
+    for domain, due in accounts_due.pop_due(clock.now()):
+        await context.outbox.send(context.topics.account_members, domain.encode(),
+                                  account_records.encode_cooling(domain, due))
+    metrics.DUE_LEADS.set(len(due_index))
+    metrics.DUE_ACCOUNTS.set(len(accounts_due))
+    metrics.REVISIT_QUEUE.set(len(context.revisit_queue))
 
 
 def received_at(record: ConsumerRecord) -> float:
@@ -134,20 +168,30 @@ def _id_problem(fields: dict, *names: str) -> str | None:
 async def score_accounts(context: WorkerContext, records: Sequence[ConsumerRecord]) -> None:
     """A batch of accounts.members records: each account reclassified per member update, written once.
 
+    A record from the account timer (``cool_at``) carries no update: the account cools if it may by now.
+
     The accounts' changelog records leave before the account changes they caused, like a lead batch's.
     """
     model = context.model()
     stored = context.accounts.data
     accounts: dict[bytes, AccountState] = {}
     changes: list[tuple[bytes, AccountChange]] = []
+    half_lives, rules = model.half_life_seconds, model.accounts
     for record in records:
-        domain, updates = account_records.decode_member_updates(record.value)
+        domain, updates, cool_at = account_records.decode_account_record(record.value)
         key = domain.encode()
         account = accounts.get(key) or account_records.decode_account(domain, stored.get(key))
         for lead_id, member in updates:
-            account, change = update_member(account, member, lead_id, model.half_life_seconds, model.accounts)
+            account, change = update_member(account, member, lead_id, half_lives, rules)
             if change is not None:
                 changes.append((key, change))
+        if cool_at is not None:
+            # Recomputed from the account held now: a member update since the timer asked may have moved it.
+            due = next_account_change(account, half_lives, rules)
+            if due is not None and due <= context.clock.now():
+                account, change = cool_account(account, due, half_lives, rules)
+                if change is not None:
+                    changes.append((key, change))
         accounts[key] = account
     tables = TableWrites()
     for key, account in accounts.items():
@@ -155,6 +199,7 @@ async def score_accounts(context: WorkerContext, records: Sequence[ConsumerRecor
             tables.set(context.accounts, key, account_records.encode_account(account))
         else:
             tables.delete(context.accounts, key)
+        context.account_due_index.schedule(account.domain, next_account_change(account, half_lives, rules))
     await tables.produce(context.outbox)
     for key, change in changes:
         metrics.ACCOUNT_CHANGES.labels(from_temperature=change.from_temperature.value,

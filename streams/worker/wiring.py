@@ -139,6 +139,14 @@ async def recount_leads(context: WorkerContext) -> None:
         log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
 
 
+async def recount_accounts(context: WorkerContext) -> None:
+    """After every rebalance's recovery: the account timer's index, for the accounts now owned."""
+    try:
+        pipeline.recount_accounts(context, active_partitions(accounts_table))
+    except Exception:  # noqa: BLE001 — Faust's recovery loop would retry forever
+        log.exception("recounting accounts after recovery failed; accounts cool on their next member update")
+
+
 async def recount_held(context: WorkerContext) -> None:
     """After every rebalance's recovery: count what the visitors of the partitions now owned hold."""
     try:

@@ -26,6 +26,7 @@ from scoring.model_loading import default_model_text
 from streams.worker.app import app
 from streams.api.access import UNAUTHORIZED, Scope, refusal
 from streams.api.board import auth, pages
+from streams.api.board.revisit_list import revisit_section
 from streams.api.board.model_tables import model_page
 from streams.api.board.feed import (
     LEAD_ERASED, Closed, Full, Hub, QualificationFeed, SeenChanges, TransitionCounter, server_sent_event,
@@ -40,6 +41,7 @@ from streams.worker.topics import qualification_topic
 log = logging.getLogger(__name__)
 
 HOT_LIMIT = 50
+REVISIT_LIMIT = 50
 FUNNEL_EVERY_S = 5.0  # also without changes: new anonymous leads move the counts without one
 KEEPALIVE_S = 15.0
 FEED_READY_WAIT_S = 10.0
@@ -101,6 +103,12 @@ async def hottest() -> list[dict[str, Any]] | None:
     if status != 200:
         return None
     return [pages.hot_lead_from_document(d) for d in body["leads"]]
+
+
+async def revisits_html() -> str:
+    """The revisit queue across all workers (GET /revisits), as the overview's section."""
+    status, body = await _get_json(f"{_me()}/revisits?limit={REVISIT_LIMIT}")
+    return revisit_section(body["leads"] if status == 200 else None, REVISIT_LIMIT)
 
 
 async def funnel_html() -> str:
@@ -223,11 +231,11 @@ def _html(view: View, html: str, status: int = 200) -> Response:
 @app.page("/board")
 class BoardView(View):
     async def get(self, request: Request) -> Response:
-        """Funnel and hot leads, live."""
+        """Funnel and hot leads, live; the leads due for another look."""
         if (refused := _guard(self, request)) is not None:
             return refused
-        funnel, hot = await asyncio.gather(funnel_html(), hottest())
-        return _html(self, pages.overview(funnel, hot, HOT_LIMIT))
+        funnel, hot, revisits = await asyncio.gather(funnel_html(), hottest(), revisits_html())
+        return _html(self, pages.overview(funnel, hot, HOT_LIMIT, revisits))
 
 
 @app.page("/board/events")
