@@ -14,6 +14,7 @@ TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
     "leads.signals": {None: "signal.schema.json", "command": "command.schema.json"},
     "leads.qualification": {
         "qualification_change": "qualification-change.schema.json",
+        "revisit_due": "qualification-change.schema.json",  # one contract: a change that moves nothing
         "lead_erased": "lead-erased.schema.json",
     },
     "leads.feedback": {None: "sales-feedback.schema.json"},
@@ -21,7 +22,8 @@ TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
     "accounts.qualification": {None: "account-qualification-change.schema.json"},
     "leads.control": {None: "model-applied.schema.json"},
     # What `leadstream replay` writes: the changes a candidate model would have made, same contract.
-    "leads.qualification.replay": {"qualification_change": "qualification-change.schema.json"},
+    "leads.qualification.replay": {"qualification_change": "qualification-change.schema.json",
+                                   "revisit_due": "qualification-change.schema.json"},
 }
 
 

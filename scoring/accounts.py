@@ -52,6 +52,7 @@ class AccountState:
     members: Mapping[str, Member] = field(default_factory=lambda: MappingProxyType({}))
     level: int = 0  # 0 cold, 1 warm, 2 hot: held for hysteresis
     sequence: int = 0
+    checked_at: float = 0.0  # the latest time it was classified at: the demotion timer can move it past its members
 
     @property
     def temperature(self) -> Temperature:
@@ -118,19 +119,25 @@ def update_member(
         elif len(members) > rules.max_members:
             for stale in sorted(members.values(), key=_AS_OF)[: len(members) - rules.max_members]:
                 del members[stale.lead_id]
-    at = max(map(_AS_OF, members.values()), default=0.0)
-    regrouped = AccountState(account.domain, MappingProxyType(members), account.level, account.sequence)
-    view = view_at(regrouped, half_lives, rules, at)
+    at = max(account.checked_at, max(map(_AS_OF, members.values()), default=0.0))
+    regrouped = AccountState(account.domain, MappingProxyType(members), account.level, account.sequence,
+                             account.checked_at)
+    return reclassify_at(regrouped, at, half_lives, rules, lead_id, member.cause_event_id if member else "left")
+
+
+def reclassify_at(account: AccountState, at: float, half_lives: Mapping[Component, float], rules: AccountRules,
+                  cause_lead_id: str, cause: str) -> tuple[AccountState, AccountChange | None]:
+    """The account's temperature at ``at``, with hysteresis from its held level."""
+    view = view_at(account, half_lives, rules, at)
     level = climb(account.level, view.score, (rules.warm, rules.hot))
     if level == 2 and len(view.engaged) < rules.hot_min_people:
         level = 1  # one very busy person is not a buying committee
     if level == account.level:
-        return regrouped, None
-    updated = AccountState(account.domain, regrouped.members, level, account.sequence + 1)
-    cause = member.cause_event_id if member else "left"
+        return AccountState(account.domain, account.members, level, account.sequence, at), None
+    updated = AccountState(account.domain, account.members, level, account.sequence + 1, at)
     return updated, AccountChange(
-        change_id=change_id(f"account:{account.domain}", f"{lead_id}\x1f{cause}"),
+        change_id=change_id(f"account:{account.domain}", f"{cause_lead_id}\x1f{cause}"),
         domain=account.domain, sequence=updated.sequence,
         from_temperature=account.temperature, to_temperature=updated.temperature,
-        view=view, members=len(members), cause_lead_id=lead_id, event_time=at,
+        view=view, members=len(account.members), cause_lead_id=cause_lead_id, event_time=at,
     )

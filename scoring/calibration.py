@@ -10,10 +10,12 @@
    to its coefficient (a kind that predicts losing gets none), scaled so the component's average
    score over the examples stays what it is now; thresholds keep their meaning, the points move
    to what predicts a win. Caps scale with their points. Kinds seen too rarely keep their points.
-5. Move the MQL and SQL promote thresholds to where the new scores best separate won from lost
-   (Youden's J), within half and twice the current value; demote keeps its ratio to promote.
-6. Replay the held-out deals' leads under both models: precision and recall of "reached SQL
-   before the deal closed" is the expected lift, never measured on the deals it was fitted on.
+5. Move the `mql` (interest) and `sql` (intent: what a hot lead needs) promote thresholds to
+   where the new scores best separate won from lost (Youden's J), within half and twice the current value; demote keeps its ratio to promote.
+6. Replay the held-out deals' leads under both models: precision and recall of "was hot before
+   the deal closed" is the expected lift, never measured on the deals it was fitted on. Hot is
+   the model's call to hand a lead to sales; SQL is sales' own (acceptance, a CRM opportunity),
+   the same under any model, so it cannot tell two models apart.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.model import ScoringModel, SignalRule
 from scoring.model_loading import parse_model
 from scoring.model_text import number_text, with_numbers, with_version
-from scoring.outcomes import OutcomeJoin, StageVerdict, first_closings, stage_verdict
+from scoring.outcomes import OutcomeJoin, StageVerdict, first_closings, hot_verdict
 from scoring.replay import UNBOUNDED, HistoryRecord, replay
 from scoring.stages import Rung
 from scoring.visitors import HoldLimits
@@ -64,12 +66,12 @@ class Calibration:
     trained_on: int
     held_out: int
     split_at: float  # deals closed from here on were held out
-    live: StageVerdict  # on the held-out deals
+    live: StageVerdict  # hot before the deal closed, on the held-out deals
     proposed: StageVerdict
 
     @property
     def precision_lift(self) -> float | None:
-        """Relative change in the share of SQLs that won, on the held-out deals."""
+        """Relative change in the share of hot leads that won, on the held-out deals."""
         if self.live.precision is None or self.proposed.precision is None or self.live.precision == 0:
             return None
         return self.proposed.precision / self.live.precision - 1.0
@@ -92,7 +94,7 @@ def calibrate(
     candidate = parse_model(text, source="candidate")
 
     held_leads = {e.lead_id for e in held_out}
-    live_verdict = stage_verdict(j for j in live.outcomes if j.lead_id in held_leads)
+    live_verdict = hot_verdict(j for j in live.outcomes if j.lead_id in held_leads)
     # All of it: a held-out lead's visits from before identify are records of its visitor id.
     replayed = replay(history, candidate, erased=erased, hold=hold)
     return Calibration(
@@ -102,7 +104,7 @@ def calibrate(
         rungs=MappingProxyType({name: (getattr(model.qualification.ladders, name), rung)
                                 for name, rung in rungs.items()}),
         trained_on=len(training), held_out=len(held_out), split_at=split_at,
-        live=live_verdict, proposed=stage_verdict(j for j in replayed.outcomes if j.lead_id in held_leads),
+        live=live_verdict, proposed=hot_verdict(j for j in replayed.outcomes if j.lead_id in held_leads),
     )
 
 

@@ -61,7 +61,11 @@ class QualificationChange:
     model_version: str
     cause_event_id: str
     event_time: float
-    cause: str = "event"  # or "feedback": what kind of thing cause_event_id names
+    # What kind of thing cause_event_id names: "event", "feedback", "outcome" (a CRM deal), "decay",
+    # "inactivity" (a sales-qualified lead quiet past the bound), "cooldown" (a rejection's hold lifted), "model".
+    cause: str = "event"
+    cause_detail: str | None = None  # the verdict (accepted, rejected, recycle) or the deal outcome
+    needs_enrichment: bool = False  # a gate its behaviour reaches is decided by fit attributes nobody stated
 
 
 def change_id(lead_id: str, cause_event_id: str) -> str:

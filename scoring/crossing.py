@@ -15,8 +15,12 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from scoring.engine import sales_qualified_until
+from scoring.explain import assess
 from scoring.kinds import Component
 from scoring.model import ScoringModel
+from scoring.sales import hold_lifts_at
+from scoring.stages import Stage
 from scoring.state import LeadState
 
 PRECISION_S = 0.0005
@@ -186,14 +190,30 @@ def _newton_crossing(parts: Sequence[Term], threshold: float) -> float | None:
 
 
 def next_demotion(state: LeadState, model: ScoringModel) -> float | None:
-    """The earliest time a rung the lead stands on gives way (it may then change stage or temperature)."""
-    levels = state.levels
-    if state.as_of is None or not (levels.mql or levels.sql or levels.pql or levels.warm):
+    """The earliest time the lead may change stage or temperature with no event: a rung it stands on
+    gives way, its sales qualification passes the inactivity bound, or a rejection's hold lifts."""
+    if state.as_of is None:
         return None
+    times = _rung_crossings(state, model)
+    if state.stage is Stage.SQL:
+        times.append(sales_qualified_until(state, assess(state, model, state.as_of), model))
+    lifts = hold_lifts_at(state.rejected_at, state.renewed, model.signals, model.sales)
+    if lifts is not None and lifts > state.as_of:
+        times.append(lifts)
+    finite = [t for t in times if t is not None and math.isfinite(t)]
+    return min(finite) if finite else None
+
+
+def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]:
+    levels = state.levels
+    if not (levels.mql or levels.sql or levels.pql or levels.warm or levels.hot):
+        return []
     ladders = model.qualification.ladders
     interest, intent, product, engagement = _all_terms(state, model)
     held = ((interest, levels.mql, ladders.mql), (intent, levels.sql, ladders.sql),
-            (product, levels.pql, ladders.pql), (engagement, levels.warm, ladders.warm))
+            (product, levels.pql, ladders.pql), (engagement, levels.warm, ladders.warm),
+            (interest, levels.hot, ladders.hot))
     times = [crossing_time(parts, rung.demote, state.as_of) for parts, level, rung in held if level]
-    finite = [t for t in times if t is not None and math.isfinite(t)]
-    return min(finite) if finite else None
+    # A crossing at the as-of time itself found the score exactly on the threshold (10 points halved
+    # twice onto 2.5): not below it yet, so the lead kept the rung. It is below a moment later.
+    return [t + PRECISION_S if t is not None and t <= state.as_of else t for t in times]

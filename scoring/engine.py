@@ -14,11 +14,11 @@ from scoring.criteria import merge_answers
 from scoring.decay import contribution_at
 from scoring.dedupe import event_hash, remember
 from scoring.explain import assess, top_contributions
-from scoring.kinds import Component
 from scoring.model import ScoringModel
 from scoring.profile import merge_facts
-from scoring.qualification import Assessment, Levels, next_levels, stage_for, temperature_for
+from scoring.qualification import Assessment, Levels, needs_enrichment, next_levels, stage_for, temperature_for
 from scoring.quick_init import quick_init
+from scoring.sales import criteria_confirmed_at, held_back, qualified_since, sql_expires_at
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
 from scoring.state import KindTally, LeadState, new_lead
@@ -39,7 +39,20 @@ class Decision:
     assessment: Assessment | None = None
 
 
-def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: str = "event") -> Decision:
+@dataclass(frozen=True)
+class Classified:
+    levels: Levels
+    temperature: Temperature
+    stage: Stage
+    sql_ended_at: float | None  # moved to the bound when an SQL's inactivity bound passed
+    held_back: bool
+    needs_enrichment: bool
+
+
+def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: str = "event",
+          detail: str | None = None) -> Decision:
+    """``cause``: what ``signal`` is (an event, or "feedback", "outcome", "decay", "model" with no kind);
+    ``detail`` says more (the verdict, the deal outcome)."""
     if state is None:
         state = new_lead(signal.lead_id, signal.anonymous)
     hashed = event_hash(signal.event_id)
@@ -47,16 +60,23 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
         earlier = next((change for h, change in state.recent_changes if h == hashed), None)
         return Decision(state=state, change=earlier, duplicate=True)
 
-    recorded = _record(state, signal, model)
+    recorded = _record(state, signal, model, cause == "event")
     assert recorded.as_of is not None
     assessment = assess(recorded, model, recorded.as_of)
-    levels, temperature, stage = _classified(recorded, assessment, model)
-    change = _change_between(state, recorded, stage, temperature, assessment, signal.event_id, model, cause)
+    # The inactivity bound runs from the activity before this event: an event after the bound passed
+    # (no timer ran between) finds the SQL already ended, as the timer would have left it.
+    classified = _classified(recorded, assessment, model, recorded.as_of, state.active_at)
+    stage, temperature = classified.stage, classified.temperature
+    if cause == "decay":
+        cause = _timer_cause(state, recorded, classified, model)
+    change = _change_between(state, recorded, classified, assessment, signal.event_id, model, cause, detail)
     updated = LeadState(
         lead_id=recorded.lead_id, identified=recorded.identified, as_of=recorded.as_of, tallies=recorded.tallies,
-        profile=recorded.profile, answers=recorded.answers, levels=levels, stage=stage, temperature=temperature,
-        rejected_at=recorded.rejected_at,
-        sequence=state.sequence + (change is not None),
+        profile=recorded.profile, answers=recorded.answers, levels=classified.levels, stage=stage,
+        temperature=temperature, rejected_at=recorded.rejected_at, accepted_at=recorded.accepted_at,
+        sql_ended_at=classified.sql_ended_at, active_at=recorded.active_at, renewed=recorded.renewed,
+        flagged_at=recorded.flagged_at, needs_enrichment=classified.needs_enrichment,
+        revisited_at=recorded.revisited_at, sequence=state.sequence + (change is not None),
         recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
         recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:]
         if change
@@ -77,8 +97,22 @@ def remember_event(state: LeadState, event_id: str, model: ScoringModel) -> Lead
     return replace(state, recent_event_ids=remember(state.recent_event_ids, event_hash(event_id), model.dedupe_window))
 
 
-def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
-    """Move the tallies to the later of the held and the event time, then add the signal."""
+def _timer_cause(before: LeadState, after: LeadState, classified: Classified, model: ScoringModel) -> str:
+    """What a timer reclassification was: an SQL's inactivity bound, a rejection's hold lifting, or decay."""
+    if classified.sql_ended_at != before.sql_ended_at and before.stage is Stage.SQL:
+        return "inactivity"
+    assert before.as_of is not None
+    if (before.rejected_at is not None and not classified.held_back
+            and held_back(before.rejected_at, before.renewed, model.signals, model.sales, before.as_of)):
+        return "cooldown"
+    return "decay"
+
+
+def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bool = True) -> LeadState:
+    """Move the tallies to the later of the held and the event time, then add the signal.
+
+    ``own_event``: the lead did something (not a timer, feedback or a model switch): it is active then.
+    """
     as_of = signal.occurred_at if state.as_of is None else max(state.as_of, signal.occurred_at)
     if state.as_of is None:
         tallies = {}
@@ -103,6 +137,16 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
             last_at=max(held.last_at, signal.occurred_at) if held else signal.occurred_at,
         )
     profile = merge_facts(state.profile, signal.profile, signal.occurred_at)
+    renewed, flagged = state.renewed, state.flagged_at
+    if signal.kind is not None:
+        if state.rejected_at is not None and signal.occurred_at > state.rejected_at:
+            renewed = MappingProxyType({**renewed, signal.kind: renewed.get(signal.kind, 0) + 1})
+        if signal.kind in model.disqualify.signals:
+            # A bounce is the address's, not the person's: an address stated after it clears it.
+            flagged = signal.occurred_at if flagged is None else max(flagged, signal.occurred_at)
+    active_at = state.active_at
+    if own_event:
+        active_at = signal.occurred_at if active_at is None else max(active_at, signal.occurred_at)
     return LeadState(
         lead_id=state.lead_id,
         # Contact details make a visitor an information-qualified lead.
@@ -112,6 +156,8 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
         profile=profile,
         answers=merge_answers(state.answers, signal.answers, signal.occurred_at),
         levels=state.levels, stage=state.stage, temperature=state.temperature, rejected_at=state.rejected_at,
+        accepted_at=state.accepted_at, sql_ended_at=state.sql_ended_at, active_at=active_at, renewed=renewed,
+        flagged_at=flagged, needs_enrichment=state.needs_enrichment, revisited_at=state.revisited_at,
         sequence=state.sequence, recent_event_ids=state.recent_event_ids, recent_changes=state.recent_changes,
         reached=state.reached, hottest=state.hottest, model_version=state.model_version,
     )
@@ -119,33 +165,46 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel) -> LeadState:
 
 def reclassify(state: LeadState, assessment: Assessment, model: ScoringModel) -> LeadState:
     """Stage and temperature for ``assessment``, with hysteresis from the held ladder levels."""
-    levels, temperature, stage = _classified(state, assessment, model)
-    return replace(state, levels=levels, temperature=temperature, stage=stage)
+    assert state.as_of is not None
+    classified = _classified(state, assessment, model, state.as_of)
+    return replace(state, levels=classified.levels, temperature=classified.temperature, stage=classified.stage,
+                   sql_ended_at=classified.sql_ended_at, needs_enrichment=classified.needs_enrichment)
 
 
-def _classified(state: LeadState, assessment: Assessment, model: ScoringModel) -> tuple[Levels, Temperature, Stage]:
+def sales_qualified_until(state: LeadState, assessment: Assessment, model: ScoringModel,
+                          active_at: float | None = None) -> float | None:
+    """When the sales qualification the lead holds runs out by inactivity (counted from ``active_at``,
+    else its own); None if it holds none."""
+    confirmed = criteria_confirmed_at(state.answers, model.criteria.framework) if assessment.gates.sql else None
+    since = qualified_since(state.accepted_at, confirmed, state.sql_ended_at)
+    active = state.active_at if active_at is None else active_at
+    return None if since is None else sql_expires_at(since, active, model.sales)
+
+
+def _classified(state: LeadState, assessment: Assessment, model: ScoringModel, at: float,
+                active_before: float | None = None) -> Classified:
     levels = next_levels(state.levels, assessment.scores, model.qualification.ladders)
-    held_back = state.rejected_at is not None and not _intent_since(state, state.rejected_at, model)
-    return (
-        levels,
-        temperature_for(levels, assessment, model.qualification, model.fit.mql_minimum, held_back),
-        stage_for(state.stage, state.identified, levels, assessment, model.fit.mql_minimum, held_back),
-    )
-
-
-def _intent_since(state: LeadState, moment: float, model: ScoringModel) -> bool:
-    return any(
-        tally.last_at > moment
-        for kind, tally in state.tallies.items()
-        if kind in model.signals and model.rule(kind).component is Component.INTENT
+    held = held_back(state.rejected_at, state.renewed, model.signals, model.sales, at)
+    until = sales_qualified_until(state, assessment, model, active_before)
+    ended_at = state.sql_ended_at
+    if until is not None and at >= until:
+        ended_at = until  # quiet past the inactivity bound: only sales, or new answers, qualify it again
+    qualified = until is not None and at < until
+    return Classified(
+        levels=levels,
+        temperature=temperature_for(levels, assessment, model.qualification, held),
+        stage=stage_for(state.stage, state.identified, levels, assessment, qualified, held),
+        sql_ended_at=ended_at, held_back=held,
+        needs_enrichment=needs_enrichment(levels, assessment, qualified),
     )
 
 
 def _change_between(
-    before: LeadState, after: LeadState, stage: Stage, temperature: Temperature, assessment: Assessment,
-    cause_event_id: str, model: ScoringModel, cause: str,
+    before: LeadState, after: LeadState, classified: Classified, assessment: Assessment,
+    cause_event_id: str, model: ScoringModel, cause: str, detail: str | None,
 ) -> QualificationChange | None:
-    """The change from ``before`` to ``after`` (recorded, classified as ``stage`` and ``temperature``)."""
+    """The change from ``before`` to ``after`` (recorded, then ``classified``)."""
+    stage, temperature = classified.stage, classified.temperature
     if before.stage is stage and before.temperature is temperature:
         return None  # the explanation is built only for a change
     assert after.as_of is not None
@@ -168,4 +227,6 @@ def _change_between(
         cause_event_id=cause_event_id,
         event_time=after.as_of,
         cause=cause,
+        cause_detail=detail,
+        needs_enrichment=classified.needs_enrichment,
     )

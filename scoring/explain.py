@@ -5,7 +5,7 @@ from __future__ import annotations
 from scoring.changes import Contribution, Scores
 from scoring.criteria import criteria_status
 from scoring.decay import decayed_to
-from scoring.fit import assess_fit, disqualifications
+from scoring.fit import assess_fit, disqualifications, fit_gates
 from scoring.kinds import Component
 from scoring.model import ScoringModel
 from scoring.qualification import Assessment
@@ -69,15 +69,15 @@ def _scores(state: LeadState, model: ScoringModel, at: float, fit: float) -> Sco
 # The last assessment made, and what it was made of: the stream assesses a lead once to score
 # it, then again at once to report it to its account. Held state never changes in place, so the
 # same mapping objects at the same time under the same model give the same assessment.
-_last_assessed: tuple = (None,) * 7
+_last_assessed: tuple = (None,) * 8
 
 
 def assess(state: LeadState, model: ScoringModel, at: float) -> Assessment:
     """Everything that decides the lead's stage and temperature at ``at``."""
     global _last_assessed
-    tallies, profile, answers, as_of, then, of_model, assessment = _last_assessed
+    tallies, profile, answers, as_of, then, of_model, flagged, assessment = _last_assessed
     if (tallies is state.tallies and profile is state.profile and answers is state.answers
-            and as_of == state.as_of and then == at and of_model is model):
+            and as_of == state.as_of and then == at and of_model is model and flagged == state.flagged_at):
         return assessment
     fit = assess_fit(state.profile, model.fit)
     assessment = Assessment(
@@ -85,9 +85,11 @@ def assess(state: LeadState, model: ScoringModel, at: float) -> Assessment:
         fit=fit,
         criteria=criteria_status(state.answers, model.criteria.framework),
         need=model.criteria.framework.need,
-        disqualified_by=disqualifications(state.profile, state.seen, model.disqualify),
+        disqualified_by=disqualifications(state.profile, state.seen, model.disqualify, state.flagged_at),
+        gates=fit_gates(fit, model.fit),
     )
-    _last_assessed = (state.tallies, state.profile, state.answers, state.as_of, at, model, assessment)
+    _last_assessed = (state.tallies, state.profile, state.answers, state.as_of, at, model, state.flagged_at,
+                      assessment)
     return assessment
 
 

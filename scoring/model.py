@@ -16,6 +16,7 @@ from scoring.criteria import Framework
 from scoring.fit import DisqualifyRules, FitRules
 from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.qualification import QualificationRules
+from scoring.sales import DEFAULT_SALES, SalesRules
 
 SECONDS_PER_DAY = 86_400.0
 
@@ -60,6 +61,14 @@ class DwellRule:
 
 
 @dataclass(frozen=True)
+class RevisitRules:
+    """Weak leads come due for another look on a schedule (``scoring.revisit``)."""
+
+    interval_s: float  # a recycled or cold lead left alone this long is due; and again after as long
+    fit_minimum: float  # ... when its fit (0–100, from what it stated) is at least this
+
+
+@dataclass(frozen=True)
 class ScoringModel:
     version: str
     half_life_seconds: Mapping[Component, float]
@@ -77,6 +86,8 @@ class ScoringModel:
     accounts: AccountRules
     dedupe_window: int
     top_reasons: int
+    sales: SalesRules = DEFAULT_SALES
+    revisit: RevisitRules | None = None  # None: no revisits (a model file without [revisit])
 
     def rule(self, kind: SignalKind) -> SignalRule:
         return self.signals[kind]

@@ -31,6 +31,7 @@ from scoring.model import (
 from scoring.model_fields import Fields as _Fields
 from scoring.model_fields import choice as _choice
 from scoring.model_fields import strings as _strings
+from scoring.model_decisions import hot_rung, revisit_rules, sales_rules, unknown_policies
 from scoring.qualification import Ladders, QualificationRules
 from scoring.stages import Rung
 
@@ -72,7 +73,8 @@ def parse_model(text: str, source: str = "model") -> ScoringModel:
 
 def _build_model(doc: _Fields) -> ScoringModel:
     doc.only("version", "half_life_days", "signals", "events", "outcomes", "page_views",
-             "thresholds", "qualification", "fit", "disqualify", "criteria", "accounts", "dedupe", "explain")
+             "thresholds", "qualification", "fit", "disqualify", "criteria", "accounts", "dedupe", "explain",
+             "sales", "revisit")
     signals = _signals(doc.sub("signals"))
     return ScoringModel(
         version=doc.text("version"),
@@ -91,6 +93,8 @@ def _build_model(doc: _Fields) -> ScoringModel:
         accounts=_accounts(doc.sub("accounts")),
         dedupe_window=doc.sub("dedupe").integer("window", 1, 1024),
         top_reasons=doc.sub("explain").integer("top_reasons", 1, 20),
+        sales=sales_rules(doc),
+        revisit=revisit_rules(doc),
     )
 
 
@@ -207,7 +211,7 @@ def _signal_list(table: _Fields, key: str, signals: Mapping[SignalKind, SignalRu
 def _qualification(
     thresholds: _Fields, table: _Fields, signals: Mapping[SignalKind, SignalRule]
 ) -> QualificationRules:
-    thresholds.only("mql", "sql", "pql", "warm")
+    thresholds.only("mql", "sql", "pql", "warm", "hot")
     table.only("hot_min_interest", "warm_max_missing_criteria", "product_signals")
     product_signals = _signal_list(table, "product_signals", signals)
     if not product_signals:
@@ -216,15 +220,15 @@ def _qualification(
         ladders=Ladders(
             mql=_rung(thresholds, "mql"), sql=_rung(thresholds, "sql"),
             pql=_rung(thresholds, "pql"), warm=_rung(thresholds, "warm"),
+            hot=hot_rung(thresholds, table, _rung),
         ),
-        hot_min_interest=table.number("hot_min_interest"),
         warm_max_missing=table.integer("warm_max_missing_criteria", 0, 20),
         product_signals=product_signals,
     )
 
 
 def _fit(table: _Fields) -> FitRules:
-    table.only("mql_minimum", "industry", "company_size", "country", "titles", "free_mail")
+    table.only("mql_minimum", "industry", "company_size", "country", "titles", "free_mail", "unknown")
     industry, size, country, free_mail = (table.sub(k) for k in ("industry", "company_size", "country", "free_mail"))
     industry.only("points", "match")
     size.only("points", "min", "max")
@@ -245,6 +249,7 @@ def _fit(table: _Fields) -> FitRules:
         free_mail_penalty=free_mail.number("penalty"),
         free_mail_domains=frozenset(_strings(free_mail, "domains", lower=True)),
         mql_minimum=table.number("mql_minimum"),
+        unknown=unknown_policies(table),
     )
 
 

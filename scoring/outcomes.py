@@ -9,7 +9,7 @@ metrics; ``leadstream report``, ``replay`` and ``calibrate`` make the same joins
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -126,10 +126,11 @@ def first_closings(joins: Iterable[OutcomeJoin]) -> dict[str, OutcomeJoin]:
 
 @dataclass(frozen=True)
 class StageVerdict:
-    """How well reaching ``stage`` before the deal closed predicted a win, over leads with a closed deal."""
+    """How well reaching ``reached`` (a stage's name, or "hot") before the deal closed predicted a win,
+    over leads with a closed deal."""
 
-    stage: Stage
-    won_reached: int  # true positives: won deals among leads that reached the stage
+    reached: str
+    won_reached: int  # true positives: won deals among leads that reached it
     lost_reached: int  # false positives
     won_missed: int  # false negatives: won deals whose lead never reached it
 
@@ -145,7 +146,19 @@ class StageVerdict:
 
 
 def stage_verdict(joins: Iterable[OutcomeJoin], stage: Stage = Stage.SQL) -> StageVerdict:
+    return _verdict(joins, stage.value, lambda closing: stage in closing.reached)
+
+
+def hot_verdict(joins: Iterable[OutcomeJoin]) -> StageVerdict:
+    """Whether the lead was hot before its deal closed: the model's own call to hand it to sales.
+
+    SQL no longer is one (sales acceptance and a CRM opportunity make it), so a model is judged by this.
+    """
+    return _verdict(joins, "hot", lambda closing: closing.hottest is Temperature.HOT)
+
+
+def _verdict(joins: Iterable[OutcomeJoin], reached: str, reached_it: Callable[[OutcomeJoin], bool]) -> StageVerdict:
     counts: Counter[tuple[bool, bool]] = Counter()
     for closing in first_closings(joins).values():
-        counts[(closing.outcome is DealOutcome.WON, stage in closing.reached)] += 1
-    return StageVerdict(stage, counts[(True, True)], counts[(False, True)], counts[(True, False)])
+        counts[(closing.outcome is DealOutcome.WON, reached_it(closing))] += 1
+    return StageVerdict(reached, counts[(True, True)], counts[(False, True)], counts[(True, False)])

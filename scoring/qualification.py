@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from scoring.changes import Scores
 from scoring.criteria import Status
-from scoring.fit import FitResult
+from scoring.fit import FitGates, FitResult
 from scoring.kinds import SignalKind
 from scoring.quick_init import quick_init
 from scoring.stages import QUALIFIED, Rung, Stage, Temperature, climb
@@ -26,6 +26,7 @@ class Ladders:
     sql: Rung  # on intent
     pql: Rung  # on product-usage points
     warm: Rung  # on engagement: interest + intent − negative
+    hot: Rung = Rung(5.0, 2.5)  # on interest: hot needs some interest beside intent and criteria
 
 
 @quick_init
@@ -37,12 +38,12 @@ class Levels:
     sql: int = 0
     pql: int = 0
     warm: int = 0
+    hot: int = 0
 
 
 @dataclass(frozen=True)
 class QualificationRules:
     ladders: Ladders
-    hot_min_interest: float  # hot needs some interest beside intent and criteria
     warm_max_missing: int  # need identified and at most this many criteria missing: warm
     product_signals: frozenset[SignalKind]
 
@@ -57,6 +58,7 @@ class Assessment:
     criteria: Mapping[str, Status]
     need: str
     disqualified_by: tuple[str, ...]
+    gates: FitGates = FitGates(True, True, True, True)
 
     @property
     def all_criteria_met(self) -> bool:
@@ -72,24 +74,38 @@ def next_levels(levels: Levels, scores: Scores, ladders: Ladders) -> Levels:
     sql = climb(levels.sql, scores.intent, (ladders.sql,))
     pql = climb(levels.pql, scores.product, (ladders.pql,))
     warm = climb(levels.warm, scores.engagement, (ladders.warm,))
-    if (mql, sql, pql, warm) == (levels.mql, levels.sql, levels.pql, levels.warm):
+    hot = climb(levels.hot, scores.interest, (ladders.hot,))
+    if (mql, sql, pql, warm, hot) == (levels.mql, levels.sql, levels.pql, levels.warm, levels.hot):
         return levels  # most events move no rung: the held value serves, unbuilt
-    return Levels(mql=mql, sql=sql, pql=pql, warm=warm)
+    return Levels(mql=mql, sql=sql, pql=pql, warm=warm, hot=hot)
+
+
+def earns_hot(levels: Levels, assessment: Assessment) -> bool:
+    """Everything hot asks for but fit: intent, engagement, some interest, every criterion."""
+    return bool(levels.sql and levels.warm and levels.hot and assessment.all_criteria_met)
+
+
+def needs_enrichment(levels: Levels, assessment: Assessment, sales_qualified: bool) -> bool:
+    """A gate the lead's behaviour (or answers) reaches is decided by fit attributes nobody stated."""
+    uncertain = assessment.gates.uncertain
+    if not uncertain or assessment.disqualified_by:
+        return False
+    reached = {"mql": bool(levels.mql), "pql": bool(levels.pql), "hot": earns_hot(levels, assessment),
+               "sql": assessment.all_criteria_met and not sales_qualified}
+    return any(reached[gate] for gate in uncertain)
 
 
 def temperature_for(
-    levels: Levels, assessment: Assessment, rules: QualificationRules, fit_minimum: float,
-    held_back: bool = False,
+    levels: Levels, assessment: Assessment, rules: QualificationRules, held_back: bool = False,
 ) -> Temperature:
     if assessment.disqualified_by:
         return Temperature.COLD
     if held_back:
-        # Rejected by sales and no new intent since: never hand it back as hot.
-        return _at_most_warm(temperature_for(levels, assessment, rules, fit_minimum))
-    # Hot hands the lead to sales now: it must be what an SQL is (intent, fit, every criterion),
-    # with some interest, and still engaged once negative signals (unsubscribes) are counted.
-    if (levels.sql and levels.warm and assessment.all_criteria_met and assessment.fit.score >= fit_minimum
-            and assessment.scores.interest >= rules.hot_min_interest):
+        # Rejected by sales and the cooldown or the new intent not there yet: never hand it back as hot.
+        return _at_most_warm(temperature_for(levels, assessment, rules))
+    # Hot hands the lead to sales now: intent, fit, every criterion, some interest (a rung of its
+    # own, so a lead does not flap on it), and still engaged once negative signals are counted.
+    if earns_hot(levels, assessment) and assessment.gates.hot:
         return Temperature.HOT
     need_identified = assessment.criteria.get(assessment.need) is Status.MET
     if levels.warm or levels.sql or (need_identified and assessment.missing_criteria <= rules.warm_max_missing):
@@ -102,24 +118,25 @@ def _at_most_warm(temperature: Temperature) -> Temperature:
 
 
 def stage_for(
-    previous: Stage, identified: bool, levels: Levels, assessment: Assessment, fit_minimum: float,
+    previous: Stage, identified: bool, levels: Levels, assessment: Assessment, sales_qualified: bool,
     held_back: bool = False,
 ) -> Stage:
+    """``sales_qualified``: sales accepted it, or confirmed every criterion, and that still holds."""
     if not identified:
         return Stage.NEW
     if assessment.disqualified_by:
         return Stage.DISQUALIFIED
-    fits = assessment.fit.score >= fit_minimum
-    if fits and levels.sql and assessment.all_criteria_met:
+    gates = assessment.gates
+    if sales_qualified:
         earned = Stage.SQL
-    elif fits and levels.pql:
+    elif gates.pql and levels.pql:
         earned = Stage.PQL
-    elif fits and levels.mql:
+    elif gates.mql and levels.mql:
         earned = Stage.MQL
     else:
         earned = Stage.IQL
     if held_back and earned in QUALIFIED:
-        return Stage.RECYCLED  # sales rejected it; only new intent can qualify it again
+        return Stage.RECYCLED  # sales rejected it; only the cooldown and new intent can qualify it again
     if earned is Stage.IQL and (previous in QUALIFIED or previous is Stage.RECYCLED):
         # A qualified lead that cools below every rung goes back to nurturing, not to IQL; one
         # that still earns a lower qualified stage (an SQL with MQL-level interest) takes it.

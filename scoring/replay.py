@@ -2,8 +2,8 @@
 
 A history is the inbound events (decoded) and sales verdicts, in the order the live workers
 received them. Each is applied to its lead exactly as a live worker applies it; before it, the
-lead's demotions that fell due by its own time are applied at their crossing times, as the live
-worker's demotion timer does (same event ids, so the same change ids). After the last record,
+lead's demotions and revisits that fell due by its own time are applied at their own times, as the
+live worker's lead timer does (same event ids, so the same change ids). After the last record,
 demotions fall due up to ``until``. No clock is read: weeks of history replay in seconds.
 
 Anonymous visitors are stitched as the live workers stitch them (``scoring.visitors``): their
@@ -24,20 +24,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from scoring.crossing import next_demotion
 from scoring.engine import apply, remember_event
 from scoring.events import LeadEvent
-from scoring.feedback import Verdict, apply_feedback
+from scoring.feedback import Verdict, apply_feedback, apply_outcome
 from scoring.kinds import IgnoreReason
 from scoring.model import ScoringModel
 from scoring.changes import QualificationChange
 from scoring.outcomes import OutcomeJoin, join_outcome, outcome_of
+from scoring.revisit import timer_step
 from scoring.signals import Ignored, Signal, interpret
 from scoring.state import LeadState
 from scoring.visitors import Forward, HoldLimits, VisitorState, is_expired, link, on_anonymous
 
-# Demotions one lead can take between two of its records: one per rung, and there are four.
-MAX_DEMOTIONS_PER_GAP = 16
+# Timer steps one lead can take between two of its records: a demotion per rung (there are five), and a
+# revisit per interval of silence (years of it, at the shipped 90 days).
+MAX_TIMER_STEPS_PER_GAP = 64
 # Anonymous history held without bound or expiry, unless the caller passes the workers' limits.
 UNBOUNDED = HoldLimits(max_events=2**31, ttl_s=math.inf)
 
@@ -171,8 +172,15 @@ class _Run:
             return  # a redelivered outcome counts once
         self.outcome_ids.add((event.lead_id, event.event_id))
         self.cool(event.lead_id, event.occurred_at)
-        self.outcomes.append(join_outcome(self.states.get(event.lead_id), event.lead_id, event.event_id, outcome,
+        state = self.states.get(event.lead_id)
+        self.outcomes.append(join_outcome(state, event.lead_id, event.event_id, outcome,
                                           event.occurred_at, evidence=self.last_scored.get(event.lead_id)))
+        if state is not None:  # sales speaking through the CRM, as the live worker applies it (outcome_join.join)
+            decision = apply_outcome(state, outcome, event.occurred_at, event.event_id, self.model)
+            if not decision.duplicate:
+                self.states[event.lead_id] = decision.state
+                if decision.change is not None:
+                    self.changes.append(decision.change)
 
     def feedback(self, verdict: SalesVerdict) -> None:
         self.cool(verdict.lead_id, verdict.at)
@@ -187,21 +195,15 @@ class _Run:
                 self.changes.append(decision.change)
 
     def cool(self, lead_id: str, now: float) -> None:
-        """Apply the lead's demotions due by ``now``, each at its crossing time (streams.worker.pipeline.demote)."""
+        """Apply the lead's demotions and revisits due by ``now``, each at its own time (streams.worker.lead_commands.demote)."""
         state = self.states.get(lead_id)
-        previous = None
-        for _ in range(MAX_DEMOTIONS_PER_GAP):
-            due = next_demotion(state, self.model) if state is not None else None
-            if due is None or due > now or (previous is not None and due <= previous):
-                break
-            previous = due
-            crossing = Signal(event_id=f"decay:{due!r}", lead_id=lead_id, anonymous=not state.identified,
-                              kind=None, occurred_at=due)
-            decision = apply(state, crossing, self.model, cause="decay")
-            if decision.duplicate:
+        if state is None:
+            return
+        for _ in range(MAX_TIMER_STEPS_PER_GAP):
+            decision = timer_step(state, self.model, now)
+            if decision is None or decision.duplicate:
                 break
             state = decision.state
             if decision.change is not None:
                 self.changes.append(decision.change)
-        if state is not None:
-            self.states[lead_id] = state
+        self.states[lead_id] = state

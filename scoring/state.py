@@ -39,7 +39,15 @@ class LeadState:
     levels: Levels = Levels()
     stage: Stage = Stage.NEW
     temperature: Temperature = Temperature.COLD
-    rejected_at: float | None = None  # sales rejected or recycled it then; held back until new intent
+    rejected_at: float | None = None  # sales rejected or recycled it then; held back (scoring.sales)
+    accepted_at: float | None = None  # sales accepted it then (feedback, or a CRM opportunity)
+    sql_ended_at: float | None = None  # a sales qualification ended then (rejection, deal closed, inactivity)
+    active_at: float | None = None  # its latest own event: the SQL inactivity bound runs from it
+    # Signals shown since the rejection, by kind: the intent among them lifts the hold.
+    renewed: Mapping[SignalKind, int] = field(default_factory=lambda: _EMPTY)
+    flagged_at: float | None = None  # the latest disqualifying signal (a hard bounce): a later address clears it
+    needs_enrichment: bool = False  # a gate its behaviour reaches is decided by fit attributes nobody stated
+    revisited_at: float | None = None  # the due time of its latest revisit (scoring.revisit): each fires once
     sequence: int = 0  # qualification changes emitted so far: orders them per lead
     recent_event_ids: tuple[int, ...] = ()  # hashed ids of the latest events, oldest first
     # (event hash, change it caused), oldest first; a tuple, or a sequence the table's codec reads when used

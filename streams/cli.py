@@ -15,6 +15,7 @@ from scoring import ScoringError
 from streams.cli_support import EXIT_REFUSED
 from streams.config.environment import settings
 from streams.errors import StreamsError
+from streams.log_redaction import install as redact_logs
 
 # Each command: the module that defines it (a click command of the same name) and its one-line summary.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -60,6 +61,7 @@ def cli() -> None:
 def main() -> None:
     try:
         settings()  # every command reads them: a bad variable is named before anything starts
+        redact_logs(settings().log_lead_ids)  # before any command logs a line that could name a lead
         cli(prog_name="leadstream")
     except (StreamsError, ScoringError) as exc:
         print(f"leadstream: {exc}", file=sys.stderr)

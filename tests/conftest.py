@@ -2,6 +2,8 @@
 
 Under CI (any truthy ``CI``, tests/ci.py) this also loads Hypothesis's CI profile and fails the
 session on any skip outside the allow-list in tests/ci.py, listing the allow-list in the summary.
+A parallel run (``-n``) shares out files as tests/parallel_plan.py says, on one Apache Kafka
+(tests/shared_kafka.py).
 """
 
 from __future__ import annotations
@@ -10,7 +12,15 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from tests.ci import register_skip_check, running_under_ci
-from tests.integration.kafka_fixture import apache_kafka_factory, embedded_bootstrap, kafka_bootstrap
+from tests.integration.kafka_fixture import (
+    KAFKA_TEST_PARTITIONS,
+    apache_kafka_factory,
+    embedded_bootstrap,
+    kafka_bootstrap,
+)
+from tests.fault_report import register_fault_report
+from tests.parallel_plan import order_for_parallel_run, register_parallel_plan
+from tests.shared_kafka import register_shared_kafka
 
 __all__ = ["apache_kafka_factory", "embedded_bootstrap", "kafka_bootstrap"]  # pytest finds fixtures by name
 
@@ -27,3 +37,10 @@ if running_under_ci():
 
 def pytest_configure(config: pytest.Config) -> None:
     register_skip_check(config)
+    register_parallel_plan(config)
+    register_shared_kafka(config, KAFKA_TEST_PARTITIONS)
+    register_fault_report(config)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    order_for_parallel_run(config, items)

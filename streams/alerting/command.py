@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 
 import click
 from prometheus_client import start_http_server
 
 from streams.alerting import alert_options_from, run_alerts
+from streams.alerting.options import WEBHOOK_URL_FILE_VARIABLE, WEBHOOK_URL_VARIABLE, webhook_url_from
 from streams.cli_support import runs_async
 from streams.config.environment import settings
 
 
-@click.command()
-@click.option("--webhook-url", default=None, envvar="LEADSTREAM_ALERTS_WEBHOOK_URL",
-              help="POST Slack-compatible JSON here (default: print to the console)")
+def _refuse_url_argument(context: click.Context, parameter: click.Parameter, value: str | None) -> None:
+    """A webhook URL is a credential: on the command line every local user sees it in `ps`."""
+    if value is not None:
+        raise click.UsageError(
+            f"--webhook-url is not taken: a URL on the command line shows in `ps` to every user of the machine."
+            f" Put it in {WEBHOOK_URL_VARIABLE}, or in a file named by {WEBHOOK_URL_FILE_VARIABLE}", context)
+
+
+@click.command(epilog=f"Alerts are POSTed as Slack-compatible JSON to the URL in {WEBHOOK_URL_VARIABLE} (or the"
+                      f" file {WEBHOOK_URL_FILE_VARIABLE} names); without either, printed to the console.")
+@click.option("--webhook-url", hidden=True, expose_value=False, callback=_refuse_url_argument, is_eager=True)
 @click.option("--on-temperature", multiple=True, help="Temperatures whose promotions alert (default: hot)")
 @click.option("--on-stage", multiple=True, help="Stages whose promotions alert (default: sql)")
 @click.option("--attempts", type=int, default=None, help="Webhook attempts before dead-lettering (default: 4)")
@@ -30,14 +40,14 @@ from streams.config.environment import settings
 @click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics on this port")
 @runs_async
 async def alerts(
-    webhook_url: str | None, on_temperature: tuple[str, ...], on_stage: tuple[str, ...],
+    on_temperature: tuple[str, ...], on_stage: tuple[str, ...],
     attempts: int | None, backoff_base: float | None, request_timeout: float | None,
     max_retry_after: float | None, store: str | None, dead_letters: str | None, dlq_topic: bool,
     group_id: str | None, metrics_port: int | None,
 ) -> None:
     """Alert sales when a lead turns hot or reaches SQL: console, or a webhook with retries."""
     options = alert_options_from(
-        settings(), webhook_url=webhook_url, on_temperatures=on_temperature, on_stages=on_stage,
+        settings(), webhook_url=webhook_url_from(os.environ), on_temperatures=on_temperature, on_stages=on_stage,
         attempts=attempts, backoff_base_s=backoff_base, request_timeout_s=request_timeout,
         max_retry_after_s=max_retry_after, store_path=store, dead_letter_path=dead_letters,
         dlq_topic=dlq_topic or None, group_id=group_id,

@@ -14,11 +14,15 @@ import logging
 import time
 from dataclasses import dataclass
 
+import orjson
+
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError
 
 from streams.config.kafka_security import KafkaSecurity
+from streams.contracts.compaction_bound import bound_compaction
+from streams.contracts.topic_admin import COMPACTION_CONFIGS
 from streams.alerting.change import decode_change
 from streams.alerting.dead_letter import DeadLetters
 from streams.alerting.errors import AlertingError, SimulatedCrash, UnreadableChange
@@ -54,6 +58,7 @@ class AlertStats:
     delivered: int = 0
     dead_lettered: int = 0
     abandoned: int = 0  # stopped mid-retry: left uncommitted for the next run
+    erased: int = 0  # lead_erased notices: the lead's dead letters were removed
 
 
 def sink_for(options: AlertOptions) -> Sink:
@@ -125,8 +130,12 @@ class _Handler:
             change = decode_change(record.value)
         except UnreadableChange as bad:
             if bad.reason == "wrong_kind":
-                # The topic also carries erasure notices: they never alert and are not errors.
-                self.stats.not_alerting += 1
+                # The topic also carries erasure notices: they never alert, and what alerting kept goes.
+                if (erased := erased_lead(record.value)) is not None:
+                    await self.dead_letters.forget(erased)
+                    self.stats.erased += 1
+                else:
+                    self.stats.not_alerting += 1
                 return True
             log.warning("alerts: skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, bad)
             CHANGES_UNREADABLE.labels(bad.reason).inc()
@@ -164,6 +173,14 @@ class _Handler:
         return True
 
 
+def erased_lead(raw: bytes | None) -> str | None:
+    """The lead id of a ``lead_erased`` notice (the store holds only change ids, hashes: nothing to remove there)."""
+    data = orjson.loads(raw or b"null")
+    if isinstance(data, dict) and data.get("kind") == "lead_erased" and isinstance(data.get("lead_id"), str):
+        return data["lead_id"]
+    return None
+
+
 async def _commit(consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
     try:
         await consumer.commit({partition: offset})
@@ -178,10 +195,12 @@ async def ensure_topic(bootstrap: str, name: str, replication_factor: int, secur
                                 **security.client_kwargs())
     await admin.start()
     try:
-        if name not in set(await admin.list_topics()):
+        configs = {"retention.ms": str(DLQ_RETENTION_MS), "cleanup.policy": "compact,delete", **COMPACTION_CONFIGS}
+        if name in set(await admin.list_topics()):
+            await bound_compaction(admin, {name: configs})  # an older version's topic: erasure needs the bound
+        else:
             response = await admin.create_topics([NewTopic(
-                name=name, num_partitions=1, replication_factor=replication_factor,
-                topic_configs={"retention.ms": str(DLQ_RETENTION_MS)})])
+                name=name, num_partitions=1, replication_factor=replication_factor, topic_configs=configs)])
             for topic, code, *message in response.topic_errors:
                 if code not in (0, TOPIC_ALREADY_EXISTS):
                     raise AlertingError(f"creating the DLQ topic {topic} failed: error {code} {message}")

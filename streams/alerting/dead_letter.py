@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from streams.alerting.change import Change
 from streams.alerting.sinks import Delivery
 from streams.contracts.encoding import iso_time
+from streams.private_files import open_private
 
 
 def dead_letter_entry(change: Change, delivery: Delivery, sink: str, at: float) -> dict[str, Any]:
@@ -45,9 +46,34 @@ class DeadLetters:
         if self._producer is not None and self._topic is not None:
             await self._producer.send_and_wait(self._topic, line, key=change.lead_id.encode())
 
+    async def forget(self, lead_id: str) -> int:
+        """Erasure (a ``lead_erased`` notice): the lead's lines leave the file, its topic records get a tombstone.
+
+        The file is rewritten without them (a new file fsynced, then renamed over the old, so a
+        crash leaves one or the other whole); the topic is compacted (``ensure_topic``), so the
+        tombstone under the lead's key removes its letters within the compaction bound.
+        """
+        kept, dropped = [], 0
+        if self.path.exists():
+            for line in self.path.read_bytes().splitlines():
+                if line.strip() and orjson.loads(line).get("change", {}).get("lead_id") == lead_id:
+                    dropped += 1
+                else:
+                    kept.append(line + b"\n")
+        if dropped:
+            replacement = self.path.with_name(self.path.name + ".erasing")
+            with open_private(replacement, "wb") as file:
+                file.writelines(kept)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(replacement, self.path)
+        if self._producer is not None and self._topic is not None:
+            await self._producer.send_and_wait(self._topic, None, key=lead_id.encode())
+        return dropped
+
     def _append(self, line: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "ab") as file:
+        with open_private(self.path, "ab") as file:
             file.write(line)
             file.flush()
             os.fsync(file.fileno())

@@ -6,11 +6,13 @@ reading the console see the same facts: who, how hot, why, and the criteria chec
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from scoring import Status
 from streams.alerting.change import Change
 from streams.alerting.rules import Promotion
+from streams.log_redaction import lead_ref
 
 CRITERION_MARKS = {Status.MET: "✓", Status.NOT_MET: "✗", Status.UNKNOWN: "?"}
 TOP_REASONS = 5
@@ -72,7 +74,8 @@ def slack_message(change: Change, promotion: Promotion) -> dict[str, Any]:
 
 
 def console_text(change: Change, promotion: Promotion) -> str:
-    """The alert as a few plain lines for a terminal or a log."""
+    """The alert as a few plain lines for a terminal or a log: the lead named by its tag (streams/log_redaction.py)."""
+    change = replace(change, lead_id=lead_ref(change.lead_id))
     lines = [
         f"ALERT  {headline(change, promotion)}",
         f"  {change.from_stage.value}→{change.to_stage.value}  {change.from_temperature.value}→"

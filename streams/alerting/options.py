@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,6 +24,9 @@ DEFAULT_ATTEMPTS = 4
 DEFAULT_BACKOFF_BASE_S = 0.5
 DEFAULT_REQUEST_TIMEOUT_S = 10.0
 DEFAULT_MAX_RETRY_AFTER_S = 60.0
+# The webhook URL comes from the environment or a file, never the command line, where `ps` shows it to all.
+WEBHOOK_URL_VARIABLE = "LEADSTREAM_ALERTS_WEBHOOK_URL"
+WEBHOOK_URL_FILE_VARIABLE = "LEADSTREAM_ALERTS_WEBHOOK_URL_FILE"
 
 E = TypeVar("E", Stage, Temperature)
 
@@ -33,7 +36,8 @@ class AlertOptions:
     bootstrap: str
     topic: str  # the full (prefixed) qualification topic
     group_id: str
-    webhook_url: str | None  # None: alerts go to the console
+    # None: alerts go to the console. A credential (Slack's URLs carry a secret path): never in a repr.
+    webhook_url: str | None = field(repr=False)
     store_path: Path
     dead_letter_path: Path
     dlq_topic: str | None = None  # also send dead letters here (created if missing)
@@ -116,6 +120,28 @@ def alert_options_from(
     )
 
 
+def webhook_url_from(env: Mapping[str, str]) -> str | None:
+    """The webhook URL from LEADSTREAM_ALERTS_WEBHOOK_URL, or the file LEADSTREAM_ALERTS_WEBHOOK_URL_FILE names.
+
+    Validated here, at start, with errors that name the variable and never echo the URL.
+    """
+    direct = env.get(WEBHOOK_URL_VARIABLE, "").strip()
+    path = env.get(WEBHOOK_URL_FILE_VARIABLE, "").strip()
+    if direct and path:
+        raise AlertConfigError(f"{WEBHOOK_URL_VARIABLE}, {WEBHOOK_URL_FILE_VARIABLE}: set one of them, not both")
+    if path:
+        try:
+            direct = Path(path).read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AlertConfigError(f"{WEBHOOK_URL_FILE_VARIABLE}: cannot read {path}: {exc.__class__.__name__}") from None
+        if not direct:
+            raise AlertConfigError(f"{WEBHOOK_URL_FILE_VARIABLE}: {path} is empty")
+    if not direct:
+        return None
+    _check_url(direct, WEBHOOK_URL_FILE_VARIABLE if path else WEBHOOK_URL_VARIABLE)
+    return direct
+
+
 def _names(values: Iterable[str] | str) -> frozenset[str]:
     """Names from ("hot", "warm"), ("hot,warm",) or "hot,warm"."""
     parts = [values] if isinstance(values, str) else list(values)
@@ -135,11 +161,11 @@ def _members(option: str, values: Iterable[str | E], kind: type[E]) -> frozenset
     return frozenset(members)
 
 
-def _check_url(url: str) -> None:
+def _check_url(url: str, name: str = "webhook_url") -> None:
     try:
         parsed = URL(url)
     except (TypeError, ValueError):
         parsed = None
     if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
         # Not echoed: a webhook URL is a credential.
-        raise AlertConfigError("webhook_url: expected an http:// or https:// URL with a host")
+        raise AlertConfigError(f"{name}: expected an http:// or https:// URL with a host")

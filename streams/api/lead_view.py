@@ -7,6 +7,7 @@ from typing import Any
 from scoring import LeadState, ScoringModel, assess, top_contributions
 from scoring.explain import contributions_at
 from scoring.history import History, Occurrence, series
+from scoring.revisit import awaiting_revisit, next_revisit
 from streams.contracts.encoding import iso_time
 
 TEMPERATURE_RANK = {"hot": 2, "warm": 1, "cold": 0}
@@ -38,9 +39,22 @@ def lead_document(state: LeadState, model: ScoringModel, now: float) -> dict[str
         "framework": model.criteria.framework.name,
         "criteria": {criterion: status.value for criterion, status in assessment.criteria.items()},
         "disqualified_by": list(assessment.disqualified_by),
+        # Held back only by fit attributes nobody stated: enrich the profile to settle it.
+        "needs_enrichment": state.needs_enrichment,
+        "revisit": revisit_document(state, model),
         "profile": {field: fact.value for field, fact in state.profile.items()},
         "sequence": state.sequence,
         "model_version": model.version,
+    }
+
+
+def revisit_document(state: LeadState, model: ScoringModel) -> dict[str, Any]:
+    """Where the lead stands on the revisit schedule (``scoring.revisit``)."""
+    upcoming = next_revisit(state, model)
+    return {
+        "awaiting": awaiting_revisit(state, model),  # came due, and nobody has acted on it since
+        "due_at": iso_time(state.revisited_at) if state.revisited_at is not None else None,  # the latest revisit
+        "next_due_at": iso_time(upcoming) if upcoming is not None else None,
     }
 
 

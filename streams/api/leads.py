@@ -3,7 +3,8 @@
 GET /leads/{id}, DELETE /leads/{id} and POST /leads/{id}/feedback are answered by the worker
 that actively owns the lead's partition; any other worker forwards the request there (Faust's
 router knows who owns what), so the answer never comes from a standby copy.
-GET /leads?stage=&limit= asks every worker for its own hottest leads and merges them.
+GET /leads?stage=&temperature=&limit= asks every worker for its own hottest leads (ranked by the
+lead index, streams/worker/lead_index.py) and merges them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 from faust.web import Request, Response, View
 from yarl import URL
 
-from scoring import LeadState, Stage, Verdict
+from scoring import LeadState, Stage, Temperature, Verdict
 from streams.contracts import command_records
 from streams.worker.app import app
 from streams.config.environment import scoring_model, settings
@@ -26,8 +27,10 @@ from streams.worker.history_draft import history_in
 from streams.api.access import Scope, refusal
 from streams.api.lead_view import history_document, hotness, lead_document
 from streams.contracts.partitioning import partition_for
-from streams.worker.tables import erasures_table, held_state, held_states, leads_table
-from streams.worker.wiring import worker_context
+from streams.worker import metrics
+from streams.worker.lead_index import half_lives
+from streams.worker.tables import erasures_table, held_state, leads_table
+from streams.worker.wiring import active_partitions, worker_context
 
 ROUTED_HEADER = "X-Leadstream-Routed"
 SERVED_BY_HEADER = "X-Leadstream-Served-By"
@@ -117,24 +120,29 @@ class LeadView(View):
         return _served(self, lead_document(state, scoring_model(), _now()))
 
     async def delete(self, request: Request, lead_id: str) -> Response:
-        """Right to be forgotten: the lead leaves every table, and downstream is told to forget it."""
+        """Right to be forgotten, by lead id, e-mail or visitor id: every store, and downstream, forgets it.
+
+        An id nothing knows is recorded too, so that later events for it are ignored (docs/privacy.md).
+        """
         if (routed := await _owner_or_forward(self, request, lead_id, Scope.ADMIN)) is not None:
             return routed
-        key = lead_id.encode()
-        if key in erasures_table:
+        from streams.contracts.lead_event_records import erasure_key
+        from streams.contracts.segment import id_too_long
+        if (problem := id_too_long("id", lead_id)) is not None:
+            return _error(self, 400, problem)
+        key, marker = lead_id.encode(), erasure_key(lead_id.encode(), settings().partitions)
+        if marker in erasures_table:
             return _served(self, {"lead_id": lead_id, "already_erased": True,
-                                  "erased": orjson.loads(erasures_table[key])})
-        if _state(lead_id) is None:
-            return _error(self, 404, "unknown lead", lead_id=lead_id)
-        # The erasure runs in the stream, in order with the lead's events, on this worker.
+                                  "erased": orjson.loads(erasures_table[marker])})
+        # The erasure runs in the stream, in order with the id's events, on this worker.
         await worker_context.outbox.send(worker_context.topics.signals, key,
                                          command_records.encode_command(command_records.ERASE, lead_id, _now()))
         deadline = time.monotonic() + ERASURE_WAIT_S
-        while key not in erasures_table:
+        while marker not in erasures_table:
             if time.monotonic() > deadline:
                 return _error(self, 504, "erasure accepted but not yet applied; repeat the request to check")
             await asyncio.sleep(0.05)
-        return _served(self, {"lead_id": lead_id, "erased": orjson.loads(erasures_table[key])})
+        return _served(self, {"lead_id": lead_id, "erased": orjson.loads(erasures_table[marker])})
 
 
 @app.page("/leads/{lead_id}/history")
@@ -189,41 +197,47 @@ def _feedback_problem(body: Any) -> str | None:
     return None
 
 
-def _list_query(request: Request) -> tuple[str | None, int] | str:
+def _list_query(request: Request) -> tuple[str | None, int, str | None] | str:
     stage = request.query.get("stage") or None
     if stage is not None and stage not in {s.value for s in Stage}:
         return f"stage must be one of: {', '.join(s.value for s in Stage)}"
+    temperature = request.query.get("temperature") or None
+    if temperature is not None and temperature not in {t.value for t in Temperature}:
+        return f"temperature must be one of: {', '.join(t.value for t in Temperature)}"
     try:
         limit = int(request.query.get("limit", "20"))
     except ValueError:
         return "limit must be a whole number"
     if not 1 <= limit <= MAX_LIST:
         return f"limit must be from 1 to {MAX_LIST}"
-    return stage, limit
+    return stage, limit, temperature
 
 
-def _checked_list_query(view: View, request: Request) -> tuple[str | None, int] | Response:
-    """The list's (stage, limit), or the 401/400 answer when the request may not have it."""
+def _checked_list_query(view: View, request: Request) -> tuple[str | None, int, str | None] | Response:
+    """The list's (stage, limit, temperature), or the 401/400 answer when the request may not have it."""
     if (refused := _refused(view, request, Scope.READ)) is not None:
         return refused
     query = _list_query(request)
     return _error(view, 400, query) if isinstance(query, str) else query
 
 
-def _local_hottest(stage: str | None, limit: int) -> list[dict[str, Any]]:
-    """This worker's own leads (active partitions only), hottest first."""
-    partitions = settings().partitions
-    changelog = leads_table.changelog_topic.get_topic_name()
-    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+def _local_hottest(stage: str | None, limit: int, temperature: str | None = None) -> list[dict[str, Any]]:
+    """This worker's own leads (active partitions only), hottest first, ranked by the lead index.
+
+    Only the leads the index cannot rule out are decoded (docs/design.md §4): about ``limit``.
+    """
     now, model = _now(), scoring_model()
-    documents = []
-    for state in held_states():
-        if partition_for(state.lead_id.encode(), partitions) not in active:
-            continue
-        if stage is None or state.stage.value == stage:
-            documents.append(lead_document(state, model, now))
-    documents.sort(key=hotness, reverse=True)
-    return documents[:limit]
+
+    def decode(key: bytes) -> tuple[float, dict[str, Any]] | None:
+        metrics.LIST_LEADS_DECODED.inc()
+        state = held_state(key)
+        if state is None:
+            return None
+        document = lead_document(state, model, now)
+        return document["score"]["total"], document
+
+    return worker_context.lead_index.ranked(active_partitions(leads_table), stage, temperature, limit, now,
+                                            half_lives(model), decode)
 
 
 @app.page("/leads")
@@ -233,27 +247,36 @@ class LeadsView(View):
         query = _checked_list_query(self, request)
         if not isinstance(query, tuple):
             return query
-        stage, limit = query
+        stage, limit, temperature = query
         workers = worker_urls()
         headers = {k: v for k, v in request.headers.items() if k.lower() == "authorization"}
         answers = await asyncio.gather(*(
-            self._ask(URL(worker), stage, limit, headers) for worker in sorted(workers)
+            self._ask(URL(worker), stage, limit, temperature, headers) for worker in sorted(workers)
         ))
         if any(answer is None for answer in answers):
             return _error(self, 503, "a worker did not answer; the list would be incomplete")
         merged = sorted((lead for answer in answers for lead in answer), key=hotness, reverse=True)[:limit]
-        return self.json({"leads": merged, "workers": len(workers), "stage": stage, "limit": limit})
+        return self.json({"leads": merged, "workers": len(workers), "stage": stage, "limit": limit,
+                          "temperature": temperature})
 
-    async def _ask(self, worker: URL, stage: str | None, limit: int, headers: dict[str, str]):
+    async def _ask(self, worker: URL, stage: str | None, limit: int, temperature: str | None,
+                   headers: dict[str, str]):
         if _same_node(worker):
-            return _local_hottest(stage, limit)
-        query = {"limit": str(limit), **({"stage": stage} if stage else {})}
-        try:
-            async with app.http_client.get(worker.with_path("/_local/leads").with_query(query), headers=headers,
-                                           timeout=aiohttp.ClientTimeout(total=5)) as response:
-                return (await response.json(content_type=None))["leads"] if response.status == 200 else None
-        except (aiohttp.ClientError, asyncio.TimeoutError):
-            return None
+            return _local_hottest(stage, limit, temperature)
+        query = {"limit": str(limit), **({"stage": stage} if stage else {}),
+                 **({"temperature": temperature} if temperature else {})}
+        return await worker_share(worker, "/_local/leads", query, headers)
+
+
+async def worker_share(worker: URL, path: str, query: dict[str, str],
+                       headers: dict[str, str]) -> list[dict[str, Any]] | None:
+    """Another worker's share of a merged list (its ``/_local/...`` answer); None if it did not answer in 5 s."""
+    try:
+        async with app.http_client.get(worker.with_path(path).with_query(query), headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=5)) as response:
+            return (await response.json(content_type=None))["leads"] if response.status == 200 else None
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return None
 
 
 @app.page("/_local/leads")

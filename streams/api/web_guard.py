@@ -23,6 +23,7 @@ from yarl import URL
 
 from streams.config.environment import Settings, settings
 from streams.config.web_access import LOOPBACK_NAMES, is_loopback, refuse_open_exposure
+from streams.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,10 @@ def install(app: Any) -> None:
     @app.before_first_start
     async def check_bound_address() -> None:
         # Faust's --web-bind/--web-host options can move the server after the command checked the settings.
-        warning = refuse_open_exposure(settings().web, str(app.conf.web_bind))
+        try:
+            warning = refuse_open_exposure(settings().web, str(app.conf.web_bind), "the web server's address")
+        except ConfigError as exc:  # the command checks first; a bind set another way still gets its reason logged
+            log.critical("leadstream: %s", exc)
+            raise
         if warning is not None:
             log.warning("!!! %s", warning)

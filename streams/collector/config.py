@@ -9,6 +9,7 @@ from functools import cache
 
 from streams.collector.write_keys import SIGNING_KEY_LENGTH, WriteKeys, parse_write_keys
 from streams.config.variables import number_from
+from streams.contracts.consent import OPT_OUT, ConsentPolicy, consent_policy_from
 from streams.errors import ConfigError
 
 DEFAULT_PORT = 8080
@@ -41,6 +42,7 @@ class CollectorSettings:
     client_burst: float = 200.0
     key_rate: float = 500.0
     key_burst: float = 2000.0
+    consent: ConsentPolicy = OPT_OUT  # LEADSTREAM_CONSENT: opt-out (the default) or opt-in
 
     def origin_allowed(self, origin: str) -> bool:
         return self.any_origin or origin.rstrip("/") in self.allowed_origins
@@ -90,6 +92,7 @@ def collector_settings_from(env: Mapping[str, str]) -> CollectorSettings:
         client_burst=number_from(env, "LEADSTREAM_COLLECTOR_CLIENT_BURST", 200.0, 1),
         key_rate=number_from(env, "LEADSTREAM_COLLECTOR_WRITE_KEY_RATE", 500.0, 0),
         key_burst=number_from(env, "LEADSTREAM_COLLECTOR_WRITE_KEY_BURST", 2000.0, 1),
+        consent=consent_policy_from(env),
     )
 
 

@@ -1,7 +1,9 @@
 """Privacy by default: a hit that says Do-Not-Track or withholds consent leaves nothing behind.
 
 It is answered exactly as any other (the GIF, a 200, the redirect), so a page behaves the same
-for everyone, but no cookie is set, no event is produced, and only a counter moves.
+for everyone, but no cookie is set, no event is produced, and only a counter moves. Under
+``LEADSTREAM_CONSENT=opt-in`` the same holds for a hit that carries no yes
+(streams/contracts/consent.py says what counts as one).
 """
 
 from __future__ import annotations
@@ -9,21 +11,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from streams.contracts.segment import has_consent
+from streams.contracts.consent import ConsentPolicy
 
 _NO = frozenset({"0", "false", "no", "off", "denied"})
+CONSENT_GIVEN = frozenset({"1", "true", "yes", "on", "granted"})
 
 
-def request_consents(headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
-    """The browser's Do-Not-Track or Global Privacy Control header, or ``consent=false`` / ``dnt=1`` in the query."""
+def request_consent(headers: Mapping[str, str], query: Mapping[str, str]) -> bool | None:
+    """What the request itself says: False for Do-Not-Track, Global Privacy Control, ``consent=false`` or
+    ``dnt=1``; True for ``consent=true`` (or 1, yes, granted); None when it says nothing."""
     if headers.get("DNT", "").strip() == "1" or headers.get("Sec-GPC", "").strip() == "1":
         return False
     if query.get("dnt", "").strip().lower() in ("1", "true", "yes"):
         return False
-    return query.get("consent", "").strip().lower() not in _NO
+    said = query.get("consent", "").strip().lower()
+    return False if said in _NO else True if said in CONSENT_GIVEN else None
 
 
-def event_consents(message: Mapping[str, Any]) -> bool:
-    """The Segment message's own context.dnt / consent=false (as the worker reads them)."""
+def event_consent(message: Mapping[str, Any], policy: ConsentPolicy) -> bool | None:
+    """What the Segment message's own context and properties say, as the worker reads them."""
     context, properties = message.get("context"), message.get("properties")
-    return has_consent(context if isinstance(context, dict) else {}, properties if isinstance(properties, dict) else {})
+    return policy.said(context if isinstance(context, dict) else {}, properties if isinstance(properties, dict) else {})

@@ -15,7 +15,8 @@ import orjson
 from scoring import EventType
 from scoring.signals import is_bot
 from streams.contracts.encoding import iso_time
-from streams.collector.consent import event_consents
+from streams.collector.consent import event_consent
+from streams.contracts.consent import OPT_OUT, ConsentPolicy
 from streams.contracts.privacy import truncate_ips
 from streams.contracts.segment import MAX_CLOCK_SKEW_S, RejectReason, Rejection, decode_segment, iso_seconds
 
@@ -29,8 +30,14 @@ class Hit:
 
     received_at: float
     client_ip: str | None = None  # already truncated
-    consents: bool = True  # the request's own DNT / GPC / consent=false
+    consent: bool | None = None  # the request's own DNT / GPC / consent=false (False) or consent=true (True)
     defaults: dict[str, Any] | None = None  # batch-level context and the like, under each event's own
+    policy: ConsentPolicy = OPT_OUT  # LEADSTREAM_CONSENT
+
+    @property
+    def consents(self) -> bool:
+        """Whether the request lets us keep anything of this visitor (a cookie included) before reading its events."""
+        return self.consent is True or (self.consent is None and not self.policy.opt_in)
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,11 @@ def admit(message: Any, hit: Hit, max_event_bytes: int) -> Accepted | Rejected |
         return Rejected(RejectReason.NOT_AN_OBJECT.value, f"an event must be a JSON object, got {type(message).__name__}")
     # A label of the received counter: from a fixed set, whatever the sender wrote.
     event_type = message.get("type") if message.get("type") in EVENT_TYPES else "invalid"
-    if not hit.consents or not event_consents(message):
+    said = event_consent(message, hit.policy)
+    if hit.consent is False or said is False or (hit.policy.opt_in and True not in (hit.consent, said)):
         return Refused(event_type)
-    message, clamped = _clamped(_enriched(message, hit), hit.received_at)
+    message, clamped = _clamped(_enriched(message, hit, stamp_consent=said is not True and hit.consent is True),
+                                hit.received_at)
     try:
         value = truncate_ips(orjson.dumps(message))
     except TypeError as exc:  # what JSON can say and orjson cannot write (an integer beyond 64 bits)
@@ -86,14 +95,20 @@ def admit(message: Any, hit: Hit, max_event_bytes: int) -> Accepted | Rejected |
     return Accepted(truncate_ips(key), value, decoded.type.value, is_bot(decoded.user_agent), clamped)
 
 
-def _enriched(message: dict[str, Any], hit: Hit) -> dict[str, Any]:
-    """The request's defaults under the event's own fields, the client's (truncated) address, the receipt time."""
+def _enriched(message: dict[str, Any], hit: Hit, stamp_consent: bool = False) -> dict[str, Any]:
+    """The request's defaults under the event's own fields, the client's (truncated) address, the receipt time.
+
+    A yes the request gave (``consent=true`` on the pixel, a form's ``_consent``) is written into the
+    event as ``context.consent``, so the worker, which checks again, reads it too.
+    """
     defaults = hit.defaults or {}
     context = message.get("context")
     if isinstance(context, dict) or context is None:
         context = {**(defaults.get("context") or {}), **(context or {})}
         if hit.client_ip and "ip" not in context:
             context["ip"] = hit.client_ip
+        if stamp_consent:
+            context["consent"] = True
     enriched = {**{k: v for k, v in defaults.items() if k != "context"}, **message, "context": context}
     enriched.pop("writeKey", None)  # a beacon's credential, not part of the event
     enriched["receivedAt"] = iso_time(hit.received_at)

@@ -12,12 +12,14 @@ Passwords and files are never read.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from aiohttp import web
 
 from scoring.signals import is_bot
+from streams.collector.consent import CONSENT_GIVEN
 from streams.collector.context import context_of
 from streams.collector.limits import key_refusal
 from streams.collector.hits import hit_of, is_secure, new_visitor_id, set_visitor_cookie, visitor_cookie
@@ -48,6 +50,8 @@ async def form(request: web.Request) -> web.StreamResponse:
         if (limited := key_refusal(request, source)) is not None:
             return limited
     hit = hit_of(request, context.config)
+    if hit.consent is None and str(fields.get("_consent", "")).strip().lower() in CONSENT_GIVEN:
+        hit = replace(hit, consent=True)  # a consent checkbox on the form: its yes covers this submission
     visitor = visitor_cookie(request)
     # No id for a visitor who withholds consent, nor for a crawler.
     fresh = visitor is None and hit.consents and not is_bot(request.headers.get("User-Agent"))

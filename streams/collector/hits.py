@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from streams.collector.config import CollectorSettings
-from streams.collector.consent import request_consents
+from streams.collector.consent import request_consent
 from streams.collector.edge import Hit
 from streams.contracts.privacy import truncate_ip
 
@@ -42,7 +42,7 @@ def is_secure(request: web.Request, config: CollectorSettings) -> bool:
 
 def hit_of(request: web.Request, config: CollectorSettings, defaults: dict[str, Any] | None = None) -> Hit:
     return Hit(received_at=time.time(), client_ip=client_ip(request, config),
-               consents=request_consents(request.headers, request.query), defaults=defaults)
+               consent=request_consent(request.headers, request.query), defaults=defaults, policy=config.consent)
 
 
 def visitor_cookie(request: web.Request) -> str | None:

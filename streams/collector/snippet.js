@@ -1,6 +1,8 @@
 /* leadstream snippet: page views and form submits to the collector that served this file.
  * <script async src="https://t.example.com/s.js" data-write-key="..."></script>
- * Honours Do-Not-Track, Global Privacy Control and window.leadstreamConsent === false.
+ * Honours Do-Not-Track, Global Privacy Control and window.leadstreamConsent === false. With
+ * data-consent="opt-in" on the tag it sends nothing, and sets no cookie, until window.leadstreamConsent === true.
+ * window.leadstreamConsent === true is sent as context.consent = true: the yes LEADSTREAM_CONSENT=opt-in needs.
  * window.leadstream.track(name, properties), .identify(userId, traits), .page() for single-page apps.
  */
 (function () {
@@ -9,10 +11,11 @@
   if (!script || window.leadstream) return;
   var base = script.src.replace(/\/s\.js(?:[?#].*)?$/, "");
   var writeKey = script.getAttribute("data-write-key") || "";
+  var optIn = script.getAttribute("data-consent") === "opt-in";
   var COOKIE = "ls_aid";
   function refused() {
     return navigator.doNotTrack === "1" || window.doNotTrack === "1" || navigator.globalPrivacyControl === true ||
-      window.leadstreamConsent === false;
+      window.leadstreamConsent === false || (optIn && window.leadstreamConsent !== true);
   }
   function newId() {
     return window.crypto && crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2);
@@ -35,6 +38,7 @@
       library: {name: "leadstream-snippet", version: "1"}
     };
     if (traits) message.context.traits = traits;
+    if (window.leadstreamConsent === true) message.context.consent = true;
     if (writeKey) message.writeKey = writeKey;
     var body = JSON.stringify(message), url = base + "/v1/" + type;
     /* text/plain keeps it a simple request: no CORS preflight, and it survives the page unloading. */

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.config.variables import refuse_placeholder
 from streams.errors import ConfigError
 
 _SOURCE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -52,6 +53,7 @@ def parse_write_keys(raw: str, variable: str, min_length: int = MIN_SECRET_LENGT
         if not separator or not _SOURCE.fullmatch(source.strip()):
             # Never echo the entry: it may be a secret missing its "source:".
             raise ConfigError(f"{variable}: entry {number} is not source:secret (source: letters, digits, _ . -)")
+        refuse_placeholder(f"{variable} ({source.strip()!r})", secret)
         if len(secret.strip()) < min_length:
             raise ConfigError(f"{variable}: the secret of {source.strip()!r} is shorter than {min_length} characters")
         pairs.append((source.strip(), secret.strip()))

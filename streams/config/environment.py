@@ -15,9 +15,14 @@ from streams.config.variables import flag_from, number_from, text_from
 from streams.errors import ConfigError
 from streams.config.kafka_security import KafkaSecurity, security_from
 from streams.config.web_access import WebAccess, web_access_from
+from streams.contracts.consent import OPT_OUT, ConsentPolicy, consent_policy_from
 
 
 MAX_HELD_LIMIT = 200
+# LEADSTREAM_MAX_RECORD_BYTES: what one record the worker writes may take, well under Kafka's 1 MB
+# default message.max.bytes (and Faust's 1,000,000-byte max request) with room for the record's framing.
+DEFAULT_MAX_RECORD_BYTES = 256 * 1024
+MAX_RECORD_BYTES_RANGE = (16 * 1024, 900_000)
 # Where streams/worker/faults.py may crash a worker on purpose (tests only): LEADSTREAM_FAULT_CRASH_AT.
 FAULT_POINTS = ("after-store",)
 
@@ -43,6 +48,11 @@ class Settings:
     advertised_url: str = ""  # how other workers reach this one's web server
     clock: Clock = Clock()
     demotion_tick_s: float = 1.0
+    # How often each worker publishes consumer lag, looks for dropped fetches and commits what it
+    # has handled: production keeps the defaults; tests shorten them instead of waiting them out.
+    lag_probe_s: float = 10.0
+    heal_check_s: float = 2.0
+    commit_interval_s: float = 2.8  # Faust's own default (broker_commit_interval)
     raw_retention_days: float = 30.0  # set on leads.events.raw when the app creates it; -1: kept forever
     anonymous_ttl_s: float = 30 * 86_400.0  # an anonymous visitor's held history is forgotten after this
     anonymous_max_events: int = 100  # held per anonymous visitor; older ones are dropped
@@ -50,6 +60,11 @@ class Settings:
     # LEADSTREAM_FAUST_UNTESTED: start even when a Faust or aiokafka function an override replaces
     # differs from the one it was written against (streams/faust_ext/guard.py), with a warning each.
     faust_untested: bool = False
+    # The most one accounts.members record may take: a batch's member updates for one account are split under it.
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    # LEADSTREAM_CONSENT: under opt-in, an event without a consent signal is ignored (no_consent).
+    consent: ConsentPolicy = OPT_OUT
+    log_lead_ids: bool = False  # LEADSTREAM_LOG_LEAD_IDS: logs show lead ids whole (debugging) instead of tags
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -91,6 +106,11 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     if max_held > MAX_HELD_LIMIT:
         # The held history is one table value: it must stay well inside Kafka's 1 MB message limit.
         raise ConfigError(f"LEADSTREAM_ANONYMOUS_MAX_EVENTS: at most {MAX_HELD_LIMIT}, got {max_held}")
+    max_record_bytes = number_from(env, "LEADSTREAM_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES,
+                                   MAX_RECORD_BYTES_RANGE[0], integer=True)
+    if max_record_bytes > MAX_RECORD_BYTES_RANGE[1]:
+        raise ConfigError(f"LEADSTREAM_MAX_RECORD_BYTES: at most {MAX_RECORD_BYTES_RANGE[1]} (under Kafka's 1 MB"
+                          f" message limit), got {max_record_bytes}")
     return Settings(
         bootstrap_servers=text_from(env, "KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
         app_id=text_from(env, "LEADSTREAM_APP_ID", "leadstream"),
@@ -111,11 +131,17 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
         clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
         demotion_tick_s=number_from(env, "LEADSTREAM_DEMOTION_TICK_S", 1.0, 0.05),
+        lag_probe_s=number_from(env, "LEADSTREAM_LAG_PROBE_S", 10.0, 0.1),
+        heal_check_s=number_from(env, "LEADSTREAM_HEAL_CHECK_S", 2.0, 0.1),
+        commit_interval_s=number_from(env, "LEADSTREAM_COMMIT_INTERVAL_S", 2.8, 0.1),
         raw_retention_days=_retention_days(env, "LEADSTREAM_RAW_RETENTION_DAYS", 30.0),
         anonymous_ttl_s=number_from(env, "LEADSTREAM_ANONYMOUS_TTL_S", 30 * 86_400.0, 0.5),
         anonymous_max_events=max_held,
         fault_crash_at=_fault_crash_at(env, "LEADSTREAM_FAULT_CRASH_AT"),
         faust_untested=flag_from(env, "LEADSTREAM_FAUST_UNTESTED", False),
+        max_record_bytes=max_record_bytes,
+        consent=consent_policy_from(env),
+        log_lead_ids=flag_from(env, "LEADSTREAM_LOG_LEAD_IDS", False),
     )
 
 

@@ -10,6 +10,16 @@ from collections.abc import Mapping
 from streams.errors import ConfigError
 
 
+# What every secret in .env.example says in place of one: a copied file left as it is would
+# otherwise start with a token anyone can read in this repository.
+PLACEHOLDER_MARK = "replace-with"
+
+
+def refuse_placeholder(name: str, secret: str) -> None:
+    if PLACEHOLDER_MARK in secret.lower():
+        raise ConfigError(f"{name}: still the placeholder from .env.example; make a secret with: openssl rand -hex 32")
+
+
 def text_from(env: Mapping[str, str], name: str, default: str) -> str:
     """The variable ``name``, stripped, else ``default``; empty is refused."""
     value = env.get(name, default).strip()

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from streams.config.variables import flag_from, number_from
+from streams.config.variables import flag_from, number_from, refuse_placeholder
 from streams.errors import ConfigError
 
 MIN_TOKEN_LENGTH = 32
@@ -41,6 +41,7 @@ class WebAccess:
     allowed_hosts: tuple[str, ...] = ()  # Host names accepted besides loopback's and the advertised one
     behind_tls: bool = False  # TLS terminates in front: the board's cookie is Secure
     login_attempts_per_minute: float = 5.0
+    board_max_streams: int = 100  # open board event streams per worker; more are answered 503
 
     @property
     def reads_open(self) -> bool:
@@ -54,6 +55,8 @@ class WebAccess:
 
 def _token(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip() or None
+    if value is not None:
+        refuse_placeholder(name, value)
     if value is not None and len(value) < MIN_TOKEN_LENGTH:
         # Never echo the value: it is a secret, if a weak one.
         raise ConfigError(f"{name}: must be at least {MIN_TOKEN_LENGTH} characters, got {len(value)}"
@@ -88,16 +91,20 @@ def web_access_from(env: Mapping[str, str]) -> WebAccess:
         allowed_hosts=_hosts(env, "LEADSTREAM_WEB_ALLOWED_HOSTS"),
         behind_tls=flag_from(env, "LEADSTREAM_WEB_BEHIND_TLS", False),
         login_attempts_per_minute=number_from(env, "LEADSTREAM_LOGIN_ATTEMPTS_PER_MINUTE", 5.0, 1.0),
+        board_max_streams=number_from(env, "LEADSTREAM_BOARD_MAX_STREAMS", 100, 1, integer=True),
     )
 
 
-def refuse_open_exposure(access: WebAccess, web_host: str) -> str | None:
-    """Raise when a worker would serve leads to a network without a token; the warning to log when allowed."""
+def refuse_open_exposure(access: WebAccess, web_host: str, named_by: str = "LEADSTREAM_WEB_HOST") -> str | None:
+    """Raise when a worker would serve leads to a network without a token; the warning to log when allowed.
+
+    ``named_by``: where the address came from (the variable, or Faust's --web-bind option).
+    """
     if is_loopback(web_host) or not access.reads_open:
         return None
     if not access.allow_open:
         raise ConfigError(
-            f"{READ_TOKEN}: required when LEADSTREAM_WEB_HOST ({web_host}) is not a loopback address: anyone who"
+            f"{READ_TOKEN}: required when {named_by} ({web_host}) is not a loopback address: anyone who"
             f" can reach it could read every lead. Set {READ_TOKEN} (and {ADMIN_TOKEN} for erasure), at least"
             f" {MIN_TOKEN_LENGTH} characters each, or {ALLOW_OPEN}=true if an open server is really meant.")
     return (f"{ALLOW_OPEN}=true: the lead API, the board and erasure on {web_host} are OPEN to anyone who can"

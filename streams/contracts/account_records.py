@@ -37,14 +37,51 @@ def encode_member_updates(domain: str, updates: Sequence[tuple[str, Member | Non
     return orjson.dumps({"domain": domain, "members": [_member_body(domain, lead, member) for lead, member in updates]})
 
 
+def encode_member_updates_within(domain: str, updates: Sequence[tuple[str, Member | None]],
+                                 max_bytes: int) -> list[bytes]:
+    """``encode_member_updates``, split in order into records of at most ``max_bytes`` each.
+
+    A burst of leads at one company once made a single record larger than the broker takes. Each
+    record reads like a whole one (the same bytes ``encode_member_updates`` writes for its share),
+    and, all keyed by the domain, they reach the account's partition in order. A lone update larger
+    than ``max_bytes`` still gets a record of its own (ids are bounded, so none comes near it).
+    """
+    head = b'{"domain":' + orjson.dumps(domain) + b',"members":['
+    records: list[bytes] = []
+    bodies: list[bytes] = []
+    size = len(head) + 2  # the closing "]}"
+    for lead, member in updates:
+        body = orjson.dumps(_member_body(domain, lead, member))
+        if bodies and size + len(body) + 1 > max_bytes:
+            records.append(head + b",".join(bodies) + b"]}")
+            bodies, size = [], len(head) + 2
+        bodies.append(body)
+        size += len(body) + 1
+    if bodies or not records:
+        records.append(head + b",".join(bodies) + b"]}")
+    return records
+
+
 def decode_member_updates(raw: bytes) -> tuple[str, list[tuple[str, Member | None]]]:
+    domain, updates, _ = decode_account_record(raw)
+    return domain, updates
+
+
+def encode_cooling(domain: str, due: float) -> bytes:
+    """The account timer's request (no member update): reclassify the account if it may cool by now."""
+    return orjson.dumps({"domain": domain, "members": [], "cool_at": due})
+
+
+def decode_account_record(raw: bytes) -> tuple[str, list[tuple[str, Member | None]], float | None]:
+    """An accounts.members record: its domain, its member updates, and the timer's cooling time if it is one."""
     data = orjson.loads(raw)
-    return data["domain"], [(body["lead_id"], _member_of(body)) for body in data["members"]]
+    updates = [(body["lead_id"], _member_of(body)) for body in data["members"]]
+    return data["domain"], updates, data.get("cool_at")
 
 
 def encode_account(account: AccountState) -> bytes:
     return orjson.dumps({
-        "level": account.level, "sequence": account.sequence,
+        "level": account.level, "sequence": account.sequence, "checked_at": account.checked_at,
         "members": {lead: _member_body(account.domain, lead, m) for lead, m in account.members.items()},
     })
 
@@ -55,7 +92,7 @@ def decode_account(domain: str, raw: bytes | None) -> AccountState:
     data = orjson.loads(raw)
     members = {lead: _member_of(body) for lead, body in data["members"].items()}
     return AccountState(domain=domain, members=MappingProxyType(members), level=data["level"],
-                        sequence=data["sequence"])
+                        sequence=data["sequence"], checked_at=data.get("checked_at", 0.0))  # absent before it was kept
 
 
 def encode_account_change(change: AccountChange, model_version: str, emitted_at: float) -> bytes:

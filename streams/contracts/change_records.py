@@ -12,15 +12,21 @@ import orjson
 from scoring import (
     QualificationChange,
 )
+from scoring.revisit import REVISIT
 from streams.contracts.encoding import iso_time, rounded
 
 
 QUALIFICATION_CHANGE = "qualification_change"
+# A lead due for another look (scoring.revisit): the same record, stage and temperature unchanged.
+REVISIT_DUE = "revisit_due"
+# Causes with no event behind them: the lead was reclassified (or came due) at a time the model computed.
+TIMED_CAUSES = frozenset({"decay", "inactivity", "cooldown", REVISIT})
 
 
 def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: float | None) -> dict[str, Any]:
+    revisit = change.cause == REVISIT
     return {
-        "kind": QUALIFICATION_CHANGE,
+        "kind": REVISIT_DUE if revisit else QUALIFICATION_CHANGE,
         "change_id": change.change_id,
         "lead_id": change.lead_id,
         "sequence": change.sequence,
@@ -48,7 +54,10 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
         "disqualified_by": list(change.disqualified_by),
         "model_version": change.model_version,
         "cause": {"type": change.cause, "event_id": change.cause_event_id,
-                  **({"crossing_time": iso_time(change.event_time)} if change.cause == "decay" else {})},
+                  **({"crossing_time": iso_time(change.event_time)} if change.cause in TIMED_CAUSES else {}),
+                  **({"detail": change.cause_detail} if change.cause_detail else {})},
+        "needs_enrichment": change.needs_enrichment,
+        **({"revisit": {"reason": change.cause_detail, "due_at": iso_time(change.event_time)}} if revisit else {}),
         "event_time": iso_time(change.event_time),
         "ingested_at": iso_time(ingested_at) if ingested_at is not None else None,
         "emitted_at": iso_time(emitted_at),

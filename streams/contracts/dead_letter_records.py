@@ -12,6 +12,11 @@ import orjson
 from streams.contracts.encoding import iso_time
 
 
+# A record the worker wrote and Kafka refused as too large (never one it read): its source is the
+# topic it was meant for, with offset -1, and it is not re-driven.
+RECORD_TOO_LARGE = "record_too_large"
+UNWRITTEN_OFFSET = -1
+
 # Kafka takes records up to 1 MB, and base64 makes bytes a third longer: a dead letter keeps at
 # most this much of the original (a 900 KB record could otherwise never be dead-lettered at all).
 DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024

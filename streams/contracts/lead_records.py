@@ -28,20 +28,26 @@ from streams.contracts.member_codes import (
 
 
 #
-# A lead's record is up to three lines: its state's head, the changes it remembers (for
-# re-emitting on a redelivery) and its history (``encode_lead``); orjson never writes a raw
+# A lead's record is up to four lines: its state's head, the changes it remembers (for
+# re-emitting on a redelivery), its history and its links (``encode_lead``); orjson never writes a raw
 # newline, so line breaks separate them. The head is a JSON array led by its format number, its
 # parts in a fixed order, its maps flattened to [key, value, ...] runs and each enum member
 # written as its code (below): read back with no key lookups and no enum calls, and without the
 # names, which were a third of a record's bytes and so of a worker's memory per lead. The changes
 # are read only when used (a redelivery, a new change), and written back as the same bytes
-# otherwise: most events neither read nor rewrite them. Changelogs still hold states in format 2
-# (names, not codes) and in the keyed format before it (one JSON object): decode_state reads all.
+# otherwise: most events neither read nor rewrite them. Changelogs still hold states in format 3,
+# in format 2 (names, not codes) and in the keyed format before it (one JSON object): decode_state
+# reads all. The lines after the head are no part of the format number: any format may have them.
 
-STATE_FORMAT = 3
+STATE_FORMAT = 4
+# Format 4 added what sales said and how long it holds (accepted_at, sql_ended_at, active_at, the
+# signals since a rejection), the flagged address, needs_enrichment and the hot interest rung's level,
+# and (optional, last) the due time of the latest revisit; format 3 is the same without them. Format 3 and 4 share the member codes.
+_CODED = frozenset({3, STATE_FORMAT})
 
 # Per positional format: where its kinds, stages, temperatures and statuses are read from.
 _MEMBERS_IN = {STATE_FORMAT: (KIND_AT, STAGE_AT, TEMPERATURE_AT, STATUS_AT),
+               3: (KIND_AT, STAGE_AT, TEMPERATURE_AT, STATUS_AT),
                2: (KINDS, STAGES, TEMPERATURES, STATUSES)}
 
 
@@ -69,7 +75,7 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
     def _changes(self) -> tuple[tuple[int, QualificationChange], ...]:
         if self._decoded is None:
             rows = orjson.loads(self.raw)
-            if self.written_in == STATE_FORMAT:
+            if self.written_in in _CODED:
                 for before, row in zip(rows, rows[1:]):
                     for place in _AS_BEFORE:
                         if row[place] == 0:
@@ -97,22 +103,52 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
         return repr(self._changes())
 
 
-def encode_lead(state: LeadState, history: bytes = b"") -> bytes:
+def encode_lead(state: LeadState, history: bytes = b"", links: bytes = b"") -> bytes:
     """A lead's table record: its state, then its history (``encode_history``), in one changelog record.
 
-    Three lines: the state's head, its remembered changes (may be empty) and its history (may be
-    empty; trailing empty lines are left off). One record, so a crash can never leave the two
-    apart; readers of the state alone never decode the history.
+    Up to four lines: the state's head, its remembered changes (may be empty), its history (may be
+    empty) and its links (``encode_links``: what erasure must reach elsewhere; trailing empty lines
+    are left off). One record, so a crash can never leave them apart; readers of the state alone
+    never decode the rest.
     """
     state_bytes = encode_state(state)
-    if not history:
+    if not history and not links:
         return state_bytes
-    return state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
+    record = state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
+    return record + b"\n" + links if links else record
 
 
 def history_of(record: bytes | None) -> bytes:
     """The history line of a lead's table record (``encode_lead``); empty when it has none, or no record."""
-    return record.split(b"\n", 2)[2] if record and record.count(b"\n") >= 2 else b""
+    if not record or record.count(b"\n") < 2:
+        return b""
+    return record.split(b"\n", 3)[2]
+
+
+def links_of(record: bytes | None) -> bytes:
+    """The links line of a lead's table record, as written; empty when it has none."""
+    if not record or record.count(b"\n") < 3:
+        return b""
+    return record.split(b"\n", 3)[3]
+
+
+# A lead remembers at most this many of each (the oldest make way): its visitors expire by their
+# own TTL anyway, and verdicts beyond it leave leads.feedback by its retention (docs/privacy.md).
+MAX_LINKS = 100
+
+
+def encode_links(visitors: Sequence[str], feedback: Sequence[str]) -> bytes:
+    """The visitor ids linked to the lead and its feedback ids: what its erasure must find elsewhere."""
+    if not visitors and not feedback:
+        return b""
+    return orjson.dumps({"visitors": list(visitors)[-MAX_LINKS:], "feedback": list(feedback)[-MAX_LINKS:]})
+
+
+def decode_links(line: bytes) -> tuple[list[str], list[str]]:
+    if not line:
+        return [], []
+    data = orjson.loads(line)
+    return list(data["visitors"]), list(data["feedback"])
 
 
 def encode_state(state: LeadState) -> bytes:
@@ -122,10 +158,13 @@ def encode_state(state: LeadState) -> bytes:
         [part for kind, t in state.tallies.items() for part in (kind_code[kind], t.decayed, t.count, t.last_at)],
         [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
         [part for name, a in state.answers.items() for part in (name, status_code[a.status], a.stated_at)],
-        [levels.mql, levels.sql, levels.pql, levels.warm],
+        [levels.mql, levels.sql, levels.pql, levels.warm, levels.hot],
         STAGE_CODE[state.stage], TEMPERATURE_CODE[state.temperature], state.rejected_at, state.sequence,
         _pack_hashes(state.recent_event_ids), REACHED_MASK[state.reached],
         TEMPERATURE_CODE[state.hottest],
+        state.accepted_at, state.sql_ended_at, state.active_at,
+        [part for kind, count in state.renewed.items() for part in (kind_code[kind], count)],
+        state.flagged_at, state.needs_enrichment, state.revisited_at,
     ])
     changes = state.recent_changes
     if isinstance(changes, StoredChanges) and changes.written_in == STATE_FORMAT:
@@ -149,14 +188,19 @@ def decode_state(lead_id: str, raw: bytes) -> LeadState:
     if isinstance(data, dict):
         return _decode_keyed_state(lead_id, data)
     if data[0] not in _MEMBERS_IN:
-        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT}, 2 and the keyed one")
+        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT}, 3, 2 and the keyed one")
     return _decode_positional(lead_id, data, changes)
 
 
 def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadState:
-    """Formats 2 and 3: the same parts, enum members by name in 2 and by code in 3."""
+    """Formats 2 to 4: the same parts, enum members by name in 2 and by code after; 4 adds what sales said."""
     (written_in, model_version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at,
-     sequence, recent_ids, reached, hottest) = data
+     sequence, recent_ids, reached, hottest) = data[:15]
+    # A lead stored before format 4 held no acceptance (it is re-derived from its events from now on).
+    accepted_at, sql_ended_at, active_at, renewed, flagged_at, needs_enrichment = (
+        data[15:21] if written_in == STATE_FORMAT else (None, None, as_of, [], None, False))
+    # The last revisit's due time came after format 4 began: a state written before it has none.
+    revisited_at = data[21] if written_in == STATE_FORMAT and len(data) > 21 else None
     kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
     return LeadState(
         lead_id=lead_id,
@@ -174,16 +218,19 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
         sequence=sequence,
         recent_event_ids=_unpack_hashes(recent_ids),
         recent_changes=StoredChanges(lead_id, changes, written_in) if changes else (),
-        reached=REACHED_AT[reached] if written_in == STATE_FORMAT else frozenset(map(stage_at.__getitem__, reached)),
+        reached=REACHED_AT[reached] if written_in in _CODED else frozenset(map(stage_at.__getitem__, reached)),
         hottest=temperature_at[hottest],
         model_version=model_version,
+        accepted_at=accepted_at, sql_ended_at=sql_ended_at, active_at=active_at,
+        renewed=MappingProxyType({kind_at[renewed[n]]: renewed[n + 1] for n in range(0, len(renewed), 2)}),
+        flagged_at=flagged_at, needs_enrichment=needs_enrichment, revisited_at=revisited_at,
     )
 
 
 def classified_under(version: str | None) -> tuple[bytes, ...]:
     """Marks a stored state starts with exactly when it was last classified under ``version``: one per format read."""
     written = orjson.dumps(version)
-    return tuple(b"[%d," % state_format + written + b"," for state_format in (STATE_FORMAT, 2))
+    return tuple(b"[%d," % state_format + written + b"," for state_format in (STATE_FORMAT, 3, 2))
 
 
 # Places in a remembered change's row ([event hash, *_change_parts]) that usually repeat the change
@@ -203,6 +250,7 @@ def _change_parts(change: QualificationChange) -> list[Any]:
         change.framework,
         [part for criterion, status in change.criteria.items() for part in (criterion, STATUS_CODE[status])],
         list(change.disqualified_by), change.model_version, change.cause_event_id, change.event_time, change.cause,
+        change.cause_detail, change.needs_enrichment,
     ]
     # The id is derived from the lead and the causing event: written only by the rare change whose is not.
     if change.change_id != change_id(change.lead_id, change.cause_event_id):
@@ -211,7 +259,11 @@ def _change_parts(change: QualificationChange) -> list[Any]:
 
 
 def _change_from_parts(lead_id: str, parts: list[Any], written_in: int = STATE_FORMAT) -> QualificationChange:
+    detail, needs_enrichment = None, False
     if written_in == STATE_FORMAT:
+        written_id = parts[19] if len(parts) > 19 else None
+        rest, (detail, needs_enrichment) = parts[1:17], parts[17:19]
+    elif written_in == 3:
         written_id = parts[17] if len(parts) > 17 else None
         rest = parts[1:17]
     else:  # format 2 wrote every change's id, second
@@ -232,6 +284,7 @@ def _change_from_parts(lead_id: str, parts: list[Any], written_in: int = STATE_F
         criteria=MappingProxyType({criteria[n]: status_at[criteria[n + 1]] for n in range(0, len(criteria), 2)}),
         disqualified_by=tuple(disqualified_by),
         model_version=model_version, cause_event_id=cause_event_id, event_time=event_time, cause=cause,
+        cause_detail=detail, needs_enrichment=needs_enrichment,
     )
 
 
@@ -276,4 +329,5 @@ def _decode_keyed_state(lead_id: str, data: dict[str, Any]) -> LeadState:
         reached=frozenset(Stage(s) for s in data.get("reached", (data["stage"],))),
         hottest=Temperature(data.get("hottest", data["temperature"])),
         model_version=data.get("model_version"),
+        active_at=data["as_of"],
     )

@@ -17,9 +17,16 @@ import orjson
 
 from scoring import EventType, LeadEvent
 from scoring.profile import ALIASES, Scalar, facts_from
+from streams.contracts.consent import OPT_OUT, ConsentPolicy
 
 # A sender's clock may run ahead; event times later than this past the broker's receipt are clamped.
 MAX_CLOCK_SKEW_S = 300.0
+# Length limits (docs/design.md §2): every id becomes a key and is repeated in the records the
+# worker writes (a lead's account update, its visitor's link), so an event with a longer id or
+# event name is dead-lettered (invalid_field) rather than cut, which would name someone else.
+# Attributes are cut instead: at most 64 of them, names to 64 characters, text to 256.
+MAX_ID_CHARS = 256
+MAX_NAME_CHARS = 256
 MAX_ATTRIBUTES = 64
 MAX_ATTRIBUTE_NAME = 64
 MAX_ATTRIBUTE_TEXT = 256
@@ -51,8 +58,13 @@ class _Invalid(Exception):
         self.detail = detail
 
 
-def decode_segment(raw: bytes, received_at: float, max_bytes: int) -> LeadEvent | Rejection:
-    """Decode one message; ``received_at`` (the broker's timestamp) stands in for a missing event time."""
+def decode_segment(raw: bytes, received_at: float, max_bytes: int,
+                   consent: ConsentPolicy = OPT_OUT) -> LeadEvent | Rejection:
+    """Decode one message; ``received_at`` (the broker's timestamp) stands in for a missing event time.
+
+    ``consent`` decides the event's ``consent`` flag (streams/contracts/consent.py): an event it does
+    not allow is decoded all the same, and the scoring core ignores it (``no_consent``).
+    """
     if len(raw) > max_bytes:
         return Rejection(RejectReason.OVERSIZED, f"{len(raw)} bytes, limit {max_bytes}")
     try:
@@ -62,12 +74,12 @@ def decode_segment(raw: bytes, received_at: float, max_bytes: int) -> LeadEvent 
     if not isinstance(message, dict):
         return Rejection(RejectReason.NOT_AN_OBJECT, f"top level is {type(message).__name__}")
     try:
-        return _event(message, raw, received_at)
+        return _event(message, raw, received_at, consent)
     except _Invalid as exc:
         return Rejection(exc.reason, exc.detail)
 
 
-def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent:
+def _event(message: dict[str, Any], raw: bytes, received_at: float, consent: ConsentPolicy) -> LeadEvent:
     named = message.get("type")
     event_type = _EVENT_TYPES.get(named) if isinstance(named, str) else None
     if event_type is None:
@@ -90,7 +102,7 @@ def _event(message: dict[str, Any], raw: bytes, received_at: float) -> LeadEvent
         path=_page_path(properties, context) if page_like else None,
         attributes=attributes,
         user_agent=user_agent if isinstance(user_agent := context.get("userAgent"), str) else None,
-        consent=has_consent(context, properties),
+        consent=consent.allows(context, properties),
         visitor_id=visitor_id if not anonymous else None,
     )
 
@@ -111,9 +123,16 @@ def _identifier(value: Any, field: str) -> str | None:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be a string, got {type(value).__name__}")
     text = str(value)
-    if len(text) > 256:
-        raise _Invalid(RejectReason.INVALID_FIELD, f"{field} longer than 256 characters")
+    if (problem := id_too_long(field, text)) is not None:
+        raise _Invalid(RejectReason.INVALID_FIELD, problem)
     return text
+
+
+def id_too_long(field: str, value: str) -> str | None:
+    """Why ``value`` cannot be an id (its length), or None; the worker checks what other producers send too."""
+    if len(value) > MAX_ID_CHARS:
+        return f"{field} is {len(value)} characters long, over the limit of {MAX_ID_CHARS}"
+    return None
 
 
 def _identity(
@@ -177,6 +196,9 @@ def _optional_text(message: dict[str, Any], field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _Invalid(RejectReason.INVALID_FIELD, f"{field} must be a string, got {type(value).__name__}")
+    if len(value) > MAX_NAME_CHARS:
+        raise _Invalid(RejectReason.INVALID_FIELD,
+                       f"{field} is {len(value)} characters long, over the limit of {MAX_NAME_CHARS}")
     return value
 
 
@@ -248,10 +270,3 @@ def _scalar(value: Any) -> Scalar | None:
     if isinstance(value, bool | int | float):
         return value
     return None
-
-
-def has_consent(context: dict[str, Any], properties: dict[str, Any]) -> bool:
-    """Do-Not-Track or an explicit consent=false means the hit is not ours to keep."""
-    if context.get("dnt") in (True, "1", 1) or properties.get("dnt") in (True, "1", 1):
-        return False
-    return not any(source.get("consent") in (False, "false", "0", 0) for source in (context, properties))

@@ -16,7 +16,7 @@ from scoring import (
 
 
 def signal_to_dict(signal: Signal) -> dict[str, Any]:
-    return {
+    data = {
         "event_id": signal.event_id,
         "lead_id": signal.lead_id,
         "anonymous": signal.anonymous,
@@ -25,6 +25,9 @@ def signal_to_dict(signal: Signal) -> dict[str, Any]:
         "profile": dict(signal.profile),
         "answers": {criterion: status.value for criterion, status in signal.answers.items()},
     }
+    if signal.links_visitor is not None:  # forwarded to the lead's partition, which records the link
+        data["links_visitor"] = signal.links_visitor
+    return data
 
 
 def signal_from_dict(data: dict[str, Any]) -> Signal:
@@ -36,6 +39,7 @@ def signal_from_dict(data: dict[str, Any]) -> Signal:
         occurred_at=data["occurred_at"],
         profile=MappingProxyType(data["profile"]),
         answers=MappingProxyType({criterion: Status(status) for criterion, status in data["answers"].items()}),
+        links_visitor=data.get("links_visitor"),
     )
 
 

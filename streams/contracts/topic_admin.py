@@ -12,21 +12,32 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
 from streams.config.environment import Settings
+from streams.contracts.compaction_bound import bound_compaction
 from streams.errors import TopicCreationFailed, TopicMismatch
 from streams.contracts.topics import ALL_TABLES, ALL_TOPICS, CONTROL, DEAD_LETTERS, FEEDBACK, RAW_EVENTS
 
 log = logging.getLogger(__name__)
 
+DAY_MS = 86_400_000
 # Dead letters are evidence to inspect and re-drive: keep them longer than the rest; sales
-# feedback is calibration data, kept for good ("-1": no time limit). The raw events are the
+# feedback is calibration data, kept a year (docs/privacy.md). The raw events are the
 # history replay and calibration read: LEADSTREAM_RAW_RETENTION_DAYS (default 30, so an erased
 # lead's raw events are gone within the month erasure allows; `leadstream export` keeps longer
 # history without them).
-RETENTION_MS = {DEAD_LETTERS: 30 * 86_400_000, FEEDBACK: -1, CONTROL: -1}
-DEFAULT_RETENTION_MS = 14 * 86_400_000
+FEEDBACK_RETENTION_MS = 365 * DAY_MS
+RETENTION_MS = {DEAD_LETTERS: 30 * DAY_MS, FEEDBACK: FEEDBACK_RETENTION_MS, CONTROL: -1}
+DEFAULT_RETENTION_MS = 14 * DAY_MS
+# Erasure's tombstones must take effect within a stated bound (docs/privacy.md): on every compacted
+# topic a record is compacted at most a day after it was superseded (max.compaction.lag.ms, with
+# segments rolled daily so the newest is not left out), and a tombstone itself goes a day later.
+COMPACTION_BOUND_MS = DAY_MS
+COMPACTION_CONFIGS = {"max.compaction.lag.ms": str(COMPACTION_BOUND_MS), "segment.ms": str(COMPACTION_BOUND_MS),
+                      "delete.retention.ms": str(DAY_MS)}
 # Every worker reads the whole control topic; compaction keeps the latest applied model forever.
+# Feedback is keyed per verdict (lead id and feedback id) so that erasure can tombstone each.
 PARTITIONS = {CONTROL: 1}
-EXTRA_CONFIGS = {CONTROL: {"cleanup.policy": "compact"}}
+EXTRA_CONFIGS = {CONTROL: {"cleanup.policy": "compact", **COMPACTION_CONFIGS},
+                 FEEDBACK: {"cleanup.policy": "compact,delete", **COMPACTION_CONFIGS}}
 VISIBLE_WITHIN_S = 15.0
 
 
@@ -54,7 +65,8 @@ def wanted_topics(config: Settings, extra: Iterable[str] = ()) -> list[NewTopic]
     # group can be missing from the metadata the assignment is computed from, and the table
     # then refuses every write ("changelog has 0 partitions") until that metadata is refreshed.
     topics += [NewTopic(name=changelog_name(config.app_id, table), num_partitions=config.partitions,
-                        replication_factor=config.replication_factor, topic_configs={"cleanup.policy": "compact"})
+                        replication_factor=config.replication_factor,
+                        topic_configs={"cleanup.policy": "compact", **COMPACTION_CONFIGS})
                for table in sorted(ALL_TABLES)]
     topics += [NewTopic(name=name, num_partitions=config.partitions, replication_factor=config.replication_factor,
                         topic_configs={"retention.ms": str(DEFAULT_RETENTION_MS)})
@@ -77,6 +89,9 @@ async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
             _raise_refusals(await admin.create_topics(missing), config)
             log.info("created topics %s", ", ".join(t.name for t in missing))
             await _until_visible(admin, missing)
+        # Topics an older version created keep their config: erasure needs the compaction bound on them too.
+        await bound_compaction(admin, {t.name: t.topic_configs for t in wanted if t.name in existing
+                                       and "compact" in t.topic_configs.get("cleanup.policy", "")})
         # Only the co-partitioned ones: the control topic has its own single partition.
         await _check_partitions(admin, [t.name for t in wanted if t.name in existing
                                         and t.num_partitions == config.partitions], config.partitions)

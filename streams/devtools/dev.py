@@ -78,8 +78,8 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
               f"{collector.url}/s.js; log {collector.log_path})")
         await worker.wait_ready()
         await collector.wait_ready()
-        print(f"board    {worker.url}/board" + (" (sign in once with ?token=<LEADSTREAM_API_TOKEN>)"
-                                                 if os.environ.get("LEADSTREAM_API_TOKEN") else ""))
+        print(f"board    {board_url(worker)}" + (" (sign in with LEADSTREAM_API_TOKEN)"
+                                                  if os.environ.get("LEADSTREAM_API_TOKEN") else ""))
         if options.open_board:
             webbrowser.open(board_url(worker))
         print("ready    simulated visitors → collector → Kafka → worker; watching leads.qualification;"
@@ -92,9 +92,9 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
 
 
 def board_url(worker: WorkerProcess) -> str:
-    """The lead board on the dev worker; with LEADSTREAM_API_TOKEN set, the link that signs in once (never printed)."""
-    url = f"{worker.url}/board"
-    return f"{url}?token={os.environ['LEADSTREAM_API_TOKEN']}" if os.environ.get("LEADSTREAM_API_TOKEN") else url
+    """The lead board on the dev worker, never with the token in it: the browser is started with the URL as an
+    argument, which ``ps`` shows every user of the machine (and its history keeps). Its page asks for the token."""
+    return f"{worker.url}/board"
 
 
 async def _drive(

@@ -73,18 +73,38 @@ class WorkerProcess:
         except OSError:
             return "(no log)"
 
-    async def get_json(self, path: str, timeout: float = 5.0) -> tuple[int, Any]:
+    def log_shows(self, texts: Sequence[str]) -> str | None:
+        """The first of ``texts`` found in the log so far, if any."""
+        if not texts:
+            return None
+        try:
+            log = self.log_path.read_text(errors="replace")
+        except OSError:
+            return None
+        return next((text for text in texts if text in log), None)
+
+    async def get_json(self, path: str, timeout: float = 30.0) -> tuple[int, Any]:
+        # A worker in the middle of a large batch answers when the batch is done: on a busy
+        # machine that can take seconds, which is slow, not broken.
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             async with session.get(self.url + path) as response:
                 return response.status, await response.json(content_type=None)
 
-    async def wait_ready(self, timeout: float = 90.0) -> None:
-        """Until /healthz says the worker holds partitions with recovered tables."""
+    async def wait_ready(self, timeout: float = 90.0, fails_on: Sequence[str] = ()) -> None:
+        """Until /healthz says the worker holds partitions with recovered tables.
+
+        ``fails_on``: log texts that mean it never will (a refused password, say). Some failures
+        leave the process up, retrying; once its log shows one, it is killed and WorkerFailed
+        raised at once rather than after ``timeout``.
+        """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is None or self.process.poll() is not None:
                 code = self.process and self.process.returncode
                 raise WorkerFailed(f"{self.arguments()[0]} exited with {code}:\n{self.log_tail()}")
+            if shown := self.log_shows(fails_on):
+                self.kill()
+                raise WorkerFailed(f"{self.arguments()[0]} failed, its log shows {shown!r}:\n{self.log_tail()}")
             try:
                 status, _ = await self.get_json("/healthz", timeout=2.0)
                 if status == 200:

@@ -25,6 +25,7 @@ from streams.contracts import change_records, encoding
 from streams.ops import reports
 from streams.config.environment import settings
 from streams.errors import HistoryError
+from streams.private_files import write_private
 from streams.ops.recorded_events import EventHistory, export_lines, read_jsonl, read_topics
 from streams.contracts.control_records import latest_applied
 from streams.contracts.topics import REPLAY_QUALIFICATION
@@ -69,7 +70,7 @@ def _from_file(path: Path) -> LiveModel:
 
 async def run_report(files: Sequence[str], current: str | None, until: str | None) -> str:
     history, live = await load_history(files), await live_model(files, current)
-    records, rejected = history.decoded(settings().max_event_bytes)
+    records, rejected = history.decoded(settings().max_event_bytes, settings().consent)
     replayed = replay(records, live.model, parse_until(until), history.erased, settings().hold_limits())
     return "\n".join([
         reports.history_line(records, rejected, len(history.erased), history.source),
@@ -82,7 +83,7 @@ async def run_replay(candidate_path: str, files: Sequence[str], current: str | N
                      output_topic: str | None) -> str:
     candidate = load_model(candidate_path)
     history, live = await load_history(files), await live_model(files, current)
-    records, rejected = history.decoded(settings().max_event_bytes)
+    records, rejected = history.decoded(settings().max_event_bytes, settings().consent)
     moment = parse_until(until)
     live_run = replay(records, live.model, moment, history.erased, settings().hold_limits())
     candidate_run = replay(records, candidate, moment, history.erased, settings().hold_limits())
@@ -125,7 +126,7 @@ async def write_changes(topic: str, changes: Sequence[QualificationChange]) -> N
 async def run_calibrate(output: str, files: Sequence[str], current: str | None, holdout: float, l2: float,
                         fit_thresholds: bool) -> str:
     history, live = await load_history(files), await live_model(files, current)
-    records, rejected = history.decoded(settings().max_event_bytes)
+    records, rejected = history.decoded(settings().max_event_bytes, settings().consent)
     calibration = calibrate(records, live.model, live.text,
                             Options(holdout=holdout, l2=l2, fit_thresholds=fit_thresholds), history.erased, settings().hold_limits())
     text = reports.candidate_header(calibration, time.time()) + calibration.candidate_text
@@ -144,8 +145,9 @@ async def run_calibrate(output: str, files: Sequence[str], current: str | None, 
 async def run_export(output: str) -> str:
     config = settings()
     history = await read_topics(config)
-    lines, counts = export_lines(history, config.max_event_bytes, time.time())
-    Path(output).write_bytes(b"\n".join(lines) + b"\n")
+    lines, counts = export_lines(history, config.max_event_bytes, time.time(), config.consent)
+    write_private(output, b"\n".join(lines) + b"\n")  # personal data: 0600
     return (f"exported {counts['events']} events and {counts['feedback']} sales verdicts to {output};"
             f" left out {counts['erased_left_out']} records of erased leads and"
-            f" {counts['unreadable_left_out']} unreadable ones (dead-lettered live)")
+            f" {counts['unreadable_left_out']} unreadable ones (dead-lettered live)"
+            + (f"; {counts['no_consent_left_out']} without consent" if counts["no_consent_left_out"] else ""))

@@ -36,6 +36,8 @@ from scoring.replay import HistoryRecord, SalesVerdict
 from streams.contracts.encoding import iso_time
 from streams.config.environment import Settings
 from streams.errors import HistoryError
+from streams.contracts.lead_event_records import ErasedIds, erased_digests
+from streams.contracts.consent import OPT_OUT, ConsentPolicy
 from streams.contracts.segment import decode_segment
 from streams.contracts.topics import FEEDBACK, RAW_EVENTS
 
@@ -56,18 +58,19 @@ class RawRecord:
 @dataclass(frozen=True)
 class EventHistory:
     records: tuple[RawRecord | SalesVerdict, ...]  # in the order the live workers met them
-    erased: frozenset[str]  # lead ids erased so far (empty for an export: it left them out)
+    erased: frozenset[str]  # ids erased so far, ``id in erased`` (digests: ErasedIds); empty for an export
     source: str
 
-    def decoded(self, max_event_bytes: int) -> tuple[list[HistoryRecord], int]:
-        """The records as the scoring core reads them, and how many the live worker dead-lettered."""
+    def decoded(self, max_event_bytes: int, consent: ConsentPolicy = OPT_OUT) -> tuple[list[HistoryRecord], int]:
+        """The records as the scoring core reads them (under the worker's consent rule), and how many the live
+        worker dead-lettered."""
         decoded: list[HistoryRecord] = []
         rejected = 0
         for record in self.records:
             if isinstance(record, SalesVerdict):
                 decoded.append(record)
                 continue
-            event = decode_segment(record.value, record.received_at, max_event_bytes)
+            event = decode_segment(record.value, record.received_at, max_event_bytes, consent)
             if isinstance(event, LeadEvent):
                 decoded.append(event)
             else:
@@ -89,7 +92,7 @@ async def read_topics(config: Settings) -> EventHistory:
     verdicts = sorted((_verdict(orjson.loads(r.value)) for r in feedback if r.value), key=lambda v: v.at)
     return EventHistory(
         records=tuple(in_arrival_order(raw, verdicts)),
-        erased=frozenset(key.decode() for key, value in latest.items() if key and value),
+        erased=ErasedIds(*erased_digests(key for key, value in latest.items() if key and value)),
         source=f"topics {config.topic_prefix}{RAW_EVENTS} and {config.topic_prefix}{FEEDBACK} on"
                f" {config.bootstrap_servers}",
     )
@@ -185,11 +188,11 @@ def _from_line(line: bytes, where: str) -> RawRecord | SalesVerdict | None:
 
 
 def export_lines(
-    history: EventHistory, max_event_bytes: int, exported_at: float,
+    history: EventHistory, max_event_bytes: int, exported_at: float, consent: ConsentPolicy = OPT_OUT,
 ) -> tuple[list[bytes], dict[str, int]]:
     """The export's lines (header first) and what went in or was left out."""
     body: list[bytes] = []
-    counts = {"events": 0, "feedback": 0, "erased_left_out": 0, "unreadable_left_out": 0}
+    counts = {"events": 0, "feedback": 0, "erased_left_out": 0, "unreadable_left_out": 0, "no_consent_left_out": 0}
     for record in history.records:
         if isinstance(record, SalesVerdict):
             if record.lead_id in history.erased:
@@ -199,9 +202,12 @@ def export_lines(
                                       "lead_id": record.lead_id, "verdict": record.verdict.value, "at": record.at}))
             counts["feedback"] += 1
             continue
-        event = decode_segment(record.value, record.received_at, max_event_bytes)
+        event = decode_segment(record.value, record.received_at, max_event_bytes, consent)
         if not isinstance(event, LeadEvent):
             counts["unreadable_left_out"] += 1  # dead-lettered live: it never scored, and names no lead
+            continue
+        if not event.consent:
+            counts["no_consent_left_out"] += 1  # ignored live: not ours to copy into a file
             continue
         if event.lead_id in history.erased:
             counts["erased_left_out"] += 1

@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 
 from scoring import QualificationChange, ScoringModel, Stage, Temperature
 from scoring.calibration import Calibration
-from scoring.outcomes import Conversion, Counts, StageVerdict, stage_verdict
+from scoring.outcomes import Conversion, Counts, StageVerdict, hot_verdict, stage_verdict
 from scoring.replay import Replay
+from scoring.revisit import REVISIT
 from streams.contracts.encoding import iso_time
 
 ALERT_TEMPERATURES = frozenset({Temperature.HOT})  # `leadstream alerts`' defaults (streams/alerting/rules.py)
@@ -66,14 +67,23 @@ def side_by_side(live: Replay, candidate: Replay, live_model: ScoringModel, cand
     temperatures_candidate = Counter(s.temperature for s in candidate.states.values())
     for temperature in Temperature:
         row(f"leads {temperature.value}", temperatures_live[temperature], temperatures_candidate[temperature])
-    row("qualification changes", len(live.changes), len(candidate.changes))
+    row("qualification changes", len(_moves(live)), len(_moves(candidate)))
+    row("revisits due", len(live.changes) - len(_moves(live)),
+        len(candidate.changes) - len(_moves(candidate)))
     row("alerts that would have fired (hot, sql)", sum(map(would_alert, live.changes)),
         sum(map(would_alert, candidate.changes)))
-    for stage in (Stage.SQL, Stage.MQL):
-        left, right = stage_verdict(live.outcomes, stage), stage_verdict(candidate.outcomes, stage)
-        row(f"{stage.value} precision (won among them)", _precision(left), _precision(right))
-        row(f"{stage.value} recall (won deals reaching it)", _recall(left), _recall(right))
+    # Hot is the model's call; SQL is mostly sales' (acceptance, a CRM opportunity), shown for what it is.
+    for left, right in ((hot_verdict(live.outcomes), hot_verdict(candidate.outcomes)),
+                        *((stage_verdict(live.outcomes, stage), stage_verdict(candidate.outcomes, stage))
+                          for stage in (Stage.MQL, Stage.SQL))):
+        row(f"{left.reached} precision (won among them)", _precision(left), _precision(right))
+        row(f"{left.reached} recall (won deals reaching it)", _recall(left), _recall(right))
     return "\n".join(lines)
+
+
+def _moves(replayed: Replay) -> list[QualificationChange]:
+    """The changes that moved a stage or temperature: a revisit moves neither."""
+    return [change for change in replayed.changes if change.cause != REVISIT]
 
 
 def _precision(verdict: StageVerdict) -> str:
@@ -97,14 +107,16 @@ def calibration_report(calibration: Calibration) -> str:
         lines.append(f"threshold {name}: promote {now_rung.promote:g} → {new_rung.promote:g},"
                      f" demote {now_rung.demote:g} → {new_rung.demote:g}")
     lines += [
-        "expected lift on the held-out deals, each model replayed over them:",
-        f"  SQL precision  {_precision(live)}  →  {_precision(proposed)}"
+        ("expected lift on the held-out deals, each model replayed over them (hot before the deal closed:"
+         " the model's call; SQL is sales' and the same under both):"),
+        f"  hot precision  {_precision(live)}  →  {_precision(proposed)}"
         + (f"  ({100.0 * calibration.precision_lift:+.1f}%)" if calibration.precision_lift is not None else ""),
-        f"  SQL recall     {_recall(live)}  →  {_recall(proposed)}",
-        f"  won deals that were SQL first: {live.won_reached} → {proposed.won_reached}",
+        f"  hot recall     {_recall(live)}  →  {_recall(proposed)}",
+        f"  won deals that were hot first: {live.won_reached} → {proposed.won_reached}",
     ]
     if not _better(live, proposed):
-        lines.append("  the candidate does not beat the live model on the held-out deals: keep the live one")
+        lines.append("  the candidate does not beat the live model on both precision and won deals reached:"
+                     " keep the live one unless the trade is worth it")
     return "\n".join(lines)
 
 
@@ -120,7 +132,7 @@ def candidate_header(calibration: Calibration, made_at: float) -> str:
         f" from model {calibration.current.version}:\n"
         f"# fitted on {calibration.trained_on} deals closed before {iso_time(calibration.split_at)},"
         f" measured on the {calibration.held_out} closed since:\n"
-        f"# SQL precision {_precision(live)} -> {_precision(proposed)},"
+        f"# hot precision {_precision(live)} -> {_precision(proposed)},"
         f" recall {_recall(live)} -> {_recall(proposed)}.\n"
     )
 

@@ -2,8 +2,8 @@
 
 The agents decide a whole batch without awaiting (``streams.worker.pipeline``), against the states
 held here; ``flush`` then writes every touched lead's state and history once (one changelog
-record per lead per batch instead of one per event), keeps the census and the demotion index
-in step, tells each touched lead's account where it stands once, and only then sends the
+record per lead per batch instead of one per event), keeps the census, the demotion index and
+the lead index in step, tells each touched lead's account where it stands once, and only then sends the
 forwards, dead letters and qualification changes, in the order they were decided.
 
 Nothing awaits between reading a state and writing it back, so another agent sharing the
@@ -27,14 +27,15 @@ from collections import Counter
 from scoring import LeadState, QualificationChange, Signal
 from scoring.account_members import account_member
 from scoring.accounts import Member
-from scoring.crossing import next_demotion
 from scoring.qualification import Assessment
-from streams.contracts import account_records, change_records, lead_records
+from scoring.revisit import REVISIT, awaiting_revisit, next_due
+from streams.contracts import account_records, change_records, email_index, lead_event_records, lead_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
 from streams.worker.census import Bucket
 from streams.worker.context import WorkerContext
 from streams.worker.history_draft import HistoryDraft
+from streams.worker.lead_index import standing
 from streams.worker.table_writes import TableWrites
 
 _UNREAD = object()
@@ -59,7 +60,7 @@ class Batch:
         self.max_event_bytes = context.settings.max_event_bytes
         self._leads = context.leads
         self._lead_records = context.leads.data  # the store itself: Faust's get adds sensor calls per read
-        self.erased = context.erasures.data  # erased lead ids: their events are ignored
+        self.erased = context.erasures.data  # erased ids (as digests): their events are ignored
         self._read: dict[bytes, LeadState | None] = {}  # each lead as the table held it
         self._records: dict[bytes, bytes | None] = {}  # ... and its record's bytes, history line included
         self._states: dict[bytes, LeadState | None] = {}  # ... and as this batch decided it
@@ -68,6 +69,7 @@ class Batch:
         self._reports: dict[bytes, str] = {}  # leads whose account must hear, and the event that moved them
         self._assessments: dict[bytes, Assessment] = {}  # ... and the assessment scoring made of the state stored
         self._forgotten: dict[bytes, None] = {}  # erased leads: a tombstone each
+        self._links: dict[bytes, tuple[list[str], list[str]]] = {}  # leads whose visitor or feedback ids changed
         # Per account domain, its members' updates: one accounts.members record per account per batch.
         self._member_updates: dict[str, list[tuple[str, Member | None]]] = {}
         # Topic records and changes, in the order decided; sent after the table writes they follow from.
@@ -112,10 +114,48 @@ class Batch:
         if report_cause is not None:
             self._reports[key] = report_cause
 
+    def is_erased(self, key: bytes) -> bool:
+        """Was this lead or visitor id erased? Only asked of ids with no record: an erased one has none."""
+        erased = self.erased
+        if not erased:
+            return False
+        return key in erased or lead_event_records.erasure_key(key, self.partitions) in erased  # the first: before digests
+
+    def links(self, key: bytes) -> tuple[list[str], list[str]]:
+        """The lead's linked visitor ids and feedback ids, as this batch holds them."""
+        links = self._links.get(key)
+        if links is None:
+            self.state(key)
+            links = lead_records.decode_links(lead_records.links_of(self._records.get(key)))
+        return links
+
+    def link(self, key: bytes, visitor_id: str | None = None, feedback_id: str | None = None) -> None:
+        """Remember, with the lead, a visitor linked to it or a verdict given on it; the lead must exist."""
+        state = self.state(key)
+        assert state is not None
+        visitors, feedback = self.links(key)
+        changed = False
+        if visitor_id is not None and visitor_id not in visitors:
+            visitors.append(visitor_id)
+            changed = True
+        if feedback_id is not None and feedback_id not in feedback:
+            feedback.append(feedback_id)
+            changed = True
+        self._links[key] = (visitors, feedback)
+        if changed:  # a repeated link (an identify seen again) rewrites nothing
+            self._dirty[key] = None
+
     def report(self, key: bytes, cause_event_id: str) -> None:
-        """Tell the lead's account where it stands, though nothing about it changed (a redelivery)."""
-        if self.state(key) is not None:
+        """Tell the lead's account where it stands, though nothing about it changed (a redelivery).
+
+        The e-mail's partition hears again that the lead states it: a crash after the state landed
+        may have lost that too, and erasure by the e-mail would then miss the lead (a repeat is a no-op there).
+        """
+        if (state := self.state(key)) is not None:
             self._reports[key] = cause_event_id
+            if (email := _stated_email(key, state)) is not None:
+                self.send(self.context.topics.signals,
+                          *email_index.index_command(email, key.decode(), self.context.wall_clock(), stated=True))
 
     def forget(self, key: bytes) -> None:
         """The lead was erased: its record (state and history) goes, and its account forgets it."""
@@ -124,6 +164,7 @@ class Batch:
         self._dirty.pop(key, None)
         self._histories.pop(key, None)
         self._reports.pop(key, None)
+        self._links.pop(key, None)
         self._forgotten[key] = None
         if state is not None and state.account is not None:
             self._member_updates.setdefault(state.account, []).append((state.lead_id, None))
@@ -144,9 +185,10 @@ class Batch:
         self._count()
         context = self.context
         outbox = context.outbox
+        budget = context.settings.max_record_bytes
         for domain, updates in self._member_updates.items():
-            self.send(context.topics.account_members, domain.encode(),
-                      account_records.encode_member_updates(domain, updates))
+            for record in account_records.encode_member_updates_within(domain, updates, budget):
+                self.send(context.topics.account_members, domain.encode(), record)
         await self.tables.produce(outbox)
         if context.crash_point is not None:  # fault tests only: the state is out, nothing else is
             for key in self._dirty:
@@ -158,14 +200,19 @@ class Batch:
                 await outbox.send(*item)  # type: ignore[arg-type]
 
     def _write(self) -> None:
-        """Each touched lead's entries once, with the census, the demotion index and its account."""
-        census, due_index, leads = self.context.census, self.context.due_index, self._leads
+        """Each touched lead's entries once, with the census, the demotion and lead indexes and its account."""
+        census, due_index, lead_index, leads = (self.context.census, self.context.due_index,
+                                                self.context.lead_index, self._leads)
         for key in self._forgotten:
             before = self._read.get(key)
             if before is not None:
                 self.tables.delete(leads, key)
-                census.removed(partition_for(key, self.partitions), bucket(before))
+                partition = partition_for(key, self.partitions)
+                census.removed(partition, bucket(before))
+                lead_index.remove(partition, key, bucket(before))
+                self._index_email(key, before, None)  # as stored: an e-mail this batch gave it was never indexed
             due_index.schedule(key.decode(), None)
+            self.context.revisit_queue.discard(key)
         for key in self._dirty:
             after = self._states[key]
             assert after is not None
@@ -174,14 +221,33 @@ class Batch:
                 history_bytes = history.encode()
             else:  # untouched: carried over as read
                 history_bytes = lead_records.history_of(self._records.get(key))
-            record = lead_records.encode_lead(after, history_bytes)
+            links = self._links.get(key)
+            links_bytes = lead_records.encode_links(*links) if links is not None \
+                else lead_records.links_of(self._records.get(key))
+            record = lead_records.encode_lead(after, history_bytes, links_bytes)
             self.tables.set(leads, key, record)
             before = self._read.get(key)
-            census.moved(partition_for(key, self.partitions), before and bucket(before), bucket(after))
-            due_index.schedule(after.lead_id, next_demotion(after, self.model))
+            partition, before_bucket, after_bucket = (partition_for(key, self.partitions),
+                                                      before and bucket(before), bucket(after))
+            census.moved(partition, before_bucket, after_bucket)
+            lead_index.put(partition, key, before_bucket, after_bucket, standing(after, self.model))
+            due_index.schedule(after.lead_id, next_due(after, self.model))
+            self.context.revisit_queue.put(key, after.revisited_at if awaiting_revisit(after, self.model) else None)
+            self._index_email(key, before, after)
         for key, cause in self._reports.items():
             if (state := self._states[key]) is not None:
                 self._report_to_account(state, cause, self._assessments.get(key))
+
+    def _index_email(self, key: bytes, before: LeadState | None, after: LeadState | None) -> None:
+        """The e-mail's partition hears that the lead now states its e-mail, or no longer does (its erasure finds it)."""
+        stated_before, stated_after = _stated_email(key, before), _stated_email(key, after)
+        if stated_before == stated_after:
+            return
+        at, lead_id = self.context.wall_clock(), key.decode()
+        if stated_before is not None:
+            self.send(self.context.topics.signals, *email_index.index_command(stated_before, lead_id, at, stated=False))
+        if stated_after is not None:
+            self.send(self.context.topics.signals, *email_index.index_command(stated_after, lead_id, at, stated=True))
 
     def _report_to_account(self, state: LeadState, cause_event_id: str, assessment: Assessment | None) -> None:
         """Tell the lead's account (keyed by its domain, on another partition) where the lead stands."""
@@ -203,6 +269,14 @@ class Batch:
             metrics.EVENTS_DEDUPLICATED.inc(self.deduplicated)
 
 
+def _stated_email(key: bytes, state: LeadState | None) -> str | None:
+    """The e-mail the lead's profile states, unless it is the lead's own id (erasure by it finds the lead directly)."""
+    fact = state.profile.get("email") if state is not None else None
+    if fact is None or not isinstance(fact.value, str) or fact.value.encode() == key:
+        return None
+    return fact.value
+
+
 async def _emit(context: WorkerContext, change: QualificationChange, ingested_at: float | None,
                 first_time: bool) -> None:
     emitted_at = context.wall_clock()
@@ -210,6 +284,9 @@ async def _emit(context: WorkerContext, change: QualificationChange, ingested_at
                               change_records.encode_change(change, emitted_at, ingested_at))
     if not first_time:
         metrics.QUALIFICATION_REEMITTED.inc()
+        return
+    if change.cause == REVISIT:  # moves nothing: counted as what it is
+        metrics.REVISITS_DUE.labels(reason=change.cause_detail or "").inc()
         return
     metrics.QUALIFICATION_CHANGES.labels(
         from_stage=change.from_stage.value, to_stage=change.to_stage.value,

@@ -15,7 +15,7 @@ from streams import faust_ext
 
 faust_ext.install()  # before any Faust service exists; refuses Faust internals it was not written against
 
-from streams.api import health, leads  # noqa: E402,F401 — pages register on import
+from streams.api import health, leads, revisits  # noqa: E402,F401 — pages register on import
 from streams.api import web_guard  # noqa: E402
 from streams.api.board import views  # noqa: E402,F401
 from streams.config.environment import settings  # noqa: E402
@@ -24,7 +24,7 @@ from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — 
 from streams.worker.app import app  # noqa: E402
 from streams.worker import metrics, wiring  # noqa: E402
 from streams.worker.census import CensusMetrics  # noqa: E402
-from streams.worker.tables import leads_table, visitors_table  # noqa: E402
+from streams.worker.tables import accounts_table, leads_table, visitors_table  # noqa: E402
 
 # What the worker's shared context counts is published, and recounted after every recovery.
 context = wiring.worker_context
@@ -32,6 +32,7 @@ REGISTRY.register(CensusMetrics(context.census))
 metrics.EVENTS_HELD.set_function(context.held.total)
 leads_table.on_recover(partial(wiring.recount_leads, context))
 visitors_table.on_recover(partial(wiring.recount_held, context))
+accounts_table.on_recover(partial(wiring.recount_accounts, context))
 
 # Host allow-list, JSON-only changes and security headers in front of every page (streams/api/web_guard.py).
 web_guard.install(app)

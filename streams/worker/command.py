@@ -18,9 +18,23 @@ def worker(ctx: click.Context) -> None:
     scoring_model()  # a bad model file is named before Faust starts
     # A worker reachable from a network without a token would hand every lead to anyone: refused
     # (naming the setting) unless LEADSTREAM_ALLOW_OPEN=true, which is said out loud.
-    if (warning := refuse_open_exposure(settings().web, settings().web_host)) is not None:
+    bind = web_bind(ctx.args)
+    host, named_by = (settings().web_host, "LEADSTREAM_WEB_HOST") if bind is None else (bind, "--web-bind")
+    if (warning := refuse_open_exposure(settings().web, host, named_by)) is not None:
         print(f"leadstream: WARNING: {warning}", file=sys.stderr, flush=True)
     from streams.worker.bootstrap import app
 
     sys.argv = [sys.argv[0], "worker", *ctx.args]
     app.main()
+
+
+def web_bind(args: list[str]) -> str | None:
+    """The address Faust's ``--web-bind``/``-b`` option would bind, checked here so a refusal is one clear line."""
+    for n, arg in enumerate(args):
+        if arg in ("--web-bind", "-b") and n + 1 < len(args):
+            return args[n + 1]
+        if arg.startswith("--web-bind="):
+            return arg.partition("=")[2]
+        if arg.startswith("-b") and len(arg) > 2:
+            return arg[2:]
+    return None

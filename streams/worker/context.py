@@ -19,6 +19,8 @@ from streams.contracts.topics import (
     ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION, DEAD_LETTERS, FEEDBACK, QUALIFICATION, SIGNALS,
 )
 from streams.worker.census import HeldCount, LeadCensus
+from streams.worker.lead_index import LeadIndex
+from streams.worker.revisit_queue import RevisitQueue
 
 
 class Outbox(Protocol):
@@ -108,6 +110,7 @@ class WorkerContext:
     erasures: StoredTable
     accounts: StoredTable
     visitors: StoredTable
+    emails: StoredTable
     outbox: Outbox
     census: LeadCensus
     due_index: DueIndex
@@ -115,6 +118,12 @@ class WorkerContext:
     clock: Clock
     wall_clock: Callable[[], float] = time.time
     crash_point: CrashPoint | None = None  # fault tests only (streams/worker/faults.py)
+    # The owned partitions' leads by stage and temperature, ranked without decoding (the list, the board).
+    lead_index: LeadIndex = field(default_factory=LeadIndex)
+    # The owned partitions' leads due for a revisit nobody has acted on (the board's queue).
+    revisit_queue: RevisitQueue = field(default_factory=RevisitQueue)
+    # When each account of the owned partitions may next cool with no member update (scoring.account_timer).
+    account_due_index: DueIndex = field(default_factory=DueIndex)
     # Visitors whose expiry was asked for lately: a cache against repeated requests, not state.
     expiry_requested: dict[bytes, float] = field(default_factory=dict)
 
@@ -139,6 +148,7 @@ def in_memory_context(settings: Settings, model: Callable[[], ScoringModel], out
     return WorkerContext(
         settings=settings, model=model, topics=TopicNames.for_prefix(settings.topic_prefix),
         leads=leads, erasures=table("erasures"), accounts=table("accounts"), visitors=table("visitors"),
+        emails=table("emails"),
         outbox=outbox if outbox is not None else MemoryOutbox(),
         census=LeadCensus(table_size=lambda: len(leads.data)), due_index=DueIndex(), held=HeldCount(),
         clock=clock if clock is not None else settings.clock, wall_clock=wall_clock, **overrides,

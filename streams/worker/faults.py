@@ -15,6 +15,7 @@ import os
 
 from streams.worker.app import app
 from streams.config.environment import settings
+from streams.log_redaction import lead_ref
 
 log = logging.getLogger(__name__)
 CRASH_EXIT_STATUS = 137  # what a shell reports for a process killed by SIGKILL
@@ -24,7 +25,7 @@ async def crash_point(name: str, lead_id: str) -> None:
     """Crash here if the settings name this point and this lead; otherwise do nothing."""
     if settings().fault_crash_at != (name, lead_id):
         return
-    log.warning("fault injection: crashing at %s for lead %s", name, lead_id)
+    log.warning("fault injection: crashing at %s for lead %s", name, lead_ref(lead_id))
     await app.producer.flush()
     for handler in logging.getLogger().handlers:
         handler.flush()

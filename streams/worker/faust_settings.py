@@ -25,6 +25,7 @@ def apply_settings(conf: Any, config: Settings) -> None:
     conf.broker_session_timeout = config.session_timeout_s
     conf.broker_heartbeat_interval = config.heartbeat_interval_s
     conf.broker_rebalance_timeout = config.rebalance_timeout_s
+    conf.broker_commit_interval = config.commit_interval_s
     conf.web_host = config.web_host
     conf.web_bind = config.web_host
     conf.web_port = config.web_port

@@ -59,7 +59,16 @@ ACCOUNT_CHANGES = Counter(
 DEMOTIONS = Counter(
     "leadstream_demotions_total", "Qualification changes caused by decay, emitted at their crossing time"
 )
-DUE_LEADS = Gauge("leadstream_demotion_index_leads", "Leads this worker watches for a coming demotion")
+DUE_LEADS = Gauge("leadstream_demotion_index_leads", "Leads this worker watches for a coming demotion or revisit")
+REVISITS_DUE = Counter(
+    "leadstream_revisits_due_total",
+    "Weak leads that came due for another look (revisit_due records emitted), by why they are in the pool",
+    ["reason"],
+)
+REVISIT_QUEUE = Gauge(
+    "leadstream_revisit_queue_leads", "Leads of this worker's partitions due for a revisit that nobody has acted on since"
+)
+DUE_ACCOUNTS = Gauge("leadstream_account_timer_accounts", "Accounts this worker watches for a coming cooling")
 # Event time can be days old (late or replayed events), so its buckets reach far.
 EVENT_LATENCY = Histogram(
     "leadstream_qualification_event_latency_seconds",
@@ -92,6 +101,24 @@ BULK_RECORDS_DROPPED = Counter(
 BULK_BATCHES_FAILED = Counter(
     "leadstream_bulk_batches_failed_total",
     "Batches whose handling raised: the worker stops, recovers its tables when restarted and reads them again",
+)
+# Not an event bucket: the event that led to the record was already counted where it ended.
+OUTPUTS_DEAD_LETTERED = Counter(
+    "leadstream_outputs_dead_lettered_total",
+    "Records the worker wrote that Kafka refused as too large, sent to the dead-letter topic instead",
+    ["topic"],
+)
+# GET /leads and the board rank leads from the lead index (streams/worker/lead_index.py); a lead is
+# decoded only when its bounds cannot rule it out, so this grows by about the limit per list, not the leads held.
+LIST_LEADS_DECODED = Counter(
+    "leadstream_list_leads_decoded_total", "Leads decoded to answer GET /leads, the board's hot list included"
+)
+BOARD_STREAMS = Gauge("leadstream_board_streams", "Open board event streams (server-sent events) on this worker")
+BOARD_STREAMS_REFUSED = Counter(
+    "leadstream_board_streams_refused_total", "Board event streams refused with 503: LEADSTREAM_BOARD_MAX_STREAMS open"
+)
+BOARD_STREAMS_DROPPED = Counter(
+    "leadstream_board_streams_dropped_total", "Board event streams dropped for falling behind"
 )
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
 MODEL_RECLASSIFIED = Counter(

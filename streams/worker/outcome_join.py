@@ -1,7 +1,8 @@
 """CRM outcomes joined, on the lead's own partition, to its stage history, and counted as metrics.
 
 An outcome is accounted for as ignored (``outcome_only``) where it is received, like before; the
-join is a side effect that reads the lead's state and writes nothing. An outcome whose raw key
+join reads the lead's state as it stood, then the outcome is sales speaking (``scoring.feedback.apply_outcome``):
+an opportunity makes the lead SQL, a won or lost deal ends that, and the change goes out like any other. An outcome whose raw key
 did not place it on the lead's partition goes there as a command on leads.signals, like erasure
 and feedback, so it meets the lead in order with its events. Counts are per process, like every
 metric; a record redelivered after a crash may count twice. ``leadstream report`` counts the same
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from scoring import LeadEvent
+from scoring.feedback import apply_outcome
 from scoring.kinds import DealOutcome
 from scoring.outcomes import OutcomeJoin, join_outcome, outcome_of
 from streams.contracts import command_records
@@ -39,9 +41,17 @@ def join_command(batch: Batch, key: bytes, command: dict[str, Any]) -> None:
 
 
 def join(batch: Batch, key: bytes, outcome: DealOutcome, event_id: str, at: float) -> None:
-    if key in batch.context.erasures.data:
+    if batch.state(key) is None and batch.is_erased(key):
         return  # erased: nothing about the person is kept, not even in a count by stage
-    count(join_outcome(batch.state(key), key.decode(), event_id, outcome, at))
+    state = batch.state(key)
+    count(join_outcome(state, key.decode(), event_id, outcome, at))
+    if state is None:
+        return  # a lead nobody scored: nothing for sales to qualify
+    decision = apply_outcome(state, outcome, at, event_id, batch.model)
+    if not decision.duplicate:
+        batch.store(key, decision.state, None, decision.change, report_cause=event_id, assessment=decision.assessment)
+    if decision.change is not None:
+        batch.emit(decision.change, at, first_time=not decision.duplicate)
 
 
 def count(joined: OutcomeJoin) -> None:

@@ -16,15 +16,17 @@ import orjson
 from aiokafka.structs import ConsumerRecord
 
 from scoring import IgnoreReason, Ignored, interpret
+from scoring.account_timer import cool_account, next_account_change
 from scoring.accounts import AccountChange, AccountState, update_member
-from scoring.crossing import next_demotion
+from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import account_records, command_records, dead_letter_records, privacy, signal_records
 from streams.contracts.partitioning import partition_for
-from streams.contracts.segment import RejectReason, Rejection, decode_segment
+from streams.contracts.segment import RejectReason, Rejection, decode_segment, id_too_long
 from streams.worker import metrics, outcome_join
 from streams.worker.batch import Batch, bucket, stored_state
 from streams.worker.context import WorkerContext
 from streams.worker.lead_commands import run_command
+from streams.worker.lead_index import standing
 from streams.worker.routing import route, stitch
 from streams.worker.table_writes import TableWrites
 
@@ -32,17 +34,52 @@ log = logging.getLogger(__name__)
 
 
 def recount_leads(context: WorkerContext, active: set[int]) -> None:
-    """After a rebalance's recovery: the census and the demotion index, for the partitions now owned."""
+    """After a rebalance's recovery: the census, the lead timer's index, the lead index and the revisit queue,
+    for the partitions now owned."""
     partitions, model = context.partitions, context.model()
-    buckets, due = [], []
+    buckets, due, entries, revisits = [], [], [], []
     for key, value in list(context.leads.data.items()):
         state = stored_state(key, value)
         if state is not None and (partition := partition_for(state.lead_id.encode(), partitions)) in active:
             buckets.append((partition, bucket(state)))
-            due.append((state.lead_id, next_demotion(state, model)))
+            due.append((state.lead_id, next_due(state, model)))
+            entries.append((partition, key, bucket(state), standing(state, model)))
+            revisits.append((key, state.revisited_at if awaiting_revisit(state, model) else None))
     context.census.rebuild(buckets, active)
-    # Demotions that fell due while no worker owned these leads fire now, with their own crossing times.
+    context.lead_index.rebuild(entries, active)
+    # Demotions and revisits that fell due while no worker owned these leads fire now, at their own times.
     context.due_index.rebuild(due)
+    context.revisit_queue.rebuild(revisits)
+
+
+def recount_accounts(context: WorkerContext, active: set[int]) -> None:
+    """After a rebalance's recovery: when each account of the partitions now owned may next cool."""
+    model = context.model()
+    due = []
+    for key, value in list(context.accounts.data.items()):
+        if value and partition_for(key, context.partitions) in active:
+            account = account_records.decode_account(key.decode(), value)
+            due.append((account.domain, next_account_change(account, model.half_life_seconds, model.accounts)))
+    # Coolings that fell due while no worker owned these accounts fire now, at their own times.
+    context.account_due_index.rebuild(due)
+
+
+async def send_due(context: WorkerContext) -> None:
+    """One tick of the lead and account timers: a command for each lead and account due by now.
+
+    An account is reclassified on its own partition of accounts.members, in order with its member
+    updates, as a lead is on leads.signals.
+    """
+    clock, due_index, accounts_due = context.clock, context.due_index, context.account_due_index
+    for lead_id, due in due_index.pop_due(clock.now()):
+        await context.outbox.send(context.topics.signals, lead_id.encode(), command_records.encode_command(
+            command_records.DECAY, lead_id, clock.now(), due=due))
+    for domain, due in accounts_due.pop_due(clock.now()):
+        await context.outbox.send(context.topics.account_members, domain.encode(),
+                                  account_records.encode_cooling(domain, due))
+    metrics.DUE_LEADS.set(len(due_index))
+    metrics.DUE_ACCOUNTS.set(len(accounts_due))
+    metrics.REVISIT_QUEUE.set(len(context.revisit_queue))
 
 
 def received_at(record: ConsumerRecord) -> float:
@@ -65,7 +102,11 @@ async def score_forwarded(context: WorkerContext, records: Sequence[ConsumerReco
         raw = record.value or b""
         try:
             if command_records.is_command(raw):
-                run_command(batch, orjson.loads(raw), record.partition)
+                command = orjson.loads(raw)
+                if (problem := _id_problem(command, "lead_id", "visitor_id", "email")) is not None:
+                    dead_letter(batch, record, raw, RejectReason.INVALID_FIELD.value, problem)
+                else:
+                    run_command(batch, command, record.partition)
             else:
                 score_forwarded_one(batch, record)
         except Exception as exc:  # noqa: BLE001 — a bug on one lead must not lose the rest of the batch
@@ -80,7 +121,7 @@ def ingest_one(batch: Batch, record: ConsumerRecord) -> None:
     # Producers other than the collector may send whole client IPs: nothing past this point sees them.
     raw = privacy.truncate_ips(record.value or b"")
     try:
-        decoded = decode_segment(raw, ingested_at, batch.max_event_bytes)
+        decoded = decode_segment(raw, ingested_at, batch.max_event_bytes, batch.context.settings.consent)
         if isinstance(decoded, Rejection):
             batch.received["invalid"] += 1
             dead_letter(batch, record, raw, decoded.reason.value, decoded.detail)
@@ -109,11 +150,25 @@ def score_forwarded_one(batch: Batch, record: ConsumerRecord) -> None:
         dead_letter(batch, record, record.value, RejectReason.UNPROCESSABLE.value,
                     f"not a leadstream signal: {exc!r}")
         return
+    if (problem := _id_problem({"lead_id": signal.lead_id, "event_id": signal.event_id}, "lead_id", "event_id")):
+        dead_letter(batch, record, record.value, RejectReason.INVALID_FIELD.value, problem)
+        return
     route(batch, signal, ingested_at, record.partition)
+
+
+def _id_problem(fields: dict, *names: str) -> str | None:
+    """The edge's id limits, checked again for what any producer of leads.signals (or the lead API) sent."""
+    for name in names:
+        value = fields.get(name)
+        if isinstance(value, str) and (problem := id_too_long(name, value)) is not None:
+            return problem
+    return None
 
 
 async def score_accounts(context: WorkerContext, records: Sequence[ConsumerRecord]) -> None:
     """A batch of accounts.members records: each account reclassified per member update, written once.
+
+    A record from the account timer (``cool_at``) carries no update: the account cools if it may by now.
 
     The accounts' changelog records leave before the account changes they caused, like a lead batch's.
     """
@@ -121,14 +176,22 @@ async def score_accounts(context: WorkerContext, records: Sequence[ConsumerRecor
     stored = context.accounts.data
     accounts: dict[bytes, AccountState] = {}
     changes: list[tuple[bytes, AccountChange]] = []
+    half_lives, rules = model.half_life_seconds, model.accounts
     for record in records:
-        domain, updates = account_records.decode_member_updates(record.value)
+        domain, updates, cool_at = account_records.decode_account_record(record.value)
         key = domain.encode()
         account = accounts.get(key) or account_records.decode_account(domain, stored.get(key))
         for lead_id, member in updates:
-            account, change = update_member(account, member, lead_id, model.half_life_seconds, model.accounts)
+            account, change = update_member(account, member, lead_id, half_lives, rules)
             if change is not None:
                 changes.append((key, change))
+        if cool_at is not None:
+            # Recomputed from the account held now: a member update since the timer asked may have moved it.
+            due = next_account_change(account, half_lives, rules)
+            if due is not None and due <= context.clock.now():
+                account, change = cool_account(account, due, half_lives, rules)
+                if change is not None:
+                    changes.append((key, change))
         accounts[key] = account
     tables = TableWrites()
     for key, account in accounts.items():
@@ -136,6 +199,7 @@ async def score_accounts(context: WorkerContext, records: Sequence[ConsumerRecor
             tables.set(context.accounts, key, account_records.encode_account(account))
         else:
             tables.delete(context.accounts, key)
+        context.account_due_index.schedule(account.domain, next_account_change(account, half_lives, rules))
     await tables.produce(context.outbox)
     for key, change in changes:
         metrics.ACCOUNT_CHANGES.labels(from_temperature=change.from_temperature.value,

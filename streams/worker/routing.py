@@ -22,16 +22,19 @@ def route(batch: Batch, signal: Signal, ingested_at: float, partition: int) -> N
         batch.send(batch.context.topics.signals, key, signal_records.encode_signal(signal, ingested_at))
     elif not signal.anonymous:
         score(batch, signal, ingested_at)
+    elif key not in batch.context.visitors.data and batch.is_erased(key):
+        batch.ignored[IgnoreReason.ERASED_LEAD.value] += 1  # an erased visitor is not held again
     elif (for_lead := stitching.hold(batch.context, batch.tables, signal, ingested_at)) is not None:
         route(batch, for_lead, ingested_at, partition)  # the visitor was identified: the lead's now
 
 
 def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
     key = signal.lead_id.encode()
-    if key in batch.erased:
+    state = batch.state(key)
+    if state is None and batch.is_erased(key):
         batch.ignored[IgnoreReason.ERASED_LEAD.value] += 1
         return
-    decision = apply(batch.state(key), signal, batch.model)
+    decision = apply(state, signal, batch.model)
     if decision.duplicate:
         batch.deduplicated += 1
         # The state may have landed before a crash lost what was to be sent after it: send it
@@ -42,6 +45,10 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
         return
     batch.store(key, decision.state, signal, decision.change, report_cause=signal.event_id,
                 assessment=decision.assessment)
+    if signal.links_visitor is not None:
+        # Recorded with the state it came with, in one record: a worker killed before the visitor's
+        # partition confirms the link (LINKED) cannot leave the lead without it.
+        batch.link(key, visitor_id=signal.links_visitor)
     batch.scored += 1
     if decision.change is not None:
         batch.emit(decision.change, ingested_at)
@@ -54,17 +61,28 @@ def stitch(batch: Batch, visitor_id: str, lead_id: str, at: float, partition: in
         batch.send(signals_topic, visitor_id.encode(),
                    command_records.encode_command(command_records.STITCH, lead_id, at, visitor_id=visitor_id))
         return
-    release = stitching.stitch(batch.context, batch.tables, visitor_id, lead_id, at)
+    visitor_key = visitor_id.encode()
+    if visitor_key not in batch.context.visitors.data and batch.is_erased(visitor_key):
+        return  # an erased visitor id is never linked (nor remembered) again
+    release, newly_linked = stitching.stitch(batch.context, batch.tables, visitor_id, lead_id, at)
+    lead_here = partition_for(lead_id.encode(), batch.partitions) == partition
     if release is None:
+        # The lead learns of the link (a release tells it too), so that its erasure finds the visitor.
+        if newly_linked and lead_here:
+            linked(batch, lead_id.encode(), visitor_id, at)
+        elif newly_linked:
+            batch.send(signals_topic, lead_id.encode(),
+                       command_records.encode_command(command_records.LINKED, lead_id, at, visitor_id=visitor_id))
         return
-    if partition_for(lead_id.encode(), batch.partitions) == partition:
-        score_release(batch, lead_id, release.release_id, release.signals, at)
+    if lead_here:
+        score_release(batch, lead_id, release.release_id, release.signals, at, visitor_id)
     else:
         batch.send(signals_topic, lead_id.encode(),
                    command_records.encode_release(lead_id, visitor_id, release.release_id, release.signals, at))
 
 
-def score_release(batch: Batch, lead_id: str, release_id: str, signals: tuple[Signal, ...], ingested_at: float) -> None:
+def score_release(batch: Batch, lead_id: str, release_id: str, signals: tuple[Signal, ...], ingested_at: float,
+                  visitor_id: str) -> None:
     """A visitor's held history, scored for the lead once: a redelivered release is recognised by its id."""
     key = lead_id.encode()
     if has_seen(batch.state(key), release_id):
@@ -74,5 +92,16 @@ def score_release(batch: Batch, lead_id: str, release_id: str, signals: tuple[Si
     for signal in sorted(signals, key=lambda held: held.occurred_at):
         score(batch, signal, ingested_at)
     state = batch.state(key)
-    if state is not None and key not in batch.erased:
+    if state is not None:  # an erased lead has none
         batch.store(key, remember_event(state, release_id, batch.model))
+    linked(batch, key, visitor_id, ingested_at)
+
+
+def linked(batch: Batch, key: bytes, visitor_id: str, at: float) -> None:
+    """On the lead's partition: a visitor was linked to it. The lead remembers it, for its erasure to
+    find; an erased lead has the visitor erased too."""
+    if batch.state(key) is not None:
+        batch.link(key, visitor_id=visitor_id)
+    elif batch.is_erased(key):
+        batch.send(batch.context.topics.signals, visitor_id.encode(),
+                   command_records.encode_command(command_records.ERASE, visitor_id, at))

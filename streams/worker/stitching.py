@@ -74,16 +74,33 @@ class Release:
     signals: tuple[Signal, ...]
 
 
-def stitch(context: WorkerContext, tables: TableWrites, visitor_id: str, lead_id: str, at: float) -> Release | None:
-    """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead."""
+def stitch(context: WorkerContext, tables: TableWrites, visitor_id: str, lead_id: str,
+           at: float) -> tuple[Release | None, bool]:
+    """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead,
+    and whether the link is new (the lead must then learn the visitor id, for its erasure)."""
     key = visitor_id.encode()
-    linked = link(visitor_state(context, key), visitor_id, lead_id, at)
+    before = visitor_state(context, key)
+    linked = link(before, visitor_id, lead_id, at)
     tables.set(context.visitors, key, visitor_records.encode_visitor(linked.state))
+    newly_linked = before is None or before.lead_id != lead_id
     if linked.release_id is None:
-        return None  # nothing was held, or a repeated identify already released it
+        return None, newly_linked  # nothing was held, or a repeated identify already released it
     context.held.add(_partition(context, key), -len(linked.released))
     metrics.VISITORS_STITCHED.inc()
-    return Release(lead_id, visitor_id, linked.release_id, linked.released)
+    return Release(lead_id, visitor_id, linked.release_id, linked.released), newly_linked
+
+
+def forget(context: WorkerContext, tables: TableWrites, visitor_id: str) -> VisitorState | None:
+    """Erasure, on the visitor's partition: its record goes, what it held is ignored (``erased_lead``)."""
+    key = visitor_id.encode()
+    state = visitor_state(context, key)
+    if state is None:
+        return None
+    tables.delete(context.visitors, key)
+    if state.held:
+        context.held.add(_partition(context, key), -len(state.held))
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.ERASED_LEAD.value).inc(len(state.held))
+    return state
 
 
 def expire(context: WorkerContext, tables: TableWrites, visitor_id: str, issued_at: float) -> None:

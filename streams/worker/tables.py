@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from scoring import LeadState
 from streams.worker.app import app
 from streams.worker.batch import stored_state
@@ -34,14 +32,12 @@ accounts_table = app.Table("accounts", key_type=bytes, value_type=bytes, use_par
 # anonymousId land); bounded per visitor and expired by a timer on each worker.
 visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes, use_partitioner=True)
 
+# An e-mail's digest -> the leads whose profile states it (streams/contracts/email_index.py), on the
+# e-mail's partition: erasure by e-mail reaches a lead known by a userId through it.
+emails_table = app.Table("emails", key_type=bytes, value_type=bytes, use_partitioner=True)
+
 
 def held_state(key: bytes) -> LeadState | None:
     """The lead's state as its table holds it now, or None."""
     return stored_state(key, leads_table.get(key))
 
-
-def held_states() -> Iterator[LeadState]:
-    """Every lead held, decoded one at a time (all at once would hold several KB per lead)."""
-    for key, value in list(leads_table.items()):
-        if (state := stored_state(key, value)) is not None:
-            yield state

@@ -12,7 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from streams.config.environment import scoring_model, settings
 from streams.contracts import command_records
 from streams.faust_ext.dropped_fetch import dropped_fetch_healer
-from streams.worker import metrics, stitching
+from streams.worker import metrics, pipeline, stitching
 from streams.worker.app import app
 from streams.worker.context import WorkerContext
 from streams.worker.tables import visitors_table
@@ -20,8 +20,6 @@ from streams.worker.topics import raw_events_topic, signals_topic
 from streams.worker.wiring import active_partitions, worker_context
 
 log = logging.getLogger(__name__)
-LAG_EVERY_S = 10.0
-HEAL_EVERY_S = 2.0
 
 
 class LagProbe:
@@ -84,7 +82,7 @@ async def publish_model_info() -> None:
 
 @app.timer(settings().demotion_tick_s)
 async def check_demotions() -> None:
-    """Ask the stream to demote the leads whose crossing time has come.
+    """Ask the stream to demote (or revisit) the leads, and to cool the accounts, whose time has come.
 
     Not a Faust windowed table: their expiry runs on wall-clock time and is not rebuilt from the
     changelog on recovery, so demotions would be lost after a restart. Our index is rebuilt from
@@ -92,18 +90,13 @@ async def check_demotions() -> None:
     only sends a command on leads.signals keyed by the lead, so the table write lands on the
     lead's own partition, in order with its events (no table writes outside stream iteration).
     """
-    context = worker_context
-    clock, due_index = context.clock, context.due_index
     try:
-        for lead_id, due in due_index.pop_due(clock.now()):
-            await context.outbox.send(context.topics.signals, lead_id.encode(), command_records.encode_command(
-                command_records.DECAY, lead_id, clock.now(), due=due))
-        metrics.DUE_LEADS.set(len(due_index))
+        await pipeline.send_due(worker_context)
     except Exception:  # noqa: BLE001 — a failed tick is retried at the next one
         log.warning("demotion check failed", exc_info=True)
 
 
-@app.timer(LAG_EVERY_S)
+@app.timer(settings().lag_probe_s)
 async def measure_consumer_lag() -> None:
     try:
         await lag_probe.measure()
@@ -120,7 +113,7 @@ async def expire_anonymous_history() -> None:
         log.warning("expiring anonymous history failed", exc_info=True)
 
 
-@app.timer(HEAL_EVERY_S)
+@app.timer(settings().heal_check_s)
 async def heal_dropped_fetches() -> None:
     try:
         await dropped_fetch_healer.check(app)

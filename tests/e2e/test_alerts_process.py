@@ -62,17 +62,21 @@ async def test_the_alerts_process_retries_a_refused_webhook_and_posts_each_alert
     receiver = WebhookReceiver(port=hook_port)
     app_id = f"leadstream-{topic.prefix[:-1]}"
     log = tmp_path / "alerts.log"
+    url_file = tmp_path / "webhook-url"  # a file, as a secrets mount would hold it: never in `ps`
+    url_file.write_text(f"http://127.0.0.1:{hook_port}/hooks/T000-x\n")
     with open(log, "wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streams", "alerts", "--webhook-url", f"http://127.0.0.1:{hook_port}/hooks/T000-x",
+            [sys.executable, "-m", "streams", "alerts",
              "--attempts", "12", "--backoff-base", "0.1", "--request-timeout", "2",
              "--metrics-port", str(metrics_port)],
             env={**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "LEADSTREAM_TOPIC_PREFIX": topic.prefix,
-                 "LEADSTREAM_APP_ID": app_id, "LEADSTREAM_DATA_DIR": str(tmp_path / "data")},
+                 "LEADSTREAM_APP_ID": app_id, "LEADSTREAM_DATA_DIR": str(tmp_path / "data"),
+                 "LEADSTREAM_ALERTS_WEBHOOK_URL_FILE": str(url_file)},
             stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
     first, second = turning_hot("refused-lead-1"), turning_hot("refused-lead-2", cause="demo-2")
     try:
+        assert b"T000-x" not in Path(f"/proc/{process.pid}/cmdline").read_bytes()  # what `ps` shows
         await topic.send(first)
 
         async def refused_twice() -> bool:

@@ -80,7 +80,8 @@ async def board(browser: Browser, kafka_bootstrap: str, tmp_path_factory: pytest
     await running.send({"type": "page", "messageId": "anon-1", "anonymousId": ANONYMOUS,
                         "properties": {"path": "/blog/x"}, "timestamp": ago(1)})
     for lead in SETTLED:
-        await running.changes_for(lead, count=3)
+        # iql, mql, sql on the confirmed answers with a good fit, then hot on the demo request
+        await running.changes_for(lead, count=4)
     await running.settled_accounting()
     yield running
     await stop_pipeline(running)
@@ -156,9 +157,11 @@ async def test_the_lead_page_shows_the_timeline_and_a_chart_that_plots_the_apis_
         assert status == 200
 
         timeline = await page.locator("#timeline tbody tr").all_inner_texts()
-        assert len([row for row in timeline if "Stage change" in row]) == 3  # new→iql, iql→mql, mql→sql
+        # new→iql, iql→mql, mql→sql on the confirmed answers, then warm→hot on the demo request
+        changes = [row for row in timeline if "Stage change" in row]
+        assert len(changes) == 4 and "MQL → SQL" in changes[1]
         assert len([row for row in timeline if "Event" in row]) == 7
-        assert "demo_request" in timeline[1] and "MQL → SQL" in timeline[0]
+        assert "demo_request" in timeline[1] and "warm → hot" in timeline[0]
 
         chart = page.locator("svg.score-chart")
         y0, y1 = float(await chart.get_attribute("data-y0")), float(await chart.get_attribute("data-y1"))
@@ -277,8 +280,10 @@ async def test_the_funnel_counts_equal_the_apis(board: RunningPipeline, browser:
 
         assert await shown() == (per_stage, per_temperature)
         assert "2 workers" in await page.locator("#funnel-stages caption").inner_text()
-        # And it stays equal as the live feed pushes the funnel again.
-        await page.wait_for_timeout(6_000)
+        # And it stays equal as the live feed pushes the funnel again (the push replaces its content).
+        await page.evaluate("window.funnelShown = document.getElementById('funnel').firstElementChild")
+        await page.wait_for_function(
+            "() => document.getElementById('funnel').firstElementChild !== window.funnelShown", timeout=30_000)
         assert await shown() == await merged_api_funnel(board)
         # The rate is the stage transitions the board's feed saw in the last sixty seconds: two fresh
         # ones, and whatever else the topic holds from that minute (wall clock: the board's own).

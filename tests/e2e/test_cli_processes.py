@@ -21,7 +21,7 @@ from streams.devtools.brokers import free_port
 from streams.devtools.processes import WorkerProcess
 from tests.e2e.cli import leadstream_command
 from tests.integration.kafka_fixture import require_kafka_toolchain
-from tests.integration.pipeline_harness import FAST_GROUP_ENV, SCRIPTED_CLOCK_ENV, identify, page, track
+from tests.integration.pipeline_harness import FAST_WORKER_ENV, SCRIPTED_CLOCK_ENV, identify, page, track
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 
@@ -69,7 +69,7 @@ async def test_a_journey_is_scored_by_a_worker_process_on_a_kafka_process(tmp_pa
         bootstrap = _read_bootstrap(kafka, timeout=120)
         assert bootstrap == f"127.0.0.1:{port}"
         worker = WorkerProcess(bootstrap, tmp_path / "worker.log", command=leadstream_command(),
-                               env={**FAST_GROUP_ENV, **SCRIPTED_CLOCK_ENV, "LEADSTREAM_DATA_DIR": str(tmp_path / "data")})
+                               env={**FAST_WORKER_ENV, **SCRIPTED_CLOCK_ENV, "LEADSTREAM_DATA_DIR": str(tmp_path / "data")})
         worker.start()
         await worker.wait_ready()
 

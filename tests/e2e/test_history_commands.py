@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -62,7 +63,7 @@ def hot_journey(lead: str) -> list[dict[str, Any]]:
 def model_file(folder: Path, version: str, demo_points: int = 30) -> Path:
     path = folder / f"{version}.toml"
     path.write_text(shipped_model_with(
-        ('version = "default-2"', f'version = "{version}"'),
+        ('version = "default-3"', f'version = "{version}"'),
         ('demo_request = { component = "intent", points = 30, cap = 40 }',
          f'demo_request = {{ component = "intent", points = {demo_points}, cap = 40 }}')))
     return path
@@ -71,7 +72,8 @@ def model_file(folder: Path, version: str, demo_points: int = 30) -> Path:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("history-models")
-    # Without demo points nobody reaches SQL or hot: the candidate's side differs from the live one.
+    # Without demo points nobody turns hot (SQL is the confirmed answers' and sales', the same under both):
+    # the candidate's side differs from the live one.
     return {"candidate": model_file(folder, "no-demo-1", demo_points=0), "current": model_file(folder, "current-1")}
 
 
@@ -136,6 +138,16 @@ async def consumer_groups(bootstrap: str) -> set[str]:
         await admin.close()
 
 
+async def offsets_on(bootstrap: str, group: str, topic_prefix: str) -> set[TopicPartition]:
+    """The partitions of topics named ``topic_prefix``... that ``group`` has committed offsets on."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {tp for tp in await admin.list_consumer_group_offsets(group) if tp.topic.startswith(topic_prefix)}
+    finally:
+        await admin.close()
+
+
 def rows(stdout: str) -> dict[str, tuple[str, str]]:
     """replay's side-by-side table: label -> (live, candidate)."""
     table = {}
@@ -171,6 +183,7 @@ async def test_export_writes_the_history_to_a_new_json_lines_file_without_the_er
     (verdict,) = [line for line in body if line["kind"] == "feedback"]
     assert (verdict["lead_id"], verdict["verdict"]) == (RECYCLED, "recycle")
     assert ERASED.encode() not in output.read_bytes()  # not its events, not its id anywhere
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600  # it names leads: its owner's eyes only
 
 
 async def test_replay_leaves_no_consumer_group_and_no_committed_offsets_behind(
@@ -186,8 +199,12 @@ async def test_replay_leaves_no_consumer_group_and_no_committed_offsets_behind(
 
     assert replayed.returncode == 0, replayed.stderr
     assert "1 erased leads skipped" in replayed.stdout
-    assert await consumer_groups(bootstrap) == groups_before
+    # Other test files share the broker and make groups of their own meanwhile: any new group must
+    # be theirs, named apart from this pipeline and holding no offsets on its topics.
     assert worker_group in groups_before
+    for group in await consumer_groups(bootstrap) - groups_before:
+        assert not group.startswith(worker_group), group
+        assert not await offsets_on(bootstrap, group, history.prefix), group
     assert {topic: await committed_offsets(bootstrap, worker_group, topic) for topic in topics} == offsets_before
 
 
@@ -244,9 +261,9 @@ async def test_replay_current_compares_against_the_named_model_instead_of_the_li
     for run in (against_live, against_itself, against_current):
         assert run.returncode == 0, run.stderr
     assert "live model from the shipped default" in against_live.stdout
-    assert rows(against_live.stdout)["leads sql"] == (str(len(HOT)), "0")
+    assert rows(against_live.stdout)["leads hot"] == (str(len(HOT)), "0")
     assert f"live model from {models['candidate']}" in against_itself.stdout
     assert all(live == candidate for live, candidate in rows(against_itself.stdout).values())
     assert f"live model from {models['current']}" in against_current.stdout
     assert "live current-1" in against_current.stdout
-    assert rows(against_current.stdout)["leads sql"] == (str(len(HOT)), "0")
+    assert rows(against_current.stdout)["leads hot"] == (str(len(HOT)), "0")

@@ -41,7 +41,7 @@ def test_calibrate_then_replay_then_report_an_exported_history(tmp_path: Path):
 
     assert replayed.returncode == 0, replayed.stderr
     assert f"candidate {candidate.version}" in replayed.stdout
-    precision = next(line for line in replayed.stdout.splitlines() if line.startswith("sql precision"))
+    precision = next(line for line in replayed.stdout.splitlines() if line.startswith("hot precision"))
     live_share, candidate_share = map(float, re.findall(r"= ([\d.]+)%", precision))
     assert candidate_share > live_share
 

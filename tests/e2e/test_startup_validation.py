@@ -19,7 +19,8 @@ def run_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("variable", "value"),
     [("LEADSTREAM_PARTITIONS", "zero"), ("LEADSTREAM_SESSION_TIMEOUT_S", "-3"), ("KAFKA_BOOTSTRAP_SERVERS", " "),
-     ("LEADSTREAM_FAULT_CRASH_AT", "after-emit:lead-1"), ("LEADSTREAM_FAULT_CRASH_AT", "after-store")],
+     ("LEADSTREAM_FAULT_CRASH_AT", "after-emit:lead-1"), ("LEADSTREAM_FAULT_CRASH_AT", "after-store"),
+     ("LEADSTREAM_COMMIT_INTERVAL_S", "0"), ("LEADSTREAM_LAG_PROBE_S", "soon"), ("LEADSTREAM_HEAL_CHECK_S", "0.01")],
 )
 def test_a_bad_environment_variable_is_named_and_the_worker_does_not_start(variable: str, value: str):
     run = run_worker({variable: value})

@@ -36,12 +36,13 @@ def rounds(leads: list[str]) -> list[list[dict[str, Any]]]:
     return [[events[step] for events in journeys] for step in range(len(journeys[0]))]
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+async def read_topic(bootstrap: str, topic: str, partition_count: int = TEST_PARTITIONS,
+                     ) -> list[tuple[bytes | None, bytes | None]]:
     """Every record of ``topic`` up to its end offsets now, in partition order."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in range(TEST_PARTITIONS)]  # every test topic has these
+        partitions = [TopicPartition(topic, p) for p in range(partition_count)]  # every test topic has 4 but one
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +16,12 @@ import pytest
 from streams.devtools.brokers import (
     ApacheKafka,
     BrokerBinaryMissing,
+    BrokerError,
     EmbeddedBroker,
     kafka_toolchain_available,
 )
 from tests.ci import skip_or_fail_under_ci
+from tests.shared_kafka import SHARED_KAFKA_DIR, shared_kafka_answer
 
 KAFKA_TEST_PARTITIONS = 8  # faust's default topic_partitions, so auto-created topics match changelogs
 
@@ -30,10 +33,20 @@ def _unavailable(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
-    """Bootstrap of a real Kafka: `$KAFKA_BOOTSTRAP_SERVERS` if set, else one started for the session."""
+    """Bootstrap of a real Kafka: `$KAFKA_BOOTSTRAP_SERVERS` if set, else the parallel run's shared
+    one (tests/shared_kafka.py), else one started for the session."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield external
+        return
+    shared = os.environ.get(SHARED_KAFKA_DIR)
+    if shared:
+        answer = shared_kafka_answer(Path(shared))
+        if "unavailable" in answer:
+            _unavailable(answer["unavailable"])
+        if "failed" in answer:
+            raise BrokerError(f"the run's shared Apache Kafka failed to start: {answer['failed']}")
+        yield answer["bootstrap"]
         return
     require_kafka_toolchain()
     with ApacheKafka(partitions=KAFKA_TEST_PARTITIONS) as kafka:

@@ -21,11 +21,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from streams.devtools.processes import CollectorProcess, WorkerProcess
 
-# Faust's defaults (60 s) would make every join and rebalance in the suite slow.
-FAST_GROUP_ENV = {
+# Faust's defaults (60 s) would make every join and rebalance in the suite slow, and the worker's
+# timers' (a commit every 2.8 s, a lag probe every 10 s) every wait on a commit or a probe.
+FAST_WORKER_ENV = {
     "LEADSTREAM_SESSION_TIMEOUT_S": "6",
     "LEADSTREAM_HEARTBEAT_INTERVAL_S": "1",
     "LEADSTREAM_REBALANCE_TIMEOUT_S": "10",
+    "LEADSTREAM_COMMIT_INTERVAL_S": "0.5",
+    "LEADSTREAM_LAG_PROBE_S": "1",
+    "LEADSTREAM_HEAL_CHECK_S": "1",
 }
 # Scripted journeys happen at fixed past times (T0 below); on the wall clock their scores would
 # decay weeks at once and demotions would interleave with the changes a test expects. Demotion
@@ -290,9 +294,10 @@ class RunningPipeline:
 
 
 async def start_pipeline(
-    bootstrap: str, log_dir: Path, workers: int = 1, env: dict[str, str] | None = None
+    bootstrap: str, log_dir: Path, workers: int = 1, env: dict[str, str] | None = None, prefix: str | None = None,
 ) -> RunningPipeline:
-    prefix = f"t{uuid.uuid4().hex[:8]}."
+    """``prefix``: the topics' (a test that creates one of them first with its own config names it)."""
+    prefix = prefix or f"t{uuid.uuid4().hex[:8]}."
     processes = [worker_process(bootstrap, log_dir, prefix, index, env) for index in range(workers)]
     for worker in processes:
         worker.start()
@@ -312,7 +317,7 @@ def worker_process(
 ) -> WorkerProcess:
     """Worker ``index`` of the pipeline on ``prefix``'s topics (not started)."""
     return WorkerProcess(bootstrap, log_dir / f"worker-{index}-{prefix}log", env={
-        **FAST_GROUP_ENV,
+        **FAST_WORKER_ENV,
         **SCRIPTED_CLOCK_ENV,
         "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
         "LEADSTREAM_TOPIC_PREFIX": prefix,

@@ -28,17 +28,20 @@ from tests.integration.pipeline_harness import ICP_TRAITS, RunningPipeline, star
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 SHIPPED_MODEL = Path(__file__).parents[2] / "scoring" / "default_model.toml"
 TICK_S = 0.2
+TIMED = ("decay", "inactivity")  # demotions the timer makes: a rung giving way, a quiet SQL ending
 
 
 @pytest.fixture(scope="module")
 def fast_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The shipped model with half-lives of seconds: intent 6 s, interest 12 s, negatives 6 s."""
+    """The shipped model with half-lives of seconds (intent 6 s, interest 12 s, negatives 6 s) and a
+    sales-qualified lead's inactivity bound of 20 s."""
     text = SHIPPED_MODEL.read_text()
     original = "[half_life_days]\ninterest = 30\nintent = 7\nnegative = 14\n"
     assert original in text
     path = tmp_path_factory.mktemp("fast-model") / "fast.toml"
     path.write_text(text.replace(original, f"[half_life_days]\ninterest = {12 / 86400}\nintent = {6 / 86400}\n"
-                                           f"negative = {6 / 86400}\n"))
+                                           f"negative = {6 / 86400}\n")
+                    .replace("inactivity_bound_weeks = 8", f"inactivity_bound_weeks = {20 / 604800}"))
     return path
 
 
@@ -93,7 +96,7 @@ def expected_demotions(messages: list[dict[str, Any]], model_path: Path) -> list
 
 def decays(changes: list[dict[str, Any]]) -> list[tuple[str, str, str, str, str]]:
     return [(c["from_stage"], c["to_stage"], c["from_temperature"], c["to_temperature"], c["cause"]["crossing_time"])
-            for c in changes if c["cause"]["type"] == "decay"]
+            for c in changes if c["cause"]["type"] in TIMED]
 
 
 async def wait_for_decays(pipeline: RunningPipeline, lead: str, count: int, timeout: float) -> list[dict[str, Any]]:
@@ -111,8 +114,9 @@ async def test_a_hot_lead_left_alone_is_demoted_at_each_crossing_time_exactly_on
     messages = hot_journey("cooling-1")
     await cooling.send_all(messages)
     expected = expected_demotions(messages, fast_model)
-    assert [e[:4] for e in expected][0] == ("sql", "mql", "hot", "warm"), expected  # intent fades first
-    assert expected[-1][1] == "recycled"
+    # Intent fades first: no longer hot, but the SQL (every criterion confirmed) holds until the bound.
+    assert [e[:4] for e in expected][0] == ("sql", "sql", "hot", "warm"), expected
+    assert expected[-1][:2] == ("sql", "recycled")
 
     await wait_for_decays(cooling, "cooling-1", len(expected), timeout=90)
     # The last demotion is out and no crossing is left: once the worker has committed every timer
@@ -122,7 +126,7 @@ async def test_a_hot_lead_left_alone_is_demoted_at_each_crossing_time_exactly_on
     assert decays(changes) == expected  # each threshold once, at its crossing time to the millisecond
     for change in changes:
         assert_matches_contract("leads.qualification", change)
-        if change["cause"]["type"] == "decay":
+        if change["cause"]["type"] in TIMED:
             crossing = datetime.fromisoformat(change["cause"]["crossing_time"]).timestamp()
             emitted = datetime.fromisoformat(change["emitted_at"]).timestamp()
             assert emitted >= crossing, "fired before its crossing time"
@@ -161,7 +165,7 @@ async def test_demotions_due_while_the_worker_was_down_fire_at_recovery_with_the
 
     changes = await wait_for_decays(cooling, "cooling-3", len(expected), timeout=90)
     assert decays(changes) == expected
-    late = [c for c in changes if c["cause"]["type"] == "decay"][:2]
+    late = [c for c in changes if c["cause"]["type"] in TIMED][:2]
     for change in late:
         assert datetime.fromisoformat(change["cause"]["crossing_time"]).timestamp() < restarted_at
         assert datetime.fromisoformat(change["emitted_at"]).timestamp() >= restarted_at

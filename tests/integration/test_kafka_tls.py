@@ -198,7 +198,7 @@ async def test_a_worker_refuses_a_broker_certificate_for_another_host_and_says_w
     worker.start()
     try:
         with pytest.raises(WorkerFailed):
-            await worker.wait_ready(timeout=30)
+            await worker.wait_ready(timeout=30, fails_on=["CERTIFICATE_VERIFY_FAILED"])
     finally:
         worker.kill()
 

@@ -97,7 +97,7 @@ async def test_recycle_sends_a_hot_lead_back_to_nurturing_until_new_intent(api: 
     recycled = changes[-1]
     assert (recycled["from_stage"], recycled["from_temperature"]) == ("sql", "hot")
     assert (recycled["to_stage"], recycled["to_temperature"]) == ("recycled", "warm")
-    assert recycled["cause"] == {"type": "feedback", "event_id": feedback_id}
+    assert recycled["cause"] == {"type": "feedback", "event_id": feedback_id, "detail": "recycle"}
     assert (record["lead_id"], record["verdict"], record["by"], record["reason"]) == (lead, "recycle", "rep-3", None)
     assert (record["stage"], record["temperature"]) == ("recycled", "warm")
     assert await stage_and_temperature(api, lead) == ("recycled", "warm")
@@ -122,7 +122,7 @@ async def test_accepted_keeps_a_hot_lead_and_takes_a_recycled_one_back_without_n
     back = (await api.changes_for(lead, count=5))[-1]
     assert (back["from_stage"], back["from_temperature"]) == ("recycled", "warm")
     assert (back["to_stage"], back["to_temperature"]) == ("sql", "hot")
-    assert back["cause"] == {"type": "feedback", "event_id": taken_back}
+    assert back["cause"] == {"type": "feedback", "event_id": taken_back, "detail": "accepted"}
     assert (record["verdict"], record["reason"], record["stage"], record["temperature"]) == (
         "accepted", "budget freed up", "sql", "hot")
     assert await stage_and_temperature(api, lead) == ("sql", "hot")

@@ -150,7 +150,8 @@ async def test_sales_rejection_recycles_the_lead_until_it_shows_new_intent(api: 
     assert status == 202, accepted
     changes = await api.changes_for(lead, count=4)
     assert (changes[-1]["to_stage"], changes[-1]["to_temperature"]) == ("recycled", "warm")
-    assert changes[-1]["cause"] == {"type": "feedback", "event_id": accepted["feedback_id"]}
+    assert changes[-1]["cause"] == {"type": "feedback", "event_id": accepted["feedback_id"],
+                                    "detail": "rejected"}
     _, _, doc = await call(f"{worker}/leads/{lead}")
     assert (doc["stage"], doc["temperature"]) == ("recycled", "warm")
     feedback = await api.recorder_for("leads.feedback").wait_for(
@@ -159,14 +160,17 @@ async def test_sales_rejection_recycles_the_lead_until_it_shows_new_intent(api: 
     assert (record["verdict"], record["reason"], record["by"]) == ("rejected", "no budget this year", "rep-7")
     assert_matches_contract("leads.feedback", record)
 
-    # Old signals do not hand it back; new intent (another demo request) does.
+    # Old signals do not hand it back; new intent (another demo request) after the model's
+    # cooldown (30 days from the rejection at noon on day 0) makes it hot again. Sales owns SQL:
+    # it comes back marketing-qualified, for sales to look at again.
     await api.send(page(lead, f"{lead}-7", "/blog/post", 10))
     await api.settled_accounting()
     _, _, still = await call(f"{worker}/leads/{lead}")
     assert still["stage"] == "recycled"
-    await api.send(track(lead, f"{lead}-8", "Demo Requested", 60 * 24 * 30))
+    await api.send(track(lead, f"{lead}-8", "Demo Requested", 60 * 24 * 31))
     requalified = await api.changes_for(lead, count=5)
-    assert requalified[-1]["to_stage"] == "sql"
+    assert (requalified[-1]["to_stage"], requalified[-1]["to_temperature"]) == ("mql", "hot")
+    assert requalified[-1]["cause"] == {"type": "event", "event_id": f"{lead}-8"}
 
 
 async def test_erasure_forgets_the_lead_everywhere_and_after_a_restart(api: RunningPipeline):

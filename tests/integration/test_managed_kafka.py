@@ -28,7 +28,7 @@ from streams.config.kafka_security import KafkaSecurity
 from streams.devtools.processes import WorkerFailed, WorkerProcess
 from tests.integration.kafka_fixture import KAFKA_TEST_PARTITIONS, require_kafka_toolchain
 from tests.integration.pipeline_harness import (
-    FAST_GROUP_ENV, SCRIPTED_CLOCK_ENV, TEST_PARTITIONS, RunningPipeline, TopicRecorder, identify, stop_pipeline, track,
+    FAST_WORKER_ENV, SCRIPTED_CLOCK_ENV, TEST_PARTITIONS, RunningPipeline, TopicRecorder, identify, stop_pipeline, track,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
@@ -52,7 +52,7 @@ def worker_on(bootstrap: str, log_dir: Path, env: dict[str, str]) -> tuple[Worke
     """A worker on its own topics and group, as start_pipeline builds them, plus `env`."""
     prefix = f"t{uuid.uuid4().hex[:8]}."
     worker = WorkerProcess(bootstrap, log_dir / f"worker-{prefix}log", env={
-        **FAST_GROUP_ENV,
+        **FAST_WORKER_ENV,
         **SCRIPTED_CLOCK_ENV,
         "LEADSTREAM_APP_ID": f"leadstream-{prefix[:-1]}",
         "LEADSTREAM_TOPIC_PREFIX": prefix,
@@ -187,7 +187,7 @@ async def test_a_worker_with_a_wrong_password_never_becomes_ready_and_says_why(
     worker.start()
     try:
         with pytest.raises(WorkerFailed):
-            await worker.wait_ready(timeout=25)
+            await worker.wait_ready(timeout=25, fails_on=["SaslAuthenticationFailed"])
     finally:
         worker.kill()
 
@@ -201,7 +201,7 @@ async def test_the_workers_lag_probe_reads_offsets_over_sasl(sasl_pipeline: Runn
     """The probe's own admin client and consumer (not Faust's) carry the credentials too."""
     worker = sasl_pipeline.worker
     lag: list[Any] = []
-    for _ in range(50):  # the probe runs every 10 s from the worker's start
+    for _ in range(50):  # the probe runs every second here (FAST_WORKER_ENV)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
             async with session.get(worker.url + "/metrics") as response:
                 text = await response.text()

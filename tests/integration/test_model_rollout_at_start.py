@@ -36,7 +36,7 @@ BEHIND, AFTER = "rollout-behind", "rollout-after"
 def model_text(version: str, webinar_points: int = 20, page_points: int = 1) -> str:
     """The shipped model under another version; a webinar worth 40 lifts interest 22 over the MQL rung (25)."""
     return shipped_model_with(
-        ('version = "default-2"', f'version = "{version}"'),
+        ('version = "default-3"', f'version = "{version}"'),
         ('webinar_attended = { component = "interest", points = 20, cap = 40 }',
          f'webinar_attended = {{ component = "interest", points = {webinar_points}, cap = 80 }}'),
         ('page_view = { component = "interest", points = 1, cap = 5 }',

@@ -31,7 +31,7 @@ async def meddic(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory)
     text = SHIPPED_MODEL.read_text()
     assert 'framework = "bant"' in text
     model.write_text(text.replace('framework = "bant"', 'framework = "meddic"')
-                     .replace('version = "default-2"', 'version = "meddic-test"'))
+                     .replace('version = "default-3"', 'version = "meddic-test"'))
     running = await start_pipeline(kafka_bootstrap, folder, env={"LEADSTREAM_MODEL": str(model)})
     yield running
     await stop_pipeline(running)

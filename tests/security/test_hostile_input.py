@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -89,8 +90,8 @@ async def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory):
     await stop_pipeline(pipeline)
 
 
-def run_worker(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*leadstream_command(), "worker"], env={**os.environ, **env},
+def run_worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*leadstream_command(), "worker", *args], env={**os.environ, **env},
                           capture_output=True, text=True, timeout=60)
 
 
@@ -106,9 +107,14 @@ async def test_a_worker_on_0_0_0_0_without_a_token_refuses_to_start_naming_the_s
                         "LEADSTREAM_API_TOKEN": "only-twenty-chars-xx"})
     assert short.returncode == 2 and short.stderr.startswith("leadstream: LEADSTREAM_API_TOKEN: must be at least 32")
     assert "only-twenty-chars-xx" not in short.stderr
+    # Faust's own option moves the server too: refused as plainly, before Faust starts (no traceback).
+    rebound = run_worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "LEADSTREAM_WEB_HOST": "127.0.0.1",
+                          "LEADSTREAM_DATA_DIR": str(tmp_path / "rebound")}, "--web-bind", "0.0.0.0")
+    assert rebound.returncode == 2 and "Traceback" not in rebound.stderr, rebound.stderr
+    assert rebound.stderr.startswith("leadstream: LEADSTREAM_API_TOKEN: required when --web-bind (0.0.0.0)")
 
     # LEADSTREAM_ALLOW_OPEN=true is the one way round, and the worker says so in its log.
-    opened = worker_process(kafka_bootstrap, tmp_path, "secopen.", 0, {
+    opened = worker_process(kafka_bootstrap, tmp_path, f"secopen{uuid.uuid4().hex[:8]}.", 0, {
         "LEADSTREAM_WEB_HOST": "0.0.0.0", "LEADSTREAM_ALLOW_OPEN": "true"})
     opened.start()
     try:

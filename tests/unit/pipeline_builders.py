@@ -15,6 +15,7 @@ from aiokafka.structs import ConsumerRecord
 
 from scoring import ScoringModel
 from streams.config.environment import settings_from
+from streams.contracts import lead_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import pipeline
 from streams.worker.batch import stored_state
@@ -158,6 +159,10 @@ class Topology:
         """The qualification changes sent (of ``lead``, if named), in order; erasure events left out."""
         found = [orjson.loads(value) for _, value in self.on(self.context.topics.qualification) if value]
         return [c for c in found if c.get("kind") == "qualification_change" and (lead is None or c["lead_id"] == lead)]
+
+    def batch_links(self, lead: str) -> tuple[list[str], list[str]]:
+        """The visitor ids and feedback ids the lead's record remembers (what its erasure must reach)."""
+        return lead_records.decode_links(lead_records.links_of(self.context.leads.data.get(lead.encode())))
 
     def stored(self, lead: str) -> Any:
         """The lead's state as its table holds it, or None."""

@@ -12,7 +12,7 @@ from scoring.history import History, record
 from streams.api.board import auth, pages
 from streams.api.board.charts import Frame, nice_step, score_chart, transitions_chart
 from streams.api.board.model_tables import model_page
-from streams.api.board.feed import Closed, Hub, SeenChanges, TransitionCounter, decode_record, server_sent_event
+from streams.api.board.feed import Closed, Full, Hub, SeenChanges, TransitionCounter, decode_record, server_sent_event
 from streams.api.lead_view import history_document
 from tests.unit.builders import HOUR, T0, days, identify, journey, model, signal
 
@@ -161,6 +161,31 @@ async def test_the_hub_fans_out_and_drops_a_subscriber_that_falls_behind():
         with pytest.raises(Closed):
             await fast.next(timeout=1)
     assert hub.listeners == 0 and not hub.joined.is_set()
+
+
+async def test_the_hub_refuses_streams_past_its_cap_until_one_leaves():
+    hub = Hub(max_streams=2)
+    first, second = hub.join(), hub.join("lead-1")
+    with pytest.raises(Full):
+        hub.join()
+    hub.leave(first)
+    third = hub.join()
+    assert hub.listeners == 2 and {third, second} == set(hub._subscriptions)
+
+
+async def test_a_subscriber_is_dropped_when_its_queue_holds_too_many_bytes_not_only_too_many_messages():
+    dropped = []
+    hub = Hub(queue_size=100, max_bytes=10, on_drop=lambda: dropped.append(1))
+    async with hub.subscribe() as reader:
+        hub.publish(b"12345")
+        hub.publish(b"12345")  # 10 bytes queued: at the bound
+        assert await reader.next(timeout=1) == b"12345"
+        hub.publish(b"12345")  # room again, once read
+        hub.publish(b"1")  # 11 bytes: too much
+        assert hub.listeners == 0 and dropped == [1]
+        assert [await reader.next(timeout=1), await reader.next(timeout=1)] == [b"12345", b"12345"]
+        with pytest.raises(Closed):
+            await reader.next(timeout=1)
 
 
 def test_a_re_emitted_change_counts_once():

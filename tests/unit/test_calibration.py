@@ -41,7 +41,7 @@ def test_calibration_raises_the_weight_of_what_predicts_wins_and_lowers_what_doe
 def test_the_candidate_file_is_the_current_one_with_only_the_fitted_numbers_changed(calibrated):
     candidate = calibrated.candidate
 
-    assert candidate.version.startswith("default-2-calibrated-")
+    assert candidate.version.startswith("default-3-calibrated-")
     assert candidate.half_life_seconds == calibrated.current.half_life_seconds
     assert candidate.rule(SignalKind.WEBINAR_ATTENDED).points == calibrated.points[SignalKind.WEBINAR_ATTENDED][1]
     assert candidate.rule(SignalKind.EMAIL_OPEN) == calibrated.current.rule(SignalKind.EMAIL_OPEN)  # never seen
@@ -50,10 +50,12 @@ def test_the_candidate_file_is_the_current_one_with_only_the_fitted_numbers_chan
     assert webinar.cap / webinar.points == pytest.approx(40 / 20, rel=0.01)  # the cap still allows two
 
 
-def test_under_the_candidate_more_won_deals_reach_sql_on_the_held_out_later_slice(calibrated):
+def test_under_the_candidate_fewer_lost_deals_were_hot_first_on_the_held_out_later_slice(calibrated):
+    # Judged on hot, the model's own call: SQL is sales' (a CRM opportunity makes it), the same under both.
     live, proposed = calibrated.live, calibrated.proposed
 
-    assert proposed.won_reached > live.won_reached
+    assert (live.reached, proposed.reached) == ("hot", "hot")
+    assert proposed.lost_reached < live.lost_reached
     assert proposed.precision > live.precision
     assert calibrated.precision_lift > 0
     assert live.won_reached + live.lost_reached + live.won_missed <= calibrated.held_out

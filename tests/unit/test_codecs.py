@@ -5,15 +5,16 @@ from __future__ import annotations
 import base64
 import struct
 from dataclasses import replace
+from types import MappingProxyType
 
 import orjson
 import pytest
 from hypothesis import given, settings
 
-from scoring import SignalKind, Stage, Status, Temperature, VisitorState, apply, load_model
+from scoring import Signal, SignalKind, Stage, Status, Temperature, VisitorState, apply, load_model
 from scoring.criteria import Answer
 from scoring.history import History, record
-from streams.contracts import change_records, command_records, control_records, dead_letter_records, history_records, lead_records, signal_records, visitor_records
+from streams.contracts import change_records, command_records, control_records, email_index, dead_letter_records, history_records, lead_records, signal_records, visitor_records
 from streams.devtools.simulator import plan_wave
 from tests.contracts import assert_matches_contract
 from tests.unit.builders import BANT_MET, ICP_FIT, T0, answer, days, identify, journey, meddic_model, signal
@@ -53,13 +54,13 @@ def test_a_lead_state_survives_the_table_round_trip_exactly():
 def test_which_model_a_stored_state_was_classified_under_shows_in_its_bytes_alone():
     state = rich_journey()[-1].state
     stored = lead_records.encode_state(state)
-    reclassified = lead_records.encode_state(replace(state, model_version="default-3"))
+    reclassified = lead_records.encode_state(replace(state, model_version="default-4"))
 
-    assert stored.startswith(lead_records.classified_under("default-2"))
-    assert not reclassified.startswith(lead_records.classified_under("default-2"))  # its changes still name default-2
-    assert reclassified.startswith(lead_records.classified_under("default-3"))
+    assert stored.startswith(lead_records.classified_under("default-3"))
+    assert not reclassified.startswith(lead_records.classified_under("default-3"))  # its changes still name default-3
+    assert reclassified.startswith(lead_records.classified_under("default-4"))
     # A lead untouched since the format changed is not re-classified for it.
-    assert format_2_record(state).startswith(lead_records.classified_under("default-2"))
+    assert format_2_record(state).startswith(lead_records.classified_under("default-3"))
 
 
 def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stands_now():
@@ -72,6 +73,15 @@ def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stand
 
     assert old.reached == {state.stage}
     assert (old.hottest, old.model_version) == (state.temperature, None)
+
+
+def as_older_formats_held(state):
+    """``state`` as a record written before format 4 reads back: nothing sales said, no hot rung level,
+    active as of its as-of time, and its remembered changes without their cause detail or enrichment flag."""
+    changes = tuple((h, replace(c, cause_detail=None, needs_enrichment=False)) for h, c in state.recent_changes)
+    return replace(state, accepted_at=None, sql_ended_at=None, active_at=state.as_of, renewed=MappingProxyType({}),
+                   flagged_at=None, needs_enrichment=False, levels=replace(state.levels, hot=0),
+                   recent_changes=changes)
 
 
 def keyed_state(state):
@@ -149,8 +159,8 @@ def test_any_state_survives_the_compact_format_and_is_still_read_from_the_older_
 
     assert orjson.loads(compact.partition(b"\n")[0])[0] == lead_records.STATE_FORMAT
     assert lead_records.decode_state(state.lead_id, compact) == state
-    assert lead_records.decode_state(state.lead_id, format_2_record(state)) == state
-    assert lead_records.decode_state(state.lead_id, keyed_state(state)) == state
+    assert lead_records.decode_state(state.lead_id, format_2_record(state)) == as_older_formats_held(state)
+    assert lead_records.decode_state(state.lead_id, keyed_state(state)) == as_older_formats_held(state)
     assert len(compact) < len(format_2_record(state)) < len(keyed_state(state))
 
 
@@ -166,12 +176,12 @@ def test_a_lead_record_written_in_format_2_reads_back_as_the_same_state_and_hist
     old = format_2_record(state, history)
 
     restored = lead_records.decode_state(state.lead_id, old)
-    assert restored == state
+    assert restored == as_older_formats_held(state)
     assert history_records.decode_history(lead_records.history_of(old)) == history
     # Written back, it moves to the current format, the same state and history still.
     rewritten = lead_records.encode_lead(restored, history_records.encode_history(history_records.decode_history(lead_records.history_of(old))))
     assert rewritten.startswith(b"[%d," % lead_records.STATE_FORMAT)
-    assert lead_records.decode_state(state.lead_id, rewritten) == state
+    assert lead_records.decode_state(state.lead_id, rewritten) == as_older_formats_held(state)
     assert history_records.decode_history(lead_records.history_of(rewritten)) == history
 
 
@@ -179,10 +189,10 @@ def test_a_state_written_in_the_keyed_format_before_format_2_is_read_exactly():
     state = rich_journey()[-1].state
     assert state.recent_changes and state.profile and state.answers
 
-    assert lead_records.decode_state(state.lead_id, keyed_state(state)) == state
+    assert lead_records.decode_state(state.lead_id, keyed_state(state)) == as_older_formats_held(state)
     # Read back and written again, it moves to the compact format.
     restored = lead_records.decode_state(state.lead_id, keyed_state(state))
-    assert lead_records.decode_state(state.lead_id, lead_records.encode_state(restored)) == state
+    assert lead_records.decode_state(state.lead_id, lead_records.encode_state(restored)) == as_older_formats_held(state)
 
 
 def test_a_state_in_a_format_this_version_does_not_know_is_refused():
@@ -249,6 +259,7 @@ def test_every_command_on_the_signals_topic_meets_its_contract():
         command_records.encode_command(command_records.DECAY, "lead-9", T0, due=T0 - 5),
         command_records.encode_command(command_records.OUTCOME, "lead-9", T0, outcome="won", event_id="crm-1"),
         command_records.encode_command(command_records.RECLASSIFY, "lead-9", T0, version="2026.2", cause="model:2026.2@3"),
+        email_index.index_command("lena@acme.io", "lead-9", T0, stated=True)[1],
     ]
     for command in commands:
         assert command_records.is_command(command)
@@ -266,6 +277,9 @@ def test_an_applied_model_record_meets_its_contract_and_reads_back():
 def test_a_malformed_command_breaks_the_contract():
     with pytest.raises(AssertionError, match="visitor_id"):
         assert_matches_contract("leads.signals", orjson.loads(command_records.encode_command(command_records.STITCH, "lead-9", T0)))
+    with pytest.raises(AssertionError, match="stated"):
+        assert_matches_contract("leads.signals", orjson.loads(command_records.encode_command(
+            command_records.EMAIL, "lead-9", T0, email="lena@acme.io")))
 
 
 def test_emitted_changes_and_dead_letters_meet_their_contracts():
@@ -365,3 +379,4 @@ def test_every_signal_kind_stage_temperature_and_status_has_a_code_in_the_lead_r
     for status in Status:
         answered = replace(state, answers={"need": Answer(status, T0)})
         assert lead_records.decode_state(state.lead_id, lead_records.encode_state(answered)).answers["need"].status is status
+

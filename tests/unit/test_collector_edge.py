@@ -12,7 +12,7 @@ from multidict import MultiDict
 
 from streams.contracts.encoding import iso_time
 from streams.collector.config import collector_settings_from
-from streams.collector.consent import request_consents
+from streams.collector.consent import request_consent
 from streams.collector.edge import Accepted, Hit, Refused, Rejected, Unreadable, admit
 from streams.collector.forms import _back, form_event
 from streams.collector.pixel import pixel_event
@@ -86,17 +86,17 @@ def test_an_event_withholding_consent_is_refused_not_rejected(message):
 
 
 def test_a_request_withholding_consent_refuses_every_event_it_carries():
-    hit = Hit(received_at=T0, consents=False)
+    hit = Hit(received_at=T0, consent=False)
     assert admit({"type": "page", "userId": "u"}, hit, LIMIT) == Refused("page")
 
 
 @pytest.mark.parametrize(("headers", "query", "consents"), [
-    ({}, {}, True), ({"DNT": "1"}, {}, False), ({"Sec-GPC": "1"}, {}, False), ({"DNT": "0"}, {}, True),
+    ({}, {}, None), ({"DNT": "1"}, {}, False), ({"Sec-GPC": "1"}, {}, False), ({"DNT": "0"}, {}, None),
     ({}, {"consent": "false"}, False), ({}, {"consent": "no"}, False), ({}, {"dnt": "1"}, False),
     ({}, {"consent": "true"}, True),
 ])
 def test_do_not_track_gpc_and_consent_false_are_read_from_the_request(headers, query, consents):
-    assert request_consents(headers, query) is consents
+    assert request_consent(headers, query) is consents
 
 
 def test_a_future_timestamp_is_set_to_the_time_received_and_the_original_kept():

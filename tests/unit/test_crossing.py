@@ -21,7 +21,8 @@ positive_journeys = st.lists(
 def below_a_held_rung(state, at):
     scores = scores_at(state, model(), at)
     held = ((state.levels.mql, scores.interest, ladders.mql), (state.levels.sql, scores.intent, ladders.sql),
-            (state.levels.pql, scores.product, ladders.pql), (state.levels.warm, scores.engagement, ladders.warm))
+            (state.levels.pql, scores.product, ladders.pql), (state.levels.warm, scores.engagement, ladders.warm),
+            (state.levels.hot, scores.interest, ladders.hot))
     return any(level and score < rung.demote for level, score, rung in held)
 
 

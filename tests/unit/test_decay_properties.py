@@ -167,14 +167,18 @@ def test_every_decision_respects_the_qualification_rules(steps):
         state = decision.state
         assessment = assess(state, model(), state.as_of)
         if state.stage in QUALIFIED:
-            assert assessment.scores.fit >= model().fit.mql_minimum and not assessment.disqualified_by
-        if state.stage is Stage.SQL:
-            assert state.levels.sql and assessment.all_criteria_met
+            assert not assessment.disqualified_by
+        if state.stage is Stage.MQL:
+            assert assessment.gates.mql and state.levels.mql
+        if state.stage is Stage.PQL:
+            assert assessment.gates.pql and state.levels.pql
+        if state.stage is Stage.SQL:  # no sales feedback here: every criterion confirmed, fit known and good
+            assert assessment.all_criteria_met and assessment.scores.fit >= model().fit.mql_minimum
         if state.stage is Stage.DISQUALIFIED:
             assert assessment.disqualified_by and state.temperature is Temperature.COLD
         if state.temperature is Temperature.HOT:
-            assert state.levels.sql and assessment.all_criteria_met
-            assert assessment.scores.interest >= model().qualification.hot_min_interest
+            assert state.levels.sql and assessment.all_criteria_met and assessment.gates.hot
+            assert assessment.scores.interest >= model().qualification.ladders.hot.demote
         if not state.identified:
             assert state.stage is Stage.NEW
         if decision.change is not None:
@@ -278,7 +282,7 @@ def test_the_assessment_a_decision_carries_is_the_one_its_state_gets_assessed_af
     for decision in journey(steps):
         if decision.assessment is None:
             continue
-        explain._last_assessed = (None,) * 7  # no memo: assessed from scratch
+        explain._last_assessed = (None,) * len(explain._last_assessed)  # no memo: assessed from scratch
         state = decision.state
         assert decision.assessment == assess(state, model(), state.as_of)
         assert account_member(state, "evt", model(), decision.assessment) == account_member(state, "evt", model())

@@ -36,9 +36,11 @@ def test_a_scripted_journey_climbs_from_visitor_to_hot_sales_qualified_lead():
     assert transitions(decisions) == [
         (Stage.NEW, Stage.IQL, Temperature.COLD, Temperature.COLD),  # identify: contact details
         (Stage.IQL, Stage.MQL, Temperature.COLD, Temperature.WARM),  # webinar: sustained interest, fits
-        (Stage.MQL, Stage.SQL, Temperature.WARM, Temperature.HOT),  # demo request: intent, BANT met
+        # BANT confirmed with a known, fitting profile: sales-qualified (sales owns SQL), not hot yet
+        (Stage.MQL, Stage.SQL, Temperature.WARM, Temperature.WARM),
+        (Stage.SQL, Stage.SQL, Temperature.WARM, Temperature.HOT),  # demo request: intent
     ]
-    assert [d.change is not None for d in decisions] == [False, True, False, True, False, False, True]
+    assert [d.change is not None for d in decisions] == [False, True, False, True, False, True, True]
 
 
 def test_a_change_names_its_cause_time_model_and_the_scores_that_crossed_the_threshold():
@@ -48,7 +50,7 @@ def test_a_change_names_its_cause_time_model_and_the_scores_that_crossed_the_thr
     assert to_sql.lead_id == "lead-1"
     assert to_sql.cause_event_id == "lead-1-demo"
     assert to_sql.event_time == T0 + days(3) + HOUR
-    assert to_sql.model_version == "default-2"
+    assert to_sql.model_version == "default-3"
     assert to_sql.account == "acme.com"
     assert to_sql.scores == scores_at(decisions[-1].state, model(), T0 + days(3) + HOUR)
     assert to_sql.scores.intent >= 30 > scores_at(decisions[-2].state, model(), T0 + days(3)).intent
@@ -79,10 +81,10 @@ def test_sequence_numbers_increase_by_one_per_change_including_demotions():
     emitted = changes(decisions)
     assert [c.sequence for c in emitted] == list(range(1, len(emitted) + 1))
     assert final_state(decisions).sequence == len(emitted)
-    assert transitions(decisions)[3:] == [
-        # Cooled, but need identified and nothing missing: still warm, back to nurturing.
-        (Stage.SQL, Stage.RECYCLED, Temperature.HOT, Temperature.WARM),
-        (Stage.RECYCLED, Stage.SQL, Temperature.WARM, Temperature.HOT),  # a fresh demo request
+    assert transitions(decisions)[4:] == [
+        # Cooled, but within the inactivity bound sales' SQL holds: still SQL, no longer hot.
+        (Stage.SQL, Stage.SQL, Temperature.HOT, Temperature.WARM),
+        (Stage.SQL, Stage.SQL, Temperature.WARM, Temperature.HOT),  # a fresh demo request
     ]
 
 

@@ -46,7 +46,7 @@ def test_an_export_round_trips_and_leaves_erased_and_unreadable_records_out(tmp_
 
     back = read_jsonl([tmp_path / "h.jsonl"])
 
-    assert counts == {"events": 1, "feedback": 1, "erased_left_out": 2, "unreadable_left_out": 1}
+    assert counts == {"events": 1, "feedback": 1, "erased_left_out": 2, "unreadable_left_out": 1, "no_consent_left_out": 0}
     assert not any(b"gone" in line for line in lines)
     assert back.records == (records[0], records[4])
     decoded, rejected = back.decoded(32 * 1024)

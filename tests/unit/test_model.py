@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from scoring import Component, ModelError, SignalKind, load_model, parse_model
@@ -20,7 +22,7 @@ def rejected(text: str) -> str:
 def test_the_shipped_default_model_loads():
     model = load_model()
 
-    assert model.version == "default-2"
+    assert model.version == "default-3"
     assert model.rule(SignalKind.DEMO_REQUEST).points == 30
     assert model.rule(SignalKind.DEMO_REQUEST).component is Component.INTENT
     assert model.half_life_seconds[Component.INTENT] == 7 * 86_400
@@ -38,7 +40,7 @@ def test_the_shipped_default_model_has_caps_ladders_fit_disqualifiers_and_bant()
     assert model.qualification.ladders.mql == Rung(promote=25, demote=15)
     assert model.qualification.ladders.warm == Rung(promote=30, demote=20)
     assert model.qualification.product_signals == {SignalKind.TRIAL_SIGNUP, SignalKind.FEATURE_USED}
-    assert (model.qualification.hot_min_interest, model.qualification.warm_max_missing) == (5, 2)
+    assert (model.qualification.ladders.hot, model.qualification.warm_max_missing) == (Rung(5, 2.5), 2)
     assert (model.fit.mql_minimum, model.fit.size_min, model.fit.size_max) == (20, 50, 5000)
     assert [rule.role for rule in model.fit.titles] == ["decision_maker", "influencer", "user"]
     assert "rivalscore.com" in model.disqualify.competitor_domains
@@ -66,7 +68,7 @@ def test_every_event_the_default_model_maps_points_at_a_scored_signal():
 
 def test_a_model_file_on_disk_loads_like_its_text(tmp_path):
     path = tmp_path / "model.toml"
-    path.write_text(model_text(('version = "default-2"', 'version = "candidate-7"')), "utf-8")
+    path.write_text(model_text(('version = "default-3"', 'version = "candidate-7"')), "utf-8")
 
     assert load_model(path).version == "candidate-7"
 
@@ -143,7 +145,7 @@ def test_an_unknown_signal_kind_under_signals_is_rejected_naming_it():
 
 
 def test_an_unknown_top_level_field_is_rejected_naming_it():
-    message = rejected(model_text(('version = "default-2"', 'version = "default-2"\nhalf_life = 3')))
+    message = rejected(model_text(('version = "default-3"', 'version = "default-3"\nhalf_life = 3')))
 
     assert "half_life" in message
     assert "unknown field" in message
@@ -307,7 +309,12 @@ def test_a_company_size_max_below_its_min_is_rejected_naming_it():
     ("penalty = 20", "penalty = -20", "fit.free_mail.penalty"),
     ("min_employees = 5", "min_employees = 2.5", "disqualify.min_employees"),
     ("careers_only_after = 3", "careers_only_after = -1", "disqualify.careers_only_after"),
-    ("hot_min_interest = 5", "hot_min_interest = -5", "qualification.hot_min_interest"),
+    ("hot = { promote = 5, demote = 2.5 }", "hot = { promote = 5, demote = 6 }", "thresholds.hot.demote"),
+    ('sql = "no_match"', 'sql = "unknown"', "fit.unknown.sql"),
+    ("inactivity_bound_weeks = 8", "inactivity_bound_weeks = 0", "sales.inactivity_bound_weeks"),
+    ("rejection_cooldown_days = 30", "rejection_cooldown_days = -1", "sales.rejection_cooldown_days"),
+    ("renewed_intent_minimum = 30", "renewed_intent_minimum = 0", "sales.renewed_intent_minimum"),
+    ("renewed_intent_minimum = 30", "renewed_intent_minimum = 30\nspeed = 2", "sales.speed"),
     ("warm_max_missing_criteria = 2", "warm_max_missing_criteria = 21", "qualification.warm_max_missing_criteria"),
     ('competitor_domains = ["rivalscore.com", "leadrival.io"]', 'competitor_domains = "rivalscore.com"',
      "disqualify.competitor_domains"),
@@ -355,7 +362,31 @@ def test_a_demote_threshold_at_or_above_promote_is_rejected_naming_its_ladder(la
 
 def test_an_unknown_threshold_ladder_is_rejected_naming_it():
     message = rejected(model_text(("warm = { promote = 30, demote = 20 }",
-                                   "warm = { promote = 30, demote = 20 }\nhot = { promote = 60, demote = 45 }")))
+                                   "warm = { promote = 30, demote = 20 }\nlukewarm = { promote = 60, demote = 45 }")))
 
-    assert "thresholds.hot" in message
+    assert "thresholds.lukewarm" in message
     assert "unknown field" in message
+
+
+PREVIOUS_VERSION = Path(__file__).parent / "data" / "model_default_2.toml"
+
+
+def test_a_model_file_of_the_previous_version_still_loads_with_the_defaults_it_lacks():
+    """The shipped default before sales-owned SQL: no [sales], no [fit.unknown], hot_min_interest a number."""
+    previous = load_model(PREVIOUS_VERSION)
+
+    assert previous.version == "default-2"
+    assert previous.qualification.ladders.hot == Rung(promote=5, demote=2.5)
+    assert previous.sales == load_model().sales and previous.fit.unknown == load_model().fit.unknown
+
+
+def test_a_previous_version_file_missing_its_hot_interest_minimum_says_what_to_add():
+    text = PREVIOUS_VERSION.read_text("utf-8").replace("hot_min_interest = 5\n", "")
+
+    message = rejected(text)
+    assert "thresholds.hot: missing" in message and "hot = { promote = 5, demote = 2.5 }" in message
+
+
+def test_giving_both_the_hot_rung_and_the_old_interest_minimum_is_rejected_naming_the_old_one():
+    message = rejected(model_text(("warm_max_missing_criteria = 2", "warm_max_missing_criteria = 2\nhot_min_interest = 5")))
+    assert "qualification.hot_min_interest: replaced by thresholds.hot" in message

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from scoring.crossing import next_demotion
 from streams.contracts import command_records
+from streams.contracts.lead_event_records import erasure_key
 from streams.contracts.partitioning import partition_for
 from streams.worker import pipeline
 from tests.unit.pipeline_builders import (
@@ -77,7 +78,9 @@ def test_anonymous_visits_are_held_then_scored_for_the_lead_once_identify_links_
 
     assert topology.stored(lead).as_of is not None
     assert sum(topology.stored(lead).seen.values()) == 2  # both held page views, now the lead's
-    assert topology.on(topology.context.topics.signals) == []  # one partition did it all
+    # One partition did it all: only the e-mail's partition hears the lead states it (for erasure by e-mail).
+    forwarded = [orjson.loads(value)["command"] for _, value in topology.on(topology.context.topics.signals)]
+    assert forwarded == [command_records.EMAIL]
 
 
 def test_stitching_across_partitions_goes_through_a_stitch_and_a_release_command():
@@ -88,9 +91,11 @@ def test_stitching_across_partitions_goes_through_a_stitch_and_a_release_command
     run(lambda: topology.send(identify_visitor(lead, visitor, "w-3", "lena@acme.io", 2)))
 
     forwarded = [orjson.loads(value) for _, value in topology.on(topology.context.topics.signals)]
+    forwarded = [c for c in forwarded if c["command"] != command_records.EMAIL]  # the e-mail index's own
     assert [c["command"] for c in forwarded] == [command_records.STITCH, command_records.RELEASE]
     assert forwarded[1]["lead_id"] == lead and len(forwarded[1]["signals"]) == 2
     assert sum(topology.stored(lead).seen.values()) == 2
+    assert topology.batch_links(lead)[0] == [visitor]  # the release told the lead: its erasure finds the visitor
 
 
 class MovableClock:
@@ -130,7 +135,8 @@ def test_an_erased_lead_is_tombstoned_recorded_and_its_later_events_ignored():
 
     assert b"erin" not in topology.context.leads.data
     assert topology.on(leads_changelog)[-1] == (b"erin", None)  # the changelog forgets it too
-    assert b"erin" in topology.context.erasures.data
+    assert b"erin" not in topology.context.erasures.data  # the suppression names no one: a digest
+    assert erasure_key(b"erin", PARTITIONS) in topology.context.erasures.data
     erased = orjson.loads(topology.on(topology.context.topics.qualification)[-1][1])
     assert erased["kind"] == "lead_erased" and erased["lead_id"] == "erin"
     ignored = counted("leadstream_events_ignored_total", reason="erased_lead")
@@ -169,4 +175,7 @@ def test_a_batch_sends_its_changelog_records_first_then_changes_and_forwards_in_
     sent = [(topic, key) for topic, key, _ in topology.sent]
     assert sent == [(leads_changelog, first.encode()), (leads_changelog, second.encode()),
                     (topics.qualification, first.encode()), (topics.signals, wanderer.encode()),
-                    (topics.qualification, second.encode()), (topics.account_members, b"acme.io")]
+                    (topics.qualification, second.encode()),
+                    # each lead's e-mail, for its partition's index (erasure by e-mail), then the account
+                    (topics.signals, b"ana@acme.io"), (topics.signals, b"ben@acme.io"),
+                    (topics.account_members, b"acme.io")]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams.contracts.privacy import _IPV4, _IPV6, truncate_ip, truncate_ips
+from streams.contracts.addresses import browser_ipv4, padded_decimal_ipv4
+from streams.contracts.privacy import CANDIDATE_PATTERN, truncate_ip, truncate_ips, truncate_text_ips
 
 
 @pytest.mark.parametrize(("address", "truncated"), [
@@ -24,7 +26,7 @@ def test_an_address_keeps_its_network_and_loses_its_host(address, truncated):
     assert truncate_ip(address) == truncated
 
 
-@pytest.mark.parametrize("text", ["", "localhost", "1.2.3", "999.1.1.1", "09:00:00", "00:1a:2b:3c:4d:5e"])
+@pytest.mark.parametrize("text", ["", "localhost", "999.1.1.1", "09:00:00", "00:1a:2b:3c:4d:5e", "1..2.3", "08.09.1.1x"])
 def test_what_is_not_an_address_is_not_truncated(text):
     assert truncate_ip(text) is None
 
@@ -53,36 +55,46 @@ def test_versions_times_and_mac_addresses_are_left_alone(raw):
 def test_no_whole_address_survives_inside_a_json_string(address):
     raw = b'{"ip": "' + str(address).encode() + b'"}'
     truncated = truncate_ips(raw)
-    kept = ipaddress.ip_address(truncated[8:-2].decode())
-    bits = 24 if address.version == 4 else 48
+    kept = ipaddress.ip_address(orjson.loads(truncated)["ip"])
+    bits = 24 if address.version == 4 else 40 if address.sixtofour is not None else 48
     if address.version == 6 and address.ipv4_mapped is not None:
         assert kept.ipv4_mapped == ipaddress.ip_network(f"{address.ipv4_mapped}/24", strict=False).network_address
     else:
         assert kept == ipaddress.ip_network(f"{address}/{bits}", strict=False).network_address
 
 
-# The candidate pattern as first written: tried at every position, each match parsed by ipaddress.
-_PLAIN_CANDIDATE = re.compile(rb"(?<![\w.:])(?:" + _IPV4 + rb"(?![\w.]|:(?!\d))|" + _IPV6 + rb"(?![\w.:]))")
+# The candidate pattern tried at every position, each match parsed: what the fast path must equal.
+_PLAIN_CANDIDATE = re.compile(CANDIDATE_PATTERN)
 
 
 def _scanned_everywhere(raw: bytes) -> bytes:
     def truncated(match):
-        text = truncate_ip(match.group().decode("ascii"))
-        return text.encode("ascii") if text is not None else match.group()
+        text = match.group().decode("ascii")
+        if ":" in text:
+            try:
+                address = ipaddress.ip_address(text)
+            except ValueError:
+                return match.group()
+            return truncate_ip(str(address)).encode("ascii")
+        quad, dot = (text[:-1], ".") if text.endswith(".") else (text, "")
+        if padded_decimal_ipv4(quad) is None and browser_ipv4(quad) is None:
+            return match.group()
+        return (quad.rsplit(".", 1)[0] + ".0" + dot).encode("ascii")
     return _PLAIN_CANDIDATE.sub(truncated, raw)
 
 
 _ADDRESSISH = st.lists(st.one_of(
     st.ip_addresses().map(str), st.sampled_from(["Chrome/126.0.0.0", "09:00:00", "::", ":", ".", "a", "g", "[", "]",
-                                                 "255.255.255.255", "1.2.3", "00:1a:2b:3c:4d:5e", ":8080", "01.2.3.4"]),
-    st.text(alphabet="0123456789abcdefABCDEFxg.:-/ []\"", max_size=12),
+                                                 "255.255.255.255", "1.2.3", "00:1a:2b:3c:4d:5e", ":8080", "01.2.3.4",
+                                                 "0x", "0X1f.", "203.000.113.077", "08"]),
+    st.text(alphabet="0123456789abcdefABCDEFxXg.:-/ []\"", max_size=12),
 ), max_size=8).map(lambda parts: "".join(parts).encode())
 
 
 @settings(max_examples=1000)
 @given(st.one_of(_ADDRESSISH, st.binary(max_size=64)))
 def test_the_fast_path_truncates_exactly_what_parsing_every_candidate_does(raw):
-    assert truncate_ips(raw) == _scanned_everywhere(raw)
+    assert truncate_text_ips(raw) == _scanned_everywhere(raw)
 
 
 _AGENTS = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 "
@@ -102,4 +114,4 @@ _SEGMENT_EVENTS = st.builds(
 @settings(max_examples=400)
 @given(_SEGMENT_EVENTS)
 def test_segment_events_are_truncated_exactly_as_scanning_every_position_does(raw):
-    assert truncate_ips(raw) == _scanned_everywhere(raw)
+    assert truncate_text_ips(raw) == _scanned_everywhere(raw)

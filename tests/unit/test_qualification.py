@@ -94,7 +94,7 @@ def test_intent_without_content_is_not_hot():
     decisions = journey([fitting_lead(), answer(T0, **BANT_MET), *buying(T0 + HOUR)])
 
     assert (final_state(decisions).stage, final_state(decisions).temperature) == (Stage.SQL, Temperature.WARM)
-    assert at_latest(decisions).interest < model().qualification.hot_min_interest
+    assert at_latest(decisions).interest < model().qualification.ladders.hot.promote
 
 
 # -- criteria: warm, hot, SQL ----------------------------------------------------------------
@@ -239,7 +239,8 @@ def test_content_alone_earns_no_product_points():
 def test_an_sql_whose_intent_decays_is_recycled_when_its_next_event_arrives_and_can_become_mql_again():
     sql = journey([*qualified_but_unconfirmed(), confirmed()])
     assert final_state(sql).stage is Stage.SQL
-    silence = T0 + days(45)  # intent and interest have both decayed below their demote thresholds
+    # Past sales' inactivity bound (eight weeks): intent and interest have decayed below their demote thresholds too.
+    silence = T0 + days(70)
 
     cooled = journey([signal("blog_view", silence), signal("blog_view", silence + HOUR)], state=final_state(sql))
     again = journey(engaged(silence + 2 * HOUR), state=final_state(cooled))
@@ -281,11 +282,20 @@ def test_a_lead_exactly_at_the_fit_minimum_can_be_mql():
     assert final_state(decisions).stage is Stage.MQL
 
 
-def test_a_lead_that_states_a_fitting_profile_later_becomes_mql_at_once():
+def test_an_engaged_lead_with_no_profile_yet_is_mql_and_needs_enrichment_until_it_states_one():
     decisions = journey([identify(T0, "ada@acme.com"), *engaged(T0 + HOUR),
                          signal(None, T0 + days(1), profile=ICP_FIT)])
 
-    assert stages(decisions) == [Stage.IQL, Stage.IQL, Stage.IQL, Stage.MQL]
+    # Unknown fit is neutral at the MQL gate, not a bad fit: engagement alone makes the MQL ...
+    assert stages(decisions) == [Stage.IQL, Stage.IQL, Stage.MQL, Stage.MQL]
+    assert [d.state.needs_enrichment for d in decisions] == [False, False, True, False]
+
+
+def test_an_engaged_lead_whose_stated_profile_does_not_fit_is_never_mql():
+    decisions = journey([identify(T0, "ada@acme.com", industry="Mining", employees=10_000, country="BR",
+                                  title="Intern"), *engaged(T0 + HOUR)])
+
+    assert set(stages(decisions)) == {Stage.IQL} and not final_state(decisions).needs_enrichment
 
 
 # -- every change explains itself ------------------------------------------------------------------

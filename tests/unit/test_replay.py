@@ -41,10 +41,11 @@ def test_demotions_due_before_a_later_event_are_applied_at_their_crossing_times_
     assert moves(replayed.changes) == [
         (Stage.NEW, Stage.IQL, Temperature.COLD, Temperature.COLD, "event"),
         (Stage.IQL, Stage.MQL, Temperature.COLD, Temperature.COLD, "event"),
-        (Stage.MQL, Stage.MQL, Temperature.COLD, Temperature.WARM, "event"),  # need identified
-        (Stage.MQL, Stage.SQL, Temperature.WARM, Temperature.HOT, "event"),
-        (Stage.SQL, Stage.MQL, Temperature.HOT, Temperature.WARM, "decay"),  # intent fades first
-        (Stage.MQL, Stage.RECYCLED, Temperature.WARM, Temperature.WARM, "decay"),
+        # BANT confirmed, fit known and good: sales-qualified, and warm (need identified)
+        (Stage.MQL, Stage.SQL, Temperature.COLD, Temperature.WARM, "event"),
+        (Stage.SQL, Stage.SQL, Temperature.WARM, Temperature.HOT, "event"),
+        # Intent fades: no longer hot, but sales' SQL holds within the eight-week inactivity bound.
+        (Stage.SQL, Stage.SQL, Temperature.HOT, Temperature.WARM, "decay"),
     ]
     assert all(T0 + 5 * HOUR < c.event_time < T0 + days(40) for c in decays)
     assert [c.change_id for c in decays] == [change_id("lead-1", f"decay:{c.event_time!r}") for c in decays]
@@ -113,8 +114,12 @@ def test_outcomes_join_the_stage_history_as_it_stood_when_they_arrived():
 
     won = [j for j in replayed.outcomes if j.outcome is DealOutcome.WON]
     assert len(won) == 1 and len(replayed.outcomes) == 4
-    assert won[0].reached >= {Stage.IQL, Stage.MQL, Stage.SQL, Stage.RECYCLED}  # cooled by day 35
-    assert won[0].stage is Stage.RECYCLED and won[0].hottest is Temperature.HOT
+    # Sales accepted it with the opportunity on day 2: still SQL when the deal closed on day 35.
+    assert won[0].reached >= {Stage.IQL, Stage.MQL, Stage.SQL}
+    assert won[0].stage is Stage.SQL and won[0].hottest is Temperature.HOT
+    # ... and the won deal ended its SQL, the change saying so.
+    [closed] = [c for c in replayed.changes if c.lead_id == "winner" and c.cause == "outcome"]
+    assert (closed.from_stage, closed.cause_detail, closed.event_time) == (Stage.SQL, "won", T0 + days(35))
     assert won[0].counts[SignalKind.DEMO_REQUEST] > 0.99  # as of its last scored event, not day 30
     table = conversion(replayed.outcomes)
     assert (table.overall.opportunities, table.overall.won, table.overall.lost) == (1, 1, 2)

@@ -8,7 +8,7 @@ from tests.unit.builders import HOUR, ICP_FIT, T0, final_state, identify, journe
 
 RICHER_WEBINARS = ('webinar_attended = { component = "interest", points = 20, cap = 40 }',
                    'webinar_attended = { component = "interest", points = 40, cap = 80 }')
-NEW_VERSION = ('version = "default-2"', 'version = "default-3"')
+NEW_VERSION = ('version = "default-3"', 'version = "default-4"')
 
 
 def below_mql():
@@ -28,7 +28,7 @@ def test_new_weights_apply_exactly_to_the_held_sums():
         signal("blog_view", T0 + 2 * HOUR),
     ], richer))
 
-    switched = reclassify_under(state, richer, "model:default-3@7")
+    switched = reclassify_under(state, richer, "model:default-4@7")
 
     assert scores_at(switched.state, richer, T0 + 2 * HOUR) == scores_at(replayed, richer, T0 + 2 * HOUR)
     assert (switched.state.stage, switched.state.temperature) == (replayed.stage, replayed.temperature)
@@ -38,20 +38,20 @@ def test_a_lead_the_new_weights_qualify_moves_at_its_own_time_with_the_new_versi
     state = below_mql()
     assert state.stage is Stage.IQL
 
-    switched = reclassify_under(state, model_with(RICHER_WEBINARS, NEW_VERSION), "model:default-3@7")
+    switched = reclassify_under(state, model_with(RICHER_WEBINARS, NEW_VERSION), "model:default-4@7")
 
     change = switched.change
     assert (change.from_stage, change.to_stage, change.to_temperature) == (Stage.IQL, Stage.MQL, Temperature.WARM)
-    assert (change.model_version, change.cause, change.cause_event_id) == ("default-3", "model", "model:default-3@7")
+    assert (change.model_version, change.cause, change.cause_event_id) == ("default-4", "model", "model:default-4@7")
     assert change.event_time == state.as_of == switched.state.as_of  # no time passes: nothing decays
-    assert switched.state.model_version == "default-3"
+    assert switched.state.model_version == "default-4"
 
 
 def test_the_same_switch_redelivered_changes_nothing_more():
     richer = model_with(RICHER_WEBINARS, NEW_VERSION)
-    once = reclassify_under(below_mql(), richer, "model:default-3@7")
+    once = reclassify_under(below_mql(), richer, "model:default-4@7")
 
-    again = reclassify_under(once.state, richer, "model:default-3@7")
+    again = reclassify_under(once.state, richer, "model:default-4@7")
 
     assert again.duplicate and again.change == once.change  # re-emitted with the same id, if at all
 

@@ -3,6 +3,7 @@ sign-in throttle, the request guards (Host, Content-Type, headers), and the live
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -12,6 +13,7 @@ from streams.api.access import Scope, refusal
 from streams.api.board import auth
 from streams.api.board.feed import server_sent_event
 from streams.api.web_guard import SECURITY_HEADERS, guard_middleware, same_origin, security_headers
+from streams.collector.config import collector_settings_from
 from streams.config.environment import settings_from
 from streams.config.web_access import WebAccess, is_loopback, refuse_open_exposure, web_access_from
 from streams.errors import ConfigError
@@ -29,9 +31,29 @@ def test_a_token_shorter_than_32_characters_is_refused_naming_the_setting_not_ec
         assert "short-secret-123" not in str(refused.value)
 
 
+def test_every_secret_left_as_the_env_example_placeholder_is_refused_at_start():
+    # Copying .env.example and starting would otherwise open the API to a token printed in this repository.
+    example = dict(line.split("=", 1) for line in (Path(__file__).parents[2] / ".env.example").read_text().splitlines()
+                   if "=" in line and not line.startswith("#"))
+    for name in ("LEADSTREAM_API_TOKEN", "LEADSTREAM_ADMIN_TOKEN"):
+        with pytest.raises(ConfigError, match=f"^{name}: still the placeholder from .env.example"):
+            web_access_from({name: example[name]})
+    for name in ("LEADSTREAM_COLLECTOR_WRITE_KEYS", "LEADSTREAM_COLLECTOR_PIXEL_KEYS"):
+        with pytest.raises(ConfigError, match=f"^{name} .*: still the placeholder from .env.example"):
+            collector_settings_from({name: example[name]})
+
+
 def test_the_admin_token_must_differ_from_the_read_token():
     with pytest.raises(ConfigError, match="^LEADSTREAM_ADMIN_TOKEN: must differ"):
         web_access_from({"LEADSTREAM_API_TOKEN": READ, "LEADSTREAM_ADMIN_TOKEN": READ})
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "many", "2.5"])
+def test_the_cap_on_board_event_streams_is_a_whole_number_of_at_least_one(value):
+    with pytest.raises(ConfigError, match="^LEADSTREAM_BOARD_MAX_STREAMS: expected"):
+        web_access_from({"LEADSTREAM_BOARD_MAX_STREAMS": value})
+    assert web_access_from({}).board_max_streams == 100
+    assert web_access_from({"LEADSTREAM_BOARD_MAX_STREAMS": "7"}).board_max_streams == 7
 
 
 def test_tokens_stay_out_of_the_settings_repr():

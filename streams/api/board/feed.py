@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 QUALIFICATION_CHANGE = "qualification_change"
 LEAD_ERASED = "lead_erased"
 SUBSCRIBER_QUEUE = 512  # messages a slow browser may fall behind before it is dropped (it reconnects)
+SUBSCRIBER_BYTES = 1 << 20  # ... and bytes: a funnel is a few KB, so 512 of them would be megabytes per page
 RETRY_AFTER_S = 2.0
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -47,19 +48,28 @@ class Closed(Exception):
     """The hub closed this subscription (shutdown, or the browser fell too far behind)."""
 
 
+class Full(Exception):
+    """As many event streams are open as the worker allows (LEADSTREAM_BOARD_MAX_STREAMS)."""
+
+
 class Subscription:
-    def __init__(self, size: int, lead_id: str | None = None) -> None:
+    def __init__(self, size: int, lead_id: str | None = None, max_bytes: int = SUBSCRIBER_BYTES) -> None:
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(size)
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0
         self.closed = False
         self.lead_id = lead_id  # a lead page follows one lead; the overview (None) follows the board
 
     def offer(self, message: bytes) -> bool:
-        """False when the queue is full: the subscriber is too slow and must go."""
+        """False when the queue is full, in messages or bytes: the subscriber is too slow and must go."""
+        if self.queued_bytes + len(message) > self.max_bytes:
+            return False
         try:
             self._queue.put_nowait(message)
-            return True
         except asyncio.QueueFull:
             return False
+        self.queued_bytes += len(message)
+        return True
 
     def close(self) -> None:
         self.closed = True
@@ -76,14 +86,19 @@ class Subscription:
             return None
         if message is None:
             raise Closed
+        self.queued_bytes -= len(message)
         return message
 
 
 class Hub:
-    """Fans already-encoded server-sent events out to every open page."""
+    """Fans already-encoded server-sent events out to every open page, at most ``max_streams`` of them."""
 
-    def __init__(self, queue_size: int = SUBSCRIBER_QUEUE) -> None:
+    def __init__(self, queue_size: int = SUBSCRIBER_QUEUE, max_streams: int | None = None,
+                 max_bytes: int = SUBSCRIBER_BYTES, on_drop: Callable[[], None] | None = None) -> None:
         self.queue_size = queue_size
+        self.max_streams = max_streams
+        self.max_bytes = max_bytes
+        self.on_drop = on_drop
         self._subscriptions: set[Subscription] = set()
         self.joined = asyncio.Event()  # set whenever someone is listening
 
@@ -95,18 +110,28 @@ class Hub:
     def overview_listeners(self) -> int:
         return sum(subscription.lead_id is None for subscription in self._subscriptions)
 
-    @contextlib.asynccontextmanager
-    async def subscribe(self, lead_id: str | None = None) -> AsyncIterator[Subscription]:
-        subscription = Subscription(self.queue_size, lead_id)
+    def join(self, lead_id: str | None = None) -> Subscription:
+        """A new subscription, or Full: taken at once, so the caller can still answer 503 instead of a stream."""
+        if self.max_streams is not None and len(self._subscriptions) >= self.max_streams:
+            raise Full
+        subscription = Subscription(self.queue_size, lead_id, self.max_bytes)
         self._subscriptions.add(subscription)
         if lead_id is None:
             self.joined.set()
+        return subscription
+
+    def leave(self, subscription: Subscription) -> None:
+        self._subscriptions.discard(subscription)
+        if not self.overview_listeners:
+            self.joined.clear()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, lead_id: str | None = None) -> AsyncIterator[Subscription]:
+        subscription = self.join(lead_id)
         try:
             yield subscription
         finally:
-            self._subscriptions.discard(subscription)
-            if not self.overview_listeners:
-                self.joined.clear()
+            self.leave(subscription)
 
     def publish(self, message: bytes, lead_id: str | None = None) -> None:
         """To the overview pages, or (with ``lead_id``) to the pages following that lead."""
@@ -114,9 +139,12 @@ class Hub:
             if subscription.lead_id != lead_id:
                 continue
             if not subscription.offer(message):
-                log.info("dropping a board subscriber that fell %d messages behind", self.queue_size)
+                log.info("dropping a board subscriber that fell %d messages or %d bytes behind",
+                         self.queue_size, self.max_bytes)
                 subscription.close()
                 self._subscriptions.discard(subscription)
+                if self.on_drop is not None:
+                    self.on_drop()
 
     def close(self) -> None:
         for subscription in list(self._subscriptions):

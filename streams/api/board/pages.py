@@ -69,6 +69,14 @@ def badge(temperature: str) -> str:
     return f'<span class="badge t-{escape(temperature)}">{escape(temperature)}</span>'
 
 
+def enrichment(lead: dict[str, Any]) -> str:
+    """The flag on a lead held back only by fit attributes nobody stated (a lead document or a change)."""
+    if not lead.get("needs_enrichment"):
+        return ""
+    return (' <span class="badge needs-enrichment" title="Held back only by fit attributes nobody has stated: '
+            'enrich the profile">needs enrichment</span>')
+
+
 def criteria_list(criteria: dict[str, str], framework: str | None = None) -> str:
     items = "".join(
         f'<li class="c-{escape(status)}"><span aria-hidden="true">{STATUS_MARK.get(status, "?")}</span> '
@@ -135,6 +143,7 @@ def hot_lead_from_document(document: dict[str, Any]) -> dict[str, Any]:
         "temperature": document["temperature"], "score": document["score"]["total"], "fit": document["score"]["fit"],
         "reasons": [(c["signal"], c["points_now"]) for c in document["top_contributions"]],
         "criteria": document["criteria"], "framework": document.get("framework"), "at": None,
+        "needs_enrichment": document.get("needs_enrichment", False),
     }
 
 
@@ -145,6 +154,7 @@ def hot_lead_from_change(change: dict[str, Any]) -> dict[str, Any]:
         "temperature": change["to_temperature"], "score": change["score"]["total"], "fit": change["score"]["fit"],
         "reasons": [(r["signal"], r["points_now"]) for r in change.get("reasons", [])],
         "criteria": change.get("criteria", {}), "framework": change.get("framework"), "at": change.get("event_time"),
+        "needs_enrichment": change.get("needs_enrichment", False),
     }
 
 
@@ -153,7 +163,7 @@ def hot_row(lead: dict[str, Any], fresh: bool = False) -> str:
     turned = f'<br><span class="muted">hot since {when(lead["at"])}</span>' if lead["at"] else ""
     return (
         f'<tr data-lead="{escape(lead["lead_id"])}"{FRESH if fresh else ""}>'
-        f'<th scope="row">{lead_link(lead["lead_id"])}{turned}</th>'
+        f'<th scope="row">{lead_link(lead["lead_id"])}{enrichment(lead)}{turned}</th>'
         f'<td>{escape(lead["account"] or "—")}</td>'
         f'<td>{escape(lead["stage"].upper())}</td>'
         f'<td class="num" data-score="{lead["score"]!r}">{number(lead["score"])}</td>'
@@ -176,7 +186,8 @@ def hot_rows(leads: list[dict[str, Any]]) -> str:
     return "".join(hot_row(lead) for lead in leads)
 
 
-def overview(funnel: str, hot: list[dict[str, Any]] | None, hot_limit: int) -> str:
+def overview(funnel: str, hot: list[dict[str, Any]] | None, hot_limit: int, more: str = "") -> str:
+    """``more``: sections after the hot list (the revisit queue, streams/api/board/revisit_list.py)."""
     hot_body = hot_rows(hot) if hot else ""
     hot_note = ('<p class="warning">A worker did not answer: the list may be incomplete.</p>'
                 if hot is None else "")
@@ -196,7 +207,7 @@ def overview(funnel: str, hot: list[dict[str, Any]] | None, hot_limit: int) -> s
         '<th scope="col">Criteria</th></tr></thead>'
         f'<tbody id="hot-rows">{hot_body}</tbody></table>'
         f'<p id="hot-empty" class="muted"{" hidden" if hot else ""}>No hot leads right now.</p>'
-        '</section>'
+        f'</section>{more}'
     ))
 
 
@@ -209,8 +220,11 @@ def lead_page(document: dict[str, Any], model: ScoringModel) -> str:
         f'<p class="summary">{badge(lead["temperature"])} <strong>{escape(lead["stage"].upper())}</strong> · '
         f'score <strong id="score-total" data-score="{score["total"]!r}">{number(score["total"], 2)}</strong> · '
         f'fit {number(score["fit"], 0)} · company {escape(lead["account"] or "—")} · model '
-        f'{escape(lead["model_version"])} · scored {when(lead["scored_at"])}</p>'
+        f'{escape(lead["model_version"])} · scored {when(lead["scored_at"])}{enrichment(lead)}</p>'
     )
+    revisit = lead.get("revisit") or {}
+    if revisit.get("awaiting"):
+        summary += f'<p class="revisit">Due for another look since {when(revisit["due_at"])}.</p>'
     disqualified = (f'<p class="warning">Out of market: {escape(", ".join(lead["disqualified_by"]))}</p>'
                     if lead["disqualified_by"] else "")
     return page(f"Lead {lead['lead_id']}", current="lead", live=True, scripts=SCRIPT, main=(

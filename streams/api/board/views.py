@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 import aiohttp
 import orjson
+from yarl import URL
 from aiohttp.web import StreamResponse
 from faust.web import Request, Response, View
 
@@ -25,29 +26,35 @@ from scoring.model_loading import default_model_text
 from streams.worker.app import app
 from streams.api.access import UNAUTHORIZED, Scope, refusal
 from streams.api.board import auth, pages
+from streams.api.board.revisit_list import revisit_section
 from streams.api.board.model_tables import model_page
 from streams.api.board.feed import (
-    LEAD_ERASED, Closed, Hub, QualificationFeed, SeenChanges, TransitionCounter, server_sent_event,
+    LEAD_ERASED, Closed, Full, Hub, QualificationFeed, SeenChanges, TransitionCounter, server_sent_event,
 )
 from streams.config.environment import scoring_model, settings
 from streams.api.leads import worker_urls
 from streams.api.web_guard import same_origin
 from streams.rate_limits import retry_after
+from streams.worker import metrics
 from streams.worker.topics import qualification_topic
 
 log = logging.getLogger(__name__)
 
 HOT_LIMIT = 50
+REVISIT_LIMIT = 50
 FUNNEL_EVERY_S = 5.0  # also without changes: new anonymous leads move the counts without one
 KEEPALIVE_S = 15.0
 FEED_READY_WAIT_S = 10.0
+WRITE_TIMEOUT_S = 10.0  # a browser that takes no data for this long is dropped, not waited on
+STREAMS_FULL_RETRY_S = 5.0
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=10)
 STATIC = {
     name: (resources.files("streams.api.board").joinpath(f"static/{name}").read_bytes(), content_type)
     for name, content_type in (("board.css", "text/css"), ("board.js", "text/javascript"))
 }
 
-hub = Hub()
+hub = Hub(max_streams=settings().web.board_max_streams, on_drop=metrics.BOARD_STREAMS_DROPPED.inc)
+metrics.BOARD_STREAMS.set_function(lambda: hub.listeners)
 transitions = TransitionCounter()
 seen = SeenChanges()
 funnel_moved = asyncio.Event()
@@ -66,7 +73,8 @@ async def _get_json(url: str) -> tuple[int, Any]:
         async with app.http_client.get(url, headers=_api_headers(), timeout=CALL_TIMEOUT) as response:
             return response.status, await response.json(content_type=None)
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-        log.info("board: %s did not answer: %r", url, exc)
+        # The path can name a lead (/leads/<id>): only the worker it asked is logged.
+        log.info("board: %s did not answer: %s", URL(url).origin(), type(exc).__name__)
         return 0, None
 
 
@@ -90,11 +98,17 @@ async def merged_stats() -> dict[str, Any] | None:
 
 
 async def hottest() -> list[dict[str, Any]] | None:
-    """The hot leads among the hottest across all workers (GET /leads), hottest first."""
-    status, body = await _get_json(f"{_me()}/leads?limit={HOT_LIMIT}")
+    """The hottest hot leads across all workers (GET /leads?temperature=hot: the lead index's hot band)."""
+    status, body = await _get_json(f"{_me()}/leads?temperature=hot&limit={HOT_LIMIT}")
     if status != 200:
         return None
-    return [pages.hot_lead_from_document(d) for d in body["leads"] if d["temperature"] == "hot"]
+    return [pages.hot_lead_from_document(d) for d in body["leads"]]
+
+
+async def revisits_html() -> str:
+    """The revisit queue across all workers (GET /revisits), as the overview's section."""
+    status, body = await _get_json(f"{_me()}/revisits?limit={REVISIT_LIMIT}")
+    return revisit_section(body["leads"] if status == 200 else None, REVISIT_LIMIT)
 
 
 async def funnel_html() -> str:
@@ -217,11 +231,11 @@ def _html(view: View, html: str, status: int = 200) -> Response:
 @app.page("/board")
 class BoardView(View):
     async def get(self, request: Request) -> Response:
-        """Funnel and hot leads, live."""
+        """Funnel and hot leads, live; the leads due for another look."""
         if (refused := _guard(self, request)) is not None:
             return refused
-        funnel, hot = await asyncio.gather(funnel_html(), hottest())
-        return _html(self, pages.overview(funnel, hot, HOT_LIMIT))
+        funnel, hot, revisits = await asyncio.gather(funnel_html(), hottest(), revisits_html())
+        return _html(self, pages.overview(funnel, hot, HOT_LIMIT, revisits))
 
 
 @app.page("/board/events")
@@ -233,39 +247,58 @@ class BoardEventsView(View):
         """
         if (refused := _guard(self, request, page=False)) is not None:
             return refused
-        response = StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                           "X-Accel-Buffering": "no"})
-        await response.prepare(request)
-        if _feed is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(_feed.ready.wait(), FEED_READY_WAIT_S)
         lead_id = request.query.get("lead") or None
         try:
-            async with hub.subscribe(lead_id) as subscription:
-                if lead_id is not None:
-                    await response.write(server_sent_event("following", orjson.dumps({"lead_id": lead_id})))
-                else:
-                    # Subscribed first, then the snapshot: a change in between is applied twice, never missed.
-                    funnel, hot = await asyncio.gather(funnel_html(), hottest())
-                    await response.write(server_sent_event("funnel", funnel))
-                    await response.write(server_sent_event("hot", pages.hot_rows(hot or [])))
-                await self._stream(response, subscription)
+            subscription = hub.join(lead_id)  # before the stream starts, so a full worker can still say 503
+        except Full:
+            metrics.BOARD_STREAMS_REFUSED.inc()
+            return self.json({"error": f"this worker serves {hub.max_streams} board event streams already"
+                                       " (LEADSTREAM_BOARD_MAX_STREAMS); retry later"},
+                             status=503, headers={"Retry-After": retry_after(STREAMS_FULL_RETRY_S)})
+        response = StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+        try:
+            await response.prepare(request)
+            if _feed is not None:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(_feed.ready.wait(), FEED_READY_WAIT_S)
+            if lead_id is not None:
+                await _write(response, server_sent_event("following", orjson.dumps({"lead_id": lead_id})))
+            else:
+                # Subscribed first, then the snapshot: a change in between is applied twice, never missed.
+                funnel, hot = await asyncio.gather(funnel_html(), hottest())
+                await _write(response, server_sent_event("funnel", funnel))
+                await _write(response, server_sent_event("hot", pages.hot_rows(hot or [])))
+            await self._stream(request, response, subscription)
         except (ConnectionResetError, asyncio.CancelledError, Closed):
-            pass  # the browser left, or the worker is stopping
+            pass  # the browser left or fell behind, or the worker is stopping
+        finally:
+            hub.leave(subscription)
         return response
 
-    async def _stream(self, response: StreamResponse, subscription: Any) -> None:
+    async def _stream(self, request: Request, response: StreamResponse, subscription: Any) -> None:
         quiet = 0.0
         while not self.app.should_stop:
+            if request.transport is None or request.transport.is_closing():
+                return  # the browser left: free its slot now, not at the next keep-alive
             message = await subscription.next(timeout=1.0)
             if message is None:
                 quiet += 1.0
                 if quiet >= KEEPALIVE_S:
-                    await response.write(b": keepalive\n\n")
+                    await _write(response, b": keepalive\n\n")
                     quiet = 0.0
                 continue
             quiet = 0.0
-            await response.write(message)
+            await _write(response, message)
+
+
+async def _write(response: StreamResponse, message: bytes) -> None:
+    """Raises Closed when the browser takes nothing for WRITE_TIMEOUT_S: its socket buffer must not grow without bound."""
+    try:
+        await asyncio.wait_for(response.write(message), WRITE_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        metrics.BOARD_STREAMS_DROPPED.inc()
+        raise Closed from None
 
 
 @app.page("/board/leads/{lead_id}")

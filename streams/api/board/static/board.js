@@ -18,7 +18,14 @@
     Object.keys(handlers).forEach(function (name) {
       source.addEventListener(name, function (event) { handlers[name](event.data, source); });
     });
-    source.onerror = function () { setStatus("reconnecting", "Live updates: reconnecting…"); };
+    source.onerror = function () {
+      setStatus("reconnecting", "Live updates: reconnecting…");
+      // The browser retries a dropped stream itself, but gives up on an error answer (503: the
+      // worker serves its most streams already): try again after its Retry-After.
+      if (source.readyState === EventSource.CLOSED) {
+        setTimeout(function () { watch(url, handlers, onOpen); }, 5000);
+      }
+    };
     return source;
   }
 
