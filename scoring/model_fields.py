@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from scoring.errors import ModelError
-from scoring.kinds import Component, SignalKind
+from scoring.kinds import Component
 
-EnumT = TypeVar("EnumT", Component, SignalKind)
+EnumT = TypeVar("EnumT", bound=Component)
 
 
 class Fields:

@@ -94,7 +94,7 @@ def calibration_report(calibration: Calibration) -> str:
         f"{'signal':24}{'points now':>12}{'candidate':>12}{'log-odds of a win per occurrence':>36}",
     ]
     for kind, (now, new) in sorted(calibration.points.items(), key=lambda item: -calibration.coefficients[item[0]]):
-        lines.append(f"{kind.value:24}{now:>12g}{new:>12g}{calibration.coefficients[kind]:>+36.3f}")
+        lines.append(f"{kind:24}{now:>12g}{new:>12g}{calibration.coefficients[kind]:>+36.3f}")
     for name, (now_rung, new_rung) in calibration.rungs.items():
         lines.append(f"threshold {name}: promote {now_rung.promote:g} → {new_rung.promote:g},"
                      f" demote {now_rung.demote:g} → {new_rung.demote:g}")
