@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from enum import Enum
 
 from scoring import QualificationChange, ScoringModel, Stage, Temperature
 from scoring.calibration import Calibration
@@ -43,7 +44,7 @@ def conversion_report(conversion: Conversion, title: str) -> str:
                            ("signal shown", conversion.by_signal)):
         lines.append(f"by {heading}:")
         for key, counts in table.items():
-            row(f"  {key.value}", counts)
+            row(f"  {key.value if isinstance(key, Enum) else key}", counts)  # a signal is a plain name
     lines.append("win rate = won / (won + lost); a lead counts under every stage it held and signal it showed.")
     return "\n".join(lines)
 
