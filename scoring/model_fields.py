@@ -76,6 +76,19 @@ def choice(value: Any, enum: type[EnumT], field: str) -> EnumT:
         raise ModelError(f"{field}: {value!r} is not one of: {allowed}") from None
 
 
+def tables(table: Fields, key: str, header: str) -> list[Fields]:
+    """An array of tables (``[[header]]``), each entry a ``Fields`` named by its place; none when absent."""
+    entries = table.table.get(key, [])
+    if not isinstance(entries, list):
+        raise ModelError(f"{table.name(key)}: expected an array of tables ([[{header}]])")
+    found = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ModelError(f"{table.name(key)}[{index}]: expected a table, got {entry!r}")
+        found.append(Fields(entry, f"{table.name(key)}[{index}]"))
+    return found
+
+
 def strings(table: Fields, key: str, lower: bool = False, upper: bool = False) -> tuple[str, ...]:
     values = table.table.get(key, [])
     if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values):

@@ -23,6 +23,7 @@ from scoring.kinds import Component, DealOutcome
 from scoring.model import SECONDS_PER_DAY, ScoringModel, normalise_event_name
 from scoring.model_fields import Fields as _Fields
 from scoring.model_fields import strings as _strings
+from scoring.model_fields import tables as _tables
 from scoring.model_decisions import hot_rung, sales_rules, unknown_policies
 from scoring.qualification import Ladders, QualificationRules
 from scoring.signal_loading import (
@@ -189,14 +190,8 @@ def _country(value: str) -> str:
 
 
 def _titles(table: _Fields) -> tuple[TitleRule, ...]:
-    entries = table.table.get("titles", [])
-    if not isinstance(entries, list):
-        raise ModelError(f"{table.name('titles')}: expected an array of tables ([[fit.titles]])")
     rules = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ModelError(f"{table.name('titles')}[{index}]: expected a table, got {entry!r}")
-        fields = _Fields(entry, f"{table.name('titles')}[{index}]")
+    for fields in _tables(table, "titles", "fit.titles"):
         fields.only("pattern", "points", "role")
         try:
             pattern = re.compile(fields.text("pattern"), re.IGNORECASE)

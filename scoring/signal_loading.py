@@ -16,7 +16,7 @@ from typing import Any
 from scoring.errors import ModelError
 from scoring.kinds import Component, SignalKind
 from scoring.model import DwellRule, PageRule, SignalRule, normalise_event_name
-from scoring.model_fields import Fields, strings
+from scoring.model_fields import Fields, strings, tables
 
 # Names travel in JSON, metric labels and TOML keys (calibration rewrites them): a bare TOML key,
 # so letters, digits, '_' and '-', starting with a letter or digit.
@@ -65,14 +65,8 @@ def track_events(table: Fields, signals: Signals) -> Mapping[str, SignalKind]:
 
 def page_rules(table: Fields, signals: Signals) -> tuple[PageRule, ...]:
     table.only("default", "rules", "dwell_signal", "dwell_minimum_seconds")
-    entries = table.table.get("rules", [])
-    if not isinstance(entries, list):
-        raise ModelError(f"{table.name('rules')}: expected an array of tables ([[page_views.rules]])")
     rules = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ModelError(f"{table.name('rules')}[{index}]: expected a table, got {entry!r}")
-        fields = Fields(entry, f"{table.name('rules')}[{index}]")
+    for fields in tables(table, "rules", "page_views.rules"):
         fields.only("prefix", "signal")
         prefix = fields.text("prefix")
         if not prefix.startswith("/"):
