@@ -117,31 +117,33 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bo
     if state.as_of is None:
         tallies = {}
     elif as_of == state.as_of:  # a late or simultaneous event: nothing to move (the factor would be 1)
-        tallies = {kind: tally for kind, tally in state.tallies.items() if kind in model.signals}
+        tallies = dict(state.tallies)
     else:
         # decayed_to, with its factor worked out once per half-life rather than once per kind.
         elapsed = as_of - state.as_of
         factors = {component: 2.0 ** (-elapsed / half_life) for component, half_life in model.half_life_seconds.items()}
         rules = model.signals
+        # A kind the model does not define is kept as held, unscored, until a model defines it again.
         tallies = {
             kind: KindTally(tally.decayed * factors[rules[kind].component], tally.count, tally.last_at)
+            if kind in rules else tally
             for kind, tally in state.tallies.items()
-            if kind in rules
         }
-    if signal.kind is not None:
-        added = contribution_at(signal.occurred_at, as_of, model.half_life_of(signal.kind))
-        held = tallies.get(signal.kind)
-        tallies[signal.kind] = KindTally(
+    kind = signal.kind if signal.kind in model.signals else None  # one in flight across a model change
+    if kind is not None:
+        added = contribution_at(signal.occurred_at, as_of, model.half_life_of(kind))
+        held = tallies.get(kind)
+        tallies[kind] = KindTally(
             decayed=(held.decayed if held else 0.0) + added,
             count=(held.count if held else 0) + 1,
             last_at=max(held.last_at, signal.occurred_at) if held else signal.occurred_at,
         )
     profile = merge_facts(state.profile, signal.profile, signal.occurred_at)
     renewed, flagged = state.renewed, state.flagged_at
-    if signal.kind is not None:
+    if kind is not None:
         if state.rejected_at is not None and signal.occurred_at > state.rejected_at:
-            renewed = MappingProxyType({**renewed, signal.kind: renewed.get(signal.kind, 0) + 1})
-        if signal.kind in model.disqualify.signals:
+            renewed = MappingProxyType({**renewed, kind: renewed.get(kind, 0) + 1})
+        if kind in model.disqualify.signals:
             # A bounce is the address's, not the person's: an address stated after it clears it.
             flagged = signal.occurred_at if flagged is None else max(flagged, signal.occurred_at)
     active_at = state.active_at

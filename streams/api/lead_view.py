@@ -19,7 +19,7 @@ def lead_document(state: LeadState, model: ScoringModel, now: float) -> dict[str
     scores = assessment.scores
 
     def contribution(c: Any) -> dict[str, Any]:
-        return {"signal": c.kind.value, "points_now": round(c.points_now, 4), "last_at": iso_time(c.last_at),
+        return {"signal": c.kind, "points_now": round(c.points_now, 4), "last_at": iso_time(c.last_at),
                 "count": c.count}
 
     return {
@@ -69,7 +69,7 @@ def history_document(state: LeadState, history: History, model: ScoringModel, no
 
     def event(e: Occurrence) -> dict[str, Any]:
         rule = model.signals.get(e.kind) if e.kind else None
-        return {"t": e.at, "at": iso_time(e.at), "signal": e.kind.value if e.kind else None,
+        return {"t": e.at, "at": iso_time(e.at), "signal": e.kind,
                 "component": rule.component.value if rule else None, "points": rule.points if rule else None,
                 "answers": {c: s.value for c, s in e.answers.items()}, "profile_fields": list(e.profile_fields)}
 

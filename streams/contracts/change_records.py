@@ -44,7 +44,7 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
             "fit": rounded(change.scores.fit),
         },
         "reasons": [
-            {"signal": c.kind.value, "points_now": rounded(c.points_now), "last_at": iso_time(c.last_at),
+            {"signal": c.kind, "points_now": rounded(c.points_now), "last_at": iso_time(c.last_at),
              "count": c.count}
             for c in change.reasons
         ],

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from scoring import (
-    Contribution, LeadState, QualificationChange, Scores, SignalKind, Stage, Status, Temperature,
+    Contribution, LeadState, QualificationChange, Scores, Stage, Status, Temperature,
 )
 from scoring.changes import change_id
 from scoring.criteria import Answer
@@ -155,7 +155,7 @@ def encode_state(state: LeadState) -> bytes:
     levels, kind_code, status_code = state.levels, KIND_CODE, STATUS_CODE
     head = orjson.dumps([
         STATE_FORMAT, state.model_version, state.identified, state.as_of,
-        [part for kind, t in state.tallies.items() for part in (kind_code[kind], t.decayed, t.count, t.last_at)],
+        [part for kind, t in state.tallies.items() for part in (kind_code.get(kind, kind), t.decayed, t.count, t.last_at)],
         [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
         [part for name, a in state.answers.items() for part in (name, status_code[a.status], a.stated_at)],
         [levels.mql, levels.sql, levels.pql, levels.warm, levels.hot],
@@ -163,7 +163,7 @@ def encode_state(state: LeadState) -> bytes:
         _pack_hashes(state.recent_event_ids), REACHED_MASK[state.reached],
         TEMPERATURE_CODE[state.hottest],
         state.accepted_at, state.sql_ended_at, state.active_at,
-        [part for kind, count in state.renewed.items() for part in (kind_code[kind], count)],
+        [part for kind, count in state.renewed.items() for part in (kind_code.get(kind, kind), count)],
         state.flagged_at, state.needs_enrichment, state.revisited_at,
     ])
     changes = state.recent_changes
@@ -245,7 +245,7 @@ def _change_parts(change: QualificationChange) -> list[Any]:
         change.sequence, change.account, stage_code[change.from_stage], temperature_code[change.from_temperature],
         stage_code[change.to_stage], temperature_code[change.to_temperature],
         [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
-        [part for c in change.reasons for part in (kind_code[c.kind], c.points_now, c.last_at, c.count)],
+        [part for c in change.reasons for part in (kind_code.get(c.kind, c.kind), c.points_now, c.last_at, c.count)],
         [part for reason in change.fit_reasons for part in reason],
         change.framework,
         [part for criterion, status in change.criteria.items() for part in (criterion, STATUS_CODE[status])],
@@ -297,7 +297,7 @@ def _change_from_keyed_state(lead_id: str, data: dict[str, Any]) -> Qualificatio
         from_stage=Stage(data["from"][0]), from_temperature=Temperature(data["from"][1]),
         to_stage=Stage(data["to"][0]), to_temperature=Temperature(data["to"][1]),
         scores=Scores(interest=interest, intent=intent, negative=negative, product=product, fit=fit),
-        reasons=tuple(Contribution(SignalKind(k), p, t, n) for k, p, t, n in data["reasons"]),
+        reasons=tuple(Contribution(k, p, t, n) for k, p, t, n in data["reasons"]),
         fit_reasons=tuple((what, points) for what, points in data["fit"]),
         framework=data["framework"],
         criteria=MappingProxyType({criterion: Status(status) for criterion, status in data["criteria"].items()}),
@@ -313,7 +313,7 @@ def _decode_keyed_state(lead_id: str, data: dict[str, Any]) -> LeadState:
         identified=data["identified"],
         as_of=data["as_of"],
         tallies=MappingProxyType({
-            SignalKind(kind): KindTally(decayed=d, count=n, last_at=t)
+            kind: KindTally(decayed=d, count=n, last_at=t)
             for kind, (d, n, t) in data["tallies"].items()
         }),
         profile=MappingProxyType({field: Fact(value, at) for field, (value, at) in data["profile"].items()}),

@@ -62,4 +62,4 @@ def count(joined: OutcomeJoin) -> None:
     if joined.hottest is not None:
         metrics.OUTCOMES_BY_TEMPERATURE.labels(outcome=outcome, temperature=joined.hottest.value).inc()
     for kind in joined.signals:
-        metrics.OUTCOMES_BY_SIGNAL.labels(outcome=outcome, signal=kind.value).inc()
+        metrics.OUTCOMES_BY_SIGNAL.labels(outcome=outcome, signal=kind).inc()

@@ -10,7 +10,6 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from scoring.kinds import SignalKind
 from scoring.model_loading import load_model
 from tests.contracts import assert_matches_contract
 from tests.integration.pipeline_harness import (
@@ -96,8 +95,7 @@ async def test_a_lead_is_answered_by_its_owner_whichever_worker_is_asked(api: Ru
     model, now = load_model(), worker_clock_now()
     for signal, minute in (("demo_request", 4), ("webinar_attended", 3)):
         elapsed = now - datetime.fromisoformat(at(minute)).timestamp()
-        kind = SignalKind(signal)
-        expected = model.rule(kind).points * 2 ** (-elapsed / model.half_life_of(kind))
+        expected = model.rule(signal).points * 2 ** (-elapsed / model.half_life_of(signal))
         assert points[signal] == pytest.approx(expected, abs=1e-3), signal
     assert doc["top_contributions"][0]["signal"] == "demo_request"
     assert doc["score"]["intent"] == pytest.approx(points["demo_request"], abs=1e-3)

@@ -13,11 +13,11 @@ from scoring.engine import reclassify
 from scoring.stages import QUALIFIED, STAGE_RANK, Rung, climb
 from tests.unit.builders import BANT, T0, days, final_state, journey, meddic_model, model, signal
 
-SCORED_KINDS = sorted(model().signals, key=lambda kind: kind.value)
+SCORED_KINDS = sorted(model().signals)
 NEGATIVE_KINDS = [k for k in SCORED_KINDS if model().rule(k).component is Component.NEGATIVE]
 # Kinds that only ever add points and can never put a lead out of market.
 POSITIVE_KINDS = [k for k in SCORED_KINDS if k not in NEGATIVE_KINDS and k not in model().disqualify.signals
-                  and k.value != "careers_view"]
+                  and k != "careers_view"]
 TEMPERATURES = list(Temperature)
 PROPERTIES = settings(max_examples=200, deadline=None)
 

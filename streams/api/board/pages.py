@@ -297,7 +297,7 @@ def _chart_table(document: dict[str, Any]) -> str:
 def _contributions(lead: dict[str, Any], model: ScoringModel) -> str:
     rows = []
     for c in lead["contributions"]:
-        rule = next((r for k, r in model.signals.items() if k.value == c["signal"]), None)
+        rule = model.signals.get(c["signal"])
         component = rule.component.value if rule else "—"
         cap = number(rule.cap) if rule and rule.cap is not None else "—"
         rows.append(
