@@ -7,7 +7,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from prometheus_client import REGISTRY
 
-from streams.worker import metrics
+from streams.worker import metrics, model_report
 from streams.worker.app import app
 from streams.config.environment import scoring_model
 from streams.worker.wiring import worker_context
@@ -21,7 +21,9 @@ async def healthz(self: View, request: Request) -> Response:
     except ConsumerNotStarted:  # asked while the worker is still starting: not ready, not an error
         ready = False
     ready = ready and app.tables.recovery.completed.is_set()
-    return self.json({"ready": ready, "model_version": scoring_model().version}, status=200 if ready else 503)
+    running = model_report.current_report()
+    return self.json({"ready": ready, "model_version": scoring_model().version, "model_digest": running.digest,
+                      "model_source": running.source, "worker": running.worker}, status=200 if ready else 503)
 
 
 @app.page("/accounting")
