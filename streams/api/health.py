@@ -10,7 +10,9 @@ from prometheus_client import REGISTRY
 from streams.worker import metrics, model_report
 from streams.worker.app import app
 from streams.config.environment import scoring_model
-from streams.worker.wiring import worker_context
+from streams.worker.stitching import held_visitors
+from streams.worker.tables import visitors_table
+from streams.worker.wiring import active_partitions, worker_context
 
 
 @app.page("/healthz")
@@ -33,13 +35,16 @@ async def accounting(self: View, request: Request) -> Response:
 
 @app.page("/stats")
 async def stats(self: View, request: Request) -> Response:
-    """Leads per stage and temperature in the partitions this worker actively owns."""
+    """Leads per stage and temperature, and anonymous visitors held, in the partitions this worker actively owns."""
     census = worker_context.census
     per_stage = census.per_stage()
     return self.json({
         "leads": sum(per_stage.values()),
         "leads_per_stage": per_stage,
         "leads_per_temperature": census.per_temperature(),
+        # Not leads yet: visitors whose events wait for an identify (GET /leads/{visitor id} shows one).
+        "anonymous_visitors_held": held_visitors(worker_context, active_partitions(visitors_table)),
+        "anonymous_events_held": worker_context.held.total(),
     })
 
 

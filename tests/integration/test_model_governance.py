@@ -3,21 +3,25 @@
 Two workers run gov-1 from their own LEADSTREAM_MODEL and nothing was ever applied; the CLI runs
 with no LEADSTREAM_MODEL at all (the shipped default), as an operator's shell would. `model show`
 must name what the workers run, not what the CLI's environment says; a file claiming gov-1 with
-other contents is refused; a real apply returns only once every worker reports the new model;
-and a worker that cannot switch (stopped with SIGSTOP here) is named when the wait runs out.
+other contents is refused; a real apply returns only once every worker reports the new model
+(one is frozen with SIGSTOP meanwhile, so the command visibly waits for it); and a worker that
+cannot switch is named when the wait runs out.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from streams.devtools.processes import WorkerProcess
 from tests.e2e.cli import leadstream_command
 from tests.integration.pipeline_harness import RunningPipeline, start_pipeline, stop_pipeline
 from tests.model_files import shipped_model_with
@@ -48,12 +52,16 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-def operator(pipeline: RunningPipeline, *args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI from an operator's shell: the pipeline's topics, but not the workers' LEADSTREAM_MODEL."""
+def operator_env(pipeline: RunningPipeline) -> dict[str, str]:
+    """An operator's shell: the pipeline's Kafka and topics, but not the workers' LEADSTREAM_MODEL."""
     env = {key: value for key, value in {**os.environ, **pipeline.worker.extra_env}.items()
            if key != "LEADSTREAM_MODEL"}
-    env["KAFKA_BOOTSTRAP_SERVERS"] = pipeline.bootstrap
-    return subprocess.run([*leadstream_command(), *args], env=env, capture_output=True, text=True, timeout=150)
+    return {**env, "KAFKA_BOOTSTRAP_SERVERS": pipeline.bootstrap}
+
+
+def operator(pipeline: RunningPipeline, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*leadstream_command(), *args], env=operator_env(pipeline), capture_output=True,
+                          text=True, timeout=150)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -108,13 +116,24 @@ async def test_a_file_with_a_running_version_but_other_contents_is_refused_and_n
     assert "applied on leads.control: none" in operator(pipeline, "model", "show").stdout  # nothing published
 
 
-async def test_an_apply_returns_once_every_worker_reports_the_new_model(
+async def test_an_apply_returns_only_once_every_worker_reports_the_new_model(
     pipeline: RunningPipeline, models: dict[str, Path],
 ):
-    applied = operator(pipeline, "model", "apply", str(models["next"]))
+    healthy, slow = pipeline.workers
+    os.kill(slow.pid, signal.SIGSTOP)  # a worker slow to switch: frozen until we let it go
+    try:
+        applying = subprocess.Popen([*leadstream_command(), "model", "apply", str(models["next"]), "--timeout", "120"],
+                                    env=operator_env(pipeline), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        await worker_reports(healthy, "gov-2")
+        with pytest.raises(subprocess.TimeoutExpired):
+            applying.wait(timeout=5)  # one worker switched, the other cannot: the command keeps waiting
+    finally:
+        os.kill(slow.pid, signal.SIGCONT)
+    stdout, stderr = applying.communicate(timeout=150)
 
-    assert applied.returncode == 0, applied.stderr
-    assert "applied model gov-2 (was gov-1): all 2 running workers confirmed" in applied.stdout
+    assert applying.returncode == 0, stderr
+    assert "applied model gov-2 (was gov-1): all 2 running workers confirmed" in stdout
     # Confirmed means switched: asked right after the command returned, no wait.
     assert await healthz_models(pipeline) == [("gov-2", digest(models["next"]))] * 2
     shown = operator(pipeline, "model", "show").stdout
@@ -123,10 +142,20 @@ async def test_an_apply_returns_once_every_worker_reports_the_new_model(
     assert again.returncode == 0 and "model gov-2 is already live on every running worker (2)" in again.stdout
 
 
+async def worker_reports(worker: WorkerProcess, version: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, health = await worker.get_json("/healthz")
+        if status == 200 and health["model_version"] == version:
+            return
+        assert time.monotonic() < deadline, f"{worker.url} never reported {version}: {health}"
+        await asyncio.sleep(0.2)
+
+
 async def test_an_apply_a_worker_does_not_confirm_names_that_worker(
     pipeline: RunningPipeline, models: dict[str, Path],
 ):
-    stuck, healthy = pipeline.workers
+    healthy, stuck = pipeline.workers
     os.kill(stuck.pid, signal.SIGSTOP)  # alive to Kafka's eyes for a while, but it cannot switch
     try:
         unconfirmed = operator(pipeline, "model", "apply", str(models["after"]), "--timeout", "8")
