@@ -29,6 +29,7 @@ from streams.worker.app import app
 
 log = logging.getLogger(__name__)
 RETRY_S = 2.0
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -108,11 +109,12 @@ async def report_running_model() -> None:
         if producer is not None:
             # A clean stop says so: `model show` and `model apply` stop counting this worker at once.
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(producer.send_and_wait(control_topic_name(config), None, key=key), 5.0)
+                await asyncio.wait_for(producer.send_and_wait(control_topic_name(config), None, key=key),
+                                       STOP_TIMEOUT_S)
             await _stopped(producer)
 
 
 async def _stopped(producer: AIOKafkaProducer | None) -> None:
     if producer is not None:
-        with contextlib.suppress(Exception):
-            await producer.stop()
+        with contextlib.suppress(Exception):  # bounded: a broker gone must not hold the worker's shutdown
+            await asyncio.wait_for(producer.stop(), STOP_TIMEOUT_S)

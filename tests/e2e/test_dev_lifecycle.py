@@ -100,12 +100,20 @@ def send_by_hand(collector_port: int) -> None:
 
 @pytest.fixture
 def cleanup():
+    """Whatever a failing test leaves running is stopped: dev, and each child it printed."""
     runs: list[DevRun] = []
     yield runs
     for run in runs:
         if run.process.poll() is None:
             run.process.kill()
             run.process.wait()
+        try:
+            children = run.children()
+        except AssertionError:
+            continue  # it never printed them
+        for pid, _ in children.values():
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_sighup_stops_dev_with_its_children_and_hand_sent_events_are_no_alarm(tmp_path: Path, cleanup):

@@ -39,7 +39,7 @@ async def test_a_pixel_hit_from_curl_answers_its_gif_saying_it_was_dropped_as_a_
 
 
 async def test_a_segment_batch_from_a_script_says_in_its_json_how_many_events_were_taken_as_bots():
-    client, producer, _ = await collector_client({})
+    client, _, _ = await collector_client({})
     try:
         def batch_from(agent: str) -> dict:
             return {"batch": [{"type": "track", "userId": "eval-bob", "event": "Demo Requested",
