@@ -6,8 +6,11 @@ Runs the collector's own application in front of the stand-in producer of test_c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from scoring import signals
 from scoring.signals import is_bot, use_bot_patterns
 from streams.collector import metrics
 from streams.config.environment import settings_from
@@ -16,8 +19,8 @@ from tests.unit.test_collector_abuse import collector_client
 
 CURL = {"User-Agent": "curl/8.5.0"}
 CHROME = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"}
-BUILT_IN = r"bot\b|bot/|crawl|spider|slurp|headless|lighthouse|pingdom|uptime|monitor" \
-           r"|curl/|wget/|python-requests|python-urllib|go-http-client|java/|okhttp|scrapy|httpclient"
+BUILT_IN = signals.BOT_USER_AGENT.pattern
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "collector.md"
 
 
 async def test_a_pixel_hit_from_curl_answers_its_gif_saying_it_was_dropped_as_a_bot():
@@ -67,3 +70,7 @@ def test_the_bot_rule_is_configured_by_its_variable_and_a_bad_one_is_named():
     finally:
         use_bot_patterns(BUILT_IN)
     assert is_bot(CURL["User-Agent"])
+
+
+def test_the_documented_default_rule_is_the_one_applied():
+    assert f"`{BUILT_IN}`" in DOCS.read_text()
