@@ -21,6 +21,10 @@ class RolloutRefused(StreamsError):
     """A model cannot be applied to the running workers; the message says why and what to do instead."""
 
 
+class RolloutUnconfirmed(StreamsError):
+    """A model was published but not every running worker reported running it in time; the message names them."""
+
+
 class HistoryError(StreamsError):
     """History for replay, calibration or export cannot be read; the message says which record or file."""
 

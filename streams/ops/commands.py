@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+import time
 
 import click
 import orjson
 
 from streams.cli_support import runs_async, said_plainly
-from streams.config.environment import file_model, settings
-from streams.contracts.control_records import latest_applied
-from streams.errors import HistoryError, RolloutRefused
+from streams.config.environment import model_digest, settings
+from streams.contracts.control_records import read_control
+from streams.errors import HistoryError, RolloutRefused, RolloutUnconfirmed
 from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable, redrive
 from streams.ops.improvement import default_output_topic, run_calibrate, run_export, run_replay, run_report
-from streams.ops.model_apply import apply_model
+from streams.ops.model_apply import Applied, apply_model, describe_workers, short
 
 HISTORY_OPTION = click.option(
     "--history", "history_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
@@ -84,28 +86,58 @@ async def export(output: str) -> None:
         print(await run_export(output), flush=True)
 
 
+EXIT_UNCONFIRMED = 3  # published, but a worker did not confirm: distinct from a refusal (2)
+
+
 @click.command()
 @click.argument("action", type=click.Choice(["apply", "show"]))
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
+              help="apply: seconds to wait for every running worker to report the new model")
 @runs_async
-async def model(action: str, path: str | None) -> None:
-    """`model apply FILE`: switch the running workers to FILE; `model show`: the live model."""
+async def model(action: str, path: str | None, timeout_s: float) -> None:
+    """`model apply FILE`: switch the running workers to FILE and wait until each says so; `model show`: what each runs.
+
+    Workers report their model (version, content digest, source) on leads.control; both read it there.
+    """
     if action == "show":
-        applied, _ = await latest_applied(settings())
-        live = applied.model if applied else file_model()
-        source = f"applied on leads.control at {applied.applied_at}" if applied else "LEADSTREAM_MODEL (none applied)"
-        print(f"live model {live.version} ({source})", flush=True)
+        with said_plainly("model show"):
+            print(await show_models(), flush=True)
         return
     with said_plainly("model apply"):
         if path is None:
             raise RolloutRefused("name the model file to apply")
-        was, now = await apply_model(path)
-    if was.version == now.version:
-        print(f"model {now.version} is already live; nothing to do", flush=True)
-        return
-    print(f"applied model {now.version} (was {was.version}): every running worker switches now and re-classifies"
-          f" the leads it holds; each change that causes carries model_version {now.version}."
-          f" Workers started later read it from leads.control too.", flush=True)
+        try:
+            applied = await apply_model(path, timeout_s)
+        except RolloutUnconfirmed as exc:
+            print(f"leadstream model apply: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(EXIT_UNCONFIRMED) from None
+    print(applied_message(applied), flush=True)
+
+
+async def show_models() -> str:
+    state = await read_control(settings())
+    lines = describe_workers(state, time.time())
+    applied = state.applied
+    lines.append(f"applied on leads.control: {applied.model.version} [{short(model_digest(applied.text))}] at"
+                 f" {applied.applied_at}" if applied else "applied on leads.control: none (each worker runs its"
+                 " LEADSTREAM_MODEL, else the shipped default)")
+    if not state.workers:
+        lines.insert(0, "no running worker has reported its model on leads.control")
+    return "\n".join(lines)
+
+
+def applied_message(applied: Applied) -> str:
+    version, count = applied.model.version, len(applied.confirmed)
+    if not applied.published:
+        return f"model {version} is already live on every running worker ({count}); nothing to do"
+    if not count:
+        return (f"applied model {version}: no worker is running; workers that start read it from leads.control"
+                " and score with it over their LEADSTREAM_MODEL")
+    workers = ", ".join(report.worker for report in applied.confirmed)
+    return (f"applied model {version} (was {', '.join(applied.was) or 'none'}): all {count} running workers"
+            f" confirmed ({workers}) and re-classify the leads they hold; each change that causes carries"
+            f" model_version {version}. Workers started later read it from leads.control too.")
 
 
 @click.command()

@@ -274,6 +274,16 @@ def test_an_applied_model_record_meets_its_contract_and_reads_back():
     assert control_records.decode_model_applied(record)["model"] == 'version = "fast-2"\n'
 
 
+def test_a_worker_model_report_meets_its_contract_and_reads_back():
+    report = control_records.WorkerReport(
+        worker="http://10.0.0.7:6066", host="w7", pid=42, version="acme-1", digest="sha256:" + "ab" * 32,
+        source="LEADSTREAM_MODEL=/etc/leadstream/acme.toml", applied_offset=None,
+        refused={"offset": 3, "version": "acme-2", "reason": "a half-life changed"}, reported_at=T0)
+    raw = control_records.encode_worker_report(report)
+    assert_matches_contract("leads.control", orjson.loads(raw))
+    assert control_records.worker_report_from(raw) == report
+
+
 def test_a_malformed_command_breaks_the_contract():
     with pytest.raises(AssertionError, match="visitor_id"):
         assert_matches_contract("leads.signals", orjson.loads(command_records.encode_command(command_records.STITCH, "lead-9", T0)))
