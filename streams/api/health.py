@@ -7,6 +7,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from prometheus_client import REGISTRY
 
+from streams import __version__
 from streams.worker import metrics
 from streams.worker.app import app
 from streams.config.environment import scoring_model
@@ -21,7 +22,8 @@ async def healthz(self: View, request: Request) -> Response:
     except ConsumerNotStarted:  # asked while the worker is still starting: not ready, not an error
         ready = False
     ready = ready and app.tables.recovery.completed.is_set()
-    return self.json({"ready": ready, "model_version": scoring_model().version}, status=200 if ready else 503)
+    return self.json({"ready": ready, "model_version": scoring_model().version, "leadstream_version": __version__},
+                     status=200 if ready else 503)
 
 
 @app.page("/accounting")
