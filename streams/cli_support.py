@@ -62,16 +62,16 @@ def configure_logging(own_handler: bool) -> None:
         logging.basicConfig(level=level, format="[%(asctime)s] [%(levelname)s] %(name)s: %(message)s")
     logging.getLogger().setLevel(level)
     for name, prefixes in START_UP_NOISE.items():
-        logging.getLogger(name).addFilter(_StartUpNoise(prefixes))
+        logger = logging.getLogger(name)
+        if not any(isinstance(installed, _StartUpNoise) for installed in logger.filters):
+            logger.addFilter(_StartUpNoise(prefixes))
 
 
 def end_with(exc: BaseException, command: str | None) -> None:
     """Say what failed (the traceback first when debugging) and exit with the cause's status."""
-    if isinstance(exc, KafkaConnectionError):
-        exc = _diagnosed(exc)
-    failure = explain(exc)
     if debugging():
         traceback.print_exception(exc, file=sys.stderr)
+    failure = explain(_diagnosed(exc) if isinstance(exc, KafkaConnectionError) else exc)
     who = f"leadstream {command}" if command else "leadstream"
     print(f"{who}: {failure.message}", file=sys.stderr, flush=True)
     raise SystemExit(failure.exit_status)
