@@ -17,7 +17,13 @@ import pytest
 
 import streams
 from streams.devtools.brokers import free_port
-from streams.failures import EXIT_KAFKA_UNREACHABLE, EXIT_PORT_TAKEN, EXIT_REFUSED, EXIT_TOPIC_MISSING
+from streams.failures import (
+    EXIT_KAFKA_UNREACHABLE,
+    EXIT_PORT_TAKEN,
+    EXIT_REFUSED,
+    EXIT_TOOL_MISSING,
+    EXIT_TOPIC_MISSING,
+)
 from tests.e2e.cli import leadstream_command
 from tests.model_files import SHIPPED_MODEL, shipped_model_with
 
@@ -124,6 +130,13 @@ def test_a_taken_port_is_one_line_naming_the_port_and_the_option(taken_port: int
         assert run.returncode == EXIT_PORT_TAKEN, (args, run.stderr)
         line = said_in_one_line(run)
         assert f"port {taken_port} on 127.0.0.1 is already in use" in line and "--port" in line
+
+
+def test_java_missing_says_what_to_install_and_its_own_status():
+    run = leadstream("kafka", env={"PATH": "/nonexistent"})  # the console script names its interpreter itself
+    assert run.returncode == EXIT_TOOL_MISSING, run.stderr
+    line = said_in_one_line(run)
+    assert line.startswith("leadstream kafka: java is not on PATH") and "KAFKA_BOOTSTRAP_SERVERS" in line
 
 
 def test_model_validate_passes_a_good_file_and_names_the_field_of_a_bad_one(tmp_path: Path):
