@@ -12,8 +12,8 @@ import errno
 import socket
 import ssl
 
-from aiokafka.conn import collect_hosts, create_conn
 from aiokafka import errors as kafka_errors
+from aiokafka.conn import collect_hosts, create_conn
 
 from streams.config.environment import Settings
 from streams.errors import KafkaAccessRefused, KafkaUnreachable, PortTaken

@@ -33,7 +33,7 @@ FAUST_COMMANDS = ["agents", "clean-versions", "completion", "livecheck", "models
 
 
 def leadstream(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*leadstream_command(), *args], env={**os.environ, **(env or {})},
+    return subprocess.run([*leadstream_command(), *args], check=False, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=120)
 
 

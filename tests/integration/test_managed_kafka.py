@@ -26,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from streams.devtools.brokers import ApacheKafka
 from streams.config.kafka_security import KafkaSecurity
 from streams.devtools.processes import WorkerFailed, WorkerProcess
+from streams.failures import EXIT_KAFKA_REFUSED
 from tests.integration.kafka_fixture import KAFKA_TEST_PARTITIONS, require_kafka_toolchain
 from tests.integration.pipeline_harness import (
     FAST_WORKER_ENV, SCRIPTED_CLOCK_ENV, TEST_PARTITIONS, RunningPipeline, TopicRecorder, identify, stop_pipeline, track,
@@ -189,11 +190,14 @@ async def test_a_worker_with_a_wrong_password_never_becomes_ready_and_says_why(
         with pytest.raises(WorkerFailed):
             await worker.wait_ready(timeout=25, fails_on=["SaslAuthenticationFailed"])
     finally:
-        worker.kill()
+        status = worker.kill()
 
     log = worker.log_path.read_text(errors="replace")
     assert "SaslAuthenticationFailed" in log
     assert "Authentication failed" in log
+    # Checked before Faust starts: the exit status of a refusal, and the settings to look at, in one line.
+    assert status == EXIT_KAFKA_REFUSED, worker.log_tail()
+    assert "refused this client" in log and "KAFKA_SASL_MECHANISM/USERNAME/PASSWORD" in log and "Traceback" not in log
     assert "not-the-password" not in log  # the password itself is never logged
 
 
