@@ -7,6 +7,7 @@ from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.web import Request, Response, View
 from prometheus_client import REGISTRY
 
+from streams import __version__
 from streams.worker import metrics, model_report
 from streams.worker.app import app
 from streams.config.environment import scoring_model
@@ -25,7 +26,8 @@ async def healthz(self: View, request: Request) -> Response:
     ready = ready and app.tables.recovery.completed.is_set()
     running = model_report.current_report()
     return self.json({"ready": ready, "model_version": scoring_model().version, "model_digest": running.digest,
-                      "model_source": running.source, "worker": running.worker}, status=200 if ready else 503)
+                      "model_source": running.source, "worker": running.worker, "leadstream_version": __version__},
+                     status=200 if ready else 503)
 
 
 @app.page("/accounting")

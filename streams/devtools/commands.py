@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from streams.cli_support import runs_async
+from streams.config.environment import file_model
 from streams.errors import BenchUnavailable
 
 
@@ -50,6 +51,7 @@ async def dev(
     """Run broker, worker, collector and simulated lead journeys (through the collector); show leads move."""
     from streams.devtools.dev import DevOptions, StoppedWhileStarting, run_dev
 
+    file_model()  # a bad LEADSTREAM_MODEL is named in one line before any broker or worker starts
     try:
         summary = await run_dev(DevOptions(
             duration_s=duration, summary_json=Path(summary_json) if summary_json else None,

@@ -68,7 +68,7 @@ class WorkerProcess:
             )
 
     def arguments(self) -> list[str]:
-        return ["worker", "--loglevel", "info"]
+        return ["worker", "--log-level", "info"]
 
     def log_tail(self, lines: int = 30) -> str:
         try:

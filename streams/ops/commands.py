@@ -12,7 +12,9 @@ from streams.cli_support import runs_async, said_plainly
 from streams.config.environment import model_digest, settings
 from streams.contracts.control_records import read_control
 from streams.errors import HistoryError, RolloutRefused, RolloutUnconfirmed
-from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable, redrive
+from streams.failures import EXIT_UNCONFIRMED
+from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable
+from streams.ops.dead_letters import redrive as redrive_letters
 from streams.ops.improvement import default_output_topic, run_calibrate, run_export, run_replay, run_report
 from streams.ops.model_apply import Applied, apply_model, describe_workers, short
 
@@ -86,9 +88,6 @@ async def export(output: str) -> None:
         print(await run_export(output), flush=True)
 
 
-EXIT_UNCONFIRMED = 3  # published, but a worker did not confirm: distinct from a refusal (2)
-
-
 @click.command()
 @click.argument("action", type=click.Choice(["apply", "show"]))
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
@@ -140,33 +139,38 @@ def applied_message(applied: Applied) -> str:
             f" model_version {version}. Workers started later read it from leads.control too.")
 
 
-@click.command()
-@click.argument("action", type=click.Choice(["list", "redrive"]))
-@click.option("--reason", default=None, help="redrive: the dead letters of this reason (see `dlq list`)")
-@click.option("--limit", type=int, default=None, help="redrive: at most this many, oldest first (default: all)")
-@click.option("--json", "as_json", is_flag=True, default=False, help="list: print JSON instead of a table")
+@click.group()
+def dlq() -> None:
+    """Dead letters: `list` groups them by reason with samples; `redrive` re-sends one reason to the raw topic."""
+
+
+@dlq.command(name="list", short_help="The dead letters by reason, with samples.")
+@click.option("--json", "as_json", is_flag=True, default=False, help="Print JSON instead of a table")
 @runs_async
-async def dlq(action: str, reason: str | None, limit: int | None, as_json: bool) -> None:
-    """Dead letters: `list` groups them by reason with samples; `redrive --reason R` re-sends them to the raw topic."""
+async def list_dead_letters(as_json: bool) -> None:
+    """The dead letters by reason, each with its count and samples (topic, partition, offset, detail)."""
     config = settings()
     letters = await read_dead_letters(config)
-    if action == "list":
-        summaries = by_reason(letters)
-        if as_json:
-            print(orjson.dumps([summary.as_dict() for summary in summaries]).decode(), flush=True)
-            return
-        print(f"{len(letters)} dead letters in {config.topic_prefix}leads.events.dlq", flush=True)
-        for summary in summaries:
-            print(f"{summary.count:>8}  {summary.reason}", flush=True)
-            for sample in summary.as_dict()["samples"]:
-                source = sample["source"]
-                print(f"          {source.get('topic')}[{source.get('partition')}]@{source.get('offset')}:"
-                      f" {sample['detail'][:100]} | {sample['preview']}", flush=True)
+    summaries = by_reason(letters)
+    if as_json:
+        print(orjson.dumps([summary.as_dict() for summary in summaries]).decode(), flush=True)
         return
-    if not reason:
-        raise SystemExit("leadstream: dlq redrive needs --reason (one of those `dlq list` shows)")
-    if limit is not None and limit < 1:
-        raise SystemExit("leadstream: --limit: expected a whole number ≥ 1")
-    chosen = redrivable(letters, reason, raw_topic(config), limit)
-    sent = await redrive(config, chosen)
+    print(f"{len(letters)} dead letters in {config.topic_prefix}leads.events.dlq", flush=True)
+    for summary in summaries:
+        print(f"{summary.count:>8}  {summary.reason}", flush=True)
+        for sample in summary.as_dict()["samples"]:
+            source = sample["source"]
+            print(f"          {source.get('topic')}[{source.get('partition')}]@{source.get('offset')}:"
+                  f" {sample['detail'][:100]} | {sample['preview']}", flush=True)
+
+
+@dlq.command(short_help="Re-send one reason's dead letters to the raw topic.")
+@click.option("--reason", required=True, help="The dead letters of this reason (one `dlq list` shows)")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many, oldest first (default: all)")
+@runs_async
+async def redrive(reason: str, limit: int | None) -> None:
+    """Re-send the dead letters of one reason to the raw topic, once the cause is fixed."""
+    config = settings()
+    chosen = redrivable(await read_dead_letters(config), reason, raw_topic(config), limit)
+    sent = await redrive_letters(config, chosen)
     print(f"re-drove {sent} dead letters of reason {reason} to {raw_topic(config)}", flush=True)

@@ -162,7 +162,7 @@ async def test_an_apply_a_worker_does_not_confirm_names_that_worker(
     finally:
         os.kill(stuck.pid, signal.SIGCONT)
 
-    assert unconfirmed.returncode == 3, unconfirmed.stdout + unconfirmed.stderr
+    assert unconfirmed.returncode == 8, unconfirmed.stdout + unconfirmed.stderr
     assert unconfirmed.stdout == ""
     message = unconfirmed.stderr.strip()
     assert "model gov-3 is published on leads.control, but after 8 s" in message
