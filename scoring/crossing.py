@@ -20,7 +20,7 @@ from scoring.explain import assess
 from scoring.kinds import Component
 from scoring.model import ScoringModel
 from scoring.sales import hold_lifts_at
-from scoring.stages import Stage
+from scoring.stages import Rung, Stage
 from scoring.state import LeadState
 
 PRECISION_S = 0.0005
@@ -33,6 +33,7 @@ BRACKET_WIDENINGS = 4
 BRACKET_MARGIN = 1e-12
 NEWTON_STEPS = 60
 NEWTON_SETTLED_S = 0.00001
+FLOOR_MARGIN = 1e-9  # relative and absolute: a score's floor this close to a threshold gets its crossing found
 LN2 = math.log(2.0)
 # On Python 3.11 reading a member through its enum class calls a descriptor: loops hold them here.
 _NEGATIVE, _INTEREST = Component.NEGATIVE, Component.INTEREST
@@ -194,17 +195,52 @@ def next_demotion(state: LeadState, model: ScoringModel) -> float | None:
     gives way, its sales qualification passes the inactivity bound, or a rejection's hold lifts."""
     if state.as_of is None:
         return None
-    times = _rung_crossings(state, model)
+    return _earliest([*_rung_crossings(state, model), *_timed_changes(state, model)])
+
+
+def demotion_due_by(state: LeadState, model: ScoringModel, now: float) -> float | None:
+    """``next_demotion`` if it falls due by ``now``, else None.
+
+    Replaying a lead's journal asks this before each of its inputs; most of the time no rung can
+    give way by then, which a floor of each score over the gap shows without finding the crossing.
+    """
+    if state.as_of is None:
+        return None
+    rungs = _rung_crossings(state, model) if _may_give_way_by(state, model, now) else []
+    due = _earliest([*rungs, *_timed_changes(state, model)])
+    return due if due is not None and due <= now else None
+
+
+def _timed_changes(state: LeadState, model: ScoringModel) -> list[float | None]:
+    times: list[float | None] = []
     if state.stage is Stage.SQL:
         times.append(sales_qualified_until(state, assess(state, model, state.as_of), model))
     lifts = hold_lifts_at(state.rejected_at, state.renewed, model.signals, model.sales)
-    if lifts is not None and lifts > state.as_of:
+    if lifts is not None and state.as_of is not None and lifts > state.as_of:
         times.append(lifts)
+    return times
+
+
+def _earliest(times: list[float | None]) -> float | None:
     finite = [t for t in times if t is not None and math.isfinite(t)]
     return min(finite) if finite else None
 
 
-def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]:
+def _may_give_way_by(state: LeadState, model: ScoringModel, now: float) -> bool:
+    """Could a rung the lead stands on give way by ``now``? False only when the lowest each score can
+    reach by then (positive terms taken at ``now``, negative ones at the as-of time) clears the rung's
+    demote threshold by a margin far wider than rounding."""
+    assert state.as_of is not None
+    elapsed = max(now - state.as_of, 0.0)
+    for parts, rung in _held_rungs(state, model):
+        floor = sum([term.at(elapsed if term.sign > 0 else 0.0) for term in parts])
+        if floor < rung.demote * (1.0 + FLOOR_MARGIN) + FLOOR_MARGIN:
+            return True
+    return False
+
+
+def _held_rungs(state: LeadState, model: ScoringModel) -> list[tuple[list[Term], Rung]]:
+    """Each rung the lead stands on, with the terms of the score it is held on."""
     levels = state.levels
     if not (levels.mql or levels.sql or levels.pql or levels.warm or levels.hot):
         return []
@@ -213,7 +249,11 @@ def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]
     held = ((interest, levels.mql, ladders.mql), (intent, levels.sql, ladders.sql),
             (product, levels.pql, ladders.pql), (engagement, levels.warm, ladders.warm),
             (interest, levels.hot, ladders.hot))
-    times = [crossing_time(parts, rung.demote, state.as_of) for parts, level, rung in held if level]
+    return [(parts, rung) for parts, level, rung in held if level]
+
+
+def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]:
+    times = [crossing_time(parts, rung.demote, state.as_of) for parts, rung in _held_rungs(state, model)]
     # A crossing at the as-of time itself found the score exactly on the threshold (10 points halved
     # twice onto 2.5): not below it yet, so the lead kept the rung. It is below a moment later.
     return [t + PRECISION_S if t is not None and t <= state.as_of else t for t in times]
