@@ -24,10 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from scoring.crossing import next_demotion
-from scoring.engine import apply, remember_event
+from scoring.arrival import apply, apply_feedback, apply_outcome, cooled
+from scoring.engine import remember_event
 from scoring.events import LeadEvent
-from scoring.feedback import Verdict, apply_feedback, apply_outcome
+from scoring.feedback import Verdict
 from scoring.kinds import IgnoreReason
 from scoring.model import ScoringModel
 from scoring.changes import QualificationChange
@@ -36,8 +36,6 @@ from scoring.signals import Ignored, Signal, interpret
 from scoring.state import LeadState
 from scoring.visitors import Forward, HoldLimits, VisitorState, is_expired, link, on_anonymous
 
-# Demotions one lead can take between two of its records: one per rung, and there are four.
-MAX_DEMOTIONS_PER_GAP = 16
 # Anonymous history held without bound or expiry, unless the caller passes the workers' limits.
 UNBOUNDED = HoldLimits(max_events=2**31, ttl_s=math.inf)
 
@@ -196,19 +194,6 @@ class _Run:
     def cool(self, lead_id: str, now: float) -> None:
         """Apply the lead's demotions due by ``now``, each at its crossing time (streams.worker.pipeline.demote)."""
         state = self.states.get(lead_id)
-        previous = None
-        for _ in range(MAX_DEMOTIONS_PER_GAP):
-            due = next_demotion(state, self.model) if state is not None else None
-            if due is None or due > now or (previous is not None and due <= previous):
-                break
-            previous = due
-            crossing = Signal(event_id=f"decay:{due!r}", lead_id=lead_id, anonymous=not state.identified,
-                              kind=None, occurred_at=due)
-            decision = apply(state, crossing, self.model, cause="decay")
-            if decision.duplicate:
-                break
-            state = decision.state
-            if decision.change is not None:
-                self.changes.append(decision.change)
         if state is not None:
-            self.states[lead_id] = state
+            self.states[lead_id], changes = cooled(state, now, self.model)
+            self.changes.extend(changes)

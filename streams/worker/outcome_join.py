@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from scoring import LeadEvent
-from scoring.feedback import apply_outcome
+from scoring.arrival import apply_outcome
 from scoring.kinds import DealOutcome
 from scoring.outcomes import OutcomeJoin, join_outcome, outcome_of
 from streams.contracts import command_records
