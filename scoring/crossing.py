@@ -201,14 +201,31 @@ def next_demotion(state: LeadState, model: ScoringModel) -> float | None:
 def demotion_due_by(state: LeadState, model: ScoringModel, now: float) -> float | None:
     """``next_demotion`` if it falls due by ``now``, else None.
 
-    Replaying a lead's journal asks this before each of its inputs; most of the time no rung can
-    give way by then, which a floor of each score over the gap shows without finding the crossing.
+    Replaying a lead's journal asks this before each of its inputs. A rung whose score's floor over
+    the gap clears its demote threshold cannot give way by then, so its crossing is never searched for.
     """
     if state.as_of is None:
         return None
-    rungs = _rung_crossings(state, model) if _may_give_way_by(state, model, now) else []
+    elapsed, factors = max(now - state.as_of, 0.0), {}
+    rungs = [_crossing(parts, rung, state.as_of) for parts, rung in _held_rungs(state, model)
+             if _floor(parts, elapsed, factors) < rung.demote * (1.0 + FLOOR_MARGIN) + FLOOR_MARGIN]
     due = _earliest([*rungs, *_timed_changes(state, model)])
     return due if due is not None and due <= now else None
+
+
+def _floor(parts: Sequence[Term], elapsed: float, factors: dict[float, float]) -> float:
+    """The lowest the sum can reach within ``elapsed``: positive terms fade, so at its end; negative ones
+    fade too, so at its start. ``factors`` keeps each half-life's decay factor, worked out once."""
+    total = 0.0
+    for weight, half_life_s, cap, sign in parts:
+        value = weight
+        if sign > 0.0:
+            factor = factors.get(half_life_s)
+            if factor is None:
+                factor = factors[half_life_s] = 2.0 ** (-elapsed / half_life_s)
+            value = weight * factor
+        total += sign * (min(value, cap) if cap is not None else value)
+    return total
 
 
 def _timed_changes(state: LeadState, model: ScoringModel) -> list[float | None]:
@@ -226,19 +243,6 @@ def _earliest(times: list[float | None]) -> float | None:
     return min(finite) if finite else None
 
 
-def _may_give_way_by(state: LeadState, model: ScoringModel, now: float) -> bool:
-    """Could a rung the lead stands on give way by ``now``? False only when the lowest each score can
-    reach by then (positive terms taken at ``now``, negative ones at the as-of time) clears the rung's
-    demote threshold by a margin far wider than rounding."""
-    assert state.as_of is not None
-    elapsed = max(now - state.as_of, 0.0)
-    for parts, rung in _held_rungs(state, model):
-        floor = sum([term.at(elapsed if term.sign > 0 else 0.0) for term in parts])
-        if floor < rung.demote * (1.0 + FLOOR_MARGIN) + FLOOR_MARGIN:
-            return True
-    return False
-
-
 def _held_rungs(state: LeadState, model: ScoringModel) -> list[tuple[list[Term], Rung]]:
     """Each rung the lead stands on, with the terms of the score it is held on."""
     levels = state.levels
@@ -253,7 +257,12 @@ def _held_rungs(state: LeadState, model: ScoringModel) -> list[tuple[list[Term],
 
 
 def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]:
-    times = [crossing_time(parts, rung.demote, state.as_of) for parts, rung in _held_rungs(state, model)]
+    assert state.as_of is not None
+    return [_crossing(parts, rung, state.as_of) for parts, rung in _held_rungs(state, model)]
+
+
+def _crossing(parts: Sequence[Term], rung: Rung, as_of: float) -> float | None:
+    t = crossing_time(parts, rung.demote, as_of)
     # A crossing at the as-of time itself found the score exactly on the threshold (10 points halved
     # twice onto 2.5): not below it yet, so the lead kept the rung. It is below a moment later.
-    return [t + PRECISION_S if t is not None and t <= state.as_of else t for t in times]
+    return t + PRECISION_S if t is not None and t <= as_of else t
