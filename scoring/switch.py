@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scoring.engine import Decision, apply
+from scoring.engine import Decision, step
 from scoring.kinds import Component
 from scoring.model import SECONDS_PER_DAY, ScoringModel
 from scoring.signals import Signal
@@ -47,4 +47,6 @@ def reclassify_under(state: LeadState, model: ScoringModel, cause_id: str) -> De
         return Decision(state=replace(state, model_version=model.version), change=None, duplicate=False)
     now = Signal(event_id=cause_id, lead_id=state.lead_id, anonymous=not state.identified, kind=None,
                  occurred_at=state.as_of)
-    return apply(state, now, model, cause="model")
+    switched = step(state, now, model, cause="model")
+    # Its journal was classified under the old model: re-derivations start from the switched state.
+    return replace(switched, state=replace(switched.state, journal=None))

@@ -88,8 +88,8 @@ async def pipeline_to_change(kafka_bootstrap: str, tmp_path: Path, models: dict[
     await stop_pipeline(running)
 
 
-def now_iso() -> str:
-    return datetime.fromtimestamp(time.time(), timezone.utc).isoformat()
+def now_iso(earlier_s: float = 0.0) -> str:
+    return datetime.fromtimestamp(time.time() - earlier_s, timezone.utc).isoformat()
 
 
 class Journeys:
@@ -180,6 +180,11 @@ async def live_run(pipeline: RunningPipeline, models: dict[str, Path]) -> LiveRu
         await journeys.send(lead, *hot(lead))
     await journeys.send("renewed-before", DEMO)  # before its first crossing
     await journeys.send("won", WON)  # while it is an SQL
+    # Its interest arrives after its intent and answers, stamped half a second before them: the worker
+    # re-derives it in event time, as the replay does.
+    late = hot("arrived-late")
+    await journeys.send("arrived-late", late[0], *late[4:],
+                        *({**body, "timestamp": now_iso(earlier_s=0.5)} for body in late[1:4]))
     await pipeline.wait_for_changes("erased", at_least=3)
     async with aiohttp.ClientSession() as session:
         async with session.delete(f"{pipeline.worker.url}/leads/erased") as response:
@@ -189,7 +194,7 @@ async def live_run(pipeline: RunningPipeline, models: dict[str, Path]) -> LiveRu
     await asyncio.sleep(max(first_crossing + SAFE_AFTER_S - time.time(), 0))
     await journeys.send("renewed-after", DEMO)  # after it was demoted
 
-    leads = ("left-alone", "renewed-after", "renewed-before", "won")
+    leads = ("left-alone", "renewed-after", "renewed-before", "won", "arrived-late")
     final = {lead: journeys.expected(lead, time.time() + 3600).changes for lead in leads}
     for lead in leads:
         await pipeline.wait_for_changes(lead, len(final[lead]), timeout=60)
@@ -209,6 +214,7 @@ async def test_replaying_the_topics_under_the_live_model_reproduces_every_live_c
     replayed = live_run.replayed
 
     assert all(any(c.cause == "decay" for c in live_run.final[lead]) for lead in live_run.leads)
+    assert any(c.cause == "late" for c in live_run.final["arrived-late"])
     # The erasures table keeps a digest of each erased id, never the id: one lead was erased, that one.
     assert live_run.rejected == 0 and len(live_run.erased) == 1 and "erased" in live_run.erased
     assert "erased" not in replayed.states

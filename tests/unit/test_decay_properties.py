@@ -156,7 +156,9 @@ def test_a_negative_signal_never_raises_engagement_and_leaves_interest_and_inten
     seen_at = max(at, before.as_of)
     was, now = scores_at(before, model(), seen_at), scores_at(after, model(), seen_at)
 
-    assert now.engagement <= was.engagement
+    # A late one re-derives the lead in event time (scoring.arrival), summing the same terms in
+    # another order: equal up to rounding.
+    assert now.engagement <= was.engagement + 1e-9 * max(1.0, abs(was.engagement))
     assert (now.interest, now.intent, now.product) == pytest.approx((was.interest, was.intent, was.product))
 
 
