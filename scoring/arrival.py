@@ -108,9 +108,8 @@ def _rederived(state: LeadState, journal: Journal, item: Input, model: ScoringMo
         if middle is not None and position >= HALF:
             start = HALF  # the lead after the first half stands as it was
     derived, middle, last = _derive(base if start == 0 else middle, inputs, start, middle, model)
-    assert state.as_of is not None
-    # Demotions the timer made up to where the lead had got to, re-derived too.
-    derived = cooled(derived, state.as_of, model)[0]
+    # Demotions and revisits the timer made up to where the lead had got to, re-derived too.
+    derived = cooled(derived, _reached(state), model)[0]
     if len(inputs) >= 2 * HALF:
         assert middle is not None
         journal = Journal(middle, inputs[HALF:], _bare(last), journal.serials)
@@ -176,7 +175,14 @@ def _bare(state: LeadState) -> LeadState:
 def _late(state: LeadState, journal: Journal, item: Input) -> bool:
     if state.as_of is None:
         return False
-    return _at(item) < state.as_of or (bool(journal.inputs) and _key(item) < _key(journal.inputs[-1]))
+    return _at(item) < _reached(state) or (bool(journal.inputs) and _key(item) < _key(journal.inputs[-1]))
+
+
+def _reached(state: LeadState) -> float:
+    """How far the lead's own clock got: its as-of time, or a revisit's due time after it (a revisit
+    leaves the as-of time where it was). An input before that was preceded by the revisit, so it is late."""
+    assert state.as_of is not None
+    return state.as_of if state.revisited_at is None else max(state.as_of, state.revisited_at)
 
 
 def _at(item: Input) -> float:

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import Stage
-from scoring.arrival import HALF, LATE
+from scoring import Stage, apply
+from scoring.arrival import HALF, LATE, cooled
 from scoring.replay import SalesVerdict, replay
 from scoring.feedback import Verdict
-from tests.unit.builders import BANT, ICP_FIT, T0, days, event, model
+from tests.unit.builders import BANT, ICP_FIT, T0, days, event, model, signal
 
 PROPERTIES = settings(max_examples=120, deadline=None)
 LEAD, VISITOR = "lead-1", "visitor-1"
@@ -163,3 +163,32 @@ def test_an_event_older_than_the_journal_still_counts_exactly_in_the_scores():
     assert as_arrived.tallies.keys() == in_order.tallies.keys()
     for kind, tally in in_order.tallies.items():
         assert as_arrived.tallies[kind].decayed == pytest.approx(tally.decayed)
+
+
+@pytest.mark.parametrize("late_day", [1, 50], ids=["before its latest event", "after it, before its revisit"])
+def test_a_lead_revisited_before_a_late_event_arrived_comes_due_when_it_would_have_in_order(late_day):
+    # A revisit leaves the lead's as-of time where it was: an input stamped before the revisit still
+    # came before it in event time, and re-deriving the lead must replay the revisits up to there too.
+    model_ = model()
+    identify = signal(None, T0, event_id="who", profile={"email": "vp@acme.com", **ICP_FIT})
+    latest, late = signal("blog_view", T0 + days(5), event_id="latest"), signal("blog_view", T0 + days(late_day),
+                                                                               event_id="late")
+    end = T0 + days(400)
+
+    def revisits_of(batches):
+        state, made = None, []
+        for inputs, until in batches:
+            for item in inputs:
+                state = apply(state, item, model_).state
+            state, changes = cooled(state, until, model_)
+            made += [change.event_time for change in changes if change.cause == "revisit"]
+        return made, state.revisited_at
+
+    in_order = revisits_of([(sorted([identify, latest, late], key=lambda s: s.occurred_at), end)])
+    dues = [T0 + days(max(5, late_day) + 90 * n) for n in range(1, 5) if max(5, late_day) + 90 * n <= 400]
+    assert in_order == (dues, dues[-1])  # an interval after its last event, then every interval
+
+    # The late event arrives after the lead was revisited (at day 95) on the schedule its other events set.
+    made, revisited_at = revisits_of([([identify, latest], T0 + days(96)), ([late], end)])
+    # Stamped after day 5, the late event moves the first revisit to day 140: the one at day 95 was already made.
+    assert (made[1:] if late_day > 5 else made, revisited_at) == in_order
