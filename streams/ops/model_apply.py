@@ -88,6 +88,8 @@ def _refuse_conflicts(path: str, candidate: ScoringModel, digest: str, state: Co
             f"model {path} [{short(digest)}] has the version of the live model ({candidate.version}) but other"
             f" contents ({'; '.join(clashes)}): give it a new version, which every change it causes will carry")
     current = applied.model if applied is not None else None
+    if applied is not None and running and not any(r.digest == model_digest(applied.text) for r in running):
+        current = None  # every running worker refused it: it is live nowhere, so the workers judge the next one
     problem = half_life_change(current, candidate) if current is not None else None
     if problem:
         raise RolloutRefused(
