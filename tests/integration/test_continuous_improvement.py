@@ -320,5 +320,7 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{worker.url}/metrics") as response:
                 assert 'leadstream_model_info{framework="bant",version="fast-2"} 1.0' in await response.text()
-    shown = cli(pipeline, "model", "show")
-    assert "live model fast-2 (applied on leads.control" in shown.stdout
+    shown = cli(pipeline, "model", "show")  # what each worker reports running, then what leads.control holds
+    reported = {line.split(" ")[1]: line for line in shown.stdout.splitlines() if line.startswith("worker ")}
+    assert all("runs model fast-2 [" in reported[worker.url] for worker in pipeline.workers), shown.stdout
+    assert "applied on leads.control: fast-2 [" in shown.stdout
