@@ -313,4 +313,8 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
             async with session.get(f"{worker.url}/metrics") as response:
                 assert 'leadstream_model_info{framework="bant",version="fast-2"} 1.0' in await response.text()
     shown = cli(pipeline, "model", "show")
-    assert "live model fast-2 (applied on leads.control" in shown.stdout
+    for worker in pipeline.workers:  # each worker says what it runs, and that it came from the apply
+        assert f"worker {worker.url} " in shown.stdout
+    assert shown.stdout.count("runs model fast-2 [") == len(pipeline.workers), shown.stdout
+    assert "from applied with `leadstream model apply`" in shown.stdout
+    assert "applied on leads.control: fast-2 [" in shown.stdout
