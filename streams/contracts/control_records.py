@@ -91,6 +91,9 @@ class WorkerReport:
     applied_offset: int | None  # the leads.control record it switched to, None when it runs its own file
     refused: dict[str, Any] | None  # the last applied model it would not take: {offset, version, reason}
     reported_at: float
+    # The model file's text, so that `model apply` can check a candidate against what actually runs
+    # (a half-life change needs a replay) before it publishes anything. None in older reports.
+    model_text: str | None = None
 
     def silent(self, now: float) -> bool:
         return now - self.reported_at > SILENT_AFTER_S
@@ -110,7 +113,7 @@ def worker_report_from(raw: bytes) -> WorkerReport:
     data = orjson.loads(raw)
     if not isinstance(data, dict) or data.get("kind") != WORKER_MODEL:
         raise ValueError("not a worker_model record")
-    fields = {name: data.get(name) for name in WorkerReport.__annotations__}
+    fields = {name: data.get(name) for name in WorkerReport.__annotations__ if name in data}
     fields["reported_at"] = datetime.fromisoformat(data["reported_at"]).timestamp()
     return WorkerReport(**fields)
 

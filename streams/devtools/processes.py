@@ -68,7 +68,8 @@ class WorkerProcess:
             )
 
     def arguments(self) -> list[str]:
-        return ["worker", "--log-level", "info"]
+        # leadstream's worker names it --log-level; a bare Faust app (the benchmark's baselines) --loglevel.
+        return ["worker", "--log-level" if self.command == DEFAULT_COMMAND else "--loglevel", "info"]
 
     def log_tail(self, lines: int = 30) -> str:
         try:

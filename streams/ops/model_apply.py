@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from scoring import ScoringModel, parse_model
+from scoring import ScoringError, ScoringModel, parse_model
 from scoring.switch import half_life_change
 from streams.config.environment import Settings, model_digest, settings
 from streams.contracts.control_records import (
@@ -87,17 +87,31 @@ def _refuse_conflicts(path: str, candidate: ScoringModel, digest: str, state: Co
         raise RolloutRefused(
             f"model {path} [{short(digest)}] has the version of the live model ({candidate.version}) but other"
             f" contents ({'; '.join(clashes)}): give it a new version, which every change it causes will carry")
-    current = applied.model if applied is not None else None
-    if applied is not None and running and not any(r.digest == model_digest(applied.text) for r in running):
-        current = None  # every running worker refused it: it is live nowhere, so the workers judge the next one
-    problem = half_life_change(current, candidate) if current is not None else None
-    if problem:
+    # What runs now: the applied model if some running worker runs it (one every worker refused is
+    # live nowhere), else each worker's own file, as its report carries it.
+    live_applied = applied is not None and (not running or any(r.digest == model_digest(applied.text)
+                                                                for r in running))
+    currents = [applied.model] if applied is not None and live_applied else [
+        model for report in running if (model := _model_of(report)) is not None]
+    current, problem = next(((model, found) for model in currents
+                             if (found := half_life_change(model, candidate))), (None, None))
+    if problem and current is not None:
         raise RolloutRefused(
             f"model {candidate.version} cannot replace {current.version} on the running workers: {problem}.\n"
             f"Compare first: leadstream replay --model {path}. To switch, start workers with"
             f" LEADSTREAM_MODEL={path} and a new LEADSTREAM_APP_ID: they rebuild every lead from"
             f" {settings().topic_prefix}leads.events.raw (as far back as its retention keeps)."
         )
+
+
+def _model_of(report: WorkerReport) -> ScoringModel | None:
+    """The model a worker's report carries; None from an older worker, or one this version cannot read."""
+    if not report.model_text:
+        return None
+    try:
+        return parse_model(report.model_text, source=f"worker {report.worker}")
+    except ScoringError:
+        return None
 
 
 async def _publish(config: Settings, text: str, candidate: ScoringModel, state: ControlState) -> None:

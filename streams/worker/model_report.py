@@ -74,7 +74,7 @@ def current_report() -> WorkerReport:
         worker=settings().advertised_url, host=socket.gethostname(), pid=os.getpid(),
         version=scoring_model().version, digest=running_digest(), source=source,
         applied_offset=applied.offset if applied is not None else None, refused=_running.refused,
-        reported_at=time.time(),
+        reported_at=time.time(), model_text=applied.text if applied is not None else file_model_text(),
     )
 
 

@@ -293,10 +293,10 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
     assert [c["to_stage"] for c in await pipeline.wait_for_changes(lead, 1)] == ["iql"]  # interest 22 < 25
     pids = [worker.pid for worker in pipeline.workers]
 
-    # The workers run their file's model, which the CLI cannot see: they refuse the half-life change
-    # (exit 8, the model stays published), and that refused model does not block the next apply.
+    # The workers run their file's model, which their reports carry: the command refuses the
+    # half-life change against it before publishing anything (exit 2).
     refused = cli(pipeline, "model", "apply", str(models["slower"]))
-    assert refused.returncode == 8, refused.stderr
+    assert refused.returncode == 2, refused.stderr
     assert "half-lives differ (intent" in refused.stderr and "needs a replay" in refused.stderr
     applied = cli(pipeline, "model", "apply", str(models["candidate"]))
     assert applied.returncode == 0, applied.stderr
@@ -323,4 +323,5 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
     shown = cli(pipeline, "model", "show")  # what each worker reports running, then what leads.control holds
     reported = {line.split(" ")[1]: line for line in shown.stdout.splitlines() if line.startswith("worker ")}
     assert all("runs model fast-2 [" in reported[worker.url] for worker in pipeline.workers), shown.stdout
+    assert "from applied with `leadstream model apply`" in shown.stdout
     assert "applied on leads.control: fast-2 [" in shown.stdout
