@@ -105,7 +105,7 @@ async def test_a_worker_on_0_0_0_0_without_a_token_refuses_to_start_naming_the_s
         refused.stderr
     short = run_worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "LEADSTREAM_WEB_HOST": "0.0.0.0",
                         "LEADSTREAM_API_TOKEN": "only-twenty-chars-xx"})
-    assert short.returncode == 2 and short.stderr.startswith("leadstream worker: LEADSTREAM_API_TOKEN: must be at least 32")
+    assert short.returncode == 2 and short.stderr.startswith("leadstream: LEADSTREAM_API_TOKEN: must be at least 32")
     assert "only-twenty-chars-xx" not in short.stderr
     # Faust's own option moves the server too: refused as plainly, before Faust starts (no traceback).
     rebound = run_worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "LEADSTREAM_WEB_HOST": "127.0.0.1",
