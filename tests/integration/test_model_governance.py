@@ -158,6 +158,7 @@ async def test_an_apply_a_worker_does_not_confirm_names_that_worker(
     pipeline: RunningPipeline, models: dict[str, Path],
 ):
     healthy, stuck = pipeline.workers
+    _, before = await stuck.get_json("/healthz")  # whatever the file's other tests left it on
     os.kill(stuck.pid, signal.SIGSTOP)  # alive to Kafka's eyes for a while, but it cannot switch
     try:
         unconfirmed = operator(pipeline, "model", "apply", str(models["after"]), "--timeout", "8")
@@ -168,7 +169,7 @@ async def test_an_apply_a_worker_does_not_confirm_names_that_worker(
     assert unconfirmed.stdout == ""
     message = unconfirmed.stderr.strip()
     assert "model gov-3 is published on leads.control, but after 8 s" in message
-    assert f"worker {stuck.url} still reports model gov-2" in message
+    assert f"worker {stuck.url} still reports model {before['model_version']} [" in message
     assert healthy.url not in message
-    status, health = await healthy.get_json("/healthz")
-    assert status == 200 and health["model_version"] == "gov-3"
+    status, health = await healthy.get_json("/healthz")  # 503 while the group rebalances: the stuck one left it
+    assert status in (200, 503) and health["model_version"] == "gov-3", health
