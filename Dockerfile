@@ -25,4 +25,4 @@ USER leadstream
 WORKDIR /var/lib/leadstream
 EXPOSE 6066 8080
 ENTRYPOINT ["leadstream"]
-CMD ["worker", "--loglevel", "info"]
+CMD ["worker", "--log-level", "info"]

@@ -195,7 +195,7 @@ def _change_fingerprint(change: Any) -> Any:
 def _state_fingerprint(state: LeadState) -> Any:
     return (
         state.lead_id, state.identified, state.as_of,
-        sorted((kind.value, t.decayed, t.count, t.last_at) for kind, t in state.tallies.items()),
+        sorted((kind, t.decayed, t.count, t.last_at) for kind, t in state.tallies.items()),
         sorted((name, fact.value, fact.stated_at) for name, fact in state.profile.items()),
         sorted((name, a.status.value, a.stated_at) for name, a in state.answers.items()),
         (state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm),
@@ -206,8 +206,8 @@ def _state_fingerprint(state: LeadState) -> Any:
 
 def _history_fingerprint(history: History) -> Any:
     return (
-        history.since, sorted((kind.value, n) for kind, n in history.folded.items()), history.folded_events,
-        [(e.at, e.kind and e.kind.value, sorted((c, s.value) for c, s in e.answers.items()), tuple(e.profile_fields))
+        history.since, sorted(history.folded.items()), history.folded_events,
+        [(e.at, e.kind, sorted((c, s.value) for c, s in e.answers.items()), tuple(e.profile_fields))
          for e in history.events],
         [(m.at, m.from_stage.value, m.to_stage.value, m.from_temperature.value, m.to_temperature.value, m.cause,
           m.total) for m in history.moves],

@@ -30,7 +30,7 @@ CATEGORIES: list[tuple[str, Callable[[Stack], bool]]] = [
     ("    interpret: bot check, event mapping", _has("interpret (scoring/signals.py")),
     ("    score: a known lead's event", _has("score (streams/worker/pipeline.py")),
     ("      the lead's state read (lead_records.decode_state)", _has("decode_state (")),
-    ("      scoring.apply: decay, fit, criteria, stages", _has("apply (scoring/engine.py")),
+    ("      scoring.apply: decay, fit, criteria, stages, late re-derivation", _has("apply (scoring/arrival.py")),
     ("      the lead's history (board timeline)", _has("(streams/worker/history_draft.py")),
     ("    stitching.hold: an anonymous visitor's event", _has("hold (streams/worker/stitching.py")),
     ("  Batch.flush: once per touched lead and batch", _has("Batch.flush (streams/worker/batch.py")),

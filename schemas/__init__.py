@@ -20,7 +20,7 @@ TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
     "leads.feedback": {None: "sales-feedback.schema.json"},
     "accounts.members": {None: "account-member.schema.json"},
     "accounts.qualification": {None: "account-qualification-change.schema.json"},
-    "leads.control": {None: "model-applied.schema.json"},
+    "leads.control": {"model_applied": "model-applied.schema.json", "worker_model": "worker-model.schema.json"},
     # What `leadstream replay` writes: the changes a candidate model would have made, same contract.
     "leads.qualification.replay": {"qualification_change": "qualification-change.schema.json",
                                    "revisit_due": "qualification-change.schema.json"},

@@ -3,13 +3,14 @@
 Time is always passed in; nothing here reads a clock, does I/O or imports the stream stack.
 """
 
+from scoring.arrival import apply, apply_feedback
 from scoring.changes import Contribution, QualificationChange, Scores
-from scoring.engine import Decision, apply, has_seen, remember_event
+from scoring.engine import Decision, has_seen, remember_event
 from scoring.errors import ModelError, ScoringError
 from scoring.criteria import Framework, Status
 from scoring.events import EventType, LeadEvent
 from scoring.explain import assess, scores_at, top_contributions
-from scoring.feedback import Verdict, apply_feedback
+from scoring.feedback import Verdict
 from scoring.kinds import Component, IgnoreReason, SignalKind
 from scoring.model import ScoringModel
 from scoring.model_loading import load_model, parse_model

@@ -85,7 +85,7 @@ def calibrate(
     examples = examples_from(live.outcomes, model)
     training, held_out, split_at = split_by_time(examples, options)
     kinds = sorted({k for e in training for k, v in e.features.items() if v > 0}
-                   - model.disqualify.signals, key=lambda k: k.value)
+                   - model.disqualify.signals)
     kinds = [k for k in kinds if sum(1 for e in training if e.features.get(k, 0.0) > 0) >= options.min_support]
     coefficients = fit_logistic(training, kinds, options.l2)
     points = candidate_points(model, coefficients, training)
@@ -260,15 +260,15 @@ def _best_threshold(scores: Sequence[tuple[float, bool]], current: float) -> flo
 def candidate_text(text: str, model: ScoringModel, points: Mapping[SignalKind, SignalRule],
                    rungs: Mapping[str, Rung]) -> str:
     """The current file with the new numbers and a version naming what it was calibrated from."""
-    for kind, rule in sorted(points.items(), key=lambda item: item[0].value):
+    for kind, rule in sorted(points.items()):
         values = {"points": rule.points}
         if rule.cap is not None and rule.cap != model.rule(kind).cap:
             values["cap"] = rule.cap
-        text = with_numbers(text, "signals", kind.value, values)
+        text = with_numbers(text, "signals", kind, values)
     for name, rung in sorted(rungs.items()):
         text = with_numbers(text, "thresholds", name, {"promote": rung.promote, "demote": rung.demote})
     fingerprint = ";".join(
-        [f"{k.value}={number_text(r.points)}/{r.cap}" for k, r in sorted(points.items(), key=lambda i: i[0].value)]
+        [f"{k}={number_text(r.points)}/{r.cap}" for k, r in sorted(points.items())]
         + [f"{n}={r.promote}/{r.demote}" for n, r in sorted(rungs.items())]
     )
     digest = hashlib.blake2b(fingerprint.encode(), digest_size=4).hexdigest()

@@ -62,9 +62,12 @@ class QualificationChange:
     cause_event_id: str
     event_time: float
     # What kind of thing cause_event_id names: "event", "feedback", "outcome" (a CRM deal), "decay",
-    # "inactivity" (a sales-qualified lead quiet past the bound), "cooldown" (a rejection's hold lifted), "model".
+    # "inactivity" (a sales-qualified lead quiet past the bound), "cooldown" (a rejection's hold lifted), "model",
+    # "late" (an input arrived after later ones: the lead was re-derived in event time, scoring.arrival).
     cause: str = "event"
-    cause_detail: str | None = None  # the verdict (accepted, rejected, recycle) or the deal outcome
+    # The verdict (accepted, rejected, recycle) or the deal outcome; for "late", what arrived late
+    # ("event", "feedback:<verdict>", "outcome:<outcome>").
+    cause_detail: str | None = None
     needs_enrichment: bool = False  # a gate its behaviour reaches is decided by fit attributes nobody stated
 
 

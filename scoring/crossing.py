@@ -20,7 +20,7 @@ from scoring.explain import assess
 from scoring.kinds import Component
 from scoring.model import ScoringModel
 from scoring.sales import hold_lifts_at
-from scoring.stages import Stage
+from scoring.stages import Rung, Stage
 from scoring.state import LeadState
 
 PRECISION_S = 0.0005
@@ -33,6 +33,7 @@ BRACKET_WIDENINGS = 4
 BRACKET_MARGIN = 1e-12
 NEWTON_STEPS = 60
 NEWTON_SETTLED_S = 0.00001
+FLOOR_MARGIN = 1e-9  # relative and absolute: a score's floor this close to a threshold gets its crossing found
 LN2 = math.log(2.0)
 # On Python 3.11 reading a member through its enum class calls a descriptor: loops hold them here.
 _NEGATIVE, _INTEREST = Component.NEGATIVE, Component.INTEREST
@@ -194,17 +195,56 @@ def next_demotion(state: LeadState, model: ScoringModel) -> float | None:
     gives way, its sales qualification passes the inactivity bound, or a rejection's hold lifts."""
     if state.as_of is None:
         return None
-    times = _rung_crossings(state, model)
+    return _earliest([*_rung_crossings(state, model), *_timed_changes(state, model)])
+
+
+def demotion_due_by(state: LeadState, model: ScoringModel, now: float) -> float | None:
+    """``next_demotion`` if it falls due by ``now``, else None.
+
+    Replaying a lead's journal asks this before each of its inputs. A rung whose score's floor over
+    the gap clears its demote threshold cannot give way by then, so its crossing is never searched for.
+    """
+    if state.as_of is None:
+        return None
+    elapsed, factors = max(now - state.as_of, 0.0), {}
+    rungs = [_crossing(parts, rung, state.as_of) for parts, rung in _held_rungs(state, model)
+             if _floor(parts, elapsed, factors) < rung.demote * (1.0 + FLOOR_MARGIN) + FLOOR_MARGIN]
+    due = _earliest([*rungs, *_timed_changes(state, model)])
+    return due if due is not None and due <= now else None
+
+
+def _floor(parts: Sequence[Term], elapsed: float, factors: dict[float, float]) -> float:
+    """The lowest the sum can reach within ``elapsed``: positive terms fade, so at its end; negative ones
+    fade too, so at its start. ``factors`` keeps each half-life's decay factor, worked out once."""
+    total = 0.0
+    for weight, half_life_s, cap, sign in parts:
+        value = weight
+        if sign > 0.0:
+            factor = factors.get(half_life_s)
+            if factor is None:
+                factor = factors[half_life_s] = 2.0 ** (-elapsed / half_life_s)
+            value = weight * factor
+        total += sign * (min(value, cap) if cap is not None else value)
+    return total
+
+
+def _timed_changes(state: LeadState, model: ScoringModel) -> list[float | None]:
+    times: list[float | None] = []
     if state.stage is Stage.SQL:
         times.append(sales_qualified_until(state, assess(state, model, state.as_of), model))
     lifts = hold_lifts_at(state.rejected_at, state.renewed, model.signals, model.sales)
-    if lifts is not None and lifts > state.as_of:
+    if lifts is not None and state.as_of is not None and lifts > state.as_of:
         times.append(lifts)
+    return times
+
+
+def _earliest(times: list[float | None]) -> float | None:
     finite = [t for t in times if t is not None and math.isfinite(t)]
     return min(finite) if finite else None
 
 
-def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]:
+def _held_rungs(state: LeadState, model: ScoringModel) -> list[tuple[list[Term], Rung]]:
+    """Each rung the lead stands on, with the terms of the score it is held on."""
     levels = state.levels
     if not (levels.mql or levels.sql or levels.pql or levels.warm or levels.hot):
         return []
@@ -213,7 +253,16 @@ def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]
     held = ((interest, levels.mql, ladders.mql), (intent, levels.sql, ladders.sql),
             (product, levels.pql, ladders.pql), (engagement, levels.warm, ladders.warm),
             (interest, levels.hot, ladders.hot))
-    times = [crossing_time(parts, rung.demote, state.as_of) for parts, level, rung in held if level]
+    return [(parts, rung) for parts, level, rung in held if level]
+
+
+def _rung_crossings(state: LeadState, model: ScoringModel) -> list[float | None]:
+    assert state.as_of is not None
+    return [_crossing(parts, rung, state.as_of) for parts, rung in _held_rungs(state, model)]
+
+
+def _crossing(parts: Sequence[Term], rung: Rung, as_of: float) -> float | None:
+    t = crossing_time(parts, rung.demote, as_of)
     # A crossing at the as-of time itself found the score exactly on the threshold (10 points halved
     # twice onto 2.5): not below it yet, so the lead kept the rung. It is below a moment later.
-    return [t + PRECISION_S if t is not None and t <= state.as_of else t for t in times]
+    return t + PRECISION_S if t is not None and t <= as_of else t

@@ -1,7 +1,9 @@
-"""Applying one signal to one lead: the functional core of scoring.
+"""Applying one signal to one lead as it stands: the functional core of scoring.
 
-``apply`` takes the held state and returns the new state plus the decision to emit, if any;
-the stream shell stores the one and sends the other.
+``step`` takes the held state and returns the new state plus the decision to emit, if any. It
+folds the signal in at the lead's as-of time; ``scoring.arrival.apply`` (what the stream shell
+calls) uses it for every input that arrives in event-time order, and replays the lead's journal
+through it when one arrives late.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from scoring.quick_init import quick_init
 from scoring.sales import criteria_confirmed_at, held_back, qualified_since, sql_expires_at
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
-from scoring.state import KindTally, LeadState, new_lead
+from scoring.state import KindTally, LeadState, Step, new_lead
 
 # Changes kept per lead so a redelivered event re-emits what it caused: redeliveries come
 # from the last uncommitted seconds, in which a lead rarely changes stage more than once or twice.
 REMEMBERED_CHANGES = 4
 TEMPERATURE_ORDER = tuple(Temperature)  # cold, warm, hot
+PATH_KEPT = 16  # steps of stage history a lead keeps: as many as its history's timeline shows
 
 
 @quick_init
@@ -49,8 +52,8 @@ class Classified:
     needs_enrichment: bool
 
 
-def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: str = "event",
-          detail: str | None = None) -> Decision:
+def step(state: LeadState | None, signal: Signal, model: ScoringModel, cause: str = "event",
+         detail: str | None = None) -> Decision:
     """``cause``: what ``signal`` is (an event, or "feedback", "outcome", "decay", "model" with no kind);
     ``detail`` says more (the verdict, the deal outcome)."""
     if state is None:
@@ -69,7 +72,8 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
     stage, temperature = classified.stage, classified.temperature
     if cause == "decay":
         cause = _timer_cause(state, recorded, classified, model)
-    change = _change_between(state, recorded, classified, assessment, signal.event_id, model, cause, detail)
+    change = change_between(state, recorded, stage, temperature, classified.needs_enrichment, assessment,
+                            signal.event_id, model, cause, detail)
     updated = LeadState(
         lead_id=recorded.lead_id, identified=recorded.identified, as_of=recorded.as_of, tallies=recorded.tallies,
         profile=recorded.profile, answers=recorded.answers, levels=classified.levels, stage=stage,
@@ -84,6 +88,8 @@ def apply(state: LeadState | None, signal: Signal, model: ScoringModel, cause: s
         reached=state.reached if stage in state.reached else state.reached | {stage},
         hottest=max(state.hottest, temperature, key=TEMPERATURE_ORDER.index),
         model_version=model.version,
+        path=(*state.path, Step(change.event_time, stage, temperature, cause))[-PATH_KEPT:] if change else state.path,
+        journal=state.journal,
     )
     return Decision(state=updated, change=change, duplicate=False, assessment=assessment)
 
@@ -117,31 +123,33 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bo
     if state.as_of is None:
         tallies = {}
     elif as_of == state.as_of:  # a late or simultaneous event: nothing to move (the factor would be 1)
-        tallies = {kind: tally for kind, tally in state.tallies.items() if kind in model.signals}
+        tallies = dict(state.tallies)
     else:
         # decayed_to, with its factor worked out once per half-life rather than once per kind.
         elapsed = as_of - state.as_of
         factors = {component: 2.0 ** (-elapsed / half_life) for component, half_life in model.half_life_seconds.items()}
         rules = model.signals
+        # A kind the model does not define is kept as held, unscored, until a model defines it again.
         tallies = {
             kind: KindTally(tally.decayed * factors[rules[kind].component], tally.count, tally.last_at)
+            if kind in rules else tally
             for kind, tally in state.tallies.items()
-            if kind in rules
         }
-    if signal.kind is not None:
-        added = contribution_at(signal.occurred_at, as_of, model.half_life_of(signal.kind))
-        held = tallies.get(signal.kind)
-        tallies[signal.kind] = KindTally(
+    kind = signal.kind if signal.kind in model.signals else None  # one in flight across a model change
+    if kind is not None:
+        added = contribution_at(signal.occurred_at, as_of, model.half_life_of(kind))
+        held = tallies.get(kind)
+        tallies[kind] = KindTally(
             decayed=(held.decayed if held else 0.0) + added,
             count=(held.count if held else 0) + 1,
             last_at=max(held.last_at, signal.occurred_at) if held else signal.occurred_at,
         )
     profile = merge_facts(state.profile, signal.profile, signal.occurred_at)
     renewed, flagged = state.renewed, state.flagged_at
-    if signal.kind is not None:
+    if kind is not None:
         if state.rejected_at is not None and signal.occurred_at > state.rejected_at:
-            renewed = MappingProxyType({**renewed, signal.kind: renewed.get(signal.kind, 0) + 1})
-        if signal.kind in model.disqualify.signals:
+            renewed = MappingProxyType({**renewed, kind: renewed.get(kind, 0) + 1})
+        if kind in model.disqualify.signals:
             # A bounce is the address's, not the person's: an address stated after it clears it.
             flagged = signal.occurred_at if flagged is None else max(flagged, signal.occurred_at)
     active_at = state.active_at
@@ -160,6 +168,7 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bo
         flagged_at=flagged, needs_enrichment=state.needs_enrichment, revisited_at=state.revisited_at,
         sequence=state.sequence, recent_event_ids=state.recent_event_ids, recent_changes=state.recent_changes,
         reached=state.reached, hottest=state.hottest, model_version=state.model_version,
+        path=state.path, journal=state.journal,
     )
 
 
@@ -199,12 +208,11 @@ def _classified(state: LeadState, assessment: Assessment, model: ScoringModel, a
     )
 
 
-def _change_between(
-    before: LeadState, after: LeadState, classified: Classified, assessment: Assessment,
-    cause_event_id: str, model: ScoringModel, cause: str, detail: str | None,
+def change_between(
+    before: LeadState, after: LeadState, stage: Stage, temperature: Temperature, enrichment_needed: bool,
+    assessment: Assessment, cause_event_id: str, model: ScoringModel, cause: str, detail: str | None,
 ) -> QualificationChange | None:
-    """The change from ``before`` to ``after`` (recorded, then ``classified``)."""
-    stage, temperature = classified.stage, classified.temperature
+    """The change from ``before`` to ``after`` (whose classification is ``stage`` and ``temperature``)."""
     if before.stage is stage and before.temperature is temperature:
         return None  # the explanation is built only for a change
     assert after.as_of is not None
@@ -228,5 +236,5 @@ def _change_between(
         event_time=after.as_of,
         cause=cause,
         cause_detail=detail,
-        needs_enrichment=classified.needs_enrichment,
+        needs_enrichment=enrichment_needed,
     )

@@ -99,5 +99,5 @@ def top_contributions(state: LeadState, model: ScoringModel, at: float) -> tuple
         c for c in contributions_at(state, model, at)
         if c.points_now > 0.0 and model.rule(c.kind).component is not Component.NEGATIVE
     )
-    ranked = sorted(positive, key=lambda c: (-c.points_now, -c.last_at, c.kind.value))
+    ranked = sorted(positive, key=lambda c: (-c.points_now, -c.last_at, c.kind))
     return tuple(ranked[: model.top_reasons])

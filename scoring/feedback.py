@@ -5,6 +5,9 @@ Sales owns SQL (``scoring.sales``): an acceptance or an opportunity makes the le
 rejection, a recycle or a closed deal ends that. A rejected or recycled lead is held back (never
 hot, never qualified) for the model's cooldown and until it shows enough new intent: sales said
 no, so the same old signals must not hand it back to them.
+
+These apply what sales said to the lead as it stands; ``scoring.arrival`` keeps them in the lead's
+journal, in event time, with its events.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from dataclasses import replace
 from enum import Enum
 from types import MappingProxyType
 
-from scoring.engine import Decision, apply
+from scoring.engine import Decision, step
 from scoring.kinds import DealOutcome
 from scoring.model import ScoringModel
 from scoring.signals import Signal
@@ -32,7 +35,7 @@ def _later(held: float | None, at: float) -> float:
     return at if held is None else max(held, at)
 
 
-def apply_feedback(
+def feedback_step(
     state: LeadState, verdict: Verdict, at: float, feedback_id: str, model: ScoringModel
 ) -> Decision:
     """Record the verdict and reclassify; the change, if any, is caused by the feedback."""
@@ -48,7 +51,7 @@ def apply_feedback(
     return _reclassified(held, at, feedback_id, model, "feedback", verdict.value)
 
 
-def apply_outcome(
+def outcome_step(
     state: LeadState, outcome: DealOutcome, at: float, event_id: str, model: ScoringModel
 ) -> Decision:
     """A CRM outcome for the lead: an opportunity is sales accepting it; a won or lost deal ends its SQL."""
@@ -62,4 +65,4 @@ def apply_outcome(
 def _reclassified(state: LeadState, at: float, cause_id: str, model: ScoringModel, cause: str, detail: str) -> Decision:
     nothing_new = Signal(event_id=cause_id, lead_id=state.lead_id, anonymous=not state.identified,
                          kind=None, occurred_at=at)
-    return apply(state, nothing_new, model, cause=cause, detail=detail)
+    return step(state, nothing_new, model, cause=cause, detail=detail)

@@ -22,7 +22,6 @@ GATES = ("mql", "pql", "hot", "sql")
 # acceptance needs fit that is known and good.
 DEFAULT_UNKNOWN: Mapping[str, str] = MappingProxyType({"mql": "neutral", "pql": "neutral", "hot": "neutral",
                                                       "sql": "no_match"})
-_CAREERS_VIEW = SignalKind.CAREERS_VIEW  # read through its enum class, a member costs a descriptor call on 3.11
 
 
 @dataclass(frozen=True)
@@ -66,6 +65,8 @@ class DisqualifyRules:
     min_employees: int
     signals: frozenset[SignalKind]
     careers_only_after: int  # this many careers views and nothing else of value: a job seeker
+    careers_signal: SignalKind | None = None  # the careers view the rule counts (None: the rule is off)
+    plain_view: SignalKind | None = None  # a page view no rule maps: the only other kind a job seeker shows
 
     @cached_property
     def memo(self) -> dict[tuple, tuple[str, ...]]:
@@ -185,10 +186,10 @@ def disqualifications(
     reasons = list(profile_reasons)
     email = profile.get("email")
     if not rules.signals.isdisjoint(seen) and (flagged_at is None or email is None or email.stated_at <= flagged_at):
-        reasons.extend(f"signal {kind.value}" for kind in sorted(rules.signals & seen.keys(), key=lambda k: k.value))
-    careers = seen.get(_CAREERS_VIEW, 0)
+        reasons.extend(f"signal {kind}" for kind in sorted(rules.signals & seen.keys()))
+    careers = seen.get(rules.careers_signal, 0) if rules.careers_signal is not None else 0
     if (rules.careers_only_after and careers >= rules.careers_only_after
-            and all(kind in (SignalKind.CAREERS_VIEW, SignalKind.PAGE_VIEW) for kind in seen)):
+            and all(kind == rules.careers_signal or kind == rules.plain_view for kind in seen)):
         reasons.append("careers_only")
     return tuple(reasons)
 

@@ -117,8 +117,9 @@ def _fold_oldest(history: History, model: ScoringModel) -> History:
         if since is None or oldest.at > since:
             # Move the folded counts forward to the event's time, then add it at full weight.
             if since is not None:
+                # A kind the model does not define is kept as held, as the lead's tallies keep it.
                 folded = {kind: decayed_to(count, since, oldest.at, model.half_life_of(kind))
-                          for kind, count in folded.items() if kind in model.signals}
+                          if kind in model.signals else count for kind, count in folded.items()}
             since = oldest.at
             folded[oldest.kind] = folded.get(oldest.kind, 0.0) + 1.0
         else:

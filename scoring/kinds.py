@@ -1,4 +1,4 @@
-"""The vocabulary of the scoring core: signal kinds, score components, ignore reasons."""
+"""The vocabulary of the scoring core: score components, ignore reasons; signal kinds are the model's names."""
 
 from enum import Enum
 
@@ -11,34 +11,10 @@ class Component(str, Enum):
     NEGATIVE = "negative"  # unsubscribes, bounces: subtracted from engagement, decays on its own
 
 
-class SignalKind(str, Enum):
-    """Behaviour the model knows how to score (docs/scoring-model.md)."""
-
-    PAGE_VIEW = "page_view"
-    PRODUCT_VIEW = "product_view"
-    PRICING_VIEW = "pricing_view"
-    CAREERS_VIEW = "careers_view"
-    BLOG_VIEW = "blog_view"
-    CASE_STUDY_DOWNLOAD = "case_study_download"
-    WHITEPAPER_DOWNLOAD = "whitepaper_download"
-    PRICE_LIST_DOWNLOAD = "price_list_download"
-    CONTACT_FORM = "contact_form"
-    DEMO_REQUEST = "demo_request"
-    NEWSLETTER_SIGNUP = "newsletter_signup"
-    WEBINAR_REGISTERED = "webinar_registered"
-    WEBINAR_ATTENDED = "webinar_attended"
-    EMAIL_OPEN = "email_open"
-    EMAIL_CLICK = "email_click"
-    EMAIL_REPLY = "email_reply"
-    SURVEY_ANSWER = "survey_answer"
-    TRIAL_SIGNUP = "trial_signup"
-    FEATURE_USED = "feature_used"
-    POSITIVE_REVIEW = "positive_review"
-    REFERRAL = "referral"
-    DWELL = "dwell"  # a page read for at least the model's dwell minimum (page-leave reports)
-    EMAIL_UNSUBSCRIBE = "email_unsubscribe"
-    EMAIL_BOUNCE = "email_bounce"
-    EMAIL_HARD_BOUNCE = "email_hard_bounce"
+# A signal kind is a name the scoring model defines under [signals] (default_model.toml ships the
+# built-in ones): any name, so a model can score behaviour of its own. Stored records, reasons and
+# the board carry the name as written.
+SignalKind = str
 
 
 class IgnoreReason(str, Enum):

@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from scoring.errors import ModelError
-from scoring.kinds import Component, SignalKind
+from scoring.kinds import Component
 
-EnumT = TypeVar("EnumT", Component, SignalKind)
+EnumT = TypeVar("EnumT", bound=Component)
 
 
 class Fields:
@@ -74,6 +74,19 @@ def choice(value: Any, enum: type[EnumT], field: str) -> EnumT:
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
         raise ModelError(f"{field}: {value!r} is not one of: {allowed}") from None
+
+
+def tables(table: Fields, key: str, header: str) -> list[Fields]:
+    """An array of tables (``[[header]]``), each entry a ``Fields`` named by its place; none when absent."""
+    entries = table.table.get(key, [])
+    if not isinstance(entries, list):
+        raise ModelError(f"{table.name(key)}: expected an array of tables ([[{header}]])")
+    found = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ModelError(f"{table.name(key)}[{index}]: expected a table, got {entry!r}")
+        found.append(Fields(entry, f"{table.name(key)}[{index}]"))
+    return found
 
 
 def strings(table: Fields, key: str, lower: bool = False, upper: bool = False) -> tuple[str, ...]:

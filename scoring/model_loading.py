@@ -19,20 +19,16 @@ from scoring.accounts import AccountRules
 from scoring.criteria_loading import criteria_rules
 from scoring.errors import ModelError
 from scoring.fit import DisqualifyRules, FitRules, TitleRule
-from scoring.kinds import Component, DealOutcome, SignalKind
-from scoring.model import (
-    SECONDS_PER_DAY,
-    DwellRule,
-    PageRule,
-    ScoringModel,
-    SignalRule,
-    normalise_event_name,
-)
+from scoring.kinds import Component, DealOutcome
+from scoring.model import SECONDS_PER_DAY, ScoringModel, normalise_event_name
 from scoring.model_fields import Fields as _Fields
-from scoring.model_fields import choice as _choice
 from scoring.model_fields import strings as _strings
+from scoring.model_fields import tables as _tables
 from scoring.model_decisions import hot_rung, revisit_rules, sales_rules, unknown_policies
 from scoring.qualification import Ladders, QualificationRules
+from scoring.signal_loading import (
+    Signals, careers_signal, dwell_rule, known_signal, page_rules, signal_list, signal_rules, track_events,
+)
 from scoring.stages import Rung
 
 DEFAULT_MODEL_RESOURCE = "default_model.toml"
@@ -75,20 +71,20 @@ def _build_model(doc: _Fields) -> ScoringModel:
     doc.only("version", "half_life_days", "signals", "events", "outcomes", "page_views",
              "thresholds", "qualification", "fit", "disqualify", "criteria", "accounts", "dedupe", "explain",
              "sales", "revisit")
-    signals = _signals(doc.sub("signals"))
+    signals = signal_rules(doc.sub("signals"))
     return ScoringModel(
         version=doc.text("version"),
         half_life_seconds=_half_lives(doc.sub("half_life_days")),
         signals=signals,
-        track_events=_track_events(doc.sub("events"), signals),
+        track_events=track_events(doc.sub("events"), signals),
         outcome_events=_outcome_events(doc.sub("outcomes")),
         deal_outcomes=_deal_outcomes(doc.sub("outcomes")),
-        page_rules=_page_rules(doc.sub("page_views"), signals),
-        default_page_kind=_known_signal(doc.sub("page_views"), "default", signals),
-        dwell=_dwell(doc.sub("page_views"), signals),
+        page_rules=page_rules(doc.sub("page_views"), signals),
+        default_page_kind=(default_page_kind := known_signal(doc.sub("page_views"), "default", signals)),
+        dwell=dwell_rule(doc.sub("page_views"), signals),
         qualification=_qualification(doc.sub("thresholds"), doc.sub("qualification"), signals),
         fit=_fit(doc.sub("fit")),
-        disqualify=_disqualify(doc.sub("disqualify"), signals),
+        disqualify=_disqualify(doc.sub("disqualify"), signals, default_page_kind),
         criteria=criteria_rules(doc.sub("criteria"), _shipped_criteria),
         accounts=_accounts(doc.sub("accounts")),
         dedupe_window=doc.sub("dedupe").integer("window", 1, 1024),
@@ -103,30 +99,6 @@ def _half_lives(table: _Fields) -> Mapping[Component, float]:
     return MappingProxyType({
         component: table.number(component.value, exclusive=True) * SECONDS_PER_DAY
         for component in Component
-    })
-
-
-def _signals(table: _Fields) -> Mapping[SignalKind, SignalRule]:
-    rules = {}
-    for key in table.table:
-        kind = _choice(key, SignalKind, table.name(key))
-        entry = table.sub(key)
-        entry.only("component", "points", "cap")
-        cap = entry.number("cap", exclusive=True) if "cap" in entry.table else None
-        rules[kind] = SignalRule(kind, entry.choice("component", Component), entry.number("points"), cap)
-    return MappingProxyType(rules)
-
-
-def _known_signal(table: _Fields, key: str, signals: Mapping[SignalKind, SignalRule]) -> SignalKind:
-    kind = table.choice(key, SignalKind)
-    if kind not in signals:
-        raise ModelError(f"{table.name(key)}: signal {kind.value!r} has no entry under [signals]")
-    return kind
-
-
-def _track_events(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> Mapping[str, SignalKind]:
-    return MappingProxyType({
-        normalise_event_name(name): _known_signal(table, name, signals) for name in table.table
     })
 
 
@@ -157,36 +129,6 @@ def _deal_outcomes(table: _Fields) -> Mapping[str, DealOutcome]:
     return MappingProxyType(found)
 
 
-def _page_rules(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> tuple[PageRule, ...]:
-    table.only("default", "rules", "dwell_signal", "dwell_minimum_seconds")
-    entries = table.table.get("rules", [])
-    if not isinstance(entries, list):
-        raise ModelError(f"{table.name('rules')}: expected an array of tables ([[page_views.rules]])")
-    rules = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ModelError(f"{table.name('rules')}[{index}]: expected a table, got {entry!r}")
-        fields = _Fields(entry, f"{table.name('rules')}[{index}]")
-        fields.only("prefix", "signal")
-        prefix = fields.text("prefix")
-        if not prefix.startswith("/"):
-            raise ModelError(f"{fields.name('prefix')}: a path prefix starts with '/', got {prefix!r}")
-        rules.append(PageRule(prefix.lower(), _known_signal(fields, "signal", signals)))
-    # The most specific prefix wins, whatever order the file lists them in.
-    return tuple(sorted(rules, key=lambda rule: len(rule.prefix), reverse=True))
-
-
-def _dwell(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> DwellRule | None:
-    """Optional (a file of the previous version has neither field): both or none."""
-    if "dwell_signal" not in table.table and "dwell_minimum_seconds" not in table.table:
-        return None
-    kind = _known_signal(table, "dwell_signal", signals)
-    if signals[kind].component is not Component.INTEREST:
-        raise ModelError(f"{table.name('dwell_signal')}: dwell is engagement with content: "
-                         f"{kind.value!r} must feed interest, not {signals[kind].component.value}")
-    return DwellRule(kind, table.number("dwell_minimum_seconds", exclusive=True))
-
-
 def _rung(table: _Fields, name: str) -> Rung:
     fields = table.sub(name)
     fields.only("promote", "demote")
@@ -198,22 +140,12 @@ def _rung(table: _Fields, name: str) -> Rung:
     return Rung(promote=promote, demote=demote)
 
 
-def _signal_list(table: _Fields, key: str, signals: Mapping[SignalKind, SignalRule]) -> frozenset[SignalKind]:
-    kinds = set()
-    for index, value in enumerate(_strings(table, key)):
-        kind = _choice(value, SignalKind, f"{table.name(key)}[{index}]")
-        if kind not in signals:
-            raise ModelError(f"{table.name(key)}[{index}]: signal {kind.value!r} has no entry under [signals]")
-        kinds.add(kind)
-    return frozenset(kinds)
-
-
 def _qualification(
-    thresholds: _Fields, table: _Fields, signals: Mapping[SignalKind, SignalRule]
+    thresholds: _Fields, table: _Fields, signals: Signals
 ) -> QualificationRules:
     thresholds.only("mql", "sql", "pql", "warm", "hot")
     table.only("hot_min_interest", "warm_max_missing_criteria", "product_signals")
-    product_signals = _signal_list(table, "product_signals", signals)
+    product_signals = signal_list(table, "product_signals", signals)
     if not product_signals:
         raise ModelError(f"{table.name('product_signals')}: name at least one signal that makes a PQL")
     return QualificationRules(
@@ -259,14 +191,8 @@ def _country(value: str) -> str:
 
 
 def _titles(table: _Fields) -> tuple[TitleRule, ...]:
-    entries = table.table.get("titles", [])
-    if not isinstance(entries, list):
-        raise ModelError(f"{table.name('titles')}: expected an array of tables ([[fit.titles]])")
     rules = []
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise ModelError(f"{table.name('titles')}[{index}]: expected a table, got {entry!r}")
-        fields = _Fields(entry, f"{table.name('titles')}[{index}]")
+    for fields in _tables(table, "titles", "fit.titles"):
         fields.only("pattern", "points", "role")
         try:
             pattern = re.compile(fields.text("pattern"), re.IGNORECASE)
@@ -279,16 +205,19 @@ def _titles(table: _Fields) -> tuple[TitleRule, ...]:
     return tuple(rules)
 
 
-def _disqualify(table: _Fields, signals: Mapping[SignalKind, SignalRule]) -> DisqualifyRules:
+def _disqualify(table: _Fields, signals: Signals, plain_view: str) -> DisqualifyRules:
     table.only("competitor_domains", "student_domains", "countries", "min_employees", "signals",
-               "careers_only_after")
+               "careers_only_after", "careers_signal")
+    careers_only_after = table.integer("careers_only_after", 0, 10**6)
     return DisqualifyRules(
         competitor_domains=frozenset(_strings(table, "competitor_domains", lower=True)),
         student_domains=_strings(table, "student_domains", lower=True),
         countries=frozenset(_country(c) for c in _strings(table, "countries")),
         min_employees=table.integer("min_employees", 0, 10**7),
-        signals=_signal_list(table, "signals", signals),
-        careers_only_after=table.integer("careers_only_after", 0, 10**6),
+        signals=signal_list(table, "signals", signals),
+        careers_only_after=careers_only_after,
+        careers_signal=careers_signal(table, careers_only_after, signals),
+        plain_view=plain_view,
     )
 
 

@@ -107,7 +107,7 @@ def conversion(joins: Iterable[OutcomeJoin]) -> Conversion:
         overall=_counts(overall),
         by_stage=MappingProxyType({s: _counts(by_stage[s]) for s in Stage if s in by_stage}),
         by_temperature=MappingProxyType({t: _counts(by_temperature[t]) for t in Temperature if t in by_temperature}),
-        by_signal=MappingProxyType({k: _counts(by_signal[k]) for k in SignalKind if k in by_signal}),
+        by_signal=MappingProxyType({k: _counts(by_signal[k]) for k in sorted(by_signal)}),
     )
 
 

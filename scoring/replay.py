@@ -24,21 +24,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from scoring.engine import apply, remember_event
+from scoring.arrival import apply, apply_feedback, apply_outcome, cooled
+from scoring.engine import remember_event
 from scoring.events import LeadEvent
-from scoring.feedback import Verdict, apply_feedback, apply_outcome
+from scoring.feedback import Verdict
 from scoring.kinds import IgnoreReason
 from scoring.model import ScoringModel
 from scoring.changes import QualificationChange
 from scoring.outcomes import OutcomeJoin, join_outcome, outcome_of
-from scoring.revisit import timer_step
 from scoring.signals import Ignored, Signal, interpret
 from scoring.state import LeadState
 from scoring.visitors import Forward, HoldLimits, VisitorState, is_expired, link, on_anonymous
 
-# Timer steps one lead can take between two of its records: a demotion per rung (there are five), and a
-# revisit per interval of silence (years of it, at the shipped 90 days).
-MAX_TIMER_STEPS_PER_GAP = 64
 # Anonymous history held without bound or expiry, unless the caller passes the workers' limits.
 UNBOUNDED = HoldLimits(max_events=2**31, ttl_s=math.inf)
 
@@ -197,13 +194,6 @@ class _Run:
     def cool(self, lead_id: str, now: float) -> None:
         """Apply the lead's demotions and revisits due by ``now``, each at its own time (streams.worker.lead_commands.demote)."""
         state = self.states.get(lead_id)
-        if state is None:
-            return
-        for _ in range(MAX_TIMER_STEPS_PER_GAP):
-            decision = timer_step(state, self.model, now)
-            if decision is None or decision.duplicate:
-                break
-            state = decision.state
-            if decision.change is not None:
-                self.changes.append(decision.change)
-        self.states[lead_id] = state
+        if state is not None:
+            self.states[lead_id], changes = cooled(state, now, self.model)
+            self.changes.extend(changes)

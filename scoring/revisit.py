@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from scoring.changes import QualificationChange, change_id
-from scoring.crossing import next_demotion
+from scoring.crossing import demotion_due_by, next_demotion
 from scoring.dedupe import event_hash, remember
-from scoring.engine import REMEMBERED_CHANGES, Decision, apply
+from scoring.engine import REMEMBERED_CHANGES, Decision, step
 from scoring.explain import assess, top_contributions
 from scoring.fit import assess_fit
 from scoring.model import ScoringModel
@@ -125,12 +125,15 @@ def timer_step(state: LeadState, model: ScoringModel, now: float) -> Decision | 
     """What the lead timer does by ``now``: the earliest due demotion or revisit, None when nothing is due.
 
     A demotion due at the same time as a revisit goes first: the revisit is decided on the lead it leaves.
+    Both apply to the lead as it stands (``scoring.engine.step``), at their own times: time passing is
+    never late. ``demotion_due_by`` rules out rungs that cannot give way by ``now`` without searching
+    for their crossings, which a re-derivation (``scoring.arrival``) asks before every input.
     """
-    demotion, revisit = next_demotion(state, model), next_revisit(state, model)
-    if demotion is not None and demotion <= now and (revisit is None or demotion <= revisit):
+    demotion, revisit = demotion_due_by(state, model, now), next_revisit(state, model)
+    if demotion is not None and (revisit is None or demotion <= revisit):
         crossing = Signal(event_id=f"decay:{demotion!r}", lead_id=state.lead_id, anonymous=not state.identified,
                           kind=None, occurred_at=demotion)
-        return apply(state, crossing, model, cause="decay")
+        return step(state, crossing, model, cause="decay")
     if revisit is not None and revisit <= now:
         return apply_revisit(state, revisit, model)
     return None

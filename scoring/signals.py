@@ -64,6 +64,13 @@ def _is_bot_agent(user_agent: str) -> bool:
     return BOT_USER_AGENT.search(user_agent) is not None
 
 
+def use_bot_patterns(pattern: str) -> None:
+    """Configuration, like the model: LEADSTREAM_COLLECTOR_BOT_PATTERNS, set once at start by the collector and the worker."""
+    global BOT_USER_AGENT
+    BOT_USER_AGENT = re.compile(pattern, re.IGNORECASE)
+    _is_bot_agent.cache_clear()
+
+
 def page_kind(path: str | None, model: ScoringModel) -> SignalKind:
     lowered = (path or "/").lower()
     for rule in model.page_rules:

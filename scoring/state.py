@@ -12,6 +12,7 @@ from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
 from scoring.qualification import Levels
 from scoring.quick_init import quick_init
+from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
 
 _EMPTY: Mapping = MappingProxyType({})
@@ -56,6 +57,11 @@ class LeadState:
     reached: frozenset[Stage] = frozenset()
     hottest: Temperature = Temperature.COLD
     model_version: str | None = None  # of the model it was last classified under (None: not recorded)
+    # Its stage history in event time, oldest first (the latest PATH_KEPT steps): a late event rewrites it.
+    path: tuple[Step, ...] = ()
+    # What it was told lately, to re-derive its stage in event time when something arrives late
+    # (scoring.arrival); None until the next input starts one from this state.
+    journal: Journal | None = None
 
     @property
     def account(self) -> str | None:
@@ -64,6 +70,47 @@ class LeadState:
     @property
     def seen(self) -> Mapping[SignalKind, int]:
         return {kind: tally.count for kind, tally in self.tallies.items()}
+
+
+@quick_init
+@dataclass(frozen=True)
+class Step:
+    """One move of the lead's stage or temperature, at the event time it happened."""
+
+    at: float
+    stage: Stage  # the stage and temperature it moved to
+    temperature: Temperature
+    cause: str  # as the change said: "event", "feedback", "decay", ...
+
+
+@quick_init
+@dataclass(frozen=True)
+class SalesWord:
+    """Sales feedback, or a CRM outcome, as the lead's journal keeps it."""
+
+    word_id: str  # the feedback id, or the outcome event's id
+    at: float
+    word: str  # the verdict (accepted, rejected, recycle) or the outcome (opportunity, won, lost)
+    outcome: bool  # a CRM outcome rather than feedback
+    serial: int  # its place among what sales said: words given at one instant keep the order they were given in
+
+
+# One thing the lead was told: its own event, or what sales said about it.
+Input = Signal | SalesWord
+
+
+@dataclass(frozen=True)
+class Journal:
+    """The lead's latest inputs in event-time order, and the lead as it stood before them.
+
+    ``middle`` is the lead right after the first HALF inputs (scoring.arrival), so the window can
+    move on by half without replaying anything: ``base`` becomes ``middle``.
+    """
+
+    base: LeadState  # journal-less, and without its arrival-order bookkeeping (dedupe ids, remembered changes)
+    inputs: tuple[Input, ...] = ()
+    middle: LeadState | None = None
+    serials: int = 0  # sales words numbered so far
 
 
 def new_lead(lead_id: str, anonymous: bool) -> LeadState:

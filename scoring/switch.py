@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scoring.engine import Decision, apply
+from scoring.engine import Decision, step
 from scoring.kinds import Component
 from scoring.model import SECONDS_PER_DAY, ScoringModel
 from scoring.signals import Signal
@@ -26,10 +26,19 @@ def half_life_change(current: ScoringModel, candidate: ScoringModel) -> str | No
         for component in Component
         if current.half_life_seconds[component] != candidate.half_life_seconds[component]
     ]
-    if not changed:
-        return None
-    return (f"its half-lives differ ({', '.join(changed)}): held scores were decayed with the old ones, so"
-            " switching needs a replay")
+    if changed:
+        return (f"its half-lives differ ({', '.join(changed)}): held scores were decayed with the old ones, so"
+                " switching needs a replay")
+    # A signal moved to a component that fades at another rate: its held counts were decayed at the old one.
+    moved = [
+        f"{kind} {rule.component.value} → {candidate.signals[kind].component.value}"
+        for kind, rule in sorted(current.signals.items())
+        if kind in candidate.signals and candidate.half_life_of(kind) != current.half_life_of(kind)
+    ]
+    if moved:
+        return (f"signals change component and so half-life ({', '.join(moved)}): held counts were decayed with"
+                " the old one, so switching needs a replay")
+    return None
 
 
 def reclassify_under(state: LeadState, model: ScoringModel, cause_id: str) -> Decision:
@@ -38,4 +47,6 @@ def reclassify_under(state: LeadState, model: ScoringModel, cause_id: str) -> De
         return Decision(state=replace(state, model_version=model.version), change=None, duplicate=False)
     now = Signal(event_id=cause_id, lead_id=state.lead_id, anonymous=not state.identified, kind=None,
                  occurred_at=state.as_of)
-    return apply(state, now, model, cause="model")
+    switched = step(state, now, model, cause="model")
+    # Its journal was classified under the old model: re-derivations start from the switched state.
+    return replace(switched, state=replace(switched.state, journal=None))

@@ -13,6 +13,7 @@ from streams.alerting import alert_options_from, run_alerts
 from streams.alerting.options import WEBHOOK_URL_FILE_VARIABLE, WEBHOOK_URL_VARIABLE, webhook_url_from
 from streams.cli_support import runs_async
 from streams.config.environment import settings
+from streams.preflight import check_kafka_answers, check_port_free
 
 
 def _refuse_url_argument(context: click.Context, parameter: click.Parameter, value: str | None) -> None:
@@ -37,13 +38,14 @@ def _refuse_url_argument(context: click.Context, parameter: click.Parameter, val
               help="Dead-letter file (default: $LEADSTREAM_DATA_DIR/alerts-dead-letters.jsonl)")
 @click.option("--dlq-topic", is_flag=True, default=False, help="Also write dead letters to leads.alerts.dlq")
 @click.option("--group-id", default=None, help="Consumer group (default: <LEADSTREAM_APP_ID>-alerts)")
-@click.option("--metrics-port", type=int, default=None, help="Serve Prometheus /metrics on this port")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Serve Prometheus /metrics on this port")
+@click.option("--metrics-port", "old_port_option", type=click.IntRange(0, 65535), default=None, hidden=True)
 @runs_async
 async def alerts(
     on_temperature: tuple[str, ...], on_stage: tuple[str, ...],
     attempts: int | None, backoff_base: float | None, request_timeout: float | None,
     max_retry_after: float | None, store: str | None, dead_letters: str | None, dlq_topic: bool,
-    group_id: str | None, metrics_port: int | None,
+    group_id: str | None, port: int | None, old_port_option: int | None,
 ) -> None:
     """Alert sales when a lead turns hot or reaches SQL: console, or a webhook with retries."""
     options = alert_options_from(
@@ -52,6 +54,10 @@ async def alerts(
         max_retry_after_s=max_retry_after, store_path=store, dead_letter_path=dead_letters,
         dlq_topic=dlq_topic or None, group_id=group_id,
     )
+    metrics_port = port if port is not None else old_port_option  # --metrics-port: its name before 0.2.0
+    if metrics_port is not None:
+        check_port_free(settings().web_host, metrics_port, "--port")
+    await check_kafka_answers(settings())
     if metrics_port is not None:
         start_http_server(metrics_port, addr=settings().web_host)
     stop = asyncio.Event()

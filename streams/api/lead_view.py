@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from scoring import LeadState, ScoringModel, assess, top_contributions
+from scoring import LeadState, ScoringModel, VisitorState, assess, top_contributions
 from scoring.explain import contributions_at
 from scoring.history import History, Occurrence, series
 from scoring.revisit import awaiting_revisit, next_revisit
@@ -13,13 +13,36 @@ from streams.contracts.encoding import iso_time
 TEMPERATURE_RANK = {"hot": 2, "warm": 1, "cold": 0}
 
 
+def visitor_document(visitor: VisitorState, ttl_s: float) -> dict[str, Any]:
+    """GET /leads/{id} for an id the worker knows only as an anonymous visitor (docs/api.md)."""
+    kinds: dict[str, int] = {}
+    for signal in visitor.held:
+        name = signal.kind if signal.kind is not None else "identity_only"
+        kinds[name] = kinds.get(name, 0) + 1
+    linked = visitor.lead_id is not None
+    return {
+        "lead_id": visitor.visitor_id,
+        "anonymous": True,
+        "status": "linked" if linked else "held",
+        "linked_lead_id": visitor.lead_id,
+        "held_events": len(visitor.held),
+        "held_by_signal": dict(sorted(kinds.items())),
+        "held_since": iso_time(min(s.occurred_at for s in visitor.held)) if visitor.held else None,
+        "last_seen": iso_time(visitor.last_seen),
+        "expires_at": None if linked else iso_time(visitor.last_seen + ttl_s),
+        "why": (f"this visitor became lead {visitor.lead_id}: ask for that id" if linked else
+                "an anonymous visitor: its events are held, unscored, until an identify (or a form with an"
+                " e-mail) names the lead they belong to; they are forgotten at expires_at if none does"),
+    }
+
+
 def lead_document(state: LeadState, model: ScoringModel, now: float) -> dict[str, Any]:
     at = max(now, state.as_of or now)
     assessment = assess(state, model, at)
     scores = assessment.scores
 
     def contribution(c: Any) -> dict[str, Any]:
-        return {"signal": c.kind.value, "points_now": round(c.points_now, 4), "last_at": iso_time(c.last_at),
+        return {"signal": c.kind, "points_now": round(c.points_now, 4), "last_at": iso_time(c.last_at),
                 "count": c.count}
 
     return {
@@ -69,7 +92,7 @@ def history_document(state: LeadState, history: History, model: ScoringModel, no
 
     def event(e: Occurrence) -> dict[str, Any]:
         rule = model.signals.get(e.kind) if e.kind else None
-        return {"t": e.at, "at": iso_time(e.at), "signal": e.kind.value if e.kind else None,
+        return {"t": e.at, "at": iso_time(e.at), "signal": e.kind,
                 "component": rule.component.value if rule else None, "points": rule.points if rule else None,
                 "answers": {c: s.value for c, s in e.answers.items()}, "profile_fields": list(e.profile_fields)}
 

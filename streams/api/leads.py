@@ -25,10 +25,11 @@ from streams.worker.app import app
 from streams.config.environment import scoring_model, settings
 from streams.worker.history_draft import history_in
 from streams.api.access import Scope, refusal
-from streams.api.lead_view import history_document, hotness, lead_document
+from streams.api.lead_view import history_document, hotness, lead_document, visitor_document
 from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
 from streams.worker.lead_index import half_lives
+from streams.worker.stitching import visitor_state
 from streams.worker.tables import erasures_table, held_state, leads_table
 from streams.worker.wiring import active_partitions, worker_context
 
@@ -116,6 +117,9 @@ class LeadView(View):
             return routed
         state = _state(lead_id)
         if state is None:
+            visitor = visitor_state(worker_context, lead_id.encode())
+            if visitor is not None:  # an anonymous visitor, not a lead yet: say what waits for it
+                return _served(self, visitor_document(visitor, settings().hold_limits().ttl_s))
             return _error(self, 404, "unknown lead", lead_id=lead_id)
         return _served(self, lead_document(state, scoring_model(), _now()))
 

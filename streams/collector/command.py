@@ -7,6 +7,7 @@ import click
 from streams.cli_support import runs_async
 from streams.collector import collector_settings, run_collector
 from streams.config.environment import settings
+from streams.preflight import check_kafka_answers, check_port_free
 
 
 @click.command()
@@ -16,4 +17,7 @@ from streams.config.environment import settings
 async def collector(port: int | None, host: str | None) -> None:
     """Run the HTTP collector (pixel, Segment API, forms, JS snippet) producing to leads.events.raw."""
     config = collector_settings()
-    await run_collector(settings(), config, host or settings().web_host, config.port if port is None else port)
+    host, port = host or settings().web_host, config.port if port is None else port
+    check_port_free(host, port, "--port (LEADSTREAM_COLLECTOR_PORT)")
+    await check_kafka_answers(settings())
+    await run_collector(settings(), config, host, port)

@@ -19,6 +19,7 @@ from urllib.parse import urljoin, urlsplit
 from aiohttp import web
 
 from scoring.signals import is_bot
+from streams.collector.intake import bot_headers
 from streams.collector.consent import CONSENT_GIVEN
 from streams.collector.context import context_of
 from streams.collector.limits import key_refusal
@@ -61,6 +62,7 @@ async def form(request: web.Request) -> web.StreamResponse:
     if outcome.unavailable:
         return web.Response(status=503, text="please try again in a moment", headers={"Retry-After": "1"})
     response = _back(request.headers.get("Referer"), _text(fields.get("_redirect")))
+    response.headers.update(bot_headers(outcome))
     if fresh and outcome.accepted:
         set_visitor_cookie(response, message["anonymousId"], is_secure(request, context.config))
     return response

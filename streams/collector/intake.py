@@ -28,6 +28,7 @@ class Outcome:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     rejected_count: int = 0
     unavailable: bool = False  # Kafka did not take them: the client should retry
+    bots: int = 0  # taken as a bot by the user agent: produced, and ignored by the worker (the answer says so)
 
 
 class Intake:
@@ -60,6 +61,7 @@ class Intake:
             else:
                 if decision.bot:
                     metrics.BOT_EVENTS.labels(endpoint=endpoint).inc()
+                    outcome.bots += 1
                 if decision.clamped:
                     metrics.CLOCK_SKEW_CLAMPED.inc()
                 accepted.append(decision)
@@ -83,21 +85,21 @@ class Intake:
         outcome.accepted = len(accepted)
         return outcome
 
-    def take_soon(self, endpoint: str, message: dict[str, Any], hit: Hit) -> bool:
+    def take_soon(self, endpoint: str, message: dict[str, Any], hit: Hit) -> Outcome | None:
         """Admit now, produce in the background: the pixel has its answer before Kafka has the event.
 
-        False (the event counted as rejected, ``busy``) while ``max_pending`` events are still on their way.
+        None (the event counted as rejected, ``busy``) while ``max_pending`` events are still on their way.
         """
         if self.saturated:
             metrics.EVENTS_RECEIVED.labels(source=metrics.SOURCE, type=metrics.UNKNOWN_TYPE).inc()
             metrics.EVENTS_REJECTED.labels(reason=metrics.BUSY).inc()
-            return False
+            return None
         outcome = Outcome()
         for event in self._admitted(endpoint, [message], hit, outcome):
             task = asyncio.create_task(self._produce(event))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
-        return True
+        return outcome
 
     async def _produce(self, event: Accepted) -> None:
         try:
@@ -118,3 +120,11 @@ class Intake:
 def _message_id(message: Any) -> str | None:
     value = message.get("messageId") if isinstance(message, dict) else None
     return str(value)[:256] if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+DROPPED_HEADER = "X-Leadstream-Dropped"
+
+
+def bot_headers(outcome: Outcome) -> dict[str, str]:
+    """Said on every answer: events taken as a bot are stored but will never score (docs/collector.md, Bots)."""
+    return {DROPPED_HEADER: "bot"} if outcome.bots else {}

@@ -22,6 +22,7 @@ from multidict import MultiMapping
 from scoring.signals import is_bot
 from streams.collector import metrics
 from streams.collector.context import context_of
+from streams.collector.intake import bot_headers
 from streams.collector.hits import (
     forget_visitor_cookie, hit_of, is_secure, new_visitor_id, set_visitor_cookie, visitor_cookie,
 )
@@ -110,8 +111,10 @@ async def pixel(request: web.Request) -> web.Response:
         fresh = visitor is None and hit.consents and not is_bot(user_agent)
         visitor_id = visitor or new_visitor_id()
         message = pixel_event(request.query, request.headers.get("Referer"), user_agent, visitor_id)
-        if not context.intake.take_soon("pixel", message, hit):
+        outcome = context.intake.take_soon("pixel", message, hit)
+        if outcome is None:
             return web.Response(status=503, body=GIF, content_type="image/gif", headers={**NO_CACHE, "Retry-After": "1"})
+        response.headers.update(bot_headers(outcome))
         if fresh:
             set_visitor_cookie(response, visitor_id, is_secure(request, context.config))
         elif not hit.consents and visitor is not None:

@@ -19,7 +19,7 @@ from aiohttp import web
 from streams.collector.context import context_of
 from streams.collector.edge import Unreadable
 from streams.collector.hits import hit_of
-from streams.collector.intake import Outcome
+from streams.collector.intake import Outcome, bot_headers
 from streams.collector.limits import key_refusal
 from streams.collector.write_keys import presented_key
 from streams.collector import metrics
@@ -60,6 +60,10 @@ def unauthorized(request: web.Request, body: Any) -> web.Response | None:
                              headers={"WWW-Authenticate": 'Basic realm="leadstream collector"'})
 
 
+BOT_NOTE = ("taken as a bot by its user agent (context.userAgent; LEADSTREAM_COLLECTOR_BOT_PATTERNS): stored and"
+            " counted, but the worker ignores it and no lead is scored from it")
+
+
 def answer(outcome: Outcome) -> web.Response:
     if outcome.unavailable:
         return web.json_response({"success": False, "error": "Kafka did not take the events; retry"}, status=503,
@@ -70,7 +74,10 @@ def answer(outcome: Outcome) -> web.Response:
     if outcome.rejected_count:
         body["rejected"] = outcome.rejected  # the first ones only (LEADSTREAM_COLLECTOR_MAX_REJECTIONS_LISTED)
         body["rejected_count"] = outcome.rejected_count
-    return web.json_response(body, status=400 if outcome.rejected_count else 200)
+    if outcome.bots:
+        body["dropped_as_bot"] = outcome.bots
+        body["note"] = BOT_NOTE
+    return web.json_response(body, status=400 if outcome.rejected_count else 200, headers=bot_headers(outcome))
 
 
 def too_many_events(request: web.Request, messages: list[Any]) -> web.Response | None:

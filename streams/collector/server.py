@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from scoring.signals import use_bot_patterns
 from streams.collector import metrics
 from streams.collector.config import CollectorSettings
 from streams.collector.context import CONTEXT, CollectorContext, context_of
@@ -127,6 +128,8 @@ class Collector:
     def __init__(self, kafka: Settings, config: CollectorSettings) -> None:
         self.kafka = kafka
         self.config = config
+        if kafka.bot_patterns:  # the same rule as the worker's, so a bot here is ignored there
+            use_bot_patterns(kafka.bot_patterns)
         self.producer = RawProducer(kafka, idempotent=config.idempotent)
         self.intake = Intake(self.producer, kafka.max_event_bytes, config.max_rejections_listed,
                              config.max_pending_pixels)

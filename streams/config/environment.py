@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from scoring import HoldLimits, ScoringModel, load_model
+from scoring import HoldLimits, ScoringModel, ModelError, load_model, parse_model
+from scoring.model_loading import default_model_text
 from streams.config.clock import Clock, clock_from
 from streams.config.variables import flag_from, number_from, text_from
 from streams.errors import ConfigError
@@ -65,6 +68,8 @@ class Settings:
     # LEADSTREAM_CONSENT: under opt-in, an event without a consent signal is ignored (no_consent).
     consent: ConsentPolicy = OPT_OUT
     log_lead_ids: bool = False  # LEADSTREAM_LOG_LEAD_IDS: logs show lead ids whole (debugging) instead of tags
+    # LEADSTREAM_COLLECTOR_BOT_PATTERNS: the user agents taken as bots (None: the built-in list), for both roles.
+    bot_patterns: str | None = None
 
     def __post_init__(self) -> None:
         if not self.advertised_url:
@@ -142,7 +147,19 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         max_record_bytes=max_record_bytes,
         consent=consent_policy_from(env),
         log_lead_ids=flag_from(env, "LEADSTREAM_LOG_LEAD_IDS", False),
+        bot_patterns=_bot_patterns(env, "LEADSTREAM_COLLECTOR_BOT_PATTERNS"),
     )
+
+
+def _bot_patterns(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        re.compile(raw)
+    except re.error as exc:
+        raise ConfigError(f"{name}: not a regular expression ({exc}); e.g. bot|crawl|spider|headless") from None
+    return raw
 
 
 def _retention_days(env: Mapping[str, str], name: str, default: float) -> float:
@@ -158,10 +175,36 @@ def settings() -> Settings:
     return settings_from(os.environ)
 
 
-@cache
 def file_model() -> ScoringModel:
     """The scoring model named by LEADSTREAM_MODEL (or the shipped default), validated once."""
-    return load_model(settings().model_path)
+    return _file_model()[0]
+
+
+def file_model_text() -> str:
+    """The text ``file_model()`` was parsed from, read in the same go: its digest names what runs."""
+    return _file_model()[1]
+
+
+def file_model_source() -> str:
+    path = settings().model_path
+    return f"LEADSTREAM_MODEL={path}" if path is not None else "the shipped default model (LEADSTREAM_MODEL unset)"
+
+
+@cache
+def _file_model() -> tuple[ScoringModel, str]:
+    path = settings().model_path
+    if path is None:
+        return load_model(None), default_model_text()
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ModelError(f"model file {path}: cannot be read: {exc.strerror}") from exc
+    return parse_model(text, source=str(path)), text
+
+
+def model_digest(text: str) -> str:
+    """The content digest of a model file: two files with one version and other contents differ here."""
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class _LiveModel:

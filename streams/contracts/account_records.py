@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from scoring.accounts import AccountChange, AccountState, Member
+from streams import PRODUCER
 from streams.contracts.encoding import iso_time
 
 
@@ -111,6 +112,7 @@ def encode_account_change(change: AccountChange, model_version: str, emitted_at:
         "members": change.members,
         "cause_lead_id": change.cause_lead_id,
         "model_version": model_version,
+        "producer": PRODUCER,
         "event_time": iso_time(change.event_time),
         "emitted_at": iso_time(emitted_at),
     })

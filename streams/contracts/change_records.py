@@ -13,6 +13,7 @@ from scoring import (
     QualificationChange,
 )
 from scoring.revisit import REVISIT
+from streams import PRODUCER
 from streams.contracts.encoding import iso_time, rounded
 
 
@@ -44,7 +45,7 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
             "fit": rounded(change.scores.fit),
         },
         "reasons": [
-            {"signal": c.kind.value, "points_now": rounded(c.points_now), "last_at": iso_time(c.last_at),
+            {"signal": c.kind, "points_now": rounded(c.points_now), "last_at": iso_time(c.last_at),
              "count": c.count}
             for c in change.reasons
         ],
@@ -53,6 +54,7 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
         "criteria": {criterion: status.value for criterion, status in change.criteria.items()},
         "disqualified_by": list(change.disqualified_by),
         "model_version": change.model_version,
+        "producer": PRODUCER,
         "cause": {"type": change.cause, "event_id": change.cause_event_id,
                   **({"crossing_time": iso_time(change.event_time)} if change.cause in TIMED_CAUSES else {}),
                   **({"detail": change.cause_detail} if change.cause_detail else {})},

@@ -27,7 +27,7 @@ def encode_history(history: History) -> bytes:
     kind_code = KIND_CODE
     return orjson.dumps([
         history.since,
-        [part for kind, count in history.folded.items() for part in (kind_code[kind], count)],
+        [part for kind, count in history.folded.items() for part in (kind_code.get(kind, kind), count)],
         history.folded_events,
         [occurrence_parts(e.at, e.kind, e.answers, e.profile_fields) for e in history.events],
         [part for m in history.moves
@@ -39,9 +39,9 @@ def encode_history(history: History) -> bytes:
 def occurrence_parts(at: float, kind: SignalKind | None, answers: Mapping[str, Status],
                      profile_fields: Sequence[str]) -> list[Any]:
     if not (answers or profile_fields):
-        return [at, KIND_CODE[kind]]
+        return [at, KIND_CODE.get(kind, kind)]
     status_code = STATUS_CODE
-    return [at, KIND_CODE[kind], [part for c, s in answers.items() for part in (c, status_code[s])], profile_fields]
+    return [at, KIND_CODE.get(kind, kind), [part for c, s in answers.items() for part in (c, status_code[s])], profile_fields]
 
 
 MOVE_PARTS = 7  # a move's parts in a history record, in a row

@@ -14,13 +14,14 @@ from typing import Any
 import orjson
 
 from scoring import (
-    Contribution, LeadState, QualificationChange, Scores, SignalKind, Stage, Status, Temperature,
+    Contribution, LeadState, QualificationChange, Scores, Stage, Status, Temperature,
 )
 from scoring.changes import change_id
 from scoring.criteria import Answer
 from scoring.profile import Fact
 from scoring.qualification import Levels
-from scoring.state import KindTally
+from scoring.state import Journal, KindTally
+from streams.contracts import journal_records
 from streams.contracts.member_codes import (
     KIND_AT, KIND_CODE, KINDS, REACHED_AT, REACHED_MASK, STAGE_AT, STAGE_CODE, STAGES, STATUS_AT, STATUS_CODE, STATUSES,
     TEMPERATURE_AT, TEMPERATURE_CODE, TEMPERATURES,
@@ -42,7 +43,9 @@ from streams.contracts.member_codes import (
 STATE_FORMAT = 4
 # Format 4 added what sales said and how long it holds (accepted_at, sql_ended_at, active_at, the
 # signals since a rejection), the flagged address, needs_enrichment and the hot interest rung's level,
-# and (optional, last) the due time of the latest revisit; format 3 is the same without them. Format 3 and 4 share the member codes.
+# and (optional, trailing) the due time of the latest revisit, then the lead's stage history and its
+# journal (``journal_records``); format 3 is the same without them. Format 3 and 4 share the member codes.
+# A record without the trailing parts reads them as unset; a reader that predates them ignores them.
 _CODED = frozenset({3, STATE_FORMAT})
 
 # Per positional format: where its kinds, stages, temperatures and statuses are read from.
@@ -152,20 +155,7 @@ def decode_links(line: bytes) -> tuple[list[str], list[str]]:
 
 
 def encode_state(state: LeadState) -> bytes:
-    levels, kind_code, status_code = state.levels, KIND_CODE, STATUS_CODE
-    head = orjson.dumps([
-        STATE_FORMAT, state.model_version, state.identified, state.as_of,
-        [part for kind, t in state.tallies.items() for part in (kind_code[kind], t.decayed, t.count, t.last_at)],
-        [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
-        [part for name, a in state.answers.items() for part in (name, status_code[a.status], a.stated_at)],
-        [levels.mql, levels.sql, levels.pql, levels.warm, levels.hot],
-        STAGE_CODE[state.stage], TEMPERATURE_CODE[state.temperature], state.rejected_at, state.sequence,
-        _pack_hashes(state.recent_event_ids), REACHED_MASK[state.reached],
-        TEMPERATURE_CODE[state.hottest],
-        state.accepted_at, state.sql_ended_at, state.active_at,
-        [part for kind, count in state.renewed.items() for part in (kind_code[kind], count)],
-        state.flagged_at, state.needs_enrichment, state.revisited_at,
-    ])
+    head = orjson.dumps(_head(state))
     changes = state.recent_changes
     if isinstance(changes, StoredChanges) and changes.written_in == STATE_FORMAT:
         return head + b"\n" + changes.raw  # as read: nothing to encode
@@ -178,6 +168,37 @@ def encode_state(state: LeadState) -> bytes:
             if row[place] == before[place]:
                 row[place] = 0
     return head + b"\n" + orjson.dumps(rows)
+
+
+def _head(state: LeadState) -> list[Any]:
+    levels, kind_code, status_code = state.levels, KIND_CODE, STATUS_CODE
+    journal = state.journal
+    return [
+        STATE_FORMAT, state.model_version, state.identified, state.as_of,
+        [part for kind, t in state.tallies.items() for part in (kind_code.get(kind, kind), t.decayed, t.count, t.last_at)],
+        [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
+        [part for name, a in state.answers.items() for part in (name, status_code[a.status], a.stated_at)],
+        [levels.mql, levels.sql, levels.pql, levels.warm, levels.hot],
+        STAGE_CODE[state.stage], TEMPERATURE_CODE[state.temperature], state.rejected_at, state.sequence,
+        _pack_hashes(state.recent_event_ids), REACHED_MASK[state.reached],
+        TEMPERATURE_CODE[state.hottest],
+        state.accepted_at, state.sql_ended_at, state.active_at,
+        [part for kind, count in state.renewed.items() for part in (kind_code.get(kind, kind), count)],
+        state.flagged_at, state.needs_enrichment, state.revisited_at,
+        journal_records.path_parts(state.path),
+        None if journal is None else [
+            _head(journal.base), None if journal.middle is None else _head(journal.middle), journal.serials,
+            [journal_records.input_parts(item) for item in journal.inputs]],
+    ]
+
+
+def _journal_from(lead_id: str, parts: list[Any] | None) -> Journal | None:
+    if parts is None:
+        return None
+    base, middle, serials, inputs = parts
+    return Journal(_decode_positional(lead_id, base, b""),
+                   tuple(journal_records.input_from(lead_id, item) for item in inputs),
+                   None if middle is None else _decode_positional(lead_id, middle, b""), serials)
 
 
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
@@ -224,6 +245,8 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
         accepted_at=accepted_at, sql_ended_at=sql_ended_at, active_at=active_at,
         renewed=MappingProxyType({kind_at[renewed[n]]: renewed[n + 1] for n in range(0, len(renewed), 2)}),
         flagged_at=flagged_at, needs_enrichment=needs_enrichment, revisited_at=revisited_at,
+        path=journal_records.path_from(data[22]) if len(data) > 22 else (),
+        journal=_journal_from(lead_id, data[23]) if len(data) > 23 else None,
     )
 
 
@@ -245,7 +268,7 @@ def _change_parts(change: QualificationChange) -> list[Any]:
         change.sequence, change.account, stage_code[change.from_stage], temperature_code[change.from_temperature],
         stage_code[change.to_stage], temperature_code[change.to_temperature],
         [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
-        [part for c in change.reasons for part in (kind_code[c.kind], c.points_now, c.last_at, c.count)],
+        [part for c in change.reasons for part in (kind_code.get(c.kind, c.kind), c.points_now, c.last_at, c.count)],
         [part for reason in change.fit_reasons for part in reason],
         change.framework,
         [part for criterion, status in change.criteria.items() for part in (criterion, STATUS_CODE[status])],
@@ -297,7 +320,7 @@ def _change_from_keyed_state(lead_id: str, data: dict[str, Any]) -> Qualificatio
         from_stage=Stage(data["from"][0]), from_temperature=Temperature(data["from"][1]),
         to_stage=Stage(data["to"][0]), to_temperature=Temperature(data["to"][1]),
         scores=Scores(interest=interest, intent=intent, negative=negative, product=product, fit=fit),
-        reasons=tuple(Contribution(SignalKind(k), p, t, n) for k, p, t, n in data["reasons"]),
+        reasons=tuple(Contribution(k, p, t, n) for k, p, t, n in data["reasons"]),
         fit_reasons=tuple((what, points) for what, points in data["fit"]),
         framework=data["framework"],
         criteria=MappingProxyType({criterion: Status(status) for criterion, status in data["criteria"].items()}),
@@ -313,7 +336,7 @@ def _decode_keyed_state(lead_id: str, data: dict[str, Any]) -> LeadState:
         identified=data["identified"],
         as_of=data["as_of"],
         tallies=MappingProxyType({
-            SignalKind(kind): KindTally(decayed=d, count=n, last_at=t)
+            kind: KindTally(decayed=d, count=n, last_at=t)
             for kind, (d, n, t) in data["tallies"].items()
         }),
         profile=MappingProxyType({field: Fact(value, at) for field, (value, at) in data["profile"].items()}),

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from scoring import (
-    Signal, SignalKind, Status,
+    Signal, Status,
 )
 
 
@@ -20,7 +20,7 @@ def signal_to_dict(signal: Signal) -> dict[str, Any]:
         "event_id": signal.event_id,
         "lead_id": signal.lead_id,
         "anonymous": signal.anonymous,
-        "signal": signal.kind.value if signal.kind else None,
+        "signal": signal.kind,
         "occurred_at": signal.occurred_at,
         "profile": dict(signal.profile),
         "answers": {criterion: status.value for criterion, status in signal.answers.items()},
@@ -35,7 +35,7 @@ def signal_from_dict(data: dict[str, Any]) -> Signal:
         event_id=data["event_id"],
         lead_id=data["lead_id"],
         anonymous=data["anonymous"],
-        kind=SignalKind(data["signal"]) if data["signal"] else None,
+        kind=data["signal"] or None,
         occurred_at=data["occurred_at"],
         profile=MappingProxyType(data["profile"]),
         answers=MappingProxyType({criterion: Status(status) for criterion, status in data["answers"].items()}),

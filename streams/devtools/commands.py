@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from streams.cli_support import runs_async
+from streams.config.environment import file_model
 from streams.errors import BenchUnavailable
 
 
@@ -34,7 +35,8 @@ def kafka(port: int | None, data_dir: str | None) -> None:
 @click.command()
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds (default: Ctrl-C)")
 @click.option("--summary-json", type=click.Path(), default=None, help="Write the run's summary here")
-@click.option("--no-simulate", is_flag=True, default=False, help="Start broker and worker only")
+@click.option("--no-simulate", is_flag=True, default=False,
+              help="No simulated traffic: broker, worker and collector only, for events of your own")
 @click.option("--broker-port", type=int, default=None, help="Embedded broker port (default: a free one)")
 @click.option("--leads", type=int, default=150, help="Leads per simulated wave")
 @click.option("--wave-seconds", type=float, default=45.0, help="How long one wave of journeys lasts")
@@ -47,13 +49,18 @@ async def dev(
     leads: int, wave_seconds: float, seed: int, open_board: bool, collector_port: int | None,
 ) -> None:
     """Run broker, worker, collector and simulated lead journeys (through the collector); show leads move."""
-    from streams.devtools.dev import DevOptions, run_dev
+    from streams.devtools.dev import DevOptions, StoppedWhileStarting, run_dev
 
-    summary = await run_dev(DevOptions(
-        duration_s=duration, summary_json=Path(summary_json) if summary_json else None,
-        simulate=not no_simulate, broker_port=broker_port, leads_per_wave=leads,
-        wave_span_s=wave_seconds, seed=seed, open_board=open_board, collector_port=collector_port,
-    ))
+    file_model()  # a bad LEADSTREAM_MODEL is named in one line before any broker or worker starts
+    try:
+        summary = await run_dev(DevOptions(
+            duration_s=duration, summary_json=Path(summary_json) if summary_json else None,
+            simulate=not no_simulate, broker_port=broker_port, leads_per_wave=leads,
+            wave_span_s=wave_seconds, seed=seed, open_board=open_board, collector_port=collector_port,
+        ))
+    except StoppedWhileStarting as stopped:
+        print(f"leadstream dev: {stopped}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
     if not summary["adds_up"]:
         raise SystemExit(1)
 

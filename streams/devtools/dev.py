@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 from streams.devtools.brokers import EmbeddedBroker
 from streams.config.environment import settings_from
+from streams.devtools.dev_accounting import accounting_verdict, print_accounting
 from streams.devtools.live import LiveView
 from streams.devtools.simulator import PlannedEvent, send_waves
 from streams.contracts.topic_admin import ensure_topics
@@ -59,17 +60,35 @@ class DevOptions:
     collector_port: int | None = None
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, a closed terminal
+
+
+class StoppedWhileStarting(Exception):
+    """A stop signal came before everything was up: the children are stopped, there is no summary."""
+
+
 async def run_dev(options: DevOptions) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-dev-"))
-    broker = EmbeddedBroker(port=options.broker_port, log_path=workdir / "broker.log")
-    bootstrap = broker.start()
-    worker = WorkerProcess(
-        bootstrap, workdir / "worker.log", env={**TANSU_WORKER_ENV, "LEADSTREAM_DATA_DIR": str(workdir / "data")}
-    )
-    collector = CollectorProcess(bootstrap, workdir / "collector.log", env=TANSU_COLLECTOR_ENV,
-                                 web_port=options.collector_port)
-    print(f"broker   embedded Tansu on {bootstrap} (log {broker.log_path})")
+    # Every child dies with dev: stopped by it on a signal, or by the kernel if dev is killed outright.
+    broker = EmbeddedBroker(port=options.broker_port, log_path=workdir / "broker.log", dies_with_parent=True)
+    stop, driving = asyncio.Event(), asyncio.Event()
+    loop, starting = asyncio.get_running_loop(), asyncio.current_task()
+
+    def on_stop_signal() -> None:
+        if not stop.is_set() and not driving.is_set() and starting is not None:
+            starting.cancel()  # still starting: give up at once, the finally below stops what is up
+        stop.set()
+
+    for signum in STOP_SIGNALS:
+        loop.add_signal_handler(signum, on_stop_signal)
+    worker = collector = None
     try:
+        bootstrap = broker.start()
+        print(f"broker   embedded Tansu on {bootstrap}, pid {broker.pid} (log {broker.log_path})")
+        worker = WorkerProcess(bootstrap, workdir / "worker.log", dies_with_parent=True,
+                               env={**TANSU_WORKER_ENV, "LEADSTREAM_DATA_DIR": str(workdir / "data")})
+        collector = CollectorProcess(bootstrap, workdir / "collector.log", env=TANSU_COLLECTOR_ENV,
+                                     web_port=options.collector_port, dies_with_parent=True)
         await ensure_topics(settings_from({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, **TANSU_WORKER_ENV}))
         worker.start()
         collector.start()
@@ -82,12 +101,25 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
                                                   if os.environ.get("LEADSTREAM_API_TOKEN") else ""))
         if options.open_board:
             webbrowser.open(board_url(worker))
-        print("ready    simulated visitors → collector → Kafka → worker; watching leads.qualification;"
-              " Ctrl-C stops\n")
-        return await _drive(options, bootstrap, worker, collector)
+        if options.simulate:
+            print("ready    simulated visitors → collector → Kafka → worker; watching leads.qualification;"
+                  " Ctrl-C stops\n")
+        else:
+            print(f"ready    no simulated traffic (--no-simulate): broker, worker and collector only. Send events"
+                  f" to {collector.url}/v1/batch (or the pixel, or Kafka at {bootstrap}); watching"
+                  " leads.qualification; Ctrl-C stops\n")
+        driving.set()
+        return await _drive(options, bootstrap, worker, collector, stop)
+    except asyncio.CancelledError:
+        if stop.is_set():
+            raise StoppedWhileStarting("stopped while starting: broker, worker and collector are stopped") from None
+        raise
     finally:
-        collector.stop()
-        worker.stop()
+        for signum in STOP_SIGNALS:
+            loop.remove_signal_handler(signum)
+        for child in (collector, worker):
+            if child is not None:
+                child.stop()
         broker.stop()
 
 
@@ -98,17 +130,13 @@ def board_url(worker: WorkerProcess) -> str:
 
 
 async def _drive(
-    options: DevOptions, bootstrap: str, worker: WorkerProcess, collector: CollectorProcess,
+    options: DevOptions, bootstrap: str, worker: WorkerProcess, collector: CollectorProcess, stop: asyncio.Event,
 ) -> dict[str, Any]:
     started = time.time()
     view = LiveView(started_at=started)
     sent: Counter[str] = Counter()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     if options.duration_s is not None:
-        loop.call_later(options.duration_s, stop.set)
+        asyncio.get_running_loop().call_later(options.duration_s, stop.set)
 
     consumer = AIOKafkaConsumer(QUALIFICATION, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
@@ -134,8 +162,6 @@ async def _drive(
         await asyncio.gather(*tasks, return_exceptions=True)
         await session.close()
         await consumer.stop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(signum)
     summary = _summary(bootstrap, elapsed, sent, intake, accounting, stats, view)
     _print_summary(summary)
     if options.summary_json:
@@ -207,8 +233,7 @@ def _summary(
         # The collector: received = accepted + rejected + consent_refused; what it accepted, the worker received.
         "collector": intake,
         "accounting": accounting,
-        "adds_up": (intake.get("balanced", False) and intake.get("received") == events_sent
-                    and accounting.get("balanced", False) and accounting.get("received") == intake.get("accepted")),
+        **accounting_verdict(events_sent, intake, accounting),
         "qualification_changes": len(view.changes_seen),
         "transitions": {
             "stage": dict(sorted(view.stage_transitions.items())),
@@ -221,19 +246,7 @@ def _summary(
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    a, c = summary["accounting"], summary["collector"]
     print("\n── summary")
-    print(f"events sent {summary['events_sent']} in {summary['duration_s']} s ({summary['events_per_second']}/s)")
-    print(
-        f"collector received {c.get('received')} = accepted {c.get('accepted')} + rejected {c.get('rejected')} "
-        f"{c.get('rejected_by_reason')} + consent refused {c.get('consent_refused')}"
-    )
-    handed_over = f" + handed over {a['handed_over']}" if a.get("handed_over") else ""
-    print(
-        f"worker received {a.get('received')} = scored {a.get('scored')} + ignored {a.get('ignored')} "
-        f"{a.get('ignored_by_reason')} + deduplicated {a.get('deduplicated')} + dead-lettered "
-        f"{a.get('dead_lettered')} {a.get('dead_lettered_by_reason')} + held {a.get('held')}{handed_over}"
-        f"  → {'adds up' if summary['adds_up'] else 'DOES NOT ADD UP'}"
-    )
+    print_accounting(summary)
     print(f"leads per stage {summary['leads_per_stage']}, per temperature {summary['leads_per_temperature']}")
     print(f"transitions {summary['transitions']}")

@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 from streams.devtools.brokers.ports import free_port
+from streams.devtools.parent_death import dies_with_parent
 from streams.errors import StreamsError
 
 DEFAULT_COMMAND = (sys.executable, "-m", "streams")
@@ -32,8 +33,10 @@ class WorkerProcess:
         env: Mapping[str, str] | None = None,
         web_port: int | None = None,
         command: Sequence[str] = DEFAULT_COMMAND,
+        dies_with_parent: bool = False,
     ) -> None:
         self.bootstrap = bootstrap
+        self.dies_with_parent = dies_with_parent  # `leadstream dev`: SIGTERM from the kernel if dev itself dies
         self.log_path = log_path
         self.web_port = web_port or free_port()
         self.extra_env = dict(env or {})
@@ -61,11 +64,12 @@ class WorkerProcess:
             self.process = subprocess.Popen(
                 [*self.command, *self.arguments()],
                 env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=dies_with_parent() if self.dies_with_parent else None,
             )
 
     def arguments(self) -> list[str]:
-        return ["worker", "--loglevel", "info"]
+        # leadstream's worker names it --log-level; a bare Faust app (the benchmark's baselines) --loglevel.
+        return ["worker", "--log-level" if self.command == DEFAULT_COMMAND else "--loglevel", "info"]
 
     def log_tail(self, lines: int = 30) -> str:
         try:

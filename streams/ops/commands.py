@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+import time
 
 import click
 import orjson
 
 from streams.cli_support import runs_async, said_plainly
-from streams.config.environment import file_model, settings
-from streams.contracts.control_records import latest_applied
-from streams.errors import HistoryError, RolloutRefused
-from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable, redrive
+from streams.config.environment import model_digest, settings
+from streams.contracts.control_records import read_control
+from streams.errors import HistoryError, RolloutRefused, RolloutUnconfirmed
+from streams.failures import EXIT_UNCONFIRMED
+from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable
+from streams.ops.dead_letters import redrive as redrive_letters
 from streams.ops.improvement import default_output_topic, run_calibrate, run_export, run_replay, run_report
-from streams.ops.model_apply import apply_model
+from streams.ops.model_apply import Applied, apply_model, describe_workers, short
 
 HISTORY_OPTION = click.option(
     "--history", "history_files", multiple=True, type=click.Path(exists=True, dir_okay=False),
@@ -87,54 +91,86 @@ async def export(output: str) -> None:
 @click.command()
 @click.argument("action", type=click.Choice(["apply", "show"]))
 @click.argument("path", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
+              help="apply: seconds to wait for every running worker to report the new model")
 @runs_async
-async def model(action: str, path: str | None) -> None:
-    """`model apply FILE`: switch the running workers to FILE; `model show`: the live model."""
+async def model(action: str, path: str | None, timeout_s: float) -> None:
+    """`model apply FILE`: switch the running workers to FILE and wait until each says so; `model show`: what each runs.
+
+    Workers report their model (version, content digest, source) on leads.control; both read it there.
+    """
     if action == "show":
-        applied, _ = await latest_applied(settings())
-        live = applied.model if applied else file_model()
-        source = f"applied on leads.control at {applied.applied_at}" if applied else "LEADSTREAM_MODEL (none applied)"
-        print(f"live model {live.version} ({source})", flush=True)
+        with said_plainly("model show"):
+            print(await show_models(), flush=True)
         return
     with said_plainly("model apply"):
         if path is None:
             raise RolloutRefused("name the model file to apply")
-        was, now = await apply_model(path)
-    if was.version == now.version:
-        print(f"model {now.version} is already live; nothing to do", flush=True)
-        return
-    print(f"applied model {now.version} (was {was.version}): every running worker switches now and re-classifies"
-          f" the leads it holds; each change that causes carries model_version {now.version}."
-          f" Workers started later read it from leads.control too.", flush=True)
+        try:
+            applied = await apply_model(path, timeout_s)
+        except RolloutUnconfirmed as exc:
+            print(f"leadstream model apply: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(EXIT_UNCONFIRMED) from None
+    print(applied_message(applied), flush=True)
 
 
-@click.command()
-@click.argument("action", type=click.Choice(["list", "redrive"]))
-@click.option("--reason", default=None, help="redrive: the dead letters of this reason (see `dlq list`)")
-@click.option("--limit", type=int, default=None, help="redrive: at most this many, oldest first (default: all)")
-@click.option("--json", "as_json", is_flag=True, default=False, help="list: print JSON instead of a table")
+async def show_models() -> str:
+    state = await read_control(settings())
+    lines = describe_workers(state, time.time())
+    applied = state.applied
+    lines.append(f"applied on leads.control: {applied.model.version} [{short(model_digest(applied.text))}] at"
+                 f" {applied.applied_at}" if applied else "applied on leads.control: none (each worker runs its"
+                 " LEADSTREAM_MODEL, else the shipped default)")
+    if not state.workers:
+        lines.insert(0, "no running worker has reported its model on leads.control")
+    return "\n".join(lines)
+
+
+def applied_message(applied: Applied) -> str:
+    version, count = applied.model.version, len(applied.confirmed)
+    if not applied.published:
+        return f"model {version} is already live on every running worker ({count}); nothing to do"
+    if not count:
+        return (f"applied model {version}: no worker is running; workers that start read it from leads.control"
+                " and score with it over their LEADSTREAM_MODEL")
+    workers = ", ".join(report.worker for report in applied.confirmed)
+    return (f"applied model {version} (was {', '.join(applied.was) or 'none'}): all {count} running workers"
+            f" confirmed ({workers}) and re-classify the leads they hold; each change that causes carries"
+            f" model_version {version}. Workers started later read it from leads.control too.")
+
+
+@click.group()
+def dlq() -> None:
+    """Dead letters: `list` groups them by reason with samples; `redrive` re-sends one reason to the raw topic."""
+
+
+@dlq.command(name="list", short_help="The dead letters by reason, with samples.")
+@click.option("--json", "as_json", is_flag=True, default=False, help="Print JSON instead of a table")
 @runs_async
-async def dlq(action: str, reason: str | None, limit: int | None, as_json: bool) -> None:
-    """Dead letters: `list` groups them by reason with samples; `redrive --reason R` re-sends them to the raw topic."""
+async def list_dead_letters(as_json: bool) -> None:
+    """The dead letters by reason, each with its count and samples (topic, partition, offset, detail)."""
     config = settings()
     letters = await read_dead_letters(config)
-    if action == "list":
-        summaries = by_reason(letters)
-        if as_json:
-            print(orjson.dumps([summary.as_dict() for summary in summaries]).decode(), flush=True)
-            return
-        print(f"{len(letters)} dead letters in {config.topic_prefix}leads.events.dlq", flush=True)
-        for summary in summaries:
-            print(f"{summary.count:>8}  {summary.reason}", flush=True)
-            for sample in summary.as_dict()["samples"]:
-                source = sample["source"]
-                print(f"          {source.get('topic')}[{source.get('partition')}]@{source.get('offset')}:"
-                      f" {sample['detail'][:100]} | {sample['preview']}", flush=True)
+    summaries = by_reason(letters)
+    if as_json:
+        print(orjson.dumps([summary.as_dict() for summary in summaries]).decode(), flush=True)
         return
-    if not reason:
-        raise SystemExit("leadstream: dlq redrive needs --reason (one of those `dlq list` shows)")
-    if limit is not None and limit < 1:
-        raise SystemExit("leadstream: --limit: expected a whole number ≥ 1")
-    chosen = redrivable(letters, reason, raw_topic(config), limit)
-    sent = await redrive(config, chosen)
+    print(f"{len(letters)} dead letters in {config.topic_prefix}leads.events.dlq", flush=True)
+    for summary in summaries:
+        print(f"{summary.count:>8}  {summary.reason}", flush=True)
+        for sample in summary.as_dict()["samples"]:
+            source = sample["source"]
+            print(f"          {source.get('topic')}[{source.get('partition')}]@{source.get('offset')}:"
+                  f" {sample['detail'][:100]} | {sample['preview']}", flush=True)
+
+
+@dlq.command(short_help="Re-send one reason's dead letters to the raw topic.")
+@click.option("--reason", required=True, help="The dead letters of this reason (one `dlq list` shows)")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many, oldest first (default: all)")
+@runs_async
+async def redrive(reason: str, limit: int | None) -> None:
+    """Re-send the dead letters of one reason to the raw topic, once the cause is fixed."""
+    config = settings()
+    chosen = redrivable(await read_dead_letters(config), reason, raw_topic(config), limit)
+    sent = await redrive_letters(config, chosen)
     print(f"re-drove {sent} dead letters of reason {reason} to {raw_topic(config)}", flush=True)

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from streams.config.environment import Settings
 from streams.contracts.topics import DEAD_LETTERS, RAW_EVENTS
+from streams.failures import missing_topic
 
 SAMPLES_PER_REASON = 3
 PREVIEW_BYTES = 120
@@ -89,6 +90,8 @@ async def read_dead_letters(config: Settings) -> list[DeadLetter]:
                                 client_id=f"{config.app_id}-dlq", **config.security.client_kwargs())
     await consumer.start()
     try:
+        if topic not in await consumer.topics():
+            raise missing_topic(topic)
         # The app's topics all have LEADSTREAM_PARTITIONS partitions (the worker checks at start).
         partitions = [TopicPartition(topic, partition) for partition in range(config.partitions)]
         consumer.assign(partitions)

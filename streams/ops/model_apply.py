@@ -1,53 +1,159 @@
-"""`leadstream model apply` and `model show`: publishing a model to every running worker, and reading the live one.
+"""`leadstream model apply` and `model show`: publishing a model to every running worker, and what each one runs.
 
-The workers' side of a switch is streams/worker/model_rollout.py; the record is streams/contracts/control_records.py.
+Both read leads.control whole: the applied model, and the report each running worker keeps there
+(its model version, content digest and source; streams/worker/model_report.py). The workers' side
+of a switch is streams/worker/model_rollout.py; the records are streams/contracts/control_records.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
-from scoring import ScoringModel, parse_model
+from scoring import ScoringError, ScoringModel, parse_model
 from scoring.switch import half_life_change
-from streams.config.environment import file_model, settings
-from streams.contracts.control_records import CONTROL_KEY, control_topic_name, encode_model_applied, latest_applied
+from streams.config.environment import Settings, model_digest, settings
+from streams.contracts.control_records import (
+    CONTROL_KEY, ControlState, WorkerReport, control_topic_name, encode_model_applied, read_control,
+)
 from streams.contracts.topic_admin import ensure_topics
-from streams.errors import RolloutRefused
+from streams.errors import RolloutRefused, RolloutUnconfirmed
 
-async def apply_model(path: str) -> tuple[ScoringModel, ScoringModel]:
-    """Validate the model file at ``path`` and publish it to every worker; returns (was, now)."""
+CONFIRM_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What `model apply` did: the workers that confirmed, by URL, and the versions they left."""
+
+    model: ScoringModel
+    published: bool
+    confirmed: list[WorkerReport]
+    was: list[str]
+
+
+def short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
+
+
+def describe_workers(state: ControlState, now: float) -> list[str]:
+    """`model show`: one line per worker that reported, the silent ones said to be so."""
+    lines = []
+    for report in sorted(state.workers.values(), key=lambda r: r.worker):
+        status = "" if not report.silent(now) else f" — SILENT for {now - report.reported_at:.0f} s (stopped?)"
+        refused = (f"; refused {report.refused['version']}: {report.refused['reason']}"
+                   if report.refused and report.refused.get("offset") == (state.applied and state.applied.offset)
+                   else "")
+        lines.append(f"worker {report.worker} (host {report.host}, pid {report.pid}) runs model {report.version}"
+                     f" [{short(report.digest)}] from {report.source}{refused}{status}")
+    return lines
+
+
+async def apply_model(path: str, timeout_s: float) -> Applied:
+    """Validate the model file at ``path``, publish it, and wait until every running worker reports it."""
     config = settings()
     try:
         text = Path(path).read_text("utf-8")
     except OSError as exc:
         raise RolloutRefused(f"model file {path}: cannot be read: {exc.strerror}") from None
     candidate = parse_model(text, source=path)  # a ModelError names the field
+    digest = model_digest(text)
     await ensure_topics(config)
-    applied, _ = await latest_applied(config)
-    current = applied.model if applied is not None else file_model()
-    if candidate.version == current.version:
-        if applied is not None and applied.text == text:
-            return current, candidate
+    state = await read_control(config)
+    running = state.running(time.time())
+    _refuse_conflicts(path, candidate, digest, state, running)
+    was = sorted({report.version for report in running})
+    if running and all(report.digest == digest for report in running):
+        return Applied(candidate, False, running, was)
+    await _publish(config, text, candidate, state)
+    confirmed = await _confirmed(config, {report.worker for report in running}, digest, candidate, timeout_s)
+    return Applied(candidate, True, confirmed, was)
+
+
+def _refuse_conflicts(path: str, candidate: ScoringModel, digest: str, state: ControlState,
+                      running: list[WorkerReport]) -> None:
+    """One version, one content: a file whose version runs anywhere (or was applied) with other contents is refused."""
+    clashes = [f"worker {report.worker} runs {report.version} [{short(report.digest)}] from {report.source}"
+               for report in running if report.version == candidate.version and report.digest != digest]
+    applied = state.applied
+    if applied is not None and applied.model.version == candidate.version and model_digest(applied.text) != digest:
+        clashes.append(f"leads.control has {candidate.version} [{short(model_digest(applied.text))}]"
+                       f" applied at {applied.applied_at}")
+    if clashes:
         raise RolloutRefused(
-            f"model {path} has the version of the live model ({current.version}) but other contents: give it a"
-            " new version, which every change it causes will carry")
-    problem = half_life_change(current, candidate)
-    if problem:
+            f"model {path} [{short(digest)}] has the version of the live model ({candidate.version}) but other"
+            f" contents ({'; '.join(clashes)}): give it a new version, which every change it causes will carry")
+    # What runs now: the applied model if some running worker runs it (one every worker refused is
+    # live nowhere), else each worker's own file, as its report carries it.
+    live_applied = applied is not None and (not running or any(r.digest == model_digest(applied.text)
+                                                                for r in running))
+    currents = [applied.model] if applied is not None and live_applied else [
+        model for report in running if (model := _model_of(report)) is not None]
+    current, problem = next(((model, found) for model in currents
+                             if (found := half_life_change(model, candidate))), (None, None))
+    if problem and current is not None:
         raise RolloutRefused(
             f"model {candidate.version} cannot replace {current.version} on the running workers: {problem}.\n"
             f"Compare first: leadstream replay --model {path}. To switch, start workers with"
             f" LEADSTREAM_MODEL={path} and a new LEADSTREAM_APP_ID: they rebuild every lead from"
-            f" {config.topic_prefix}leads.events.raw (as far back as its retention keeps)."
+            f" {settings().topic_prefix}leads.events.raw (as far back as its retention keeps)."
         )
+
+
+def _model_of(report: WorkerReport) -> ScoringModel | None:
+    """The model a worker's report carries; None from an older worker, or one this version cannot read."""
+    if not report.model_text:
+        return None
+    try:
+        return parse_model(report.model_text, source=f"worker {report.worker}")
+    except ScoringError:
+        return None
+
+
+async def _publish(config: Settings, text: str, candidate: ScoringModel, state: ControlState) -> None:
+    previous = state.applied.model.version if state.applied is not None else None
     producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, acks="all",
                                 **config.security.client_kwargs())
     await producer.start()
     try:
         await producer.send_and_wait(control_topic_name(config), encode_model_applied(
-            text, candidate.version, current.version, time.time()), key=CONTROL_KEY)
+            text, candidate.version, previous, time.time()), key=CONTROL_KEY)
     finally:
         await producer.stop()
-    return current, candidate
+
+
+async def _confirmed(config: Settings, workers: set[str], digest: str, candidate: ScoringModel,
+                     timeout_s: float) -> list[WorkerReport]:
+    """Until every worker running at the apply (and any that started since) reports ``digest``."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = await read_control(config)
+        now = time.time()
+        expected = workers | {report.worker for report in state.running(now)}
+        reports = {name: state.workers.get(name) for name in expected}
+        refused = [r for r in reports.values() if r is not None and r.refused
+                   and r.refused.get("offset") == (state.applied and state.applied.offset)]
+        if refused:
+            raise RolloutUnconfirmed("; ".join(
+                f"worker {r.worker} refused model {candidate.version}: {r.refused['reason']}" for r in refused))
+        behind = sorted(name for name, report in reports.items() if report is None or report.digest != digest)
+        if not behind:
+            return sorted((r for r in reports.values() if r is not None), key=lambda r: r.worker)
+        if time.monotonic() >= deadline:
+            raise RolloutUnconfirmed(
+                f"model {candidate.version} is published on leads.control, but after {timeout_s:.0f} s "
+                + "; ".join(_not_switched(name, reports[name], now) for name in behind)
+                + ". Workers read it as they come back; see `leadstream model show`")
+        await asyncio.sleep(CONFIRM_POLL_S)
+
+
+def _not_switched(name: str, report: WorkerReport | None, now: float) -> str:
+    if report is None:
+        return f"worker {name} stopped without confirming"
+    if report.silent(now):
+        return f"worker {name} has been silent for {now - report.reported_at:.0f} s (still on {report.version})"
+    return f"worker {name} still reports model {report.version} [{short(report.digest)}]"

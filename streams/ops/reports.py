@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from enum import Enum
 
 from scoring import QualificationChange, ScoringModel, Stage, Temperature
 from scoring.calibration import Calibration
@@ -44,7 +45,7 @@ def conversion_report(conversion: Conversion, title: str) -> str:
                            ("signal shown", conversion.by_signal)):
         lines.append(f"by {heading}:")
         for key, counts in table.items():
-            row(f"  {key.value}", counts)
+            row(f"  {key.value if isinstance(key, Enum) else key}", counts)  # a signal is a plain name
     lines.append("win rate = won / (won + lost); a lead counts under every stage it held and signal it showed.")
     return "\n".join(lines)
 
@@ -102,7 +103,7 @@ def calibration_report(calibration: Calibration) -> str:
         f"{'signal':24}{'points now':>12}{'candidate':>12}{'log-odds of a win per occurrence':>36}",
     ]
     for kind, (now, new) in sorted(calibration.points.items(), key=lambda item: -calibration.coefficients[item[0]]):
-        lines.append(f"{kind.value:24}{now:>12g}{new:>12g}{calibration.coefficients[kind]:>+36.3f}")
+        lines.append(f"{kind:24}{now:>12g}{new:>12g}{calibration.coefficients[kind]:>+36.3f}")
     for name, (now_rung, new_rung) in calibration.rungs.items():
         lines.append(f"threshold {name}: promote {now_rung.promote:g} → {new_rung.promote:g},"
                      f" demote {now_rung.demote:g} → {new_rung.demote:g}")

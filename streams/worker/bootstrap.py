@@ -18,6 +18,7 @@ faust_ext.install()  # before any Faust service exists; refuses Faust internals 
 from streams.api import health, leads, revisits  # noqa: E402,F401 — pages register on import
 from streams.api import web_guard  # noqa: E402
 from streams.api.board import views  # noqa: E402,F401
+from scoring.signals import use_bot_patterns  # noqa: E402
 from streams.config.environment import settings  # noqa: E402
 from streams.contracts.topic_admin import ensure_topics  # noqa: E402
 from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — agents and timers register on import
@@ -25,6 +26,10 @@ from streams.worker.app import app  # noqa: E402
 from streams.worker import metrics, wiring  # noqa: E402
 from streams.worker.census import CensusMetrics  # noqa: E402
 from streams.worker.tables import accounts_table, leads_table, visitors_table  # noqa: E402
+
+# The collector and the worker take the same user agents as bots (docs/collector.md, Bots).
+if settings().bot_patterns:
+    use_bot_patterns(settings().bot_patterns)
 
 # What the worker's shared context counts is published, and recounted after every recovery.
 context = wiring.worker_context

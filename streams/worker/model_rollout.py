@@ -22,10 +22,12 @@ from aiokafka import TopicPartition
 from scoring import ModelError
 from scoring.switch import half_life_change
 from streams.contracts import command_records, lead_records
-from streams.contracts.control_records import AppliedModel, applied_from, control_consumer, control_topic_name, latest_applied
-from streams.worker import metrics
+from streams.contracts.control_records import (
+    AppliedModel, applied_from, control_consumer, control_topic_name, is_worker_report, latest_applied,
+)
+from streams.worker import metrics, model_report
 from streams.worker.app import app
-from streams.config.environment import file_model, scoring_model, settings, use_model
+from streams.config.environment import file_model, model_digest, scoring_model, settings, use_model
 from streams.contracts.partitioning import partition_for
 from streams.worker.tables import leads_table
 from streams.worker.wiring import worker_context
@@ -60,6 +62,7 @@ def _switch(applied: AppliedModel) -> None:
     previous = scoring_model()
     use_model(applied.model)
     _Following.applied = applied
+    model_report.running_applied(applied)
     if previous.version != applied.model.version:
         try:
             metrics.MODEL_INFO.remove(previous.version, previous.criteria.framework.name)
@@ -100,6 +103,8 @@ async def follow_applied_models() -> None:
 
 async def on_control_record(record: Any) -> None:
     _Following.next_offset = record.offset + 1
+    if is_worker_report(record) or record.value is None:
+        return  # what the workers say they run (streams/worker/model_report.py)
     try:
         applied = applied_from(record)
     except (ValueError, ModelError) as exc:
@@ -107,11 +112,17 @@ async def on_control_record(record: Any) -> None:
         return
     current = scoring_model()
     if applied.model.version == current.version:
-        return
-    problem = half_life_change(current, applied.model)
+        if model_digest(applied.text) == model_report.running_digest():
+            _Following.applied = applied
+            model_report.running_applied(applied)  # the very model it runs: it now runs it as applied
+            return
+        problem = f"it has the version of the model running here ({current.version}) but other contents"
+    else:
+        problem = half_life_change(current, applied.model)
     if problem:
         # `leadstream model apply` refuses these; a record written some other way is refused here.
         log.error("not switching to model %s: %s", applied.model.version, problem)
+        model_report.refused_applied(applied, problem)
         return
     _switch(applied)
     sent = await reclassify_owned(lead_records.classified_under(applied.model.version))

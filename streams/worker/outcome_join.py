@@ -1,7 +1,7 @@
 """CRM outcomes joined, on the lead's own partition, to its stage history, and counted as metrics.
 
 An outcome is accounted for as ignored (``outcome_only``) where it is received, like before; the
-join reads the lead's state as it stood, then the outcome is sales speaking (``scoring.feedback.apply_outcome``):
+join reads the lead's state as it stood, then the outcome is sales speaking (``scoring.arrival.apply_outcome``):
 an opportunity makes the lead SQL, a won or lost deal ends that, and the change goes out like any other. An outcome whose raw key
 did not place it on the lead's partition goes there as a command on leads.signals, like erasure
 and feedback, so it meets the lead in order with its events. Counts are per process, like every
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from scoring import LeadEvent
-from scoring.feedback import apply_outcome
+from scoring.arrival import apply_outcome
 from scoring.kinds import DealOutcome
 from scoring.outcomes import OutcomeJoin, join_outcome, outcome_of
 from streams.contracts import command_records
@@ -62,4 +62,4 @@ def count(joined: OutcomeJoin) -> None:
     if joined.hottest is not None:
         metrics.OUTCOMES_BY_TEMPERATURE.labels(outcome=outcome, temperature=joined.hottest.value).inc()
     for kind in joined.signals:
-        metrics.OUTCOMES_BY_SIGNAL.labels(outcome=outcome, signal=kind.value).inc()
+        metrics.OUTCOMES_BY_SIGNAL.labels(outcome=outcome, signal=kind).inc()

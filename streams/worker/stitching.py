@@ -130,6 +130,17 @@ def due_for_expiry(context: WorkerContext, now: float, active: set[int]) -> list
     return due
 
 
+# An unlinked visitor's record with nothing held ends so (streams/contracts/visitor_records.py keeps
+# the keys in this order): the board's count is a byte test per visitor, not a decode.
+NOTHING_HELD = b'"held":[]}'
+
+
+def held_visitors(context: WorkerContext, active: set[int]) -> int:
+    """Anonymous visitors holding events in the partitions this worker owns: the board's "New (anonymous)"."""
+    return sum(1 for key, value in list(context.visitors.data.items())
+               if value and not value.endswith(NOTHING_HELD) and _partition(context, key) in active)
+
+
 def recount_held(context: WorkerContext, active: set[int]) -> None:
     """After every rebalance's recovery: count what the partitions now owned (``active``) hold."""
     held = ((_partition(context, key), len(visitor_records.decode_visitor(key.decode(), value).held))

@@ -17,6 +17,7 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+import streams
 from streams.devtools.brokers import free_port
 from streams.devtools.processes import WorkerProcess
 from tests.e2e.cli import leadstream_command
@@ -92,6 +93,10 @@ async def test_a_journey_is_scored_by_a_worker_process_on_a_kafka_process(tmp_pa
         finally:
             await consumer.stop()
         assert [(c["to_stage"], c["to_temperature"]) for c in seen] == [("iql", "cold"), ("iql", "warm"), ("pql", "warm")]
+        # The version `leadstream --version` prints is the one the worker reports and stamps on what it writes.
+        assert {c["producer"] for c in seen} == {f"leadstream/{streams.__version__}"}
+        status, health = await worker.get_json("/healthz")
+        assert status == 200 and health["leadstream_version"] == streams.__version__
 
         assert worker.stop() == 0, worker.log_tail()
     finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import orjson
 
-from scoring import SignalKind, load_model
+from scoring import load_model
 from streams.ops.recorded_events import EventHistory, RawRecord, export_lines
 from tests.e2e.cli import leadstream_command
 from tests.synthetic_history import synthetic_history
@@ -33,7 +33,7 @@ def test_calibrate_then_replay_then_report_an_exported_history(tmp_path: Path):
 
     assert calibrated.returncode == 0, calibrated.stderr
     candidate = load_model(tmp_path / "candidate.toml")
-    assert candidate.rule(SignalKind.WEBINAR_ATTENDED).points > 20 > candidate.rule(SignalKind.BLOG_VIEW).points * 10
+    assert candidate.rule("webinar_attended").points > 20 > candidate.rule("blog_view").points * 10
     assert "expected lift on the held-out deals" in calibrated.stdout
     assert "-blog_view = { component = \"interest\", points = 2, cap = 10 }" in calibrated.stdout  # the diff
 

@@ -170,7 +170,7 @@ def test_the_leadstream_processes_are_built_from_this_repository():
         build = services()[name]["build"]
         assert build in (".", "./") or build.get("context") in (".", "./"), name
     assert services()["collector"]["command"] == ["collector", "--port", "8080"]
-    assert services()["alerts"]["command"] == ["alerts", "--metrics-port", "6070"]
+    assert services()["alerts"]["command"] == ["alerts", "--port", "6070"]
 
 
 def test_the_leadstream_processes_use_only_documented_settings_and_reach_kafka():

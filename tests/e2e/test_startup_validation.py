@@ -26,6 +26,7 @@ def test_a_bad_environment_variable_is_named_and_the_worker_does_not_start(varia
     run = run_worker({variable: value})
     assert run.returncode == 2
     assert run.stderr.startswith(f"leadstream: {variable}:"), run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
 
 
 def test_a_bad_model_file_is_rejected_naming_the_field(tmp_path: Path):
@@ -55,4 +56,4 @@ def test_a_bad_collector_setting_is_named_and_the_collector_does_not_start(varia
     run = subprocess.run([*leadstream_command(), "collector", "--port", "0"], env={**os.environ, variable: value},
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
-    assert run.stderr.startswith(f"leadstream: {variable}:"), run.stderr
+    assert run.stderr.startswith(f"leadstream collector: {variable}:"), run.stderr  # the collector's own setting

@@ -79,7 +79,7 @@ class Reference:
 
 def _state_diff(actual: LeadState, expected: LeadState) -> str:
     """Which events the state holds that it should not, or lacks, and how its counts differ."""
-    counts = {kind.value: (tally.count, expected.tallies[kind].count if kind in expected.tallies else 0)
+    counts = {kind: (tally.count, expected.tallies[kind].count if kind in expected.tallies else 0)
               for kind, tally in actual.tallies.items()}
     return (f"sequence {actual.sequence} (expected {expected.sequence}), "
             f"{len(set(expected.recent_event_ids) - set(actual.recent_event_ids))} events missing, "

@@ -25,7 +25,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from prometheus_client import REGISTRY
 
-from scoring import Contribution, QualificationChange, Scores, SignalKind, Stage, Status, Temperature
+from scoring import Contribution, QualificationChange, Scores, Stage, Status, Temperature
 from scoring.changes import change_id
 from streams.alerting import AlertOptions, AlertStats, alert_options_from, run_alerts
 from streams.contracts.change_records import change_to_dict, encode_change
@@ -36,9 +36,9 @@ ALERT_TEST_PARTITIONS = 4
 T0 = 1_793_610_000.0  # 2026-11-02T09:00:00Z: changes carry fixed times
 BANT_MET = {"budget": Status.MET, "authority": Status.MET, "need": Status.MET, "timeline": Status.MET}
 HOT_REASONS = (
-    Contribution(SignalKind.DEMO_REQUEST, 30.0, T0 - 60, 1),
-    Contribution(SignalKind.PRICING_VIEW, 27.5, T0 - 600, 3),
-    Contribution(SignalKind.WEBINAR_ATTENDED, 19.2, T0 - 86_400, 1),
+    Contribution("demo_request", 30.0, T0 - 60, 1),
+    Contribution("pricing_view", 27.5, T0 - 600, 3),
+    Contribution("webinar_attended", 19.2, T0 - 86_400, 1),
 )
 
 

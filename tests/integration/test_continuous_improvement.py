@@ -88,8 +88,8 @@ async def pipeline_to_change(kafka_bootstrap: str, tmp_path: Path, models: dict[
     await stop_pipeline(running)
 
 
-def now_iso() -> str:
-    return datetime.fromtimestamp(time.time(), timezone.utc).isoformat()
+def now_iso(earlier_s: float = 0.0) -> str:
+    return datetime.fromtimestamp(time.time() - earlier_s, timezone.utc).isoformat()
 
 
 class Journeys:
@@ -180,6 +180,11 @@ async def live_run(pipeline: RunningPipeline, models: dict[str, Path]) -> LiveRu
         await journeys.send(lead, *hot(lead))
     await journeys.send("renewed-before", DEMO)  # before its first crossing
     await journeys.send("won", WON)  # while it is an SQL
+    # Its interest arrives after its intent and answers, stamped half a second before them: the worker
+    # re-derives it in event time, as the replay does.
+    late = hot("arrived-late")
+    await journeys.send("arrived-late", late[0], *late[4:],
+                        *({**body, "timestamp": now_iso(earlier_s=0.5)} for body in late[1:4]))
     await pipeline.wait_for_changes("erased", at_least=3)
     async with aiohttp.ClientSession() as session:
         async with session.delete(f"{pipeline.worker.url}/leads/erased") as response:
@@ -189,7 +194,7 @@ async def live_run(pipeline: RunningPipeline, models: dict[str, Path]) -> LiveRu
     await asyncio.sleep(max(first_crossing + SAFE_AFTER_S - time.time(), 0))
     await journeys.send("renewed-after", DEMO)  # after it was demoted
 
-    leads = ("left-alone", "renewed-after", "renewed-before", "won")
+    leads = ("left-alone", "renewed-after", "renewed-before", "won", "arrived-late")
     final = {lead: journeys.expected(lead, time.time() + 3600).changes for lead in leads}
     for lead in leads:
         await pipeline.wait_for_changes(lead, len(final[lead]), timeout=60)
@@ -209,6 +214,7 @@ async def test_replaying_the_topics_under_the_live_model_reproduces_every_live_c
     replayed = live_run.replayed
 
     assert all(any(c.cause == "decay" for c in live_run.final[lead]) for lead in live_run.leads)
+    assert any(c.cause == "late" for c in live_run.final["arrived-late"])
     # The erasures table keeps a digest of each erased id, never the id: one lead was erased, that one.
     assert live_run.rejected == 0 and len(live_run.erased) == 1 and "erased" in live_run.erased
     assert "erased" not in replayed.states
@@ -287,8 +293,10 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
     assert [c["to_stage"] for c in await pipeline.wait_for_changes(lead, 1)] == ["iql"]  # interest 22 < 25
     pids = [worker.pid for worker in pipeline.workers]
 
+    # The workers run their file's model, which their reports carry: the command refuses the
+    # half-life change against it before publishing anything (exit 2).
     refused = cli(pipeline, "model", "apply", str(models["slower"]))
-    assert refused.returncode == 2
+    assert refused.returncode == 2, refused.stderr
     assert "half-lives differ (intent" in refused.stderr and "needs a replay" in refused.stderr
     applied = cli(pipeline, "model", "apply", str(models["candidate"]))
     assert applied.returncode == 0, applied.stderr
@@ -312,5 +320,8 @@ async def test_a_model_applied_to_running_workers_reclassifies_the_leads_they_ho
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{worker.url}/metrics") as response:
                 assert 'leadstream_model_info{framework="bant",version="fast-2"} 1.0' in await response.text()
-    shown = cli(pipeline, "model", "show")
-    assert "live model fast-2 (applied on leads.control" in shown.stdout
+    shown = cli(pipeline, "model", "show")  # what each worker reports running, then what leads.control holds
+    reported = {line.split(" ")[1]: line for line in shown.stdout.splitlines() if line.startswith("worker ")}
+    assert all("runs model fast-2 [" in reported[worker.url] for worker in pipeline.workers), shown.stdout
+    assert "from applied with `leadstream model apply`" in shown.stdout
+    assert "applied on leads.control: fast-2 [" in shown.stdout

@@ -10,11 +10,11 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from scoring.kinds import SignalKind
 from scoring.model_loading import load_model
+from streams.contracts.encoding import iso_time
 from tests.contracts import assert_matches_contract
 from tests.integration.pipeline_harness import (
-    SCRIPTED_CLOCK_ENV, RunningPipeline, answers, at, identify, page, start_pipeline, stop_pipeline, track,
+    SCRIPTED_CLOCK_ENV, RunningPipeline, answers, at, identify, page, start_pipeline, stop_pipeline, track, visit,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
@@ -96,8 +96,7 @@ async def test_a_lead_is_answered_by_its_owner_whichever_worker_is_asked(api: Ru
     model, now = load_model(), worker_clock_now()
     for signal, minute in (("demo_request", 4), ("webinar_attended", 3)):
         elapsed = now - datetime.fromisoformat(at(minute)).timestamp()
-        kind = SignalKind(signal)
-        expected = model.rule(kind).points * 2 ** (-elapsed / model.half_life_of(kind))
+        expected = model.rule(signal).points * 2 ** (-elapsed / model.half_life_of(signal))
         assert points[signal] == pytest.approx(expected, abs=1e-3), signal
     assert doc["top_contributions"][0]["signal"] == "demo_request"
     assert doc["score"]["intent"] == pytest.approx(points["demo_request"], abs=1e-3)
@@ -110,6 +109,26 @@ async def test_an_unknown_lead_is_a_json_404_on_every_worker(api: RunningPipelin
         status, _, body = await call(f"{worker.url}/leads/nobody-here")
         assert status == 404
         assert body == {"error": "unknown lead", "lead_id": "nobody-here"}
+
+
+async def test_an_anonymous_visitor_the_worker_holds_is_answered_with_its_held_events_not_404(api: RunningPipeline):
+    visitor = "api-visitor-1"
+    await api.send_all([visit(visitor, f"{visitor}-{n}", path, n) for n, path in
+                        enumerate(("/blog/a", "/pricing", "/blog/b"))])
+    await api.settled_accounting()
+
+    for worker in api.workers:  # the owner answers, whichever worker is asked
+        status, _, body = await call(f"{worker.url}/leads/{visitor}")
+        assert status == 200, body
+        assert (body["lead_id"], body["anonymous"], body["status"]) == (visitor, True, "held")
+        assert body["held_events"] == 3 and body["held_since"] == iso_time(datetime.fromisoformat(at(0)).timestamp())
+        assert sum(body["held_by_signal"].values()) == 3 and body["linked_lead_id"] is None
+        assert "held, unscored, until an identify" in body["why"]
+    held = 0
+    for worker in api.workers:
+        _, _, stats = await call(f"{worker.url}/stats")
+        held += stats["anonymous_visitors_held"]
+    assert held == 1  # the board's "New (anonymous)" counts it; the identified leads of this module are not held
 
 
 async def test_the_list_merges_the_hottest_leads_of_both_workers(api: RunningPipeline):

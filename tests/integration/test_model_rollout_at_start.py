@@ -85,7 +85,7 @@ async def rollout(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 
         applied = leadstream(pipeline.worker, "model", "apply", str(models["applied"]))
         assert applied.returncode == 0, applied.stderr
-        assert "applied model roll-2 (was roll-1)" in applied.stdout
+        assert "applied model roll-2: no worker is running; workers that start read it" in applied.stdout
 
         late = pipeline.add_worker()  # its own, empty data dir: every lead comes from the changelog
         await late.wait_ready()
@@ -143,11 +143,14 @@ async def test_a_file_with_the_live_version_but_other_contents_is_refused_in_one
     assert refused.stdout == ""
     (line,) = refused.stderr.strip().splitlines()
     assert line.startswith("leadstream model apply: ")
-    assert "has the version of the live model (roll-2) but other contents: give it a new version" in line
+    assert "has the version of the live model (roll-2) but other contents" in line
+    assert f"worker {rollout.late.url} runs roll-2" in line and "give it a new version" in line
     assert await control_end_offset(rollout) == records_before  # nothing was published
     again = leadstream(rollout.late, "model", "apply", str(models["applied"]))  # the very file applied: a no-op
     assert again.returncode == 0, again.stderr
-    assert "model roll-2 is already live; nothing to do" in again.stdout
+    assert "model roll-2 is already live on every running worker (1); nothing to do" in again.stdout
     assert await control_end_offset(rollout) == records_before
     shown = leadstream(rollout.late, "model", "show")
-    assert "live model roll-2 (applied on leads.control" in shown.stdout
+    assert f"worker {rollout.late.url} " in shown.stdout
+    assert "runs model roll-2" in shown.stdout and "from applied with `leadstream model apply`" in shown.stdout
+    assert f"worker {rollout.pipeline.worker.url} " not in shown.stdout  # it stopped, and said so

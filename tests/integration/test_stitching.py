@@ -45,7 +45,8 @@ async def test_anonymous_visits_are_held_then_credited_to_the_lead_once_even_if_
                              visit(visitor, "sa-3", "/pricing/enterprise", 2)])
     held = await pipeline.settled_accounting()
     assert held["held"] - before["held"] == 3
-    assert (await pipeline.lead(visitor))[0] == 404  # a visitor is not a lead
+    status, waiting = await pipeline.lead(visitor)  # a visitor is not a lead: the API says what it holds
+    assert status == 200 and (waiting["status"], waiting["held_events"]) == ("held", 3) and "stage" not in waiting
     assert held["scored"] == before["scored"]
 
     await pipeline.send(identify_visitor(lead, visitor, "sa-id-1", "ada@acme.io", 3))

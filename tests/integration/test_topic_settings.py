@@ -7,6 +7,8 @@ constants the code uses, so a changed constant shows up as a broken promise.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,16 +54,27 @@ async def admin_client(bootstrap: str) -> AsyncIterator[AIOKafkaAdminClient]:
         await admin.close()
 
 
+UNKNOWN_TOPIC = 3  # a topic created a moment ago may not be in the broker's metadata yet
+
+
 async def topic_configs(bootstrap: str, topics: list[str]) -> dict[str, dict[str, str]]:
-    """{topic: {config name: value}} as the broker describes them."""
-    async with admin_client(bootstrap) as admin:
-        responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
-    described: dict[str, dict[str, str]] = {}
-    for response in responses:
-        for error_code, error_message, _type, name, entries, *_ in response.resources:
-            assert not error_code, f"describing {name}: {error_code} {error_message}"
-            described[name] = {entry[0]: entry[1] for entry in entries}
-    return described
+    """{topic: {config name: value}} as the broker describes them (waiting, bounded, for a new topic)."""
+    deadline = time.monotonic() + 15
+    while True:
+        async with admin_client(bootstrap) as admin:
+            responses = await admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, t) for t in topics])
+        described: dict[str, dict[str, str]] = {}
+        unknown = False
+        for response in responses:
+            for error_code, error_message, _type, name, entries, *_ in response.resources:
+                if error_code == UNKNOWN_TOPIC and time.monotonic() < deadline:
+                    unknown = True
+                    continue
+                assert not error_code, f"describing {name}: {error_code} {error_message}"
+                described[name] = {entry[0]: entry[1] for entry in entries}
+        if not unknown:
+            return described
+        await asyncio.sleep(0.2)
 
 
 async def replication_factors(bootstrap: str, topics: list[str]) -> dict[str, set[int]]:

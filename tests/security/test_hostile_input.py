@@ -101,7 +101,7 @@ async def test_a_worker_on_0_0_0_0_without_a_token_refuses_to_start_naming_the_s
     refused = run_worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "LEADSTREAM_WEB_HOST": "0.0.0.0",
                           "LEADSTREAM_DATA_DIR": str(tmp_path / "refused")})
     assert refused.returncode == 2
-    assert refused.stderr.startswith("leadstream: LEADSTREAM_API_TOKEN: required when LEADSTREAM_WEB_HOST"), \
+    assert refused.stderr.startswith("leadstream worker: LEADSTREAM_API_TOKEN: required when LEADSTREAM_WEB_HOST"), \
         refused.stderr
     short = run_worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "LEADSTREAM_WEB_HOST": "0.0.0.0",
                         "LEADSTREAM_API_TOKEN": "only-twenty-chars-xx"})
@@ -111,7 +111,7 @@ async def test_a_worker_on_0_0_0_0_without_a_token_refuses_to_start_naming_the_s
     rebound = run_worker({"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "LEADSTREAM_WEB_HOST": "127.0.0.1",
                           "LEADSTREAM_DATA_DIR": str(tmp_path / "rebound")}, "--web-bind", "0.0.0.0")
     assert rebound.returncode == 2 and "Traceback" not in rebound.stderr, rebound.stderr
-    assert rebound.stderr.startswith("leadstream: LEADSTREAM_API_TOKEN: required when --web-bind (0.0.0.0)")
+    assert rebound.stderr.startswith("leadstream worker: LEADSTREAM_API_TOKEN: required when --web-bind (0.0.0.0)")
 
     # LEADSTREAM_ALLOW_OPEN=true is the one way round, and the worker says so in its log.
     opened = worker_process(kafka_bootstrap, tmp_path, f"secopen{uuid.uuid4().hex[:8]}.", 0, {

@@ -88,7 +88,7 @@ def signal(
         event_id=event_id or _next_id(),
         lead_id=lead,
         anonymous=anonymous,
-        kind=SignalKind(kind) if kind is not None else None,
+        kind=kind,
         occurred_at=at,
         profile=MappingProxyType(facts_from(profile or {})),
         # An empty answer says nothing, exactly as answers_from() leaves it out.

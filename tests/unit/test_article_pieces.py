@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scoring import Ignored, IgnoreReason, Signal, SignalKind, Status, assess, interpret
+from scoring import Ignored, IgnoreReason, Signal, Status, assess, interpret
 from scoring.explain import contributions_at
 from scoring.model_loading import parse_model
 from tests.unit.builders import (
@@ -44,13 +44,13 @@ def dwell(seconds: object, event_type: str = "page", **fields) -> Signal | Ignor
 
 @pytest.mark.parametrize("event_type", ["page", "screen"])
 def test_a_page_read_for_the_dwell_minimum_counts_as_dwell(event_type):
-    assert dwell(45, event_type, path="/blog/intent").kind is SignalKind.DWELL
-    assert dwell(30.0, event_type).kind is SignalKind.DWELL
+    assert dwell(45, event_type, path="/blog/intent").kind == "dwell"
+    assert dwell(30.0, event_type).kind == "dwell"
 
 
 def test_a_page_leave_track_counts_dwell_too():
-    assert interpret(event("track", name="Page Left", attributes={"dwell_seconds": 120}), model()).kind is (
-        SignalKind.DWELL)
+    assert interpret(event("track", name="Page Left", attributes={"dwell_seconds": 120}), model()).kind == (
+        "dwell")
     assert interpret(event("track", name="Page Left"), model()) == Ignored(IgnoreReason.BRIEF_VISIT)
 
 
@@ -64,7 +64,7 @@ def test_dwell_is_interest_and_capped_however_long_and_often_a_lead_reads():
     state = final_state(journey(reads))
 
     (contribution,) = contributions_at(state, model(), T0 + 2400)
-    assert contribution.kind is SignalKind.DWELL
+    assert contribution.kind == "dwell"
     assert contribution.points_now == pytest.approx(15.0)  # the cap: 40 long reads never outscore a demo
     assert assess(state, model(), T0 + 2400).scores.interest == pytest.approx(15.0)
 
@@ -73,8 +73,8 @@ def test_a_model_file_without_dwell_settings_scores_dwell_reports_as_page_views(
     without = parse_model(model_text(('dwell_signal = "dwell"\ndwell_minimum_seconds = 30\n', '')), "old.toml")
 
     assert without.dwell is None
-    assert interpret(event("page", path="/pricing", attributes={"dwell_seconds": 5}), without).kind is (
-        SignalKind.PRICING_VIEW)
+    assert interpret(event("page", path="/pricing", attributes={"dwell_seconds": 5}), without).kind == (
+        "pricing_view")
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [

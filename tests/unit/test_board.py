@@ -126,7 +126,7 @@ def test_the_model_page_lists_every_signal_with_its_points():
     html = model_page(model(), "default")
 
     for kind, rule in model().signals.items():
-        assert f'<th scope="row">{kind.value}</th><td>{rule.component.value}</td>' in html
+        assert f'<th scope="row">{kind}</th><td>{rule.component.value}</td>' in html
     assert model().version in html
 
 

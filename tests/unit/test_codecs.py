@@ -11,7 +11,7 @@ import orjson
 import pytest
 from hypothesis import given, settings
 
-from scoring import Signal, SignalKind, Stage, Status, Temperature, VisitorState, apply, load_model
+from scoring import Stage, Status, Temperature, VisitorState, apply, load_model
 from scoring.criteria import Answer
 from scoring.history import History, record
 from streams.contracts import change_records, command_records, control_records, email_index, dead_letter_records, history_records, lead_records, signal_records, visitor_records
@@ -77,11 +77,12 @@ def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stand
 
 def as_older_formats_held(state):
     """``state`` as a record written before format 4 reads back: nothing sales said, no hot rung level,
-    active as of its as-of time, and its remembered changes without their cause detail or enrichment flag."""
+    active as of its as-of time, its remembered changes without their cause detail or enrichment flag,
+    no stage history and no journal."""
     changes = tuple((h, replace(c, cause_detail=None, needs_enrichment=False)) for h, c in state.recent_changes)
     return replace(state, accepted_at=None, sql_ended_at=None, active_at=state.as_of, renewed=MappingProxyType({}),
                    flagged_at=None, needs_enrichment=False, levels=replace(state.levels, hot=0),
-                   recent_changes=changes)
+                   recent_changes=changes, path=(), journal=None)
 
 
 def keyed_state(state):
@@ -91,7 +92,7 @@ def keyed_state(state):
             "id": c.change_id, "seq": c.sequence, "account": c.account,
             "from": [c.from_stage.value, c.from_temperature.value], "to": [c.to_stage.value, c.to_temperature.value],
             "scores": [c.scores.interest, c.scores.intent, c.scores.negative, c.scores.product, c.scores.fit],
-            "reasons": [[r.kind.value, r.points_now, r.last_at, r.count] for r in c.reasons],
+            "reasons": [[r.kind, r.points_now, r.last_at, r.count] for r in c.reasons],
             "fit": [list(reason) for reason in c.fit_reasons], "framework": c.framework,
             "criteria": {criterion: status.value for criterion, status in c.criteria.items()},
             "disqualified_by": list(c.disqualified_by),
@@ -99,7 +100,7 @@ def keyed_state(state):
         }
     return orjson.dumps({
         "identified": state.identified, "as_of": state.as_of,
-        "tallies": {kind.value: [t.decayed, t.count, t.last_at] for kind, t in state.tallies.items()},
+        "tallies": {kind: [t.decayed, t.count, t.last_at] for kind, t in state.tallies.items()},
         "profile": {name: [fact.value, fact.stated_at] for name, fact in state.profile.items()},
         "answers": {name: [a.status.value, a.stated_at] for name, a in state.answers.items()},
         "levels": [state.levels.mql, state.levels.sql, state.levels.pql, state.levels.warm],
@@ -120,7 +121,7 @@ def format_2_record(state, history=None):
         return [
             c.change_id, c.sequence, c.account, c.from_stage.value, c.from_temperature.value, c.to_stage.value,
             c.to_temperature.value, [scores.interest, scores.intent, scores.negative, scores.product, scores.fit],
-            [part for r in c.reasons for part in (r.kind.value, r.points_now, r.last_at, r.count)],
+            [part for r in c.reasons for part in (r.kind, r.points_now, r.last_at, r.count)],
             [part for reason in c.fit_reasons for part in reason], c.framework,
             [part for criterion, status in c.criteria.items() for part in (criterion, status.value)],
             list(c.disqualified_by), c.model_version, c.cause_event_id, c.event_time, c.cause,
@@ -128,7 +129,7 @@ def format_2_record(state, history=None):
     levels = state.levels
     head = orjson.dumps([
         2, state.model_version, state.identified, state.as_of,
-        [part for kind, t in state.tallies.items() for part in (kind.value, t.decayed, t.count, t.last_at)],
+        [part for kind, t in state.tallies.items() for part in (kind, t.decayed, t.count, t.last_at)],
         [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
         [part for name, a in state.answers.items() for part in (name, a.status.value, a.stated_at)],
         [levels.mql, levels.sql, levels.pql, levels.warm], state.stage.value, state.temperature.value,
@@ -141,10 +142,10 @@ def format_2_record(state, history=None):
         return head + b"\n" + changes if changes else head
     return head + b"\n" + changes + b"\n" + orjson.dumps({
         "since": history.since,
-        "folded": {kind.value: count for kind, count in history.folded.items()},
+        "folded": {kind: count for kind, count in history.folded.items()},
         "folded_events": history.folded_events,
-        "events": [[e.at, e.kind and e.kind.value] if not (e.answers or e.profile_fields) else
-                   [e.at, e.kind and e.kind.value, {c: s.value for c, s in e.answers.items()}, list(e.profile_fields)]
+        "events": [[e.at, e.kind] if not (e.answers or e.profile_fields) else
+                   [e.at, e.kind, {c: s.value for c, s in e.answers.items()}, list(e.profile_fields)]
                    for e in history.events],
         "moves": [[m.at, m.from_stage.value, m.to_stage.value, m.from_temperature.value, m.to_temperature.value,
                    m.cause, m.total] for m in history.moves],
@@ -161,7 +162,9 @@ def test_any_state_survives_the_compact_format_and_is_still_read_from_the_older_
     assert lead_records.decode_state(state.lead_id, compact) == state
     assert lead_records.decode_state(state.lead_id, format_2_record(state)) == as_older_formats_held(state)
     assert lead_records.decode_state(state.lead_id, keyed_state(state)) == as_older_formats_held(state)
-    assert len(compact) < len(format_2_record(state)) < len(keyed_state(state))
+    # The same parts (the older formats hold no stage history and no journal) take fewer bytes.
+    same_parts = lead_records.encode_state(replace(state, path=(), journal=None))
+    assert len(same_parts) < len(format_2_record(state)) < len(keyed_state(state))
 
 
 @settings(max_examples=50, deadline=None)
@@ -274,6 +277,16 @@ def test_an_applied_model_record_meets_its_contract_and_reads_back():
     assert control_records.decode_model_applied(record)["model"] == 'version = "fast-2"\n'
 
 
+def test_a_worker_model_report_meets_its_contract_and_reads_back():
+    report = control_records.WorkerReport(
+        worker="http://10.0.0.7:6066", host="w7", pid=42, version="acme-1", digest="sha256:" + "ab" * 32,
+        source="LEADSTREAM_MODEL=/etc/leadstream/acme.toml", applied_offset=None,
+        refused={"offset": 3, "version": "acme-2", "reason": "a half-life changed"}, reported_at=T0)
+    raw = control_records.encode_worker_report(report)
+    assert_matches_contract("leads.control", orjson.loads(raw))
+    assert control_records.worker_report_from(raw) == report
+
+
 def test_a_malformed_command_breaks_the_contract():
     with pytest.raises(AssertionError, match="visitor_id"):
         assert_matches_contract("leads.signals", orjson.loads(command_records.encode_command(command_records.STITCH, "lead-9", T0)))
@@ -369,7 +382,7 @@ def test_a_lead_record_holds_its_state_and_its_history_and_each_reads_back_alone
 
 def test_every_signal_kind_stage_temperature_and_status_has_a_code_in_the_lead_record():
     state = rich_journey()[-1].state
-    for kind in SignalKind:
+    for kind in (*load_model().signals, "g2_intent"):  # a kind a model file defines is written by its name
         stored = lead_records.encode_state(replace(state, tallies={kind: next(iter(state.tallies.values()))}))
         assert lead_records.decode_state(state.lead_id, stored).tallies.keys() == {kind}
     for stage in Stage:

@@ -250,7 +250,7 @@ async def test_pixel_events_waiting_for_kafka_are_bounded_503_past_the_bound():
 def test_the_intake_counts_a_busy_pixel_as_received_and_rejected():
     intake = Intake(HeldProducer(), 32 * 1024, max_pending=0)  # type: ignore[arg-type]
     before = metrics.accounting()
-    assert intake.take_soon("pixel", {"type": "page", "anonymousId": "v"}, Hit(received_at=0.0)) is False
+    assert intake.take_soon("pixel", {"type": "page", "anonymousId": "v"}, Hit(received_at=0.0)) is None  # busy: 503
     after = metrics.accounting()
     assert after["received"] - before["received"] == 1
     assert after["rejected_by_reason"][metrics.BUSY] - before["rejected_by_reason"].get(metrics.BUSY, 0) == 1

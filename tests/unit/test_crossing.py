@@ -6,9 +6,9 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from scoring import scores_at
-from scoring.crossing import Term, _all_terms, _bisect, _bisection, _total, next_demotion
+from scoring.crossing import Term, _all_terms, _bisect, _bisection, _total, demotion_due_by, next_demotion
 from tests.unit.builders import T0, days, final_state, journey, model, signal
-from tests.unit.test_decay_properties import POSITIVE_KINDS
+from tests.unit.test_decay_properties import POSITIVE_KINDS, signal_lists
 
 ladders = model().qualification.ladders
 # Without negative signals every measure only falls as time passes, so the crossing is unique.
@@ -70,3 +70,15 @@ def test_demotion_times_of_real_journeys_match_the_full_bisection(steps):
         for threshold in (15.0, 20.0, 45.0):
             if parts and _total(parts, 0.0) >= threshold:
                 assert _bisect(parts, threshold) == _bisection(lambda elapsed: _total(parts, elapsed) >= threshold)
+
+
+@settings(max_examples=150, deadline=None)
+@given(steps=signal_lists(max_size=25), gap=st.one_of(st.floats(min_value=0, max_value=days(60)),
+                                                       st.sampled_from([0.0, days(7), days(14)])))
+def test_a_demotion_due_by_a_time_is_the_next_demotion_exactly_when_that_falls_by_then(steps, gap):
+    """Replaying a journal asks this before each input; it skips the search only where it cannot matter."""
+    state = final_state(journey(steps))
+    now = state.as_of + gap
+    due = next_demotion(state, model())
+
+    assert demotion_due_by(state, model(), now) == (due if due is not None and due <= now else None)

@@ -13,11 +13,11 @@ from scoring.engine import reclassify
 from scoring.stages import QUALIFIED, STAGE_RANK, Rung, climb
 from tests.unit.builders import BANT, T0, days, final_state, journey, meddic_model, model, signal
 
-SCORED_KINDS = sorted(model().signals, key=lambda kind: kind.value)
+SCORED_KINDS = sorted(model().signals)
 NEGATIVE_KINDS = [k for k in SCORED_KINDS if model().rule(k).component is Component.NEGATIVE]
 # Kinds that only ever add points and can never put a lead out of market.
 POSITIVE_KINDS = [k for k in SCORED_KINDS if k not in NEGATIVE_KINDS and k not in model().disqualify.signals
-                  and k.value != "careers_view"]
+                  and k != "careers_view"]
 TEMPERATURES = list(Temperature)
 PROPERTIES = settings(max_examples=200, deadline=None)
 
@@ -156,7 +156,9 @@ def test_a_negative_signal_never_raises_engagement_and_leaves_interest_and_inten
     seen_at = max(at, before.as_of)
     was, now = scores_at(before, model(), seen_at), scores_at(after, model(), seen_at)
 
-    assert now.engagement <= was.engagement
+    # A late one re-derives the lead in event time (scoring.arrival), summing the same terms in
+    # another order: equal up to rounding.
+    assert now.engagement <= was.engagement + 1e-9 * max(1.0, abs(was.engagement))
     assert (now.interest, now.intent, now.product) == pytest.approx((was.interest, was.intent, was.product))
 
 

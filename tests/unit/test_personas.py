@@ -12,7 +12,8 @@ from types import MappingProxyType
 from scoring import Stage, Temperature
 from scoring.account_timer import cool_account, next_account_change
 from scoring.accounts import AccountState, Member, update_member
-from scoring.feedback import Verdict, apply_feedback
+from scoring.arrival import apply_feedback
+from scoring.feedback import Verdict
 from scoring.replay import SalesVerdict, replay
 from tests.unit.builders import BANT, DAY, HOUR, ICP_FIT, T0, days, event, model
 

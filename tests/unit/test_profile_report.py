@@ -18,7 +18,7 @@ def test_samples_are_shared_out_by_stage_and_other_threads_are_left_out(tmp_path
     folded = tmp_path / "worker.folded"
     folded.write_text("\n".join([
         f"{AGENT};ingest (streams/worker/pipeline.py:83);ingest_one (streams/worker/pipeline.py:127);"
-        "route (streams/worker/pipeline.py:154);score (streams/worker/pipeline.py:164);apply (scoring/engine.py:48) 6",
+        "route (streams/worker/pipeline.py:154);score (streams/worker/pipeline.py:164);apply (scoring/arrival.py:42) 6",
         f"{AGENT};ingest (streams/worker/pipeline.py:84);Batch.flush (streams/worker/batch.py:136);"
         "Batch._write (streams/worker/batch.py:170) 2",
         "thread (1): MainThread;run_forever (asyncio/base_events.py:608);"
@@ -32,7 +32,7 @@ def test_samples_are_shared_out_by_stage_and_other_threads_are_left_out(tmp_path
 
     assert lines[0] == "10 samples of the main thread"
     assert share(lines, "the batch task (streams/worker/agents.py: each topic's batches through the pipeline)") == 80.0
-    assert share(lines, "scoring.apply: decay, fit, criteria, stages") == 60.0
+    assert share(lines, "scoring.apply: decay, fit, criteria, stages, late re-derivation") == 60.0
     assert share(lines, "Batch._write: records, demotion time, census, account member") == 20.0
     assert share(lines, "Faust take(): the background fill of its buffer") == 10.0
     assert share(lines, "idle (waiting in select)") == 10.0

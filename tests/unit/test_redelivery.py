@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scoring import SignalKind, apply, scores_at
+from scoring import apply, scores_at
 from tests.unit.builders import (
     HOUR,
     ICP_FIT,
@@ -80,7 +80,7 @@ def test_a_redelivered_event_is_forgotten_after_64_newer_events_of_the_lead(othe
     again = apply(held, demo, model())
 
     assert again.duplicate is False
-    assert again.state.tallies[SignalKind.DEMO_REQUEST].count == 2
+    assert again.state.tallies["demo_request"].count == 2
 
 
 def test_the_same_event_id_on_another_lead_is_not_a_duplicate():

@@ -7,7 +7,7 @@ from types import MappingProxyType
 
 import pytest
 
-from scoring import HoldLimits, SignalKind, Stage, Temperature, Verdict
+from scoring import HoldLimits, Stage, Temperature, Verdict
 from scoring.changes import change_id
 from scoring.kinds import DealOutcome
 from scoring.outcomes import conversion, stage_verdict
@@ -120,13 +120,13 @@ def test_outcomes_join_the_stage_history_as_it_stood_when_they_arrived():
     # ... and the won deal ended its SQL, the change saying so.
     [closed] = [c for c in replayed.changes if c.lead_id == "winner" and c.cause == "outcome"]
     assert (closed.from_stage, closed.cause_detail, closed.event_time) == (Stage.SQL, "won", T0 + days(35))
-    assert won[0].counts[SignalKind.DEMO_REQUEST] > 0.99  # as of its last scored event, not day 30
+    assert won[0].counts["demo_request"] > 0.99  # as of its last scored event, not day 30
     table = conversion(replayed.outcomes)
     assert (table.overall.opportunities, table.overall.won, table.overall.lost) == (1, 1, 2)
     assert table.by_stage[Stage.SQL].win_rate == 1.0
     assert table.by_stage[Stage.IQL].win_rate == 0.5
     assert table.by_temperature[Temperature.COLD].lost == 1
-    assert table.by_signal[SignalKind.BLOG_VIEW].win_rate == 0.0
+    assert table.by_signal["blog_view"].win_rate == 0.0
     verdict = stage_verdict(replayed.outcomes)
     assert (verdict.won_reached, verdict.lost_reached, verdict.won_missed) == (1, 0, 0)
     assert replayed.counted["ignored:outcome_only"] == 5
@@ -155,7 +155,7 @@ def test_a_visitors_visits_before_identify_count_for_the_lead_as_if_it_had_been_
                    model())
 
     assert set(stitched.states) == {"lead-1"}  # no visitor is scored as a lead of its own
-    tally, expected = (run.states["lead-1"].tallies[SignalKind.PRICING_VIEW] for run in (stitched, known))
+    tally, expected = (run.states["lead-1"].tallies["pricing_view"] for run in (stitched, known))
     assert (tally.count, tally.last_at, tally.decayed) == (4, expected.last_at, pytest.approx(expected.decayed))
     assert (stitched.counted["scored"], stitched.counted["held"]) == (5, 0)  # 3 released, identify, later
 
@@ -167,7 +167,7 @@ def test_a_visitor_never_identified_stays_held_and_one_unseen_for_the_ttl_is_for
 
     assert (dict(never.states), never.changes, never.counted["held"]) == ({}, (), 3)
     assert expired.counted["ignored:expired_anonymous"] == 3 and expired.counted["held"] == 0
-    assert SignalKind.PRICING_VIEW not in expired.states["lead-1"].tallies
+    assert "pricing_view" not in expired.states["lead-1"].tallies
     assert replay(visits("v-1", T0), model(), until=T0 + days(31), hold=hold).counted["held"] == 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from scoring import Signal, SignalKind, Stage, Status, Temperature, apply, load_model
+from scoring import Signal, Stage, Status, Temperature, apply, load_model
 from streams.contracts import lead_records
 
 # A lead's record as format 3 wrote it (the worker before sales-owned SQL): a fitting VP who read a
@@ -35,7 +35,7 @@ def test_a_lead_stored_in_format_3_reads_back_and_keeps_scoring_under_sales_owne
         (Stage.IQL, Temperature.COLD, "event", None), (Stage.IQL, Temperature.WARM, "event", None),
         (Stage.SQL, Temperature.HOT, "event", None)]
     # Its next event scores it under the current rules and writes it in the current format.
-    later = apply(state, Signal(event_id="next", lead_id="vp", anonymous=False, kind=SignalKind.PRICING_VIEW,
+    later = apply(state, Signal(event_id="next", lead_id="vp", anonymous=False, kind="pricing_view",
                                 occurred_at=state.as_of + 3600), load_model())
     assert later.state.stage is Stage.SQL  # every BANT criterion confirmed, fit known and good
     assert lead_records.encode_state(later.state).startswith(b"[%d," % lead_records.STATE_FORMAT)

@@ -30,14 +30,14 @@ def _listed(values: Any) -> str:
 
 def model_page(model: ScoringModel, source: str) -> str:
     q, fit, dq, criteria = model.qualification, model.fit, model.disqualify, model.criteria
-    signals = sorted(model.signals.values(), key=lambda r: (r.component.value, -r.points, r.kind.value))
+    signals = sorted(model.signals.values(), key=lambda r: (r.component.value, -r.points, r.kind))
     ladders = q.ladders
     sections = [
         _table("Half-lives: each component decays on its own", ("Component", "Half-life (days)"),
                [(c.value, _days(s)) for c, s in model.half_life_seconds.items()], "half-lives"),
         _table("Points per signal (a cap is the most a kind can add, after decay)",
                ("Signal", "Component", "Points", "Cap", "Half-life (days)"),
-               [(r.kind.value, r.component.value, number(r.points), number(r.cap) if r.cap is not None else "—",
+               [(r.kind, r.component.value, number(r.points), number(r.cap) if r.cap is not None else "—",
                  _days(model.half_life_of(r.kind))) for r in signals], "signals"),
         _table("Thresholds: climb at promote, fall back only below demote", ("Rung", "On", "Promote", "Demote"),
                [("MQL", "interest", number(ladders.mql.promote), number(ladders.mql.demote)),
@@ -48,7 +48,7 @@ def model_page(model: ScoringModel, source: str) -> str:
                  number(ladders.warm.demote))], "thresholds"),
         _table("Temperature and product signals", ("Setting", "Value"),
                [("warm with a need and at most this many criteria missing", q.warm_max_missing),
-                ("product signals (PQL)", _listed(k.value for k in q.product_signals)),
+                ("product signals (PQL)", _listed(q.product_signals)),
                 ("SQL ends after this many weeks without activity", number(model.sales.inactivity_bound_s / 604_800)),
                 ("a rejection holds back for (days)", number(model.sales.rejection_cooldown_s / 86_400)),
                 ("... and until new intent reaches", number(model.sales.renewed_intent_minimum)),
@@ -70,13 +70,13 @@ def model_page(model: ScoringModel, source: str) -> str:
         _table("Out of market: any of these disqualifies", ("Rule", "Value"),
                [("competitor domains", _listed(dq.competitor_domains)), ("student domains", _listed(dq.student_domains)),
                 ("countries", _listed(dq.countries)), ("fewer employees than", dq.min_employees),
-                ("signals", _listed(k.value for k in dq.signals)),
+                ("signals", _listed(dq.signals)),
                 ("careers-only page views after", dq.careers_only_after)], "disqualify"),
         _table("Track events and the signal each counts as", ("Event name (normalised)", "Signal"),
-               sorted((name, kind.value) for name, kind in model.track_events.items()), "events"),
+               sorted(model.track_events.items()), "events"),
         _table("Page paths (longest prefix wins)", ("Path prefix", "Signal"),
-               [(rule.prefix, rule.kind.value) for rule in model.page_rules]
-               + [("(any other page)", model.default_page_kind.value)], "pages"),
+               [(rule.prefix, rule.kind) for rule in model.page_rules]
+               + [("(any other page)", model.default_page_kind)], "pages"),
         _table("Other settings", ("Setting", "Value"),
                [("CRM outcomes (calibration only, never scored)", _listed(model.outcome_events)),
                 ("dedupe window (event ids per lead)", model.dedupe_window),

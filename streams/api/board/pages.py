@@ -96,6 +96,8 @@ def funnel_fragment(stats: dict[str, Any] | None, per_minute: list[tuple[float, 
         counts = '<p class="warning">A worker did not answer: the counts would be incomplete.</p>'
     else:
         stages, temps = stats["leads_per_stage"], stats["leads_per_temperature"]
+        # Held anonymous visitors are not leads yet, but they are who "New (anonymous)" means.
+        stages = {**stages, Stage.NEW.value: stages.get(Stage.NEW.value, 0) + stats.get("anonymous_visitors_held", 0)}
         widest = max([*stages.values(), 1])
         rows = "".join(
             f'<tr data-stage="{stage.value}"><th scope="row">{escape(STAGE_NAMES[stage])}</th>'
@@ -297,7 +299,7 @@ def _chart_table(document: dict[str, Any]) -> str:
 def _contributions(lead: dict[str, Any], model: ScoringModel) -> str:
     rows = []
     for c in lead["contributions"]:
-        rule = next((r for k, r in model.signals.items() if k.value == c["signal"]), None)
+        rule = model.signals.get(c["signal"])
         component = rule.component.value if rule else "—"
         cap = number(rule.cap) if rule and rule.cap is not None else "—"
         rows.append(

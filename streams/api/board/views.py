@@ -88,9 +88,11 @@ async def merged_stats() -> dict[str, Any] | None:
     answers = await asyncio.gather(*(_get_json(url.rstrip("/") + "/stats") for url in urls))
     if any(status != 200 for status, _ in answers):
         return None
-    merged: dict[str, Any] = {"leads": 0, "leads_per_stage": {}, "leads_per_temperature": {}, "workers": len(urls)}
+    merged: dict[str, Any] = {"leads": 0, "leads_per_stage": {}, "leads_per_temperature": {}, "workers": len(urls),
+                              "anonymous_visitors_held": 0}
     for _, stats in answers:
         merged["leads"] += stats["leads"]
+        merged["anonymous_visitors_held"] += stats.get("anonymous_visitors_held", 0)
         for part in ("leads_per_stage", "leads_per_temperature"):
             for name, count in stats[part].items():
                 merged[part][name] = merged[part].get(name, 0) + count

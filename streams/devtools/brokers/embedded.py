@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from streams.devtools.parent_death import dies_with_parent
 from streams.devtools.brokers.errors import BrokerBinaryMissing, BrokerError, PortInUse
 from streams.devtools.brokers.ports import (
     LOOPBACK,
@@ -57,8 +58,9 @@ def tansu_binary() -> str:
 class EmbeddedBroker:
     """One Tansu process on 127.0.0.1 with in-memory storage; everything is lost on stop."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(self, port: int | None = None, log_path: Path | None = None, dies_with_parent: bool = False) -> None:
         self._requested_port = port
+        self._dies_with_parent = dies_with_parent  # `leadstream dev`: the broker goes when dev does
         self._log_path = log_path
         self._port: int | None = None
         self._process: subprocess.Popen | None = None
@@ -95,7 +97,8 @@ class EmbeddedBroker:
             "--advertised-listener-url", listener,
             "--storage-engine", "memory://tansu/",
         ]
-        self._process = spawn_in_own_group(argv, self._log_path, env=_tansu_environment())
+        self._process = spawn_in_own_group(argv, self._log_path, env=_tansu_environment(),
+                                           preexec_fn=dies_with_parent() if self._dies_with_parent else None)
         self._port = port
         logs = [self._log_path]
         try:

@@ -6,18 +6,15 @@ Plain functions returning an exit code, so the click commands stay one line each
 from __future__ import annotations
 
 import signal
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
 from streams.devtools.brokers.embedded import EmbeddedBroker
-from streams.devtools.brokers.errors import BrokerError
 from streams.devtools.brokers.kafka import ApacheKafka
 
 EXIT_OK = 0
-EXIT_BROKER_FAILED = 2
 
 
 class _Broker(Protocol):
@@ -45,11 +42,7 @@ def _serve(broker: _Broker, description: str) -> int:
     # Installed before start() so a Ctrl-C during a slow first start still stops the child cleanly.
     previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        try:
-            bootstrap = broker.start()
-        except BrokerError as error:
-            print(f"error: {_first_line(error)}", file=sys.stderr)
-            return EXIT_BROKER_FAILED
+        bootstrap = broker.start()  # a BrokerError is said by the command line (streams/failures.py)
         if not stop_requested.is_set():
             print(f"{description} is running; Ctrl-C stops it", flush=True)
             print(f"bootstrap: {bootstrap}")
@@ -61,8 +54,3 @@ def _serve(broker: _Broker, description: str) -> int:
         broker.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -147,6 +147,7 @@ def spawn_in_own_group(
     log_path: Path,
     cwd: Path | None = None,
     env: Mapping[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
 ) -> subprocess.Popen:
     """Start a broker with its output in `log_path`, in a new session and process group.
 
@@ -163,6 +164,7 @@ def spawn_in_own_group(
             cwd=cwd,
             env=env,
             start_new_session=True,
+            preexec_fn=preexec_fn,
         )
     _running_children.add(process)
     return process
