@@ -24,7 +24,9 @@ RECLASSIFY = "reclassify"  # re-classify the lead under the newly applied model 
 STITCH = "stitch"  # identify linked visitor_id to lead_id: release what the visitor's partition holds
 RELEASE = "release"  # the held history, scored for lead_id on its partition, once
 EXPIRE = "expire"  # the visitor looked expired to the expiry timer: forget it if it still is
-LINKED = "linked"  # keyed by the lead id: the visitor's partition linked visitor_id to it (erasure must find it)
+# Keyed by the lead id: visitor_id was linked to it. No longer sent (the lead records the link from
+# the identify itself); still handled, so a record already on the topic is not lost.
+LINKED = "linked"
 EMAIL = "email"  # keyed by an e-mail: lead_id states it, or stopped stating it (streams/contracts/email_index.py)
 
 

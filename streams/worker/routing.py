@@ -33,6 +33,10 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
     state = batch.state(key)
     if state is None and batch.is_erased(key):
         batch.ignored[IgnoreReason.ERASED_LEAD.value] += 1
+        if signal.links_visitor is not None:  # the visitor it names goes with the erased lead
+            visitor = signal.links_visitor
+            batch.send(batch.context.topics.signals, visitor.encode(),
+                       command_records.encode_command(command_records.ERASE, visitor, ingested_at))
         return
     decision = apply(state, signal, batch.model)
     if decision.duplicate:
@@ -46,8 +50,8 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
     batch.store(key, decision.state, signal, decision.change, report_cause=signal.event_id,
                 assessment=decision.assessment)
     if signal.links_visitor is not None:
-        # Recorded with the state it came with, in one record: a worker killed before the visitor's
-        # partition confirms the link (LINKED) cannot leave the lead without it.
+        # Recorded with the state it came with, in one record, so no crash can part the two; the
+        # visitor's partition need not confirm the link.
         batch.link(key, visitor_id=signal.links_visitor)
     batch.scored += 1
     if decision.change is not None:
@@ -64,16 +68,10 @@ def stitch(batch: Batch, visitor_id: str, lead_id: str, at: float, partition: in
     visitor_key = visitor_id.encode()
     if visitor_key not in batch.context.visitors.data and batch.is_erased(visitor_key):
         return  # an erased visitor id is never linked (nor remembered) again
-    release, newly_linked = stitching.stitch(batch.context, batch.tables, visitor_id, lead_id, at)
+    release, _ = stitching.stitch(batch.context, batch.tables, visitor_id, lead_id, at)
     lead_here = partition_for(lead_id.encode(), batch.partitions) == partition
     if release is None:
-        # The lead learns of the link (a release tells it too), so that its erasure finds the visitor.
-        if newly_linked and lead_here:
-            linked(batch, lead_id.encode(), visitor_id, at)
-        elif newly_linked:
-            batch.send(signals_topic, lead_id.encode(),
-                       command_records.encode_command(command_records.LINKED, lead_id, at, visitor_id=visitor_id))
-        return
+        return  # the lead recorded the link with the identify's own signal (score), and erases the visitor with it
     if lead_here:
         score_release(batch, lead_id, release.release_id, release.signals, at, visitor_id)
     else:

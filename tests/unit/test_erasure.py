@@ -56,8 +56,8 @@ def test_erasure_by_visitor_id_reaches_the_lead_it_became_its_feedback_and_its_a
 
 
 def test_the_lead_knows_its_visitor_even_if_the_visitors_partition_never_confirms_the_link():
-    # A worker killed after the visitor's partition stored the link but before its "linked"
-    # command left: the redelivered stitch finds the link made and says nothing more.
+    # Nothing the visitor's partition sends after it stored the link is needed: a worker killed
+    # there redelivers the stitch, which finds the link made and says nothing more.
     topology = Topology()
     lead, visitor = "lena@acme.io", next(f"anon-{n}" for n in range(100) if partition_for(
         f"anon-{n}".encode(), PARTITIONS) != partition_for(b"lena@acme.io", PARTITIONS))
