@@ -202,8 +202,11 @@ async def ensure_topic(bootstrap: str, name: str, replication_factor: int, secur
             response = await admin.create_topics([NewTopic(
                 name=name, num_partitions=1, replication_factor=replication_factor, topic_configs=configs)])
             for topic, code, *message in response.topic_errors:
-                if code not in (0, TOPIC_ALREADY_EXISTS):
+                if code == TOPIC_ALREADY_EXISTS:  # made meanwhile, or not yet in this client's metadata
+                    await bound_compaction(admin, {name: configs})
+                elif code:
                     raise AlertingError(f"creating the DLQ topic {topic} failed: error {code} {message}")
-            log.info("alerts: created topic %s", name)
+                else:
+                    log.info("alerts: created topic %s", name)
     finally:
         await admin.close()

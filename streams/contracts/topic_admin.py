@@ -86,7 +86,8 @@ async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
         existing = set(await admin.list_topics())
         missing = [topic for topic in wanted if topic.name not in existing]
         if missing:
-            _raise_refusals(await admin.create_topics(missing), config)
+            # Made meanwhile by another process (an older version's, perhaps): bounded below like the rest.
+            existing |= _raise_refusals(await admin.create_topics(missing), config)
             log.info("created topics %s", ", ".join(t.name for t in missing))
             await _until_visible(admin, missing)
         # Topics an older version created keep their config: erasure needs the compaction bound on them too.
@@ -99,14 +100,17 @@ async def ensure_topics(config: Settings, extra: Sequence[str] = ()) -> None:
         await admin.close()
 
 
-def _raise_refusals(response: Any, config: Settings) -> None:
+def _raise_refusals(response: Any, config: Settings) -> set[str]:
     """The broker answers a refused topic with an error code, not an exception: say which and why.
 
-    Another worker creating the same topic first is no refusal.
+    Another process creating the same topic first is no refusal: those topics are returned.
     """
-    refusals = []
+    refusals: list[str] = []
+    already: set[str] = set()
     for topic, error_code, *details in response.topic_errors:
-        if error_code and for_code(error_code) is not TopicAlreadyExistsError:
+        if error_code and for_code(error_code) is TopicAlreadyExistsError:
+            already.add(topic)
+        elif error_code:
             message = details[0] if details and details[0] else ""
             refusals.append(f"{topic}: {for_code(error_code).__name__} {message}".rstrip())
     if refusals:
@@ -114,6 +118,7 @@ def _raise_refusals(response: Any, config: Settings) -> None:
             f"the broker refused to create topics (LEADSTREAM_REPLICATION_FACTOR is {config.replication_factor}):"
             f" {'; '.join(refusals)}"
         )
+    return already
 
 
 async def _until_visible(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
