@@ -119,7 +119,7 @@ def _rederived(state: LeadState, journal: Journal, item: Input, model: ScoringMo
     assessment = assess(derived, model, derived.as_of)
     cause_id = _id(item)
     change = change_between(state, derived, derived.stage, derived.temperature, derived.needs_enrichment,
-                            assessment, cause_id, model, LATE, _cause_of(item))
+                            assessment, cause_id, model, LATE, _cause_of(item), derived.grade)
     hashed = event_hash(cause_id)
     updated = replace(
         derived, sequence=state.sequence + (change is not None),

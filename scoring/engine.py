@@ -16,6 +16,7 @@ from scoring.criteria import merge_answers
 from scoring.decay import contribution_at
 from scoring.dedupe import event_hash, remember
 from scoring.explain import assess, top_contributions
+from scoring.grade import next_grade
 from scoring.model import ScoringModel
 from scoring.profile import merge_facts
 from scoring.qualification import Assessment, Levels, needs_enrichment, next_levels, stage_for, temperature_for
@@ -50,6 +51,7 @@ class Classified:
     sql_ended_at: float | None  # moved to the bound when an SQL's inactivity bound passed
     held_back: bool
     needs_enrichment: bool
+    grade: str
 
 
 def step(state: LeadState | None, signal: Signal, model: ScoringModel, cause: str = "event",
@@ -73,10 +75,11 @@ def step(state: LeadState | None, signal: Signal, model: ScoringModel, cause: st
     if cause == "decay":
         cause = _timer_cause(state, recorded, classified, model)
     change = change_between(state, recorded, stage, temperature, classified.needs_enrichment, assessment,
-                            signal.event_id, model, cause, detail)
+                            signal.event_id, model, cause, detail, classified.grade)
     updated = LeadState(
         lead_id=recorded.lead_id, identified=recorded.identified, as_of=recorded.as_of, tallies=recorded.tallies,
-        profile=recorded.profile, answers=recorded.answers, levels=classified.levels, stage=stage,
+        profile=recorded.profile, answers=recorded.answers, levels=classified.levels, grade=classified.grade,
+        stage=stage,
         temperature=temperature, rejected_at=recorded.rejected_at, accepted_at=recorded.accepted_at,
         sql_ended_at=classified.sql_ended_at, active_at=recorded.active_at, renewed=recorded.renewed,
         flagged_at=recorded.flagged_at, needs_enrichment=classified.needs_enrichment,
@@ -163,8 +166,8 @@ def _record(state: LeadState, signal: Signal, model: ScoringModel, own_event: bo
         tallies=MappingProxyType(tallies),
         profile=profile,
         answers=merge_answers(state.answers, signal.answers, signal.occurred_at),
-        levels=state.levels, stage=state.stage, temperature=state.temperature, rejected_at=state.rejected_at,
-        accepted_at=state.accepted_at, sql_ended_at=state.sql_ended_at, active_at=active_at, renewed=renewed,
+        levels=state.levels, grade=state.grade, stage=state.stage, temperature=state.temperature,
+        rejected_at=state.rejected_at, accepted_at=state.accepted_at, sql_ended_at=state.sql_ended_at, active_at=active_at, renewed=renewed,
         flagged_at=flagged, needs_enrichment=state.needs_enrichment, revisited_at=state.revisited_at,
         sequence=state.sequence, recent_event_ids=state.recent_event_ids, recent_changes=state.recent_changes,
         reached=state.reached, hottest=state.hottest, model_version=state.model_version,
@@ -177,7 +180,8 @@ def reclassify(state: LeadState, assessment: Assessment, model: ScoringModel) ->
     assert state.as_of is not None
     classified = _classified(state, assessment, model, state.as_of)
     return replace(state, levels=classified.levels, temperature=classified.temperature, stage=classified.stage,
-                   sql_ended_at=classified.sql_ended_at, needs_enrichment=classified.needs_enrichment)
+                   sql_ended_at=classified.sql_ended_at, needs_enrichment=classified.needs_enrichment,
+                   grade=classified.grade)
 
 
 def sales_qualified_until(state: LeadState, assessment: Assessment, model: ScoringModel,
@@ -205,14 +209,16 @@ def _classified(state: LeadState, assessment: Assessment, model: ScoringModel, a
         stage=stage_for(state.stage, state.identified, levels, assessment, qualified, held),
         sql_ended_at=ended_at, held_back=held,
         needs_enrichment=needs_enrichment(levels, assessment, qualified),
+        grade=next_grade(state.grade, assessment.scores, model.grade),
     )
 
 
 def change_between(
     before: LeadState, after: LeadState, stage: Stage, temperature: Temperature, enrichment_needed: bool,
-    assessment: Assessment, cause_event_id: str, model: ScoringModel, cause: str, detail: str | None,
+    assessment: Assessment, cause_event_id: str, model: ScoringModel, cause: str, detail: str | None, grade: str | None,
 ) -> QualificationChange | None:
-    """The change from ``before`` to ``after`` (whose classification is ``stage`` and ``temperature``)."""
+    """The change from ``before`` to ``after`` (whose classification is ``stage``, ``temperature`` and
+    ``grade``). A move of the grade alone is no change: the grade rides on the next one."""
     if before.stage is stage and before.temperature is temperature:
         return None  # the explanation is built only for a change
     assert after.as_of is not None
@@ -237,4 +243,5 @@ def change_between(
         cause=cause,
         cause_detail=detail,
         needs_enrichment=enrichment_needed,
+        grade=grade,
     )

@@ -14,6 +14,7 @@ from scoring.accounts import AccountRules
 from scoring.answer_reading import AnswerReading
 from scoring.criteria import Framework
 from scoring.fit import DisqualifyRules, FitRules
+from scoring.grade import GradeRules
 from scoring.kinds import Component, DealOutcome, SignalKind
 from scoring.qualification import QualificationRules
 from scoring.sales import DEFAULT_SALES, SalesRules
@@ -86,6 +87,7 @@ class ScoringModel:
     accounts: AccountRules
     dedupe_window: int
     top_reasons: int
+    grade: GradeRules  # the fit × engagement letter grade's rungs ([grade])
     sales: SalesRules = DEFAULT_SALES
     revisit: RevisitRules | None = None  # None: no revisits (a model file without [revisit])
 

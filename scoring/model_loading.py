@@ -19,6 +19,7 @@ from scoring.accounts import AccountRules
 from scoring.criteria_loading import criteria_rules
 from scoring.errors import ModelError
 from scoring.fit import DisqualifyRules, FitRules, TitleRule
+from scoring.grade import GradeRules, grade_rules
 from scoring.kinds import Component, DealOutcome
 from scoring.model import SECONDS_PER_DAY, ScoringModel, normalise_event_name
 from scoring.model_fields import Fields as _Fields
@@ -42,6 +43,12 @@ def default_model_text() -> str:
 def _shipped_criteria() -> Mapping[str, Any]:
     """The default model's [criteria] table: what a model file of the previous version lacks."""
     return tomllib.loads(default_model_text())["criteria"]
+
+
+def _grade(doc: _Fields) -> GradeRules:
+    """[grade]; a model file of the previous version has none and grades on the shipped default's."""
+    table = doc.sub("grade") if "grade" in doc.table else _Fields(tomllib.loads(default_model_text())["grade"], "grade")
+    return grade_rules(table, _rung)
 
 
 def load_model(path: str | Path | None = None) -> ScoringModel:
@@ -70,7 +77,7 @@ def parse_model(text: str, source: str = "model") -> ScoringModel:
 def _build_model(doc: _Fields) -> ScoringModel:
     doc.only("version", "half_life_days", "signals", "events", "outcomes", "page_views",
              "thresholds", "qualification", "fit", "disqualify", "criteria", "accounts", "dedupe", "explain",
-             "sales", "revisit")
+             "sales", "revisit", "grade")
     signals = signal_rules(doc.sub("signals"))
     return ScoringModel(
         version=doc.text("version"),
@@ -89,6 +96,7 @@ def _build_model(doc: _Fields) -> ScoringModel:
         accounts=_accounts(doc.sub("accounts")),
         dedupe_window=doc.sub("dedupe").integer("window", 1, 1024),
         top_reasons=doc.sub("explain").integer("top_reasons", 1, 20),
+        grade=_grade(doc),
         sales=sales_rules(doc),
         revisit=revisit_rules(doc),
     )

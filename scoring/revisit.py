@@ -20,6 +20,7 @@ from scoring.dedupe import event_hash, remember
 from scoring.engine import REMEMBERED_CHANGES, Decision, step
 from scoring.explain import assess, top_contributions
 from scoring.fit import assess_fit
+from scoring.grade import next_grade
 from scoring.model import ScoringModel
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
@@ -89,6 +90,7 @@ def apply_revisit(state: LeadState, due: float, model: ScoringModel) -> Decision
         earlier = next((change for h, change in state.recent_changes if h == hashed), None)
         return Decision(state=state, change=earlier, duplicate=True)
     assessment = assess(state, model, due)
+    grade = next_grade(state.grade, assessment.scores, model.grade)  # at the scores it carries
     change = QualificationChange(
         change_id=change_id(state.lead_id, cause_event_id), lead_id=state.lead_id, sequence=state.sequence + 1,
         account=state.account, from_stage=state.stage, to_stage=state.stage,
@@ -97,10 +99,10 @@ def apply_revisit(state: LeadState, due: float, model: ScoringModel) -> Decision
         framework=model.criteria.framework.name, criteria=assessment.criteria,
         disqualified_by=assessment.disqualified_by, model_version=model.version, cause_event_id=cause_event_id,
         event_time=due, cause=REVISIT, cause_detail=revisit_reason(state, model),
-        needs_enrichment=state.needs_enrichment,
+        needs_enrichment=state.needs_enrichment, grade=grade,
     )
     revisited = replace(
-        state, revisited_at=due, sequence=change.sequence,
+        state, revisited_at=due, sequence=change.sequence, grade=grade,
         recent_event_ids=remember(state.recent_event_ids, hashed, model.dedupe_window),
         recent_changes=(*state.recent_changes, (hashed, change))[-REMEMBERED_CHANGES:],
     )

@@ -38,6 +38,8 @@ class LeadState:
     profile: Mapping[str, Fact] = field(default_factory=lambda: _EMPTY)
     answers: Mapping[str, Answer] = field(default_factory=lambda: _EMPTY)
     levels: Levels = Levels()
+    # The letter grade it holds (scoring.grade): its hysteresis needs it; None until it is first graded.
+    grade: str | None = None
     stage: Stage = Stage.NEW
     temperature: Temperature = Temperature.COLD
     rejected_at: float | None = None  # sales rejected or recycled it then; held back (scoring.sales)

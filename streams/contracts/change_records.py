@@ -59,6 +59,7 @@ def change_to_dict(change: QualificationChange, emitted_at: float, ingested_at: 
                   **({"crossing_time": iso_time(change.event_time)} if change.cause in TIMED_CAUSES else {}),
                   **({"detail": change.cause_detail} if change.cause_detail else {})},
         "needs_enrichment": change.needs_enrichment,
+        "grade": change.grade,
         **({"revisit": {"reason": change.cause_detail, "due_at": iso_time(change.event_time)}} if revisit else {}),
         "event_time": iso_time(change.event_time),
         "ingested_at": iso_time(ingested_at) if ingested_at is not None else None,

@@ -45,6 +45,8 @@ STATE_FORMAT = 4
 # signals since a rejection), the flagged address, needs_enrichment and the hot interest rung's level,
 # and (optional, trailing) the due time of the latest revisit, then the lead's stage history and its
 # journal (``journal_records``); format 3 is the same without them. Format 3 and 4 share the member codes.
+# Last (optional, trailing) is the letter grade the lead holds (scoring.grade), and a remembered change's
+# row ends with its grade (after the change id's place, null when derived).
 # A record without the trailing parts reads them as unset; a reader that predates them ignores them.
 _CODED = frozenset({3, STATE_FORMAT})
 
@@ -189,6 +191,7 @@ def _head(state: LeadState) -> list[Any]:
         None if journal is None else [
             _head(journal.base), None if journal.middle is None else _head(journal.middle), journal.serials,
             [journal_records.input_parts(item) for item in journal.inputs]],
+        state.grade,
     ]
 
 
@@ -247,6 +250,8 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
         flagged_at=flagged_at, needs_enrichment=needs_enrichment, revisited_at=revisited_at,
         path=journal_records.path_from(data[22]) if len(data) > 22 else (),
         journal=_journal_from(lead_id, data[23]) if len(data) > 23 else None,
+        # A lead stored before grades holds none: graded afresh (no hysteresis to keep) at its next input.
+        grade=data[24] if len(data) > 24 else None,
     )
 
 
@@ -276,14 +281,18 @@ def _change_parts(change: QualificationChange) -> list[Any]:
         change.cause_detail, change.needs_enrichment,
     ]
     # The id is derived from the lead and the causing event: written only by the rare change whose is not.
-    if change.change_id != change_id(change.lead_id, change.cause_event_id):
-        parts.append(change.change_id)
+    derived_id = change.change_id == change_id(change.lead_id, change.cause_event_id)
+    if not derived_id or change.grade is not None:
+        parts.append(None if derived_id else change.change_id)
+    if change.grade is not None:
+        parts.append(change.grade)
     return parts
 
 
 def _change_from_parts(lead_id: str, parts: list[Any], written_in: int = STATE_FORMAT) -> QualificationChange:
-    detail, needs_enrichment = None, False
+    detail, needs_enrichment, grade = None, False, None
     if written_in == STATE_FORMAT:
+        grade = parts[20] if len(parts) > 20 else None  # a change remembered from before grades has none
         written_id = parts[19] if len(parts) > 19 else None
         rest, (detail, needs_enrichment) = parts[1:17], parts[17:19]
     elif written_in == 3:
@@ -307,7 +316,7 @@ def _change_from_parts(lead_id: str, parts: list[Any], written_in: int = STATE_F
         criteria=MappingProxyType({criteria[n]: status_at[criteria[n + 1]] for n in range(0, len(criteria), 2)}),
         disqualified_by=tuple(disqualified_by),
         model_version=model_version, cause_event_id=cause_event_id, event_time=event_time, cause=cause,
-        cause_detail=detail, needs_enrichment=needs_enrichment,
+        cause_detail=detail, needs_enrichment=needs_enrichment, grade=grade,
     )
 
 

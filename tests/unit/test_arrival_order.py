@@ -64,9 +64,9 @@ def lead_events(draw, min_size=2, max_size=18):
 
 
 def standing(run):
-    """What the property compares: stage, temperature, the stage history in event time, the stages reached."""
+    """What the property compares: stage, temperature, the stage history in event time, the stages reached, grade."""
     state = run.states[LEAD]
-    return state.stage, state.temperature, state.path, state.reached, state.hottest
+    return state.stage, state.temperature, state.path, state.reached, state.hottest, state.grade
 
 
 @PROPERTIES

@@ -77,12 +77,13 @@ def test_a_state_stored_before_stage_history_was_kept_knows_where_the_lead_stand
 
 def as_older_formats_held(state):
     """``state`` as a record written before format 4 reads back: nothing sales said, no hot rung level,
-    active as of its as-of time, its remembered changes without their cause detail or enrichment flag,
-    no stage history and no journal."""
-    changes = tuple((h, replace(c, cause_detail=None, needs_enrichment=False)) for h, c in state.recent_changes)
+    active as of its as-of time, its remembered changes without their cause detail, enrichment flag or
+    grade, no stage history, no journal and no grade."""
+    changes = tuple((h, replace(c, cause_detail=None, needs_enrichment=False, grade=None))
+                    for h, c in state.recent_changes)
     return replace(state, accepted_at=None, sql_ended_at=None, active_at=state.as_of, renewed=MappingProxyType({}),
                    flagged_at=None, needs_enrichment=False, levels=replace(state.levels, hot=0),
-                   recent_changes=changes, path=(), journal=None)
+                   recent_changes=changes, path=(), journal=None, grade=None)
 
 
 def keyed_state(state):
