@@ -21,6 +21,7 @@ QUALIFICATION_CHANGE = "qualification_change"
 # The contract says 32 hex digits; anything that is safe in an HTTP header is accepted, so a
 # future id format does not silence every alert. The id travels as the Idempotency-Key.
 _SAFE_ID = re.compile(r"^[0-9A-Za-z._:-]{1,128}$")
+_GRADE = re.compile(r"^[ABC][123]$")
 
 E = TypeVar("E", Stage, Temperature, Status)
 
@@ -62,6 +63,7 @@ class Change:
     disqualified_by: tuple[str, ...]
     model_version: str
     event_time: str | None
+    grade: str | None  # fit letter and engagement digit (A1 best); None from a worker that predates grades
     document: Mapping[str, Any] = field(compare=False, repr=False)  # the record as read, for dead letters
 
     @property
@@ -102,6 +104,7 @@ def decode_change(raw: bytes | None) -> Change:
         disqualified_by=tuple(str(why) for why in _list(data, "disqualified_by")),
         model_version=_text(data, "model_version"),
         event_time=_optional_text(data, "event_time"),
+        grade=_grade(data),
         document=data,
     )
 
@@ -137,6 +140,13 @@ def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
     if value is not None and not isinstance(value, str):
         raise _invalid(name, "a string or null", value)
     return value or None
+
+
+def _grade(data: Mapping[str, Any]) -> str | None:
+    value = _optional_text(data, "grade")
+    if value is not None and not _GRADE.match(value):
+        raise _invalid("grade", "a letter A-C and a digit 1-3 (A1 .. C3)", value)
+    return value
 
 
 def _number(data: Mapping[str, Any], name: str, prefix: str = "") -> float:

@@ -35,6 +35,11 @@ def score_line(change: Change) -> str:
             f" negative {score.negative:.1f})")
 
 
+def grade_words(change: Change) -> str:
+    """``grade A1, `` to lead the score with; nothing for a change from a worker that predates grades."""
+    return f"grade {change.grade}, " if change.grade else ""
+
+
 def reason_lines(change: Change) -> list[str]:
     return [f"{reason.signal} {reason.points_now:.1f} pts now (×{reason.count})"
             for reason in change.reasons[:TOP_REASONS]]
@@ -50,8 +55,8 @@ def slack_message(change: Change, promotion: Promotion) -> dict[str, Any]:
     fit = f"{change.score.fit:.0f} / 100"
     if change.fit_reasons:
         fit += "\n" + ", ".join(f"{_escape(match)} {points:+.0f}" for match, points in change.fit_reasons)
-    text = (f"{headline(change, promotion)}: score {change.score.total:.1f}, fit {change.score.fit:.0f}"
-            + (f"; {', '.join(reasons[:3])}" if reasons else ""))
+    text = (f"{headline(change, promotion)}: {grade_words(change)}score {change.score.total:.1f},"
+            f" fit {change.score.fit:.0f}" + (f"; {', '.join(reasons[:3])}" if reasons else ""))
     framework = (change.framework or "criteria").upper()
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(_header(change, promotion), _HEADER_LIMIT),
@@ -63,6 +68,7 @@ def slack_message(change: Change, promotion: Promotion) -> dict[str, Any]:
             _field("Temperature", f"{change.from_temperature.value} → {change.to_temperature.value}"),
             _field("Score", score_line(change)),
             _field("Fit", fit),
+            *([_field("Grade", change.grade)] if change.grade else []),
         ]},
         _section("*Top reasons*\n" + ("\n".join(f"• {_escape(line)}" for line in reasons) or "none recorded")),
         _section(f"*{_escape(framework)}*\n" + (_escape(criteria_marks(change)) or "no criteria")),
@@ -79,7 +85,8 @@ def console_text(change: Change, promotion: Promotion) -> str:
     lines = [
         f"ALERT  {headline(change, promotion)}",
         f"  {change.from_stage.value}→{change.to_stage.value}  {change.from_temperature.value}→"
-        f"{change.to_temperature.value}  score {score_line(change)}  fit {change.score.fit:.0f}",
+        f"{change.to_temperature.value}  " + (f"grade {change.grade}  " if change.grade else "")
+        + f"score {score_line(change)}  fit {change.score.fit:.0f}",
         "  reasons: " + ("; ".join(reason_lines(change)) or "none recorded"),
         f"  {change.framework or 'criteria'}: " + (criteria_marks(change) or "none"),
         f"  model {change.model_version}  change {change.change_id}",

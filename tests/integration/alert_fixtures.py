@@ -55,6 +55,7 @@ def qualification_change(
     criteria: Mapping[str, Status] = BANT_MET,
     reasons: tuple[Contribution, ...] = HOT_REASONS,
     disqualified_by: tuple[str, ...] = (),
+    grade: str | None = "A1",
 ) -> QualificationChange:
     """A change of ``lead`` from (stage, temperature) to (stage, temperature), caused by event ``cause``."""
     return QualificationChange(
@@ -70,6 +71,7 @@ def qualification_change(
         model_version="2026.11-test",
         cause_event_id=cause,
         event_time=T0,
+        grade=grade,
     )
 
 

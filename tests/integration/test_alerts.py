@@ -79,11 +79,12 @@ async def test_a_lead_turning_hot_is_posted_once_and_warming_disqualified_and_re
     assert post.headers["Idempotency-Key"] == hot.change_id
     assert post.headers["Content-Type"] == "application/json"
     assert "dana@acme.io" in post.body["text"] and "turned hot" in post.body["text"]
+    assert "grade A1" in post.body["text"]
     blocks = post.body["blocks"]
     assert blocks[0]["type"] == "header"
     assert {block["type"] for block in blocks} <= {"header", "section", "context", "divider"}
     shown = block_text(post.body)
-    for fact in ("dana@acme.io", "acme.io", "mql → sql", "warm → hot", "76.7", "100 / 100",
+    for fact in ("dana@acme.io", "acme.io", "mql → sql", "warm → hot", "76.7", "100 / 100", "*Grade*\nA1",
                  "demo_request 30.0 pts now", "pricing_view 27.5 pts now (×3)", "webinar_attended 19.2",
                  "✓ budget", "✓ authority", "✓ need", "✓ timeline", "BANT", "2026.11-test"):
         assert fact in shown, f"{fact!r} missing from the alert:\n{shown}"
@@ -278,7 +279,7 @@ async def test_unreadable_records_are_counted_and_skipped_and_the_next_alert_sti
 async def test_the_console_sink_names_the_lead_by_its_tag_the_company_the_reasons_and_the_criteria(
     topic: QualificationTopic, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ):
-    await topic.send(warming("hu@initech.com", account="initech.com"))
+    await topic.send(warming("hu@initech.com", account="initech.com", grade="B2"))
     options = options_for(topic, tmp_path, on_temperatures="warm")  # no webhook: the console
 
     stats = await run_until_caught_up(options, topic)
@@ -287,7 +288,7 @@ async def test_the_console_sink_names_the_lead_by_its_tag_the_company_the_reason
     assert stats.delivered == 1
     # The lead by its log tag (LEADSTREAM_LOG_LEAD_IDS shows the id): its e-mail stays off the console.
     assert lead_ref("hu@initech.com") in out and "hu@initech.com" not in out
-    assert "initech.com" in out and "turned warm" in out
+    assert "initech.com" in out and "turned warm" in out and "grade B2" in out
     assert "demo_request 30.0 pts now" in out and "pricing_view 27.5 pts now (×3)" in out
     assert "? budget" in out and "✓ authority" in out and "✗ timeline" in out
 
