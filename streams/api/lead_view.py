@@ -6,6 +6,7 @@ from typing import Any
 
 from scoring import LeadState, ScoringModel, VisitorState, assess, top_contributions
 from scoring.explain import contributions_at
+from scoring.grade import next_grade
 from scoring.history import History, Occurrence, series
 from scoring.revisit import awaiting_revisit, next_revisit
 from streams.contracts.encoding import iso_time
@@ -50,6 +51,8 @@ def lead_document(state: LeadState, model: ScoringModel, now: float) -> dict[str
         "account": state.account,
         "stage": state.stage.value,
         "temperature": state.temperature.value,
+        # At the scores shown, from the grade it holds (so with its hysteresis): decay can lower it between events.
+        "grade": next_grade(state.grade, scores, model.grade),
         "as_of": iso_time(state.as_of) if state.as_of is not None else None,
         "scored_at": iso_time(at),
         "score": {"total": round(scores.total, 4), "interest": round(scores.interest, 4),

@@ -90,6 +90,10 @@ async def test_a_lead_is_answered_by_its_owner_whichever_worker_is_asked(api: Ru
     assert (doc["stage"], doc["temperature"]) == ("sql", "hot")
     assert doc["criteria"] == {"budget": "met", "authority": "met", "need": "met", "timeline": "met"}
     assert doc["score"]["fit"] == 100
+    # Fit 100 and engagement some 60 after three hours' decay: the grade a rep reads, as the last change said.
+    assert doc["grade"] == "A1" and doc["score"]["total"] >= 60
+    changes = await api.changes_for(lead, count=3)
+    assert [change["grade"] for change in changes][-1] == "A1"
     # Decayed to the worker's clock (fixed three hours after the journey here), not to the wall
     # clock: each contribution is its points halved once per half-life of its component since.
     points = {c["signal"]: c["points_now"] for c in doc["contributions"]}

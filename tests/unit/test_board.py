@@ -128,6 +128,8 @@ def test_the_model_page_lists_every_signal_with_its_points():
     for kind, rule in model().signals.items():
         assert f'<th scope="row">{kind}</th><td>{rule.component.value}</td>' in html
     assert model().version in html
+    assert '<th scope="row">A</th><td>fit</td><td>70</td><td>60</td>' in html
+    assert '<th scope="row">2</th><td>engagement</td><td>25</td><td>15</td>' in html
 
 
 @pytest.mark.parametrize("target, expected", [
@@ -265,3 +267,63 @@ def test_no_two_time_ticks_of_a_chart_say_the_same():
         ticks = [text.text for text in svg.iter(f"{SVG}text") if text.get("class") == "tick-x"]
 
         assert len(ticks) == 6 and len(set(ticks)) == 6, (days_shown, ticks)
+
+
+def cells(html: str) -> list[str]:
+    """The text of each cell of a table row, tags dropped."""
+    parser = CellText()
+    parser.feed(html)
+    return parser.cells
+
+
+class CellText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[str] = []
+        self.depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("td", "th"):
+            self.cells.append("")
+            self.depth += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.cells[-1] += data
+
+
+HOT_CHANGE = {"lead_id": "ada@acme.com", "account": "acme.com", "to_stage": "sql", "to_temperature": "hot",
+              "score": {"total": 70.0, "fit": 90.0}, "reasons": [], "criteria": {}, "framework": "bant",
+              "event_time": "2026-11-23T10:00:00.000Z", "grade": "A1"}
+
+
+def test_a_hot_row_shows_the_grade_under_its_heading_from_a_change_or_a_lead_document():
+    headings = cells(pages.overview("", [], 50).split('<thead>')[1].split('</thead>')[0])
+    from_change = cells(pages.hot_row(pages.hot_lead_from_change(HOT_CHANGE)))
+    lead = a_history_document()["lead"]
+    from_document = cells(pages.hot_row(pages.hot_lead_from_document(lead)))
+
+    assert from_change[headings.index("Grade")] == "A1"
+    assert from_document[headings.index("Grade")] == lead["grade"] == "B2"  # fit 55, engagement some 43
+
+
+def test_a_change_from_before_grades_shows_a_dash_for_its_grade():
+    ungraded = {key: value for key, value in HOT_CHANGE.items() if key != "grade"}
+    headings = cells(pages.overview("", [], 50).split('<thead>')[1].split('</thead>')[0])
+
+    assert cells(pages.hot_row(pages.hot_lead_from_change(ungraded)))[headings.index("Grade")] == "—"
+
+
+def test_a_lead_page_and_a_move_notice_show_the_grade():
+    document = a_history_document()
+    notice = pages.move_notice({"from_stage": "mql", "to_stage": "sql", "from_temperature": "warm",
+                                "to_temperature": "hot", "score": {"total": 73.25}, "grade": "A2",
+                                "event_time": "2026-11-23T10:00:00.000Z"})
+
+    assert '<strong id="grade"><span class="grade"' in pages.lead_page(document, model())
+    assert ">B2</span>" in pages.lead_page(document, model())
+    assert "grade A2" in notice

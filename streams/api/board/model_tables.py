@@ -46,6 +46,12 @@ def model_page(model: ScoringModel, source: str) -> str:
                 ("PQL", "product signals", number(ladders.pql.promote), number(ladders.pql.demote)),
                 ("warm", "engagement: interest + intent − negative", number(ladders.warm.promote),
                  number(ladders.warm.demote))], "thresholds"),
+        _table("Grade: a fit letter (A best) and an engagement digit (1 highest), each rung with the same hysteresis",
+               ("Rung", "On", "Promote", "Demote"),
+               [(name, on, number(rung.promote), number(rung.demote))
+                for name, on, rung in (("A", "fit", model.grade.fit[1]), ("B", "fit", model.grade.fit[0]),
+                                       ("1", "engagement", model.grade.engagement[1]),
+                                       ("2", "engagement", model.grade.engagement[0]))], "grade"),
         _table("Temperature and product signals", ("Setting", "Value"),
                [("warm with a need and at most this many criteria missing", q.warm_max_missing),
                 ("product signals (PQL)", _listed(q.product_signals)),

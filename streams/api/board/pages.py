@@ -69,6 +69,12 @@ def badge(temperature: str) -> str:
     return f'<span class="badge t-{escape(temperature)}">{escape(temperature)}</span>'
 
 
+def grade_badge(grade: str | None) -> str:
+    """The lead's letter grade (fit letter, engagement digit); a dash for a change made before grades."""
+    title = f"fit {grade[0]} (A best), engagement {grade[1:]} (1 highest)" if grade else "not graded yet"
+    return f'<span class="grade" title="{escape(title)}">{escape(grade or "—")}</span>'
+
+
 def enrichment(lead: dict[str, Any]) -> str:
     """The flag on a lead held back only by fit attributes nobody stated (a lead document or a change)."""
     if not lead.get("needs_enrichment"):
@@ -145,7 +151,7 @@ def hot_lead_from_document(document: dict[str, Any]) -> dict[str, Any]:
         "temperature": document["temperature"], "score": document["score"]["total"], "fit": document["score"]["fit"],
         "reasons": [(c["signal"], c["points_now"]) for c in document["top_contributions"]],
         "criteria": document["criteria"], "framework": document.get("framework"), "at": None,
-        "needs_enrichment": document.get("needs_enrichment", False),
+        "needs_enrichment": document.get("needs_enrichment", False), "grade": document.get("grade"),
     }
 
 
@@ -156,7 +162,7 @@ def hot_lead_from_change(change: dict[str, Any]) -> dict[str, Any]:
         "temperature": change["to_temperature"], "score": change["score"]["total"], "fit": change["score"]["fit"],
         "reasons": [(r["signal"], r["points_now"]) for r in change.get("reasons", [])],
         "criteria": change.get("criteria", {}), "framework": change.get("framework"), "at": change.get("event_time"),
-        "needs_enrichment": change.get("needs_enrichment", False),
+        "needs_enrichment": change.get("needs_enrichment", False), "grade": change.get("grade"),
     }
 
 
@@ -168,6 +174,7 @@ def hot_row(lead: dict[str, Any], fresh: bool = False) -> str:
         f'<th scope="row">{lead_link(lead["lead_id"])}{enrichment(lead)}{turned}</th>'
         f'<td>{escape(lead["account"] or "—")}</td>'
         f'<td>{escape(lead["stage"].upper())}</td>'
+        f'<td>{grade_badge(lead["grade"])}</td>'
         f'<td class="num" data-score="{lead["score"]!r}">{number(lead["score"])}</td>'
         f'<td class="num">{number(lead["fit"], 0)}</td>'
         f'<td>{reasons}</td>'
@@ -180,6 +187,7 @@ def move_notice(change: dict[str, Any]) -> str:
     moved = f'{escape(change["from_stage"].upper())} → {escape(change["to_stage"].upper())}'
     if change["from_temperature"] != change["to_temperature"]:
         moved += f', {badge(change["from_temperature"])} → {badge(change["to_temperature"])}'
+    moved += f', grade {escape(change["grade"])}' if change.get("grade") else ""
     return (f'Moved {when(change.get("event_time"))}: {moved}, score {number(change["score"]["total"], 1)}. '
             '<a href="">Reload</a> for the new chart and timeline.')
 
@@ -205,7 +213,7 @@ def overview(funnel: str, hot: list[dict[str, Any]] | None, hot_limit: int, more
         f'{hot_note}'
         '<table class="hot" id="hot"><caption class="sr">Hot leads, newest promotions first</caption>'
         '<thead><tr><th scope="col">Lead</th><th scope="col">Company</th><th scope="col">Stage</th>'
-        '<th scope="col">Score</th><th scope="col">Fit</th><th scope="col">Top reasons</th>'
+        '<th scope="col">Grade</th><th scope="col">Score</th><th scope="col">Fit</th><th scope="col">Top reasons</th>'
         '<th scope="col">Criteria</th></tr></thead>'
         f'<tbody id="hot-rows">{hot_body}</tbody></table>'
         f'<p id="hot-empty" class="muted"{" hidden" if hot else ""}>No hot leads right now.</p>'
@@ -220,7 +228,7 @@ def lead_page(document: dict[str, Any], model: ScoringModel) -> str:
     score = lead["score"]
     summary = (
         f'<p class="summary">{badge(lead["temperature"])} <strong>{escape(lead["stage"].upper())}</strong> · '
-        f'score <strong id="score-total" data-score="{score["total"]!r}">{number(score["total"], 2)}</strong> · '
+        f'grade <strong id="grade">{grade_badge(lead.get("grade"))}</strong> · score <strong id="score-total" data-score="{score["total"]!r}">{number(score["total"], 2)}</strong> · '
         f'fit {number(score["fit"], 0)} · company {escape(lead["account"] or "—")} · model '
         f'{escape(lead["model_version"])} · scored {when(lead["scored_at"])}{enrichment(lead)}</p>'
     )
