@@ -296,13 +296,18 @@ class CellText(HTMLParser):
             self.cells[-1] += data
 
 
+def hot_headings() -> list[str]:
+    """The hot list's column headings, as the overview page writes them."""
+    return cells(pages.overview("", [], 50).split("<thead>")[1].split("</thead>")[0])
+
+
 HOT_CHANGE = {"lead_id": "ada@acme.com", "account": "acme.com", "to_stage": "sql", "to_temperature": "hot",
               "score": {"total": 70.0, "fit": 90.0}, "reasons": [], "criteria": {}, "framework": "bant",
               "event_time": "2026-11-23T10:00:00.000Z", "grade": "A1"}
 
 
 def test_a_hot_row_shows_the_grade_under_its_heading_from_a_change_or_a_lead_document():
-    headings = cells(pages.overview("", [], 50).split('<thead>')[1].split('</thead>')[0])
+    headings = hot_headings()
     from_change = cells(pages.hot_row(pages.hot_lead_from_change(HOT_CHANGE)))
     lead = a_history_document()["lead"]
     from_document = cells(pages.hot_row(pages.hot_lead_from_document(lead)))
@@ -313,7 +318,7 @@ def test_a_hot_row_shows_the_grade_under_its_heading_from_a_change_or_a_lead_doc
 
 def test_a_change_from_before_grades_shows_a_dash_for_its_grade():
     ungraded = {key: value for key, value in HOT_CHANGE.items() if key != "grade"}
-    headings = cells(pages.overview("", [], 50).split('<thead>')[1].split('</thead>')[0])
+    headings = hot_headings()
 
     assert cells(pages.hot_row(pages.hot_lead_from_change(ungraded)))[headings.index("Grade")] == "—"
 
