@@ -69,6 +69,9 @@ def test_the_overview_lists_the_leads_due_for_another_look_longest_waiting_first
 
     section = revisit_section(due, 50)
     assert section.index("cio") < section.index("cto")
+    # Fit 100 and nothing done: the grade says why it is worth a look and why it went quiet.
+    assert [d["grade"] for d in due] == ["A3", "A3"] and '<th scope="col">Grade</th>' in section
+    assert section.count('">A3</span></td>') == 2
     assert "Due for another look" in section and "No lead is due" not in section
     assert "No lead is due" in revisit_section([], 50)
     assert "did not answer" in revisit_section(None, 50)

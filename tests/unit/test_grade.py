@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from scoring import ModelError, Scores, parse_model
 from scoring.grade import next_grade
-from tests.unit.builders import ICP_FIT, T0, changes, days, final_state, identify, journey, model, model_text, signal
+from scoring.replay import replay
+from tests.unit.builders import (
+    HOUR, ICP_FIT, T0, changes, days, event, final_state, identify, journey, model, model_text, signal,
+)
 
 GRADE = model().grade  # shipped: fit B at 40 (back below 30), A at 70 (60); engagement 2 at 25 (15), 1 at 60 (45)
 
@@ -86,6 +89,23 @@ def test_a_decayed_lead_is_graded_lower_at_its_next_change():
 
     assert decisions[3].state.grade == "A1"
     assert final_state(decisions).grade == "A3"
+
+
+def test_decay_and_revisits_carry_the_grade_of_their_time_with_its_hysteresis():
+    run = replay([event("identify", T0, attributes={"email": "ada@acme.com", **ICP_FIT}),
+                  event("track", T0 + HOUR, name="Demo Requested", attributes={}),
+                  event("track", T0 + HOUR, name="Webinar Attended", attributes={}),
+                  event("track", T0 + HOUR, name="Contact Form Submitted", attributes={})],
+                 model(), until=T0 + days(200))
+
+    # Warm at the demo (engagement 30: A2); the webinar and the form make it A1 but move no stage or
+    # temperature, so no change says so. Cooling on day 18 at engagement 20 it is still A2 (a lead
+    # graded afresh there would be A3: 20 is below the "2" rung's promote but above its demote);
+    # left alone, its revisits find it A3.
+    assert [(change.cause, change.grade) for change in run.changes] == [
+        ("event", "A3"), ("event", "A2"), ("decay", "A2"), ("revisit", "A3"), ("revisit", "A3")]
+    assert next_grade(None, run.changes[2].scores, GRADE) == "A3"
+    assert run.states["lead-1"].grade == "A3"
 
 
 def test_the_grade_rungs_come_from_the_model_file():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from streams.api.board.pages import badge, enrichment, lead_link, number, when
+from streams.api.board.pages import badge, enrichment, grade_badge, lead_link, number, when
 
 REASONS = {"recycled": "recycled", "cold": "cold, good fit"}
 
@@ -18,7 +18,7 @@ def revisit_row(lead: dict[str, Any]) -> str:
     return (
         f'<tr data-lead="{escape(lead["lead_id"])}"><th scope="row">{lead_link(lead["lead_id"])}'
         f'{enrichment(lead)}</th><td>{escape(lead["account"] or "—")}</td>'
-        f'<td>{escape(lead["stage"].upper())} {badge(lead["temperature"])}</td>'
+        f'<td>{escape(lead["stage"].upper())} {badge(lead["temperature"])}</td><td>{grade_badge(lead.get("grade"))}</td>'
         f'<td class="num">{number(lead["score"]["fit"], 0)}</td><td>{when(revisit["due_at"])}</td></tr>'
     )
 
@@ -34,6 +34,6 @@ def revisit_section(leads: list[dict[str, Any]] | None, limit: int) -> str:
         'the longest waiting first). Any event of theirs or a sales verdict takes them off.</p>'
         f'{note}<table class="revisits" id="revisits"><caption class="sr">Leads due for a revisit</caption>'
         '<thead><tr><th scope="col">Lead</th><th scope="col">Company</th><th scope="col">Stage</th>'
-        '<th scope="col">Fit</th><th scope="col">Due since</th></tr></thead>'
+        '<th scope="col">Grade</th><th scope="col">Fit</th><th scope="col">Due since</th></tr></thead>'
         f'<tbody>{rows}</tbody></table>{empty}</section>'
     )
