@@ -69,7 +69,8 @@ class QualificationChange:
     # ("event", "feedback:<verdict>", "outcome:<outcome>").
     cause_detail: str | None = None
     needs_enrichment: bool = False  # a gate its behaviour reaches is decided by fit attributes nobody stated
-    grade: str | None = None  # the lead's letter grade (scoring.grade); None only on a change remembered from before grades
+    # The lead's letter grade after it (scoring.grade); None only on a change remembered from before grades.
+    grade: str | None = None
 
 
 def change_id(lead_id: str, cause_event_id: str) -> str:

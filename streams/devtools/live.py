@@ -47,7 +47,7 @@ class LiveView:
         print(
             f"{elapsed:7.1f}s  {change['lead_id'][:24]:<24} {(change['account'] or '-')[:14]:<14} "
             f"{stage:<9} {self._paint(change['from_temperature'])}→{self._paint(change['to_temperature'])}"
-            f"  score {change['score']['total']:5.1f} fit {change['score']['fit']:3.0f}"
+            f"  {change.get('grade') or '--'}  score {change['score']['total']:5.1f} fit {change['score']['fit']:3.0f}"
             f" {change['framework'].upper()} {met}/{len(change['criteria'])}  {why}",
             file=self.out, flush=True,
         )

@@ -228,7 +228,8 @@ def lead_page(document: dict[str, Any], model: ScoringModel) -> str:
     score = lead["score"]
     summary = (
         f'<p class="summary">{badge(lead["temperature"])} <strong>{escape(lead["stage"].upper())}</strong> · '
-        f'grade <strong id="grade">{grade_badge(lead.get("grade"))}</strong> · score <strong id="score-total" data-score="{score["total"]!r}">{number(score["total"], 2)}</strong> · '
+        f'grade <strong id="grade">{grade_badge(lead.get("grade"))}</strong> · '
+        f'score <strong id="score-total" data-score="{score["total"]!r}">{number(score["total"], 2)}</strong> · '
         f'fit {number(score["fit"], 0)} · company {escape(lead["account"] or "—")} · model '
         f'{escape(lead["model_version"])} · scored {when(lead["scored_at"])}{enrichment(lead)}</p>'
     )

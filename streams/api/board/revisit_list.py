@@ -18,7 +18,8 @@ def revisit_row(lead: dict[str, Any]) -> str:
     return (
         f'<tr data-lead="{escape(lead["lead_id"])}"><th scope="row">{lead_link(lead["lead_id"])}'
         f'{enrichment(lead)}</th><td>{escape(lead["account"] or "—")}</td>'
-        f'<td>{escape(lead["stage"].upper())} {badge(lead["temperature"])}</td><td>{grade_badge(lead.get("grade"))}</td>'
+        f'<td>{escape(lead["stage"].upper())} {badge(lead["temperature"])}</td>'
+        f'<td>{grade_badge(lead.get("grade"))}</td>'
         f'<td class="num">{number(lead["score"]["fit"], 0)}</td><td>{when(revisit["due_at"])}</td></tr>'
     )
 
