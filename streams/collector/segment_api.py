@@ -1,7 +1,8 @@
 """The Segment/RudderStack HTTP API, so analytics.js-style trackers and server libraries can point here.
 
 ``POST /v1/{track,page,screen,identify,group,alias}`` (or their first letters, as Segment's browser SDK
-posts them) take one message (its type is the path's), ``POST /v1/batch`` (and ``/v1/import``, ``/v1/b``)
+posts them) take one message (its type is the path's), ``POST /v1/batch`` (and ``/v1/import``, ``/v1/b``,
+``/beacon/v1/batch``)
 ``{"batch": [...], "context": {...}}``, and ``POST /v1/events``
 the compact native form (below), one object or a list. Bodies are JSON whatever the
 Content-Type says (sendBeacon sends text/plain). Answers: 200 ``{"success": true, ...}``; 400
@@ -31,6 +32,9 @@ SINGLE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 # batch to /v1/b; RudderStack's posts to the full names and /v1/batch. Route name -> endpoint.
 SHORT_PATHS = {event_type[0]: event_type for event_type in SINGLE_TYPES}
 SHORT_BATCH_PATH = "b"
+# RudderStack's SDK with useBeacon posts batches by sendBeacon to /beacon/v1/batch?writeKey=...
+BEACON_BATCH = "beacon_batch"
+ENDPOINT_OF_ROUTE = {**SHORT_PATHS, SHORT_BATCH_PATH: "batch", BEACON_BATCH: "batch"}
 # The compact native form: short names for the Segment fields, nothing else.
 NATIVE_FIELDS = {
     "type": "type", "id": "messageId", "user": "userId", "visitor": "anonymousId", "previous": "previousId",

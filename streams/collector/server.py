@@ -21,7 +21,9 @@ from streams.collector.limits import limit_clients
 from streams.collector.pixel import pixel
 from streams.collector.producer import RawProducer
 from streams.collector.destinations import rudderstack_webhook, segment_webhook
-from streams.collector.segment_api import SHORT_BATCH_PATH, SHORT_PATHS, SINGLE_TYPES, batch, native, single
+from streams.collector.segment_api import (
+    BEACON_BATCH, ENDPOINT_OF_ROUTE, SHORT_BATCH_PATH, SHORT_PATHS, SINGLE_TYPES, batch, native, single,
+)
 from streams.collector.snippet import snippet
 from streams.config.environment import Settings
 from streams.errors import TopicMismatch
@@ -54,8 +56,7 @@ async def accounting(request: web.Request) -> web.Response:
 def _endpoint(request: web.Request) -> str:
     route = request.match_info.route
     name = route.name if route is not None else None
-    if name == SHORT_BATCH_PATH or name in SHORT_PATHS:  # Segment's browser SDK's short paths
-        name = "batch" if name == SHORT_BATCH_PATH else SHORT_PATHS[name]
+    name = ENDPOINT_OF_ROUTE.get(name, name) if name else name  # the browser SDKs' other paths
     return name if name in metrics.ENDPOINTS else "other"
 
 
@@ -125,6 +126,7 @@ def web_app(context: CollectorContext) -> web.Application:
     app.router.add_post("/v1/batch", batch, name="batch")
     app.router.add_post("/v1/import", batch)  # Segment's other name for it
     app.router.add_post(f"/v1/{SHORT_BATCH_PATH}", batch, name=SHORT_BATCH_PATH)  # analytics-next's batching
+    app.router.add_post("/beacon/v1/batch", batch, name=BEACON_BATCH)  # RudderStack's SDK with useBeacon
     app.router.add_post("/v1/webhooks/segment", segment_webhook, name="segment_webhook")
     app.router.add_post("/v1/webhooks/rudderstack", rudderstack_webhook, name="rudderstack_webhook")
     app.router.add_post("/v1/events", native, name="events")

@@ -5,7 +5,7 @@ pointed at the collector (Segment's ``apiHost``, RudderStack's data plane URL), 
 the visitor viewing pricing, identifying and requesting a demo. Every call must be accepted (the
 browser sees a 2xx from the collector, after CORS preflights for the headers each SDK sends),
 accounted for, and scored by a worker on Apache Kafka. Each SDK runs with its default delivery
-(one request a call) and with its batching.
+(one request a call) and with its batching, RudderStack's with sendBeacon too.
 
 Chromium resolves no host name but the loopback's (``--host-resolver-rules``), so the SDKs reach
 nothing beyond this machine; what they would fetch from their vendor's CDN or control plane is
@@ -58,7 +58,8 @@ RUDDERSTACK_SCRIPT = """async ({writeKey, collectorHost, lead, traits, batching}
   const sourceConfig = {source: {id: 'leadstream-e2e', name: 'leadstream e2e', workspaceId: 'e2e', enabled: true,
     config: {statsCollection: {errors: {enabled: false}, metrics: {enabled: false}}}, destinations: []}};
   const options = {getSourceConfig: () => sourceConfig, polyfillIfRequired: false};
-  if (batching) options.queueOptions = {batch: {enabled: true, maxItems: 3, flushInterval: 1000}};
+  if (batching === 'batch') options.queueOptions = {batch: {enabled: true, maxItems: 3, flushInterval: 1000}};
+  if (batching === 'beacon') Object.assign(options, {useBeacon: true, beaconQueueOptions: {maxItems: 3, flushQueueInterval: 1000}});
   analytics.load(writeKey, 'http://' + collectorHost, options);
   await new Promise((resolve) => analytics.ready(resolve));
   analytics.page();
@@ -72,7 +73,8 @@ PATHS = {
     ("segment", False): {"/v1/p", "/v1/i", "/v1/t"},
     ("segment", True): {"/v1/b"},
     ("rudderstack", False): {"/v1/page", "/v1/identify", "/v1/track"},
-    ("rudderstack", True): {"/v1/batch"},
+    ("rudderstack", "batch"): {"/v1/batch"},
+    ("rudderstack", "beacon"): {"/beacon/v1/batch"},
 }
 
 
@@ -125,12 +127,14 @@ async def accepted_at_least(collector, count: int) -> dict[str, Any]:
         await asyncio.sleep(0.2)
 
 
-@pytest.mark.parametrize("batching", [False, True], ids=["one-request-a-call", "batched"])
-@pytest.mark.parametrize("sdk", ["segment", "rudderstack"])
+@pytest.mark.parametrize(("sdk", "batching"), [
+    ("segment", False), ("segment", True), ("rudderstack", False), ("rudderstack", "batch"), ("rudderstack", "beacon"),
+], ids=["segment", "segment-batched", "rudderstack", "rudderstack-batched", "rudderstack-beacon"])
 async def test_the_sdks_page_identify_and_track_are_accepted_accounted_and_scored(browser, site, stack, sdk, batching):
     chromium, _ = browser
     pipeline, collector = stack
-    lead = f"{sdk}-{'batched' if batching else 'single'}-lead"
+    mode = {False: "single", True: "batched"}.get(batching, batching)
+    lead = f"{sdk}-{mode}-lead"
     collector_host = urlsplit(collector.url).netloc
     before = await collector_accounting(collector)
     answers: list[tuple[str, str, int]] = []
@@ -149,7 +153,7 @@ async def test_the_sdks_page_identify_and_track_are_accepted_accounted_and_score
                                                           "lead": lead, "traits": TRAITS, "batching": batching})
         # The page stays open while the SDK delivers (a batch waits for its size or its timer).
         after = await accepted_at_least(collector, before["accepted"] + 3)
-        await page.screenshot(path=str(output_dir("browser-sdks") / f"{sdk}-{'batched' if batching else 'single'}.png"))
+        await page.screenshot(path=str(output_dir("browser-sdks") / f"{sdk}-{mode}.png"))
 
     seen = f"the browser's calls to the collector: {answers}\nfailed: {failed}\nconsole: {console}"
     assert after["accepted"] == before["accepted"] + 3, seen
