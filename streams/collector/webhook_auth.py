@@ -18,9 +18,8 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from streams.config.variables import refuse_placeholder
+from streams.config.variables import refuse_placeholder, text_or_file
 from streams.errors import ConfigError
 
 SIGNATURE_HEADER = "X-Signature"
@@ -95,22 +94,13 @@ def rudderstack_refusal(expected: str | None, presented: str | None) -> str | No
 
 def secret_from(env: Mapping[str, str], variable: str) -> str | None:
     """A secret from ``variable``, or from the file ``variable``_FILE names (a mounted secret), never both."""
-    direct, path = env.get(variable, "").strip(), env.get(f"{variable}_FILE", "").strip()
-    if direct and path:
-        raise ConfigError(f"{variable}, {variable}_FILE: set one of them, not both")
-    if path:
-        try:
-            direct = Path(path).read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{variable}_FILE: cannot read {path}: {exc.__class__.__name__}") from None
-        if not direct:
-            raise ConfigError(f"{variable}_FILE: {path} is empty")
-    if not direct:
+    secret = text_or_file(env, variable, f"{variable}_FILE")
+    if secret is None:
         return None
-    refuse_placeholder(variable, direct)
-    if len(direct) < MIN_SHARED_SECRET_LENGTH:
+    refuse_placeholder(variable, secret)
+    if len(secret) < MIN_SHARED_SECRET_LENGTH:
         raise ConfigError(f"{variable}: shorter than {MIN_SHARED_SECRET_LENGTH} characters")
-    return direct
+    return secret
 
 
 def destination_secrets_from(env: Mapping[str, str]) -> DestinationSecrets:

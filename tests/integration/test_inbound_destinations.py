@@ -9,12 +9,10 @@ go to ``/v1/batch``, and each lead must end with the same score.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
 import json
-import time
 from typing import Any
 
 import aiohttp
@@ -24,7 +22,9 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.devtools.processes import CollectorProcess
-from tests.integration.pipeline_harness import RunningPipeline, at, start_collector, start_pipeline, stop_pipeline
+from tests.integration.pipeline_harness import (
+    RunningPipeline, at, settled_behind, start_collector, start_pipeline, stop_pipeline,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 WRITE_KEY = "server-secret-1"
@@ -47,16 +47,7 @@ class Inbound:
         return await self.post("/v1/batch", orjson.dumps({"batch": events}), {"Authorization": auth})
 
     async def settled(self) -> dict[str, Any]:
-        """The worker's accounting once it has read everything the collector accepted."""
-        deadline = time.monotonic() + 30
-        while True:
-            collector = (await self.collector.get_json("/accounting"))[1]
-            worker = await self.pipeline.accounting()
-            if worker["received"] >= collector["accepted"] and worker["balanced"] and collector["balanced"]:
-                return worker
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never settled: collector {collector}, worker {worker}")
-            await asyncio.sleep(0.2)
+        return await settled_behind(self.collector, self.pipeline)
 
     async def metric(self, name: str, labels: dict[str, str]) -> float:
         async with aiohttp.ClientSession() as session:
