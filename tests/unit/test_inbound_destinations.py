@@ -250,3 +250,22 @@ async def test_the_preflight_lets_both_sdks_send_their_headers():
                 "rsa-retry-attempt", "rsa-since-last-attempt", "rsa-since-first-attempt", "rsa-retry-reason"} <= allowed
     finally:
         await client.close()
+
+
+async def test_a_destination_is_limited_by_its_own_bucket_not_as_one_client_address():
+    # Segment's servers send every visitor's events from a few addresses: one client's budget of 1
+    # would refuse the second request, the destination's budget of 3 refuses the fourth.
+    client, producer, _ = await collector_client({**ENV, "LEADSTREAM_COLLECTOR_CLIENT_RATE": "0.01",
+                                                  "LEADSTREAM_COLLECTOR_CLIENT_BURST": "1",
+                                                  "LEADSTREAM_COLLECTOR_WRITE_KEY_RATE": "0.01",
+                                                  "LEADSTREAM_COLLECTOR_WRITE_KEY_BURST": "3"})
+    try:
+        statuses = []
+        for _ in range(4):
+            response = await client.post("/v1/webhooks/segment", data=EVENT_JSON, headers={"X-Signature": NODE_SIGNATURE})
+            statuses.append(response.status)
+        assert statuses == [200, 200, 200, 429]
+        assert "Retry-After" in response.headers
+        assert len(producer.records) == 3
+    finally:
+        await client.close()
