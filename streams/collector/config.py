@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from streams.collector.webhook_auth import DestinationSecrets, destination_secrets_from
 from streams.collector.write_keys import SIGNING_KEY_LENGTH, WriteKeys, parse_write_keys
 from streams.config.variables import number_from
 from streams.contracts.consent import OPT_OUT, ConsentPolicy, consent_policy_from
@@ -43,6 +44,7 @@ class CollectorSettings:
     key_rate: float = 500.0
     key_burst: float = 2000.0
     consent: ConsentPolicy = OPT_OUT  # LEADSTREAM_CONSENT: opt-out (the default) or opt-in
+    destinations: DestinationSecrets = DestinationSecrets()  # Segment's and RudderStack's webhook destinations
 
     def origin_allowed(self, origin: str) -> bool:
         return self.any_origin or origin.rstrip("/") in self.allowed_origins
@@ -93,6 +95,7 @@ def collector_settings_from(env: Mapping[str, str]) -> CollectorSettings:
         key_rate=number_from(env, "LEADSTREAM_COLLECTOR_WRITE_KEY_RATE", 500.0, 0),
         key_burst=number_from(env, "LEADSTREAM_COLLECTOR_WRITE_KEY_BURST", 2000.0, 1),
         consent=consent_policy_from(env),
+        destinations=destination_secrets_from(env),
     )
 
 

@@ -18,6 +18,9 @@ from streams.rate_limits import retry_after
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UNLIMITED = frozenset({"healthz", "metrics", "accounting", "snippet"})
+# Segment's and RudderStack's servers send every visitor's events from a few addresses: they are
+# limited per destination (as a write key is) once authenticated, not as one client address.
+SERVER_SENDERS = frozenset({"segment_webhook", "rudderstack_webhook"})
 
 
 def too_many(limit: str, wait_s: float) -> web.Response:
@@ -35,7 +38,7 @@ def key_refusal(request: web.Request, source: str) -> web.Response | None:
 @web.middleware
 async def limit_clients(request: web.Request, handler: Handler) -> web.StreamResponse:
     route = request.match_info.route
-    if request.method == "OPTIONS" or (route is not None and route.name in UNLIMITED):
+    if request.method == "OPTIONS" or (route is not None and route.name in UNLIMITED | SERVER_SENDERS):
         return await handler(request)
     context = context_of(request)
     wait = context.per_client.take(client_address(request, context.config))

@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram, PlatformCollector, ProcessCollector
 
 from scoring import EventType
+from streams.collector.webhook_auth import REFUSAL_REASONS
 from streams.contracts.segment import RejectReason
 
 REGISTRY = CollectorRegistry()  # separate: a process may hold a worker's metrics of the same names too
@@ -21,7 +22,8 @@ PlatformCollector(registry=REGISTRY)
 
 SOURCE = "collector"
 ENDPOINTS = ("pixel", "track", "page", "screen", "identify", "group", "alias", "batch", "events", "form", "snippet",
-             "healthz", "metrics", "accounting", "other")
+             "segment_webhook", "rudderstack_webhook", "healthz", "metrics", "accounting", "other")
+DESTINATIONS = ("segment", "rudderstack")  # the inbound webhook destinations (streams/collector/destinations.py)
 UNAVAILABLE = "unavailable"  # Kafka did not take the event in time: the client is told to retry (503)
 BUSY = "busy"  # too many pixel events still on their way to Kafka: the pixel answers 503
 UNSIGNED_CLAIM = "unsigned_claim"  # a pixel naming a lead or a track event without a valid signature
@@ -56,6 +58,11 @@ CLOCK_SKEW_CLAMPED = Counter(
 RATE_LIMITED = Counter("leadstream_collector_rate_limited_total",
                        "Requests answered 429 by a token bucket, by limit (client, write_key)", ["limit"],
                        registry=REGISTRY)
+WEBHOOK_REFUSED = Counter(
+    "leadstream_collector_webhook_refused_total",
+    "Webhook destination requests answered 401 (no events read), by destination and reason", ["destination", "reason"],
+    registry=REGISTRY,
+)
 UNKNOWN_TYPE = "invalid"
 
 
@@ -65,6 +72,9 @@ def _start_at_zero() -> None:
         BOT_EVENTS.labels(endpoint=endpoint)
     for reason in REJECT_REASONS:
         EVENTS_REJECTED.labels(reason=reason)
+    for destination in DESTINATIONS:
+        for refusal in REFUSAL_REASONS:
+            WEBHOOK_REFUSED.labels(destination=destination, reason=refusal)
     for limit in ("client", "write_key"):
         RATE_LIMITED.labels(limit=limit)
     for event_type in (*(t.value for t in EventType), UNKNOWN_TYPE):

@@ -1,7 +1,9 @@
 """The Segment/RudderStack HTTP API, so analytics.js-style trackers and server libraries can point here.
 
-``POST /v1/{track,page,screen,identify,group,alias}`` take one message (its type is the path's),
-``POST /v1/batch`` (and ``/v1/import``) ``{"batch": [...], "context": {...}}``, and ``POST /v1/events``
+``POST /v1/{track,page,screen,identify,group,alias}`` (or their first letters, as Segment's browser SDK
+posts them) take one message (its type is the path's), ``POST /v1/batch`` (and ``/v1/import``, ``/v1/b``,
+``/beacon/v1/batch``)
+``{"batch": [...], "context": {...}}``, and ``POST /v1/events``
 the compact native form (below), one object or a list. Bodies are JSON whatever the
 Content-Type says (sendBeacon sends text/plain). Answers: 200 ``{"success": true, ...}``; 400
 with a reason per rejected event (the accepted ones went through); 401 for a missing or wrong
@@ -26,6 +28,13 @@ from streams.collector import metrics
 from streams.contracts.segment import RejectReason
 
 SINGLE_TYPES = ("track", "page", "screen", "identify", "group", "alias")
+# Segment's browser SDK (analytics-next) posts each call to /v1/ and its type's first letter, and a
+# batch to /v1/b; RudderStack's posts to the full names and /v1/batch. Route name -> endpoint.
+SHORT_PATHS = {event_type[0]: event_type for event_type in SINGLE_TYPES}
+SHORT_BATCH_PATH = "b"
+# RudderStack's SDK with useBeacon posts batches by sendBeacon to /beacon/v1/batch?writeKey=...
+BEACON_BATCH = "beacon_batch"
+ENDPOINT_OF_ROUTE = {**SHORT_PATHS, SHORT_BATCH_PATH: "batch", BEACON_BATCH: "batch"}
 # The compact native form: short names for the Segment fields, nothing else.
 NATIVE_FIELDS = {
     "type": "type", "id": "messageId", "user": "userId", "visitor": "anonymousId", "previous": "previousId",
@@ -91,7 +100,7 @@ def too_many_events(request: web.Request, messages: list[Any]) -> web.Response |
                               f" got {len(messages)}: split the batch", "rejected_count": len(messages)}, status=413)
 
 
-def _bad_body(endpoint: str, failure: BadRequest) -> web.Response:
+def bad_body(failure: BadRequest) -> web.Response:
     """A body that could not be read at all counts as one event received and rejected."""
     metrics.EVENTS_RECEIVED.labels(source=metrics.SOURCE, type=metrics.UNKNOWN_TYPE).inc()
     metrics.EVENTS_REJECTED.labels(reason=failure.reason.value).inc()
@@ -107,11 +116,12 @@ async def _take(request: web.Request, endpoint: str, messages: list[Any], defaul
 
 
 async def single(request: web.Request) -> web.Response:
-    event_type = endpoint = request.match_info.route.name  # the path's type: /v1/track is a track
+    name = request.match_info.route.name  # the path's type: /v1/track (or /v1/t) is a track
+    event_type = endpoint = SHORT_PATHS.get(name, name)
     try:
         body = await read_json(request)
     except BadRequest as failure:
-        return unauthorized(request, None) or _bad_body(endpoint, failure)
+        return unauthorized(request, None) or bad_body(failure)
     if (refusal := unauthorized(request, body)) is not None:
         return refusal
     message = {**body, "type": event_type} if isinstance(body, dict) else body
@@ -127,7 +137,7 @@ async def batch(request: web.Request) -> web.Response:
         if not isinstance(messages, list):
             raise BadRequest(RejectReason.INVALID_FIELD, 'expected {"batch": [...]}')
     except BadRequest as failure:
-        return unauthorized(request, None) or _bad_body("batch", failure)
+        return unauthorized(request, None) or bad_body(failure)
     if (refusal := too_many_events(request, messages)) is not None:
         return refusal
     defaults = {field: body[field] for field in ("context", "sentAt") if isinstance(body, dict) and field in body}
@@ -140,7 +150,7 @@ async def native(request: web.Request) -> web.Response:
     try:
         body = await read_json(request)
     except BadRequest as failure:
-        return unauthorized(request, None) or _bad_body("events", failure)
+        return unauthorized(request, None) or bad_body(failure)
     if (refusal := unauthorized(request, body)) is not None:
         return refusal
     items = body if isinstance(body, list) else [body]

@@ -20,7 +20,10 @@ from streams.collector.intake import Intake
 from streams.collector.limits import limit_clients
 from streams.collector.pixel import pixel
 from streams.collector.producer import RawProducer
-from streams.collector.segment_api import SINGLE_TYPES, batch, native, single
+from streams.collector.destinations import rudderstack_webhook, segment_webhook
+from streams.collector.segment_api import (
+    BEACON_BATCH, ENDPOINT_OF_ROUTE, SHORT_BATCH_PATH, SHORT_PATHS, SINGLE_TYPES, batch, native, single,
+)
 from streams.collector.snippet import snippet
 from streams.config.environment import Settings
 from streams.errors import TopicMismatch
@@ -28,6 +31,12 @@ from streams.errors import TopicMismatch
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFLIGHT_MAX_AGE_S = 600
+# Request headers a page may send: Segment's browser SDK adds X-Retry-Count on a retry; RudderStack's
+# sends AnonymousId and SentAt on every call, and its Rsa-* headers on retries and recovered events.
+ALLOWED_REQUEST_HEADERS = (
+    "Content-Type", "Authorization", "X-Retry-Count", "AnonymousId", "SentAt", "Rsa-Recovered", "Rsa-Retry-Attempt",
+    "Rsa-Since-Last-Attempt", "Rsa-Since-First-Attempt", "Rsa-Retry-Reason",
+)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -47,6 +56,7 @@ async def accounting(request: web.Request) -> web.Response:
 def _endpoint(request: web.Request) -> str:
     route = request.match_info.route
     name = route.name if route is not None else None
+    name = ENDPOINT_OF_ROUTE.get(name, name) if name else name  # the browser SDKs' other paths
     return name if name in metrics.ENDPOINTS else "other"
 
 
@@ -78,7 +88,7 @@ async def cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "OPTIONS" and allowed:
         response: web.StreamResponse = web.Response(status=204, headers={
             "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": "Content-Type, Authorization",
+            "Access-Control-Allow-Headers": ", ".join(ALLOWED_REQUEST_HEADERS),
             "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_S),
         })
     else:
@@ -111,8 +121,14 @@ def web_app(context: CollectorContext) -> web.Application:
     app.router.add_get("/p.gif", pixel, name="pixel")
     for event_type in SINGLE_TYPES:
         app.router.add_post(f"/v1/{event_type}", single, name=event_type)
+    for short in SHORT_PATHS:
+        app.router.add_post(f"/v1/{short}", single, name=short)
     app.router.add_post("/v1/batch", batch, name="batch")
     app.router.add_post("/v1/import", batch)  # Segment's other name for it
+    app.router.add_post(f"/v1/{SHORT_BATCH_PATH}", batch, name=SHORT_BATCH_PATH)  # analytics-next's batching
+    app.router.add_post("/beacon/v1/batch", batch, name=BEACON_BATCH)  # RudderStack's SDK with useBeacon
+    app.router.add_post("/v1/webhooks/segment", segment_webhook, name="segment_webhook")
+    app.router.add_post("/v1/webhooks/rudderstack", rudderstack_webhook, name="rudderstack_webhook")
     app.router.add_post("/v1/events", native, name="events")
     app.router.add_post("/v1/form", form, name="form")
     app.router.add_get("/s.js", snippet, name="snippet")

@@ -6,6 +6,7 @@ Shared by every service's settings: the worker's (environment.py) and the collec
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from streams.errors import ConfigError
 
@@ -57,3 +58,22 @@ def flag_from(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in _FALSE:
         return False
     raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def text_or_file(env: Mapping[str, str], name: str, file_name: str,
+                 error: type[Exception] = ConfigError) -> str | None:
+    """The variable ``name``, or the text of the file ``file_name`` names (a secrets mount), never both.
+
+    None when neither is set; an unreadable or empty file is an error naming ``file_name`` (never the text).
+    """
+    direct, path = env.get(name, "").strip(), env.get(file_name, "").strip()
+    if direct and path:
+        raise error(f"{name}, {file_name}: set one of them, not both")
+    if path:
+        try:
+            direct = Path(path).read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise error(f"{file_name}: cannot read {path}: {exc.__class__.__name__}") from None
+        if not direct:
+            raise error(f"{file_name}: {path} is empty")
+    return direct or None

@@ -58,11 +58,12 @@ class Browser:
         self.executable = executable
 
     @asynccontextmanager
-    async def context(self) -> AsyncIterator[Any]:
+    async def context(self, *extra_args: str, **options: Any) -> AsyncIterator[Any]:
+        """``extra_args``: more Chromium flags; ``options``: more of Playwright's (a visitor's ``user_agent``, say)."""
         profile = tempfile.mkdtemp(prefix="leadstream-chromium-")
         context = await self.playwright.chromium.launch_persistent_context(
-            profile, executable_path=self.executable, headless=True, args=list(CHROMIUM_ARGS),
-            viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="UTC",
+            profile, executable_path=self.executable, headless=True, args=[*CHROMIUM_ARGS, *extra_args],
+            viewport={"width": 1280, "height": 900}, locale="en-GB", timezone_id="UTC", **options,
         )
         try:
             yield context

@@ -342,6 +342,19 @@ async def start_collector(
     return collector
 
 
+async def settled_behind(collector: CollectorProcess, pipeline: RunningPipeline, timeout: float = 30.0) -> dict[str, Any]:
+    """The workers' accounting once they have read everything the collector accepted, both balanced."""
+    deadline = time.monotonic() + timeout
+    while True:
+        accepted = (await collector.get_json("/accounting"))[1]
+        worker = await pipeline.accounting()
+        if worker["received"] >= accepted["accepted"] and worker["balanced"] and accepted["balanced"]:
+            return worker
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never settled: collector {accepted}, worker {worker}")
+        await asyncio.sleep(0.2)
+
+
 async def stop_pipeline(pipeline: RunningPipeline) -> None:
     if pipeline._admin is not None:
         await pipeline._admin.close()

@@ -21,7 +21,7 @@ from tests.contracts import assert_matches_contract
 from tests.monitoring_refs import referenced_metrics
 from tests.integration.pixel_urls import PIXEL_KEYS_ENV, signed_pixel_path
 from tests.integration.pipeline_harness import (
-    RunningPipeline, TopicRecorder, at, start_collector, start_pipeline, stop_pipeline,
+    RunningPipeline, TopicRecorder, at, settled_behind, start_collector, start_pipeline, stop_pipeline,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
@@ -69,15 +69,7 @@ class Stack:
 
     async def settled(self) -> dict[str, Any]:
         """The worker's accounting once it has read everything the collector accepted."""
-        deadline = time.monotonic() + 30
-        while True:
-            collector = await self.collector_accounting()
-            worker = await self.pipeline.accounting()
-            if worker["received"] >= collector["accepted"] and worker["balanced"] and collector["balanced"]:
-                return worker
-            if time.monotonic() > deadline:
-                raise AssertionError(f"never settled: collector {collector}, worker {worker}")
-            await asyncio.sleep(0.2)
+        return await settled_behind(self.collector, self.pipeline)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
