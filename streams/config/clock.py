@@ -17,6 +17,9 @@ from streams.errors import ConfigError
 
 # Beyond a day per tenth of a second, a demotion tick spans days and the demo shows jumps, not decay.
 MAX_SPEED = 1_000_000.0
+# `leadstream dev`'s default: a second is a day and a half. Leads turn hot within seconds, those that
+# go quiet turn warm → cold and are recycled by decay within a minute, a quiet SQL after its 8 weeks.
+DEMO_SPEED = 129_600.0
 
 
 @dataclass(frozen=True)
