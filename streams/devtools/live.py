@@ -28,7 +28,7 @@ from streams.contracts.change_records import QUALIFICATION_CHANGE, TIMED_CAUSES
 
 COLOURS = {"hot": "\033[1;31m", "warm": "\033[33m", "cold": "\033[36m"}
 RESET = "\033[0m"
-RECENT_CHANGES = 14
+RECENT_CHANGES = 200  # at most what a terminal shows beneath the panel
 DAY_S = 86_400.0
 
 

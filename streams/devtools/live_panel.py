@@ -1,8 +1,9 @@
 """The demo's panel on a terminal: funnel, temperatures, event rate and hot leads, redrawn in place.
 
-The recent changes scroll beneath it inside the same region (timed ones, decay above all, marked),
-and each alert ``leadstream alerts`` would send is printed above it, where the terminal keeps it.
-Redrawn from the event loop (no refresh thread), so the tally is never read while it changes.
+Beneath it, the latest alert ``leadstream alerts`` would send, and the recent changes scrolling
+(timed ones, decay above all, marked). The region keeps one height from its first drawing, so the
+panel never moves. Redrawn from the event loop (no refresh thread): the tally is never read while
+it changes. The summary at the end prints below it; piped output has every alert (live.PlainView).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from streams.devtools.live import DAY_S, ChangeTally, Rate, Seen, change_line, f
 TITLE = "leadstream dev"
 STYLES = {"hot": "bold red", "warm": "yellow", "cold": "cyan"}
 HOT_LEADS_SHOWN = 5
-PANEL_LINES = 12  # the panel's own height: what is left of the terminal shows recent changes
+PANEL_LINES = 10  # the panel's own height, borders included
+ALERT_LINES = 5  # streams.alerting.message.console_text's lines
 MIN_REDRAW_S = 0.1
 
 
@@ -37,6 +39,7 @@ class PanelView:
         self.events_sent = 0
         self.rate = Rate()
         self._drawn_at = 0.0
+        self.latest_alert: str | None = None
         self.live = Live(get_renderable=self._render, console=self.console, auto_refresh=False,
                          redirect_stdout=False, redirect_stderr=False)
         self.live.start(refresh=True)
@@ -46,7 +49,7 @@ class PanelView:
         if seen is None:
             return
         if seen.alert is not None:
-            self.live.console.print(Text(seen.alert, style="bold"))
+            self.latest_alert = seen.alert
         self._redraw()
 
     def show_funnel(self, stats: dict[str, Any], accounting: dict[str, Any], events_sent: int) -> None:
@@ -65,7 +68,14 @@ class PanelView:
             self.live.refresh()
 
     def _render(self) -> Group:
-        return Group(self._panel(), *self._recent())
+        return Group(self._panel(), *self._alert(), *self._recent())
+
+    def _alert(self) -> list[Text]:
+        lines = [Text(f"latest of {self.tally.alerts} alerts `leadstream alerts` would send", style="dim")]
+        text = self.latest_alert.splitlines() if self.latest_alert else ["none yet: a lead turning hot or reaching SQL"]
+        lines += [Text(line, style="bold" if line.startswith("ALERT") else "", no_wrap=True, overflow="ellipsis")
+                  for line in text[:ALERT_LINES]]
+        return lines + [Text("")] * (ALERT_LINES - len(text))
 
     def _panel(self) -> Panel:
         funnel, _ = funnel_text(self.stats)
@@ -103,11 +113,12 @@ class PanelView:
         return shown + Text(f" and {len(hot) - HOT_LEADS_SHOWN} more" if len(hot) > HOT_LEADS_SHOWN else "")
 
     def _recent(self) -> list[Text]:
-        room = max(3, self.console.size.height - PANEL_LINES - 2)
+        """As many recent changes as the terminal has room for, blank rows until then: the height never changes."""
+        room = max(3, self.console.size.height - PANEL_LINES - ALERT_LINES - 4)
         recent = list(self.tally.recent)[-room:]
         lines = [Text("recent changes (timed ones marked)", style="dim")]
         lines += [self._line(seen) for seen in recent]
-        return lines
+        return lines + [Text("")] * (room - len(recent))
 
     def _line(self, seen: Seen) -> Text:
         line = Text(change_line(seen), no_wrap=True, overflow="ellipsis")

@@ -97,5 +97,6 @@ def test_the_panel_updates_in_place_with_recent_changes_beneath_it(terminal_dev:
     finished = terminal_dev.wait_for(lambda screen: "accounting adds up" in screen or "DOES NOT ADD UP" in screen,
                                      "the run's summary")
     assert "accounting adds up" in finished
+    terminal_dev.wait_for(lambda _: terminal_dev.done.exists(), "dev exit", timeout_s=30)
     assert terminal_dev.done.read_text().strip() == "0"
     assert len(PANEL_TOP.findall(terminal_dev.history())) == 1, "the panel is left once, above the summary"
