@@ -7,10 +7,12 @@ import shlex
 import shutil
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from streams.devtools.live_panel import TITLE
@@ -22,6 +24,8 @@ pytestmark = pytest.mark.embedded
 RUN_S = 30
 WAIT_S = 150.0  # start-up on a busy machine, the run, and its drain
 PANEL_TOP = re.compile(rf"─ {re.escape(TITLE)} ─")
+DECAYED = re.compile(r"\[decay\] +(lead-\d+-\d+) ")
+DAY_S = 86_400.0
 SENT = re.compile(r"│ events +sent (\d+) \((\d+)/s\)")
 
 
@@ -75,6 +79,23 @@ def terminal_dev(tmp_path: Path) -> Iterator[Terminal]:
         terminal.close()
 
 
+def _the_board_charts_a_cooled_lead_over_demo_days(terminal: Terminal) -> None:
+    """The worker's board reads the demo's clock: a lead's scores are drawn over days, decay included."""
+    board = re.search(r"^board +(http://127\.0\.0\.1:\d+)/board$", terminal.history(), re.MULTILINE)
+    assert board, terminal.history()
+    screen = terminal.wait_for(lambda screen: re.search(DECAYED, screen), "a lead cooling by decay")
+    lead = re.search(DECAYED, screen).group(1)
+    with urllib.request.urlopen(f"{board.group(1)}/leads/{lead}/history", timeout=20) as response:
+        history = orjson.loads(response.read())
+    times = history["series"]["t"]
+    assert times[-1] - times[0] > 7 * DAY_S, "the chart spans the demo's days, not the run's seconds"
+    assert times[-1] > time.time() + DAY_S, "its now is the demo clock's, ahead of the wall"
+    assert "decay" in {move["cause"] for move in history["moves"]}
+    with urllib.request.urlopen(f"{board.group(1)}/board/leads/{lead}", timeout=20) as response:
+        page = response.read().decode()
+    assert 'data-series="intent"' in page
+
+
 def _sent(screen: str) -> int | None:
     found = SENT.search(screen)
     return int(found.group(1)) if found else None
@@ -90,6 +111,7 @@ def test_the_panel_updates_in_place_with_recent_changes_beneath_it(terminal_dev:
     panel_row = next(i for i, line in enumerate(later.splitlines()) if PANEL_TOP.search(line))
     assert panel_row == next(i for i, line in enumerate(first.splitlines()) if PANEL_TOP.search(line))
     assert "recent changes" in later.split(TITLE, 1)[1], "the recent changes are listed beneath the panel"
+    _the_board_charts_a_cooled_lead_over_demo_days(terminal_dev)
     # Each change shows once on the screen, however often the panel was redrawn.
     change_lines = [line for line in later.splitlines() if re.search(r"^\s+\d+\.\d+s day ", line)]
     assert change_lines and len(change_lines) == len(set(change_lines)), later
