@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import tempfile
 import time
 import webbrowser
@@ -31,7 +32,8 @@ from streams.devtools.brokers import EmbeddedBroker
 from streams.config.environment import settings_from
 from streams.devtools.dev_accounting import accounting_verdict, print_accounting
 from streams.config.clock import DEMO_SPEED, Clock, scaled_clock
-from streams.devtools.live import ChangeTally, View, make_view
+from streams.devtools.live import ChangeTally, View
+from streams.devtools.live_panel import make_view
 from streams.devtools.simulator import PlannedEvent, send_waves
 from streams.contracts.topic_admin import ensure_topics
 from streams.contracts.topics import QUALIFICATION
@@ -156,7 +158,7 @@ async def _drive(
     clock: Clock,
 ) -> dict[str, Any]:
     started = time.time()
-    view = make_view(ChangeTally(clock, started))
+    view = make_view(ChangeTally(clock, started), sys.stdout)
     sent: Counter[str] = Counter()
     if options.duration_s is not None:
         asyncio.get_running_loop().call_later(options.duration_s, stop.set)

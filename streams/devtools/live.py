@@ -2,13 +2,13 @@
 
 ``ChangeTally`` keeps what the run saw (transitions by cause for the summary, the hot leads, the
 recent changes); a view shows it. On a terminal the view is a panel that updates in place
-(streams/devtools/live_panel.py); anywhere else (a pipe, CI) it is plain lines, one per change.
+(streams/devtools/live_panel.py, which picks the view); anywhere else (a pipe, CI) it is plain
+lines, one per change.
 Timed changes (decay, inactivity, ...) are marked: on a fast clock they are what the demo is for.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter, deque
@@ -194,12 +194,3 @@ class PlainView:
 
     def close(self) -> None:
         pass
-
-
-def make_view(tally: ChangeTally, out: TextIO = sys.stdout) -> View:
-    """The panel on a terminal that can redraw, plain lines anywhere else."""
-    if out.isatty() and os.environ.get("TERM", "") != "dumb":
-        from streams.devtools.live_panel import PanelView
-
-        return PanelView(tally, out)
-    return PlainView(tally, out)

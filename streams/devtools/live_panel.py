@@ -8,6 +8,7 @@ it changes. The summary at the end prints below it; piped output has every alert
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, TextIO
 
@@ -18,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scoring.stages import Temperature
-from streams.devtools.live import DAY_S, ChangeTally, Rate, Seen, change_line, funnel_text
+from streams.devtools.live import DAY_S, ChangeTally, PlainView, Rate, Seen, View, change_line, funnel_text
 
 TITLE = "leadstream dev"
 STYLES = {"hot": "bold red", "warm": "yellow", "cold": "cyan"}
@@ -127,3 +128,10 @@ class PanelView:
         elif seen.document["to_temperature"] == Temperature.HOT.value:
             line.stylize(STYLES["hot"])
         return line
+
+
+def make_view(tally: ChangeTally, out: TextIO) -> View:
+    """The panel on a terminal that can redraw, plain lines anywhere else (a pipe, CI, TERM=dumb)."""
+    if out.isatty() and os.environ.get("TERM", "") != "dumb":
+        return PanelView(tally, out)
+    return PlainView(tally, out)

@@ -9,7 +9,8 @@ from streams.alerting.change import decode_change
 from streams.alerting.message import console_text
 from streams.alerting.rules import AlertRule, promotion
 from streams.config.clock import scaled_clock
-from streams.devtools.live import ChangeTally, PlainView, make_view
+from streams.devtools.live import ChangeTally, PlainView
+from streams.devtools.live_panel import make_view
 from tests.integration.alert_fixtures import T0, encoded, qualification_change, turning_hot, warming
 
 DAY_S = 86_400.0
