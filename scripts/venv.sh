@@ -23,9 +23,17 @@ ensure_venv() {  # $1: the extras to install ("" or "test")
     wanted="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)-${extras}"
     stamp="$VENV/.installed"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
-        echo "installing leadstream into .venv (once per change of pinned versions)..." >&2
-        "$VENV/bin/python" -m pip install --quiet --upgrade pip
-        "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT${extras:+[$extras]}"
+        # pip and the build backend talk at length (setuptools warns on every editable install): their
+        # output goes to a log, shown only when the install fails.
+        local log="$VENV/install.log"
+        echo "installing leadstream and its pinned dependencies into .venv (once per change of pins; log: $log)" >&2
+        if ! { "$VENV/bin/python" -m pip install --quiet --upgrade pip &&
+               "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints.txt" -e "$ROOT${extras:+[$extras]}"; } \
+                >"$log" 2>&1; then
+            echo "the install failed; the end of $log:" >&2
+            tail -n 40 "$log" >&2
+            return 1
+        fi
         echo "$wanted" > "$stamp"
     fi
 }

@@ -9,6 +9,7 @@ from functools import cache
 
 from streams.collector.webhook_auth import DestinationSecrets, destination_secrets_from
 from streams.collector.write_keys import SIGNING_KEY_LENGTH, WriteKeys, parse_write_keys
+from streams.config.clock import Clock, clock_from
 from streams.config.variables import number_from
 from streams.contracts.consent import OPT_OUT, ConsentPolicy, consent_policy_from
 from streams.errors import ConfigError
@@ -45,6 +46,8 @@ class CollectorSettings:
     key_burst: float = 2000.0
     consent: ConsentPolicy = OPT_OUT  # LEADSTREAM_CONSENT: opt-out (the default) or opt-in
     destinations: DestinationSecrets = DestinationSecrets()  # Segment's and RudderStack's webhook destinations
+    # LEADSTREAM_CLOCK, as the workers': a demo's scaled clock stamps receipts (and bounds the skew) on demo time.
+    clock: Clock = Clock()
 
     def origin_allowed(self, origin: str) -> bool:
         return self.any_origin or origin.rstrip("/") in self.allowed_origins
@@ -96,6 +99,7 @@ def collector_settings_from(env: Mapping[str, str]) -> CollectorSettings:
         key_burst=number_from(env, "LEADSTREAM_COLLECTOR_WRITE_KEY_BURST", 2000.0, 1),
         consent=consent_policy_from(env),
         destinations=destination_secrets_from(env),
+        clock=clock_from(env.get("LEADSTREAM_CLOCK", "wall")),
     )
 
 

@@ -41,7 +41,7 @@ def is_secure(request: web.Request, config: CollectorSettings) -> bool:
 
 
 def hit_of(request: web.Request, config: CollectorSettings, defaults: dict[str, Any] | None = None) -> Hit:
-    return Hit(received_at=time.time(), client_ip=client_ip(request, config),
+    return Hit(received_at=config.clock.at_wall(time.time()), client_ip=client_ip(request, config),
                consent=request_consent(request.headers, request.query), defaults=defaults, policy=config.consent)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from streams.cli_support import runs_async
+from streams.config.clock import DEMO_SPEED, MAX_SPEED
 from streams.config.environment import file_model
 from streams.errors import BenchUnavailable
 
@@ -43,10 +44,14 @@ def kafka(port: int | None, data_dir: str | None) -> None:
 @click.option("--seed", type=int, default=1, help="Seed of the simulated journeys")
 @click.option("--open", "open_board", is_flag=True, default=False, help="Open the lead board in your web browser")
 @click.option("--collector-port", type=int, default=None, help="Collector port on 127.0.0.1 (default: a free one)")
+@click.option("--speed", type=click.FloatRange(min=1.0, max=MAX_SPEED), default=None,
+              help=f"How much faster than real time the demo's clock runs (worker, collector, simulator and board);"
+                   f" default {DEMO_SPEED:g}, a second is a day and a half, so a minute shows leads cool; 1 is real"
+                   f" time, the default with --no-simulate (events of your own carry wall-clock times)")
 @runs_async
 async def dev(
     duration: float | None, summary_json: str | None, no_simulate: bool, broker_port: int | None,
-    leads: int, wave_seconds: float, seed: int, open_board: bool, collector_port: int | None,
+    leads: int, wave_seconds: float, seed: int, open_board: bool, collector_port: int | None, speed: float | None,
 ) -> None:
     """Run broker, worker, collector and simulated lead journeys (through the collector); show leads move."""
     from streams.devtools.dev import DevOptions, StoppedWhileStarting, run_dev
@@ -57,6 +62,7 @@ async def dev(
             duration_s=duration, summary_json=Path(summary_json) if summary_json else None,
             simulate=not no_simulate, broker_port=broker_port, leads_per_wave=leads,
             wave_span_s=wave_seconds, seed=seed, open_board=open_board, collector_port=collector_port,
+            speed=speed if speed is not None else 1.0 if no_simulate else DEMO_SPEED,
         ))
     except StoppedWhileStarting as stopped:
         print(f"leadstream dev: {stopped}", file=sys.stderr, flush=True)

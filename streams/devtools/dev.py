@@ -4,6 +4,9 @@ Starts the embedded Tansu broker, one worker process, the collector and the jour
 which sends through the collector's Segment batch endpoint (the real ingress); shows
 qualification changes live, and on exit reports the event accounting (docs/design.md §3) of the
 collector and of the worker.
+
+All of them run on one clock (LEADSTREAM_CLOCK, streams/config/clock.py), by default a fast one
+(``--speed``): decay has half-lives of days, and a demo on the wall clock never shows a lead cool.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
 import tempfile
 import time
 import webbrowser
@@ -27,7 +31,9 @@ from aiokafka import AIOKafkaConsumer
 from streams.devtools.brokers import EmbeddedBroker
 from streams.config.environment import settings_from
 from streams.devtools.dev_accounting import accounting_verdict, print_accounting
-from streams.devtools.live import LiveView
+from streams.config.clock import DEMO_SPEED, Clock, scaled_clock
+from streams.devtools.live import ChangeTally, View
+from streams.devtools.live_panel import make_view
 from streams.devtools.simulator import PlannedEvent, send_waves
 from streams.contracts.topic_admin import ensure_topics
 from streams.contracts.topics import QUALIFICATION
@@ -43,8 +49,9 @@ TANSU_WORKER_ENV = {
 }
 # Tansu has no idempotent producer; the worker deduplicates by messageId all the same.
 TANSU_COLLECTOR_ENV = {**TANSU_WORKER_ENV, "LEADSTREAM_COLLECTOR_IDEMPOTENT": "false"}
-FUNNEL_EVERY_S = 5.0
 DRAIN_TIMEOUT_S = 45.0
+# On a fast clock a demotion tick of a second would be a day and a half of demo time; this keeps it hours.
+DEMO_TICK_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,14 @@ class DevOptions:
     seed: int
     open_board: bool = False
     collector_port: int | None = None
+    speed: float = DEMO_SPEED  # 1: the wall clock
+
+
+def clock_env(clock: Clock) -> dict[str, str]:
+    """What gives the worker and the collector the demo's own clock (same origin, so one reading)."""
+    if clock.kind != "scaled":
+        return {"LEADSTREAM_CLOCK": clock.setting()}
+    return {"LEADSTREAM_CLOCK": clock.setting(), "LEADSTREAM_DEMOTION_TICK_S": str(DEMO_TICK_S)}
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, kill, a closed terminal
@@ -82,12 +97,13 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
     for signum in STOP_SIGNALS:
         loop.add_signal_handler(signum, on_stop_signal)
     worker = collector = None
+    clock = scaled_clock(options.speed)
     try:
         bootstrap = broker.start()
         print(f"broker   embedded Tansu on {bootstrap}, pid {broker.pid} (log {broker.log_path})")
         worker = WorkerProcess(bootstrap, workdir / "worker.log", dies_with_parent=True,
-                               env={**TANSU_WORKER_ENV, "LEADSTREAM_DATA_DIR": str(workdir / "data")})
-        collector = CollectorProcess(bootstrap, workdir / "collector.log", env=TANSU_COLLECTOR_ENV,
+                               env={**TANSU_WORKER_ENV, **clock_env(clock), "LEADSTREAM_DATA_DIR": str(workdir / "data")})
+        collector = CollectorProcess(bootstrap, workdir / "collector.log", env={**TANSU_COLLECTOR_ENV, **clock_env(clock)},
                                      web_port=options.collector_port, dies_with_parent=True)
         await ensure_topics(settings_from({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, **TANSU_WORKER_ENV}))
         worker.start()
@@ -99,6 +115,7 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
         await collector.wait_ready()
         print(f"board    {board_url(worker)}" + (" (sign in with LEADSTREAM_API_TOKEN)"
                                                   if os.environ.get("LEADSTREAM_API_TOKEN") else ""))
+        print(f"clock    {clock_description(clock)}")
         if options.open_board:
             webbrowser.open(board_url(worker))
         if options.simulate:
@@ -109,7 +126,7 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
                   f" to {collector.url}/v1/batch (or the pixel, or Kafka at {bootstrap}); watching"
                   " leads.qualification; Ctrl-C stops\n")
         driving.set()
-        return await _drive(options, bootstrap, worker, collector, stop)
+        return await _drive(options, bootstrap, worker, collector, stop, clock)
     except asyncio.CancelledError:
         if stop.is_set():
             raise StoppedWhileStarting("stopped while starting: broker, worker and collector are stopped") from None
@@ -123,6 +140,13 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
         broker.stop()
 
 
+def clock_description(clock: Clock) -> str:
+    if clock.kind != "scaled":
+        return "real time (--speed 1)"
+    return (f"1 s is {clock.speed / 86_400:.2f} days of demo time (--speed {clock.speed:g}; --speed 1 for real"
+            " time): decay you would wait weeks for happens in seconds, and the board follows the same clock")
+
+
 def board_url(worker: WorkerProcess) -> str:
     """The lead board on the dev worker, never with the token in it: the browser is started with the URL as an
     argument, which ``ps`` shows every user of the machine (and its history keeps). Its page asks for the token."""
@@ -131,9 +155,10 @@ def board_url(worker: WorkerProcess) -> str:
 
 async def _drive(
     options: DevOptions, bootstrap: str, worker: WorkerProcess, collector: CollectorProcess, stop: asyncio.Event,
+    clock: Clock,
 ) -> dict[str, Any]:
     started = time.time()
-    view = LiveView(started_at=started)
+    view = make_view(ChangeTally(clock, started), sys.stdout)
     sent: Counter[str] = Counter()
     if options.duration_s is not None:
         asyncio.get_running_loop().call_later(options.duration_s, stop.set)
@@ -146,7 +171,7 @@ async def _drive(
     if options.simulate:
         sending = asyncio.create_task(send_waves(
             _through(session, collector.url, sent), options.leads_per_wave, options.wave_span_s, options.seed,
-            stop.is_set,
+            stop.is_set, clock=clock,
         ))
     try:
         await stop.wait()
@@ -160,9 +185,10 @@ async def _drive(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        view.close()
         await session.close()
         await consumer.stop()
-    summary = _summary(bootstrap, elapsed, sent, intake, accounting, stats, view)
+    summary = _summary(bootstrap, elapsed, sent, intake, accounting, stats, view.tally)
     _print_summary(summary)
     if options.summary_json:
         options.summary_json.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
@@ -184,15 +210,15 @@ def _through(session: aiohttp.ClientSession, url: str, sent: Counter[str]):
     return deliver
 
 
-async def _watch(consumer: AIOKafkaConsumer, view: LiveView) -> None:
+async def _watch(consumer: AIOKafkaConsumer, view: View) -> None:
     async for record in consumer:
         view.on_change(record.value)
 
 
-async def _funnel(worker: WorkerProcess, view: LiveView, sent: Counter[str], stop: asyncio.Event) -> None:
+async def _funnel(worker: WorkerProcess, view: View, sent: Counter[str], stop: asyncio.Event) -> None:
     while not stop.is_set():
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), FUNNEL_EVERY_S)
+            await asyncio.wait_for(stop.wait(), view.funnel_every_s)
         if stop.is_set():
             return
         with contextlib.suppress(Exception):
@@ -221,7 +247,7 @@ async def _drained(
 
 def _summary(
     bootstrap: str, elapsed: float, sent: Counter[str], intake: dict[str, Any], accounting: dict[str, Any],
-    stats: dict[str, Any], view: LiveView,
+    stats: dict[str, Any], tally: ChangeTally,
 ) -> dict[str, Any]:
     events_sent = sum(sent.values())
     return {
@@ -234,11 +260,12 @@ def _summary(
         "collector": intake,
         "accounting": accounting,
         **accounting_verdict(events_sent, intake, accounting),
-        "qualification_changes": len(view.changes_seen),
-        "transitions": {
-            "stage": dict(sorted(view.stage_transitions.items())),
-            "temperature": dict(sorted(view.temperature_transitions.items())),
-        },
+        "clock": {"kind": tally.clock.kind, "speed": tally.clock.speed,
+                  "demo_days": round(elapsed * tally.clock.speed / 86_400, 2)},
+        "qualification_changes": len(tally.changes_seen),
+        # Changes that moved a stage or a temperature, by what caused them ("decay": time alone did).
+        "transitions": tally.summary(),
+        "alerts": tally.alerts,
         "leads": stats.get("leads", 0),
         "leads_per_stage": stats.get("leads_per_stage", {}),
         "leads_per_temperature": stats.get("leads_per_temperature", {}),
@@ -249,4 +276,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print("\n── summary")
     print_accounting(summary)
     print(f"leads per stage {summary['leads_per_stage']}, per temperature {summary['leads_per_temperature']}")
-    print(f"transitions {summary['transitions']}")
+    transitions = summary["transitions"]
+    print(f"transitions by cause {transitions['by_cause']}, alerts {summary['alerts']}"
+          f" ({summary['clock']['demo_days']} days of demo time)")
+    for cause in sorted({*transitions["temperature_by_cause"], *transitions["stage_by_cause"]}):
+        print(f"  {cause}: temperature {transitions['temperature_by_cause'].get(cause, {})},"
+              f" stage {transitions['stage_by_cause'].get(cause, {})}")

@@ -7,6 +7,8 @@ command line to Faust; the app module itself knows none of what is registered on
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime, timezone
 from functools import partial
 
 from prometheus_client import REGISTRY
@@ -44,6 +46,18 @@ web_guard.install(app)
 
 # The fetch loop queues the records of the intake's topics for it, instead of one message each.
 faust_ext.hand_over_bulk_intake(agents.intake)
+
+
+@app.before_first_start
+async def say_when_time_is_not_the_wall() -> None:
+    """A demo's fast clock in production would demote every lead within minutes: the log says so at start."""
+    clock = settings().clock
+    if clock.kind == "scaled":
+        # Not clock.setting(): its speed@origin reads as an e-mail address to the log's redaction.
+        logging.getLogger(__name__).warning(
+            "!!! LEADSTREAM_CLOCK is scaled: scores decay %s times faster than real time since %s"
+            " (a demo clock, not for production)", f"{clock.speed:g}",
+            datetime.fromtimestamp(clock.started_wall, timezone.utc).isoformat(timespec="seconds"))
 
 
 @app.before_first_start

@@ -94,6 +94,9 @@ class Clock(Protocol):
 
     def now(self) -> float: ...
 
+    def at_wall(self, wall: float) -> float:
+        """The clock's reading at a wall-clock moment: a record's receipt time, on this clock."""
+
 
 @dataclass(frozen=True)
 class WorkerContext:

@@ -82,9 +82,9 @@ async def send_due(context: WorkerContext) -> None:
     metrics.REVISIT_QUEUE.set(len(context.revisit_queue))
 
 
-def received_at(record: ConsumerRecord) -> float:
-    """When the broker took the record, in seconds (the client gives milliseconds)."""
-    return record.timestamp / 1000.0
+def received_at(context: WorkerContext, record: ConsumerRecord) -> float:
+    """When the broker took the record, in seconds on the worker's clock (the client gives wall milliseconds)."""
+    return context.clock.at_wall(record.timestamp / 1000.0)
 
 
 async def ingest(context: WorkerContext, records: Sequence[ConsumerRecord]) -> None:
@@ -117,7 +117,7 @@ async def score_forwarded(context: WorkerContext, records: Sequence[ConsumerReco
 
 
 def ingest_one(batch: Batch, record: ConsumerRecord) -> None:
-    ingested_at = received_at(record)
+    ingested_at = received_at(batch.context, record)
     # Producers other than the collector may send whole client IPs: nothing past this point sees them.
     raw = privacy.truncate_ips(record.value or b"")
     try:
@@ -214,5 +214,5 @@ def dead_letter(batch: Batch, record: ConsumerRecord, value: bytes | None, reaso
     metrics.EVENTS_DEAD_LETTERED.labels(reason=reason).inc()
     log.info("dead-lettered %s[%d]@%d: %s (%s)", record.topic, record.partition, record.offset, reason, detail)
     batch.send(batch.context.topics.dead_letters, key, dead_letter_records.encode_dead_letter(
-        reason, detail, key, value, record.topic, record.partition, record.offset, received_at(record),
+        reason, detail, key, value, record.topic, record.partition, record.offset, received_at(batch.context, record),
         batch.context.wall_clock()))

@@ -108,7 +108,7 @@ async def measure_consumer_lag() -> None:
 @app.timer(stitching.expiry_interval_s(worker_context))
 async def expire_anonymous_history() -> None:
     try:
-        await expire_due(worker_context, time.time())
+        await expire_due(worker_context, worker_context.clock.at_wall(time.time()))
     except Exception:  # noqa: BLE001 — expiry is retried on the next tick; the worker keeps scoring
         log.warning("expiring anonymous history failed", exc_info=True)
 

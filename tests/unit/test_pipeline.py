@@ -105,6 +105,9 @@ class MovableClock:
     def now(self) -> float:
         return self.at
 
+    def at_wall(self, wall: float) -> float:
+        return wall  # receipts keep the broker's time, as on a fixed clock
+
 
 def test_a_decay_command_at_the_crossing_time_demotes_the_lead_and_not_before():
     clock = MovableClock(NOW.timestamp())

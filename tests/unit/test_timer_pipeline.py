@@ -36,6 +36,9 @@ class MovableClock:
     def now(self) -> float:
         return self.at
 
+    def at_wall(self, wall: float) -> float:
+        return wall  # receipts keep the broker's time, as on a fixed clock
+
 
 def run(step: Any) -> Any:
     return asyncio.run(step())
