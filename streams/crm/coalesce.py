@@ -41,6 +41,7 @@ class Coalescer:
         self._waiting: dict[str, _Waiting] = {}
         self._in_flight: dict[str, dict[int, int]] = {}  # lead → offsets its write in flight holds
         self._read: dict[int, int] = {}  # partition → the next offset after the last record read
+        self._first: dict[int, int] = {}  # partition → the first offset read: committing it would say nothing
 
     def __len__(self) -> int:
         return len(self._waiting)
@@ -60,6 +61,7 @@ class Coalescer:
     def read(self, partition: int, offset: int) -> None:
         """Notes a record read; one that needs no write (unreadable, skipped) is done at once."""
         self._read[partition] = max(self._read.get(partition, 0), offset + 1)
+        self._first.setdefault(partition, offset)
 
     def due(self, now: float, everything: bool = False) -> list[Due]:
         """The leads whose window has passed (all waiting leads if ``everything``), oldest first; now in flight."""
@@ -93,9 +95,12 @@ class Coalescer:
         return max(0.0, min(waiting.since for waiting in self._waiting.values()) + self.window_s - now)
 
     def committable(self) -> dict[int, int]:
-        """Partition → the offset to commit: below the oldest record whose write is not done."""
+        """Partition → the offset to commit: below the oldest record whose write is not done.
+
+        A partition where not even the first record read is done is left out: there is nothing to say yet.
+        """
         offsets = dict(self._read)
         for held in [waiting.held for waiting in self._waiting.values()] + list(self._in_flight.values()):
             for partition, offset in held.items():
                 offsets[partition] = min(offsets.get(partition, offset), offset)
-        return offsets
+        return {partition: offset for partition, offset in offsets.items() if offset > self._first[partition]}
