@@ -105,6 +105,8 @@ def crm_options_from(settings: Settings, env: Mapping[str, str], *, group_id: st
     crm = env.get(CRM_VARIABLE, "").strip().lower()
     if not crm:
         raise CrmConfigError(f"{CRM_VARIABLE}: not set; say which CRM to write to: hubspot or salesforce")
+    if crm not in BATCH_LIMITS:
+        raise CrmConfigError(f"{CRM_VARIABLE}: expected hubspot or salesforce, got {crm!r}")
     base_url = env.get(URL_VARIABLE, "").strip() or DEFAULT_URLS.get(crm, "")
     if not base_url:
         raise CrmConfigError(f"{URL_VARIABLE}: Salesforce needs the org's instance URL"
