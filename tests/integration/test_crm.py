@@ -15,13 +15,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.alerting.dead_letter import read_dead_letters
 from streams.crm.errors import SimulatedCrash, TokenRejected
 from streams.crm.options import SALESFORCE
 from streams.crm import run_crm
+from streams.devtools.brokers import free_port
 from streams.failures import EXIT_REFUSED
 from tests.e2e.cli import leadstream_command
 from tests.integration.alert_fixtures import (
@@ -40,6 +43,7 @@ from tests.integration.crm_fixtures import (
     with_grade,
 )
 from tests.integration.crm_stand_ins import HubSpotStandIn, SalesforceStandIn, Scripted
+from tests.monitoring_refs import referenced_metrics
 
 kafka = pytest.mark.kafka
 
@@ -225,7 +229,7 @@ async def test_an_expired_hubspot_token_stops_the_consumer_with_a_clear_error_an
 
 
 @kafka
-async def test_leadstream_crm_as_a_process_exits_with_the_refused_setting_status_on_an_expired_token_then_resumes(
+async def test_leadstream_crm_as_a_process_exits_with_the_refused_setting_status_on_an_expired_token_then_resumes_serving_every_dashboard_metric(
     topic: QualificationTopic, hubspot: HubSpotStandIn, tmp_path: Path,
 ):
     await topic.send(step("gil@acme.io", 2))
@@ -246,14 +250,24 @@ async def test_leadstream_crm_as_a_process_exits_with_the_refused_setting_status
     assert "hubspot refused the token" in said and "LEADSTREAM_CRM_TOKEN" in said
     assert env["LEADSTREAM_CRM_TOKEN"] not in said and "Traceback" not in said
 
-    process = await asyncio.create_subprocess_exec(*leadstream_command(), "crm", env=env, stdout=subprocess.PIPE,
-                                                   stderr=subprocess.STDOUT, start_new_session=True)
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(*leadstream_command(), "crm", "--port", str(port), env=env,
+                                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                                   start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while await committed_offsets(topic.bootstrap, f"leadstream-{topic.prefix[:-1]}-crm", topic.name) \
                 != topic.end_offsets:
             assert process.returncode is None and time.monotonic() < deadline, "leadstream crm never caught up"
             await asyncio.sleep(0.2)
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                families = list(text_string_to_metric_families(await response.text()))
+        live = {family.name for family in families} | {sample.name for family in families for sample in family.samples}
+        references = [ref for ref in referenced_metrics().values() if ref.process == "crm"]
+        assert len(references) >= 6, "the dashboard should read the CRM consumer's metrics"
+        missing = {ref.name: ref.used_in for ref in references if not ref.sample_names & live}
+        assert not missing, f"the dashboard reads metrics leadstream crm does not export: {missing}"
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), 30)
