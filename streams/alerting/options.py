@@ -15,6 +15,7 @@ from streams.alerting.rules import DEFAULT_STAGES, DEFAULT_TEMPERATURES, AlertRu
 from streams.config.kafka_security import KafkaSecurity
 from streams.config.environment import Settings
 from streams.config.environment import settings as current_settings
+from streams.config.secret_values import secret_from
 from streams.contracts.topics import QUALIFICATION
 
 ALERT_DEAD_LETTERS = "leads.alerts.dlq"  # unprefixed, like the names in streams/contracts/topics.py
@@ -125,21 +126,11 @@ def webhook_url_from(env: Mapping[str, str]) -> str | None:
 
     Validated here, at start, with errors that name the variable and never echo the URL.
     """
-    direct = env.get(WEBHOOK_URL_VARIABLE, "").strip()
-    path = env.get(WEBHOOK_URL_FILE_VARIABLE, "").strip()
-    if direct and path:
-        raise AlertConfigError(f"{WEBHOOK_URL_VARIABLE}, {WEBHOOK_URL_FILE_VARIABLE}: set one of them, not both")
-    if path:
-        try:
-            direct = Path(path).read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise AlertConfigError(f"{WEBHOOK_URL_FILE_VARIABLE}: cannot read {path}: {exc.__class__.__name__}") from None
-        if not direct:
-            raise AlertConfigError(f"{WEBHOOK_URL_FILE_VARIABLE}: {path} is empty")
-    if not direct:
+    url, source = secret_from(env, WEBHOOK_URL_VARIABLE, WEBHOOK_URL_FILE_VARIABLE, AlertConfigError)
+    if url is None:
         return None
-    _check_url(direct, WEBHOOK_URL_FILE_VARIABLE if path else WEBHOOK_URL_VARIABLE)
-    return direct
+    _check_url(url, source)
+    return url
 
 
 def _names(values: Iterable[str] | str) -> frozenset[str]:

@@ -20,7 +20,7 @@ from typing import Any
 from streams.crm.fields import FIELDS, LeadState
 from streams.crm.http import ApiCaller
 from streams.crm.options import CrmOptions
-from streams.crm.results import BatchRefused, RecordResult
+from streams.crm.results import ApiClient, BatchRefused, RecordResult
 from streams.crm.errors import CrmError
 
 CONTACTS = "/crm/v3/objects/contacts"
@@ -45,19 +45,12 @@ PROPERTY_NAMES = {name: definition[0] for name, definition in PROPERTY_DEFINITIO
 assert set(PROPERTY_NAMES) == set(FIELDS)
 
 
-class HubSpotClient:
+class HubSpotClient(ApiClient):
     name = "hubspot"
 
     def __init__(self, options: CrmOptions, caller: ApiCaller) -> None:
-        self.batch_size = options.batch_size
+        super().__init__(options, caller)
         self.id_property = options.id_property
-        self._caller = caller
-
-    async def start(self) -> None:
-        await self._caller.start()
-
-    async def close(self) -> None:
-        await self._caller.close()
 
     def identifies(self, lead_id: str) -> bool:
         return self.id_property != "email" or "@" in lead_id

@@ -15,6 +15,7 @@ from yarl import URL
 
 from streams.config.environment import Settings
 from streams.config.kafka_security import KafkaSecurity
+from streams.config.secret_values import secret_from
 from streams.contracts.topics import QUALIFICATION
 from streams.crm.errors import CrmConfigError
 
@@ -134,20 +135,10 @@ def crm_options_from(settings: Settings, env: Mapping[str, str], *, group_id: st
 
 def token_from(env: Mapping[str, str]) -> str:
     """The token from LEADSTREAM_CRM_TOKEN or the file LEADSTREAM_CRM_TOKEN_FILE names; errors never echo it."""
-    direct = env.get(TOKEN_VARIABLE, "").strip()
-    path = env.get(TOKEN_FILE_VARIABLE, "").strip()
-    if direct and path:
-        raise CrmConfigError(f"{TOKEN_VARIABLE}, {TOKEN_FILE_VARIABLE}: set one of them, not both")
-    if path:
-        try:
-            direct = Path(path).read_text("utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CrmConfigError(f"{TOKEN_FILE_VARIABLE}: cannot read {path}: {exc.__class__.__name__}") from None
-        if not direct:
-            raise CrmConfigError(f"{TOKEN_FILE_VARIABLE}: {path} is empty")
-    if not direct:
+    token, _ = secret_from(env, TOKEN_VARIABLE, TOKEN_FILE_VARIABLE, CrmConfigError)
+    if token is None:
         raise CrmConfigError(f"{TOKEN_VARIABLE}: no token; set it, or {TOKEN_FILE_VARIABLE} to a file holding it")
-    return direct
+    return token
 
 
 def _number(env: Mapping[str, str], name: str, default, kind):

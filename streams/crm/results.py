@@ -13,6 +13,8 @@ from typing import Protocol
 
 from streams.crm.errors import CrmError
 from streams.crm.fields import LeadState
+from streams.crm.http import ApiCaller
+from streams.crm.options import CrmOptions
 
 
 @dataclass(frozen=True)
@@ -50,3 +52,17 @@ class CrmClient(Protocol):
     async def setup(self) -> list[str]:
         """Creates what is missing (or says what to create); the lines describe what it did or found."""
         ...
+
+
+class ApiClient:
+    """What the HubSpot and Salesforce clients share: the batch size, and the caller they send through."""
+
+    def __init__(self, options: CrmOptions, caller: ApiCaller) -> None:
+        self.batch_size = options.batch_size
+        self._caller = caller
+
+    async def start(self) -> None:
+        await self._caller.start()
+
+    async def close(self) -> None:
+        await self._caller.close()

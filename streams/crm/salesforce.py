@@ -24,7 +24,7 @@ from streams.crm.errors import CrmError
 from streams.crm.fields import FIELDS, LeadState
 from streams.crm.http import ApiCaller
 from streams.crm.options import CrmOptions
-from streams.crm.results import BatchRefused, RecordResult
+from streams.crm.results import ApiClient, BatchRefused, RecordResult
 
 # Neutral field → (API name, the field type to create it as in Setup)
 FIELD_DEFINITIONS: dict[str, tuple[str, str]] = {
@@ -41,21 +41,14 @@ assert set(FIELD_NAMES) == set(FIELDS)
 NOTHING_THERE = "REQUIRED_FIELD_MISSING"
 
 
-class SalesforceClient:
+class SalesforceClient(ApiClient):
     name = "salesforce"
 
     def __init__(self, options: CrmOptions, caller: ApiCaller) -> None:
-        self.batch_size = options.batch_size
+        super().__init__(options, caller)
         self.sobject = options.sobject
         self.external_id_field = options.external_id_field
         self._data = f"/services/data/{options.api_version}"
-        self._caller = caller
-
-    async def start(self) -> None:
-        await self._caller.start()
-
-    async def close(self) -> None:
-        await self._caller.close()
 
     def identifies(self, lead_id: str) -> bool:
         return True  # the external id holds the lead id itself

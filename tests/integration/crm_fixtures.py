@@ -7,7 +7,6 @@ change carries once the model grades leads, as raw bytes beside the contract's f
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from scoring import Contribution, QualificationChange, Scores
 from streams.config.environment import settings_from
 from streams.crm import CrmOptions, CrmStats, crm_options_from, run_crm
 from streams.crm.options import HUBSPOT
-from tests.integration.alert_fixtures import T0, QualificationTopic, committed_offsets, encoded, qualification_change
+from tests.integration.alert_fixtures import T0, QualificationTopic, encoded, qualification_change, run_until_committed
 from tests.integration.crm_stand_ins import TOKEN
 
 STEPS = (("new", "cold"), ("iql", "cold"), ("mql", "warm"), ("sql", "hot"))
@@ -85,20 +84,5 @@ def crm_environment(crm: str, url: str, token: str = TOKEN) -> dict[str, str]:
 
 
 async def run_until_caught_up(options: CrmOptions, topic: QualificationTopic, timeout: float = 60.0) -> CrmStats:
-    """Runs the consumer until its group has committed every record sent so far, then stops it."""
-    stop = asyncio.Event()
-    run = asyncio.create_task(run_crm(options, stop))
-    deadline = time.monotonic() + timeout
-    try:
-        while (committed := await committed_offsets(options.bootstrap, options.group_id, topic.name)) \
-                != topic.end_offsets:
-            if run.done():
-                run.result()  # raises what stopped it
-                raise AssertionError(f"the consumer stopped early; committed {committed}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"committed {committed}, never reached {topic.end_offsets}")
-            await asyncio.sleep(0.1)
-    finally:
-        stop.set()
-        stats = await asyncio.wait_for(run, 30)
-    return stats
+    """Runs `leadstream crm`'s consumer until its group has committed every record sent so far, then stops it."""
+    return await run_until_committed(lambda stop: run_crm(options, stop), options.group_id, topic, timeout)

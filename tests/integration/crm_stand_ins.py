@@ -17,7 +17,8 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+
+from tests.integration.alert_fixtures import LocalServer
 
 TOKEN = "pat-na1-test-0000"  # the only token the stand-ins accept
 
@@ -51,31 +52,17 @@ class Written:
     at: float
 
 
-class _StandIn:
+class _StandIn(LocalServer):
     def __init__(self) -> None:
+        super().__init__()
         self.requests: list[Seen] = []
         self.writes: list[Written] = []
         self.script: list[Scripted] = []
         self.token_expired = False
-        self._server: TestServer | None = None
-
-    async def start(self) -> None:
-        app = web.Application()
-        self.routes(app)
-        self._server = TestServer(app, host="127.0.0.1")
-        await self._server.start_server()
-
-    async def close(self) -> None:
-        if self._server is not None:
-            await self._server.close()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return str(self._server.make_url("")).rstrip("/")
-
-    def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+        return self.url_of("").rstrip("/")
 
     def answer_next(self, *answers: Scripted) -> None:
         self.script.extend(answers)

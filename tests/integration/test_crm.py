@@ -30,8 +30,8 @@ from tests.e2e.cli import leadstream_command
 from tests.integration.alert_fixtures import (
     QualificationTopic,
     committed_offsets,
-    create_qualification_topic,
     metric,
+    topic,
 )
 from tests.integration.crm_fixtures import (
     crm_environment,
@@ -46,13 +46,6 @@ from tests.integration.crm_stand_ins import HubSpotStandIn, SalesforceStandIn, S
 from tests.monitoring_refs import referenced_metrics
 
 kafka = pytest.mark.kafka
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def topic(kafka_bootstrap: str):
-    created = await create_qualification_topic(kafka_bootstrap)
-    yield created
-    await created.producer.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
