@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 FETCH_WAIT_MS = 200  # the longest a fetch waits: also how soon a due lead or a stop is noticed
 MAX_RECORDS_PER_FETCH = 500
+# Writes wait out outages and rate limits between fetches; the group must not evict the consumer meanwhile
+# (an eviction is harmless, as offsets follow the writes, but it re-reads and rewrites for nothing).
+MAX_POLL_INTERVAL_MS = 3_600_000
 LEAD_ERASED = "lead_erased"
 
 
@@ -75,7 +78,7 @@ async def run_crm(options: CrmOptions, stop: asyncio.Event | None = None) -> Crm
     consumer = AIOKafkaConsumer(
         options.topic, bootstrap_servers=options.bootstrap, group_id=options.group_id,
         client_id=f"{options.group_id}-consumer", enable_auto_commit=False, auto_offset_reset="earliest",
-        **options.security.client_kwargs(),
+        max_poll_interval_ms=MAX_POLL_INTERVAL_MS, **options.security.client_kwargs(),
     )
     coalescer = Coalescer(options.window_s)
     run = _Run(options, client, coalescer, CrmDeadLetters(options.dead_letter_path), stats, consumer)
