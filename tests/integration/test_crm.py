@@ -312,3 +312,56 @@ async def test_salesforce_leads_are_upserted_in_collections_of_200_by_external_i
     assert "unknown@initech.com" not in salesforce.leads  # a clear never creates a Lead
     assert set(letter["lead_id"] for letter in read_dead_letters(options.dead_letter_path)) == {"sf007@initech.com"}
     assert cleared.cleared == 2
+
+
+@kafka
+async def test_a_stop_while_leads_wait_for_their_window_or_a_retry_commits_nothing_and_the_next_run_writes_them(
+    topic: QualificationTopic, hubspot: HubSpotStandIn, tmp_path: Path,
+):
+    await topic.send(step("ivy@acme.io", 2))
+    await topic.send(step("jo@acme.io", 3))
+    options = options_for(topic, tmp_path, hubspot.url)
+
+    stop = asyncio.Event()
+    waiting = asyncio.create_task(run_crm(dataclasses.replace(options, window_s=300.0), stop))
+    deadline = time.monotonic() + 30
+    while metric("leadstream_crm_leads_waiting") < 2:  # both read, both waiting out a five-minute window
+        assert time.monotonic() < deadline and not waiting.done(), "the consumer never read the changes"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await asyncio.wait_for(waiting, 30)
+    assert await committed_offsets(options.bootstrap, options.group_id, topic.name) == {}
+
+    hubspot.answer_next(*[Scripted(503, {"status": "error", "message": "unavailable"})] * 50)
+    stop = asyncio.Event()
+    retrying = asyncio.create_task(run_crm(dataclasses.replace(options, window_s=0.1, backoff_base_s=30.0), stop))
+    deadline = time.monotonic() + 30
+    while not any(seen.status == 503 for seen in hubspot.requests):
+        assert time.monotonic() < deadline and not retrying.done(), "the consumer never tried to write"
+        await asyncio.sleep(0.05)
+    stop.set()  # it is waiting 30 s before its second attempt
+    await asyncio.wait_for(retrying, 30)
+    assert await committed_offsets(options.bootstrap, options.group_id, topic.name) == {}
+    assert hubspot.contacts == {}
+
+    hubspot.script.clear()
+    await run_until_caught_up(dataclasses.replace(options, window_s=0.1), topic)
+
+    assert hubspot.contacts["ivy@acme.io"] == {"email": "ivy@acme.io", **hubspot_fields(step("ivy@acme.io", 2))}
+    assert hubspot.contacts["jo@acme.io"] == {"email": "jo@acme.io", **hubspot_fields(step("jo@acme.io", 3))}
+
+
+@kafka
+async def test_an_expired_salesforce_session_stops_the_consumer_naming_the_token(
+    topic: QualificationTopic, salesforce: SalesforceStandIn, tmp_path: Path,
+):
+    salesforce.holds("kim@initech.com")
+    await topic.send(step("kim@initech.com", 2))
+    salesforce.token_expired = True
+    options = options_for(topic, tmp_path, salesforce.url, crm=SALESFORCE, window_s=0.1)
+
+    with pytest.raises(TokenRejected, match="salesforce refused the token.*INVALID_SESSION_ID"):
+        await run_crm(options)
+
+    assert await committed_offsets(options.bootstrap, options.group_id, topic.name) == {}
+    assert len(salesforce.requests) == 1
