@@ -83,7 +83,7 @@ async def test_a_burst_of_changes_ends_as_each_leads_latest_state_in_one_write_e
     hubspot.invalid_emails.add("broken@acme")
     await topic.send(step("broken@acme", 2))
     await topic.send(step("visitor-7f3a", 2))  # an anonymous visitor: HubSpot matches by e-mail, it has none
-    options = options_for(topic, tmp_path, hubspot.url, window_s=2.0)
+    options = options_for(topic, tmp_path, hubspot.url, window_s=3.0)
     coalesced_before = metric("leadstream_crm_changes_coalesced_total", crm="hubspot")
 
     stats = await run_until_caught_up(options, topic)
@@ -286,7 +286,7 @@ async def test_salesforce_leads_are_upserted_in_collections_of_200_by_external_i
     await topic.send(step("unknown@initech.com", 2))  # not in Salesforce: a new Lead would need LastName, Company
     await topic.send(step("erased@initech.com", 2))
     salesforce.answer_next(Scripted(503, [{"message": "Service Unavailable", "errorCode": "SERVER_UNAVAILABLE"}]))
-    options = options_for(topic, tmp_path, salesforce.url, crm=SALESFORCE, window_s=1.0, backoff_base_s=0.05)
+    options = options_for(topic, tmp_path, salesforce.url, crm=SALESFORCE, window_s=2.0, backoff_base_s=0.05)
 
     stats = await run_until_caught_up(options, topic)
 
