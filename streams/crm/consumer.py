@@ -26,8 +26,8 @@ from streams.crm.coalesce import Coalescer, Due
 from streams.crm.dead_letter import CrmDeadLetters
 from streams.crm.errors import SimulatedCrash, WriteAbandoned
 from streams.crm.fields import LeadState, cleared, state_of
-from streams.crm.hubspot import HubSpotClient
 from streams.crm.http import ApiCaller
+from streams.crm.hubspot import HubSpotClient
 from streams.crm.metrics import (
     CRM_CHANGES_COALESCED,
     CRM_LEADS_WAITING,

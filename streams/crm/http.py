@@ -22,7 +22,7 @@ import orjson
 from streams.alerting.sinks import retry_after_s, stopped_during
 from streams.crm.errors import TokenRejected, WriteAbandoned
 from streams.crm.metrics import CRM_FAILED_ATTEMPTS, CRM_REQUESTS
-from streams.crm.options import CrmOptions, TOKEN_FILE_VARIABLE, TOKEN_VARIABLE
+from streams.crm.options import TOKEN_FILE_VARIABLE, TOKEN_VARIABLE, CrmOptions
 from streams.rate_limits import RateLimiter
 
 log = logging.getLogger(__name__)

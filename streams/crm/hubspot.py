@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from streams.crm.errors import CrmError
 from streams.crm.fields import FIELDS, LeadState
 from streams.crm.http import ApiCaller
 from streams.crm.options import CrmOptions
 from streams.crm.results import ApiClient, BatchRefused, RecordResult
-from streams.crm.errors import CrmError
 
 CONTACTS = "/crm/v3/objects/contacts"
 PROPERTIES = "/crm/v3/properties/contacts"

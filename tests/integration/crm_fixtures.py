@@ -18,7 +18,13 @@ from scoring import Contribution, QualificationChange, Scores
 from streams.config.environment import settings_from
 from streams.crm import CrmOptions, CrmStats, crm_options_from, run_crm
 from streams.crm.options import HUBSPOT
-from tests.integration.alert_fixtures import T0, QualificationTopic, encoded, qualification_change, run_until_committed
+from tests.integration.alert_fixtures import (
+    T0,
+    QualificationTopic,
+    encoded,
+    qualification_change,
+    run_until_committed,
+)
 from tests.integration.crm_stand_ins import TOKEN
 
 STEPS = (("new", "cold"), ("iql", "cold"), ("mql", "warm"), ("sql", "hot"))

@@ -236,7 +236,7 @@ class SalesforceStandIn(_StandIn):
         external = request.match_info["external"]
         if external != self.external_id_field or request.match_info["sobject"] != "Lead":
             return self._respond(request, len(records), 404, [
-                {"message": f"The requested resource does not exist", "errorCode": "NOT_FOUND"}])
+                {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}])
         if body.get("allOrNone") is not False:
             return self._respond(request, len(records), 400, [
                 {"message": "leadstream must send allOrNone false", "errorCode": "INVALID_FIELD"}])

@@ -21,9 +21,9 @@ import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.alerting.dead_letter import read_dead_letters
+from streams.crm import run_crm
 from streams.crm.errors import SimulatedCrash, TokenRejected
 from streams.crm.options import SALESFORCE
-from streams.crm import run_crm
 from streams.devtools.brokers import free_port
 from streams.failures import EXIT_REFUSED
 from tests.e2e.cli import leadstream_command
@@ -154,7 +154,7 @@ async def test_a_429_with_retry_after_and_a_500_are_waited_out_and_retried_and_n
 
     statuses = [seen.status for seen in hubspot.requests if seen.path.endswith("/batch/upsert")][-3:]
     assert statuses == [429, 502, 200]
-    limited, failed, accepted = [seen for seen in hubspot.requests if seen.path.endswith("/batch/upsert")][-3:]
+    limited, failed, _ = [seen for seen in hubspot.requests if seen.path.endswith("/batch/upsert")][-3:]
     assert failed.at - limited.at >= 1.0  # Retry-After: 1 was honoured, not the 0.05 s backoff
     assert stats.written == 2 and stats.dead_lettered == 0
     assert read_dead_letters(options.dead_letter_path) == []
