@@ -1,6 +1,6 @@
 """The ``leadstream`` console entry: parses the command, then imports only the module that runs it.
 
-A command that needs no worker (the collector, the alerts consumer, the ops tools) never
+A command that needs no worker (the collector, the alerts and CRM consumers, the ops tools) never
 imports Faust's app, so it starts fast and cannot be broken by the worker's wiring. Every
 failure ends in streams/failures.py: a line or two naming the fix, and a status per cause.
 """
@@ -28,6 +28,7 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "worker": ("streams.worker.command", "Score events, emit qualification changes, serve the lead API and board."),
         "collector": ("streams.collector.command", "The HTTP collector: pixel, Segment-style API, forms, JS snippet."),
         "alerts": ("streams.alerting.command", "Alert sales (console or webhook) when a lead turns hot or SQL."),
+        "crm": ("streams.crm.command", "Write each lead's score, stage and grade to HubSpot or Salesforce."),
     },
     "Operate": {
         "dlq": ("streams.ops.commands", "Dead letters: list them by reason, re-drive one reason."),

@@ -32,6 +32,7 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 _UNIT_SUFFIXES = ("_seconds", "_bytes")  # `<unit>_count`/`_sum` is a histogram's (or summary's), never a counter's
 ALERT_CONSUMER_PREFIX = "leadstream_alert"  # leadstream_alerts_* and leadstream_alert_delivery_seconds
 COLLECTOR_PREFIX = "leadstream_collector_"
+CRM_PREFIX = "leadstream_crm_"  # the `leadstream crm` consumer
 
 _KEYWORDS = frozenset({
     "and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right",
@@ -60,7 +61,7 @@ class MetricRef:
 
     name: str  # as a /metrics scrape names it; a histogram's base name
     histogram: bool
-    process: str  # "alerts" (the `leadstream alerts` consumer), "collector" or "worker"
+    process: str  # "alerts" (the `leadstream alerts` consumer), "crm" (`leadstream crm`), "collector" or "worker"
     used_in: tuple[str, ...]
 
     @property
@@ -156,6 +157,8 @@ def referenced_metrics() -> dict[str, MetricRef]:
 def _process(name: str) -> str:
     if name.startswith(ALERT_CONSUMER_PREFIX):
         return "alerts"
+    if name.startswith(CRM_PREFIX):
+        return "crm"
     return "collector" if name.startswith(COLLECTOR_PREFIX) else "worker"
 
 

@@ -125,7 +125,7 @@ class WebhookSink:
                     status = reply.status
                     if 200 <= status < 300:
                         return Delivery(Result.DELIVERED, attempt, last_status=status)
-                    retry_after = _retry_after_s(reply.headers.get("Retry-After"))
+                    retry_after = retry_after_s(reply.headers.get("Retry-After"))
                     error = f"HTTP {status}: " + (await reply.content.read(_ERROR_BODY_BYTES)).decode(
                         "utf-8", "replace")
                 failure = _status_failure(status)
@@ -139,7 +139,7 @@ class WebhookSink:
                 return Delivery(Result.FAILED, attempt, status, error, FailureReason.REJECTED)
             if attempt == self._attempts:
                 break
-            if await _stopped_during(self._pause_s(attempt, retry_after), stop):
+            if await stopped_during(self._pause_s(attempt, retry_after), stop):
                 return Delivery(Result.ABANDONED, attempt, status, error)
         return Delivery(Result.FAILED, self._attempts, status, error, FailureReason.RETRIES_EXHAUSTED)
 
@@ -161,7 +161,7 @@ def _status_failure(status: int) -> str:
     return "rejected"
 
 
-def _retry_after_s(value: str | None) -> float | None:
+def retry_after_s(value: str | None) -> float | None:
     """Retry-After as seconds from now: delta-seconds or an HTTP date; None if absent or unreadable."""
     if not value:
         return None
@@ -177,7 +177,7 @@ def _retry_after_s(value: str | None) -> float | None:
     return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
 
 
-async def _stopped_during(seconds: float, stop: asyncio.Event | None) -> bool:
+async def stopped_during(seconds: float, stop: asyncio.Event | None) -> bool:
     """Waits ``seconds``; True as soon as ``stop`` is set."""
     if stop is None:
         await asyncio.sleep(seconds)

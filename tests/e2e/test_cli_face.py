@@ -27,7 +27,7 @@ from streams.failures import (
 from tests.e2e.cli import leadstream_command
 from tests.model_files import SHIPPED_MODEL, shipped_model_with
 
-LEADSTREAM_COMMANDS = ["worker", "collector", "alerts", "dlq", "model", "export", "replay", "calibrate", "report",
+LEADSTREAM_COMMANDS = ["worker", "collector", "alerts", "crm", "dlq", "model", "export", "replay", "calibrate", "report",
                        "dev", "kafka", "broker", "bench"]
 FAUST_COMMANDS = ["agents", "clean-versions", "completion", "livecheck", "models", "reset", "send", "tables"]
 

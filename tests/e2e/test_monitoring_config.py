@@ -386,8 +386,10 @@ def test_the_dashboard_and_rules_read_only_leadstream_metrics_naming_histograms_
         "leadstream_qualification_ingest_latency_seconds",
         "leadstream_alert_delivery_seconds",
         "leadstream_collector_request_seconds",
+        "leadstream_crm_write_seconds",
     }
     assert refs["leadstream_alerts_delivered_total"].process == "alerts"
     assert refs["leadstream_collector_requests_total"].process == "collector"
+    assert refs["leadstream_crm_records_written_total"].process == "crm"
     assert refs["leadstream_consumer_lag"].process == "worker"
     assert "leadstream_alert_delivery_seconds_bucket" in refs["leadstream_alert_delivery_seconds"].sample_names

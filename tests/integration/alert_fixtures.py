@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
+import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -32,6 +33,7 @@ from streams.contracts.change_records import change_to_dict, encode_change
 from streams.config.environment import settings_from
 from tests.contracts import assert_matches_contract
 
+T = TypeVar("T")
 ALERT_TEST_PARTITIONS = 4
 T0 = 1_793_610_000.0  # 2026-11-02T09:00:00Z: changes carry fixed times
 BANT_MET = {"budget": Status.MET, "authority": Status.MET, "need": Status.MET, "timeline": Status.MET}
@@ -122,6 +124,14 @@ class QualificationTopic:
         self.end_offsets[sent.partition] = max(self.end_offsets.get(sent.partition, 0), sent.offset + 1)
 
 
+@pytest_asyncio.fixture(loop_scope="session")
+async def topic(kafka_bootstrap: str):
+    """A fresh qualification topic per test (import it into the test module to use it)."""
+    created = await create_qualification_topic(kafka_bootstrap)
+    yield created
+    await created.producer.stop()
+
+
 async def create_qualification_topic(bootstrap: str) -> QualificationTopic:
     prefix = f"alerts{uuid.uuid4().hex[:8]}."
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
@@ -171,13 +181,18 @@ async def committed_offsets(bootstrap: str, group_id: str, topic: str, timeout: 
 
 
 async def run_until_caught_up(options: AlertOptions, topic: QualificationTopic, timeout: float = 20.0) -> AlertStats:
-    """Runs the consumer until its group has committed every record sent so far, then stops it."""
+    """Runs the alerts consumer until its group has committed every record sent so far, then stops it."""
+    return await run_until_committed(lambda stop: run_alerts(options, stop), options.group_id, topic, timeout)
+
+
+async def run_until_committed(run_until: Callable[[asyncio.Event], Awaitable[T]], group_id: str,
+                              topic: QualificationTopic, timeout: float = 20.0) -> T:
+    """Runs a consumer (``run_until(stop)``) until ``group_id`` has committed every record sent so far; its result."""
     stop = asyncio.Event()
-    run = asyncio.create_task(run_alerts(options, stop))
+    run = asyncio.create_task(run_until(stop))
     deadline = time.monotonic() + timeout
     try:
-        while (committed := await committed_offsets(options.bootstrap, options.group_id, topic.name)) \
-                != topic.end_offsets:
+        while (committed := await committed_offsets(topic.bootstrap, group_id, topic.name)) != topic.end_offsets:
             if run.done():
                 run.result()  # raises what stopped it
                 raise AssertionError(f"the consumer stopped early; committed {committed}")
@@ -186,8 +201,8 @@ async def run_until_caught_up(options: AlertOptions, topic: QualificationTopic, 
             await asyncio.sleep(0.1)
     finally:
         stop.set()
-        stats = await asyncio.wait_for(run, 10)
-    return stats
+        result = await asyncio.wait_for(run, 30)
+    return result
 
 
 async def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 10.0) -> list[tuple[bytes, bytes]]:
@@ -227,19 +242,19 @@ class ReceivedPost:
     at: float
 
 
-class WebhookReceiver:
-    """A real HTTP server on 127.0.0.1 that records every POST and answers from a script, then 200."""
+class LocalServer:
+    """A real aiohttp server on 127.0.0.1 whose routes a subclass adds (``routes``)."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port  # None: a free one; a fixed one lets a test refuse connections there first
-        self.posts: list[ReceivedPost] = []
-        self.script: list[Answer] = []
-        self.always: Answer = Answer(200)
         self._server: TestServer | None = None
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_post("/hooks/{secret}", self._receive)
+        self.routes(app)
         self._server = TestServer(app, host="127.0.0.1", port=self.port)
         await self._server.start_server()
 
@@ -247,10 +262,26 @@ class WebhookReceiver:
         if self._server is not None:
             await self._server.close()
 
+    def url_of(self, path: str) -> str:
+        assert self._server is not None, "start() first"
+        return str(self._server.make_url(path))
+
+
+class WebhookReceiver(LocalServer):
+    """A real HTTP server on 127.0.0.1 that records every POST and answers from a script, then 200."""
+
+    def __init__(self, port: int | None = None) -> None:
+        super().__init__(port)
+        self.posts: list[ReceivedPost] = []
+        self.script: list[Answer] = []
+        self.always: Answer = Answer(200)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/hooks/{secret}", self._receive)
+
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return str(self._server.make_url("/hooks/T000-secret"))
+        return self.url_of("/hooks/T000-secret")
 
     def answer(self, *answers: Answer, then: Answer = Answer(200)) -> None:
         self.script = list(answers)

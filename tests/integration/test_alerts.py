@@ -25,7 +25,6 @@ from tests.integration.alert_fixtures import (
     WebhookReceiver,
     block_text,
     committed_offsets,
-    create_qualification_topic,
     disqualified,
     encoded,
     metric,
@@ -33,19 +32,13 @@ from tests.integration.alert_fixtures import (
     qualification_change,
     read_topic,
     run_until_caught_up,
+    topic,
     turning_hot,
     warming,
 )
 
 # Async tests and fixtures run on the session loop (asyncio_mode = "auto" in pyproject.toml).
 kafka = pytest.mark.kafka
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def topic(kafka_bootstrap: str):
-    created = await create_qualification_topic(kafka_bootstrap)
-    yield created
-    await created.producer.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
