@@ -26,12 +26,22 @@ from streams.worker.context import ShadowLane, WorkerContext
 from streams.worker.table_writes import TableWrites
 
 
+def encode_shadow(cause: str, state: LeadState) -> bytes:
+    """The shadow run it belongs to (its cause id) on a line of its own, then the state as the leads table keeps it."""
+    return cause.encode() + b"\n" + lead_records.encode_state(state)
+
+
 def held_shadow(lane: ShadowLane, key: bytes) -> LeadState | None:
-    """The lead's shadow state as the table holds it, under the shadow running now (else None)."""
+    """The lead's shadow state as the table holds it, if it belongs to the shadow running now (else None).
+
+    A state of an earlier run (the shadow switched off and on again, or another one) missed what came
+    in between: the lead starts again from its live state.
+    """
     raw = lane.leads.data.get(key)
-    state = lead_records.decode_state(key.decode(), raw) if raw else None
-    model = lane.model
-    return state if state is not None and model is not None and state.model_version == model.version else None
+    if not raw or lane.model is None:
+        return None
+    cause, _, record = raw.partition(b"\n")
+    return lead_records.decode_state(key.decode(), record) if cause == lane.cause.encode() else None
 
 
 def rebuild_due(lane: ShadowLane, partitions: int, active: set[int]) -> None:
@@ -128,7 +138,7 @@ class ShadowBatch:
         for key in self._dirty:
             state = self._states[key]
             assert state is not None and model is not None
-            tables.set(lane.leads, key, lead_records.encode_state(state))
+            tables.set(lane.leads, key, encode_shadow(lane.cause, state))
             lane.due_index.schedule(state.lead_id, next_due(state, model))
         await tables.produce(context.outbox)
         for change, ingested_at in self._changes:

@@ -161,3 +161,18 @@ async def test_switched_off_it_sends_nothing_more():
 
     assert len(shadow_changes(topology)) == sent > 0
     assert len(topology.context.shadow.due_index) == 0
+
+
+async def test_switched_off_and_on_again_a_lead_starts_again_from_its_live_state():
+    """What it heard while off it missed: its old shadow state would be behind the live one."""
+    topology = Topology()
+    shadow_on(topology, offset=5)
+    await topology.send(*below_mql("ada"))
+    topology.context.shadow.use(None)
+    await topology.send(track("ada", "ada-4", "Demo Requested", 5))  # intent the shadow never heard
+    shadow_on(topology, offset=9)
+    await start_held_leads(topology)
+
+    restarted = held_shadow(topology.context.shadow, b"ada")
+    assert restarted is not None and restarted.as_of == topology.stored("ada").as_of
+    assert restarted.tallies == topology.stored("ada").tallies
