@@ -26,11 +26,13 @@ from typing import Any
 
 import orjson
 
+from bench import shadow
 from bench.kafka_io import warm_up_groups
 from bench.latency import LatencyResult, steady_load
 from bench.memory import MemoryResult, held_leads
 from bench.throughput import Bench, Broker, StageResult, comparison_app, production, raw_consumer
 from bench.workload import Workload, generate
+from streams.bench_command import SHADOW_VARIABLE  # `leadstream bench --shadow`: measure a shadow's cost instead
 
 # Tansu completes a group join only after about half the session timeout; the preload happens
 # while the workers are frozen, which must stay shorter than the session timeout.
@@ -112,7 +114,11 @@ class BenchReport:
         }
 
 
+
+
 async def run_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport:
+    if os.environ.get(SHADOW_VARIABLE) == "1":
+        return await run_shadow_bench(options, out)
     started = time.monotonic()
 
     def say(line: str) -> None:
@@ -174,6 +180,35 @@ async def run_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport
         say(line)
     if options.json_path:
         options.json_path.write_bytes(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2))
+        say(f"\nwrote {options.json_path}")
+    return report
+
+
+async def run_shadow_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport:
+    """One worker without, then with, a shadow model: events/s of each and the 30% target, met or missed."""
+    started = time.monotonic()
+
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
+
+    logging.getLogger("aiokafka.producer.sender").setLevel(logging.ERROR)
+    workdir = Path(tempfile.mkdtemp(prefix="leadstream-bench-"))
+    workload = generate(options.events, options.leads, seed=options.seed)
+    with _broker(options, workdir, say) as broker:
+        bench = Bench(broker, workdir, options.partitions, say)
+        await warm_up_groups(broker.bootstrap, broker.client_kwargs)
+        report = BenchReport(broker.kind, _describe(workload, options))
+        say(f"bench    the cost of a shadow model: {len(workload):,} events over {options.leads:,} leads,"
+            f" {options.partitions} partitions; logs in {workdir}")
+        alone, beside = await shadow.shadow_stages(bench, workload, say)
+        report.stages += [_keyed(alone, "leadstream"), _keyed(beside, "leadstream_shadow")]
+    report.seconds = time.monotonic() - started
+    say("")
+    for line in shadow.shadow_lines(alone, beside):
+        say(line)
+    if options.json_path:
+        figures = {"broker": report.broker, **shadow.shadow_figures(alone, beside), "run": report.run_details()}
+        options.json_path.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
         say(f"\nwrote {options.json_path}")
     return report
 

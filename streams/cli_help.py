@@ -62,7 +62,7 @@ HELP: dict[str, Help] = {
     "kafka": Help((("JAVA_HOME", "a JDK 17+ (java on PATH); Maven fetches the jars once"),),
                   ("leadstream kafka --port 9092 --data-dir ./kafka-data",)),
     "bench": Help((("KAFKA_BOOTSTRAP_SERVERS", "benchmark on your Kafka instead of one started here"),),
-                  ("leadstream bench --quick",)),
+                  ("leadstream bench --quick", "leadstream bench --shadow --events 40000 --leads 4000")),
 }
 
 

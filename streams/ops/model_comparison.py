@@ -10,7 +10,6 @@ closed deals. Everything is counted over a chosen window of event time.
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from scoring import LeadEvent, ScoringModel, Stage, Temperature
 from scoring.kinds import DealOutcome
@@ -29,6 +27,7 @@ from streams.contracts.change_records import QUALIFICATION_CHANGE, REVISIT_DUE
 from streams.contracts.encoding import iso_time
 from streams.contracts.topics import QUALIFICATION, SHADOW_QUALIFICATION
 from streams.ops import reports
+from streams.ops.recorded_events import read_whole
 
 TEMPERATURE_ORDER = tuple(Temperature)
 
@@ -162,28 +161,12 @@ def render(rows: Sequence[tuple[str, list[str]]], since: float, until: float) ->
 
 
 async def read_moves(config: Settings, name: str) -> list[Move]:
-    """Every retained change on the topic ``name`` (the contract's name), read to its end at the start."""
-    topic = config.topic_prefix + name
-    consumer = AIOKafkaConsumer(bootstrap_servers=config.bootstrap_servers, enable_auto_commit=False,
-                                client_id=f"{config.app_id}-report", **config.security.client_kwargs())
-    await consumer.start()
-    moves: list[Move] = []
-    try:
-        if topic not in await consumer.topics():
-            return moves
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        deadline = time.monotonic() + 120.0
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
-            for records in (await consumer.getmany(*partitions, timeout_ms=1000)).values():
-                for record in records:
-                    if record.value and (move := move_from(orjson.loads(record.value))) is not None:
-                        moves.append(move)
-        return moves
-    finally:
-        await consumer.stop()
+    """Every retained change on the topic ``name`` (the contract's name); none if it does not exist."""
+    moves = []
+    for record in await read_whole(config, config.topic_prefix + name):
+        if record.value and (move := move_from(orjson.loads(record.value))) is not None:
+            moves.append(move)
+    return moves
 
 
 async def read_both(config: Settings) -> tuple[list[Move], list[Move]]:
