@@ -15,9 +15,8 @@ from streams.errors import HistoryError, RolloutRefused, RolloutUnconfirmed
 from streams.failures import EXIT_UNCONFIRMED
 from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable
 from streams.ops.dead_letters import redrive as redrive_letters
-from streams.ops.improvement import (
-    default_output_topic, run_calibrate, run_export, run_model_report, run_replay, run_report,
-)
+from streams.ops.improvement import default_output_topic, run_calibrate, run_export, run_replay, run_report
+from streams.ops.model_comparison import run_model_report
 from streams.ops.model_apply import Applied, apply_model, describe_workers, short
 
 HISTORY_OPTION = click.option(

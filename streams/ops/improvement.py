@@ -22,13 +22,12 @@ from scoring.model_loading import default_model_text
 from scoring.outcomes import conversion
 from scoring.replay import replay
 from streams.contracts import change_records, encoding
-from streams.ops import model_comparison as comparison
 from streams.ops import reports
 from streams.config.environment import settings
 from streams.errors import HistoryError
 from streams.private_files import write_private
 from streams.ops.recorded_events import EventHistory, export_lines, read_jsonl, read_topics
-from streams.contracts.control_records import latest_applied, read_control
+from streams.contracts.control_records import latest_applied
 from streams.contracts.topics import REPLAY_QUALIFICATION
 
 
@@ -78,33 +77,6 @@ async def run_report(files: Sequence[str], current: str | None, until: str | Non
         reports.conversion_report(conversion(replayed.outcomes),
                                   f"outcomes joined to stage history under model {live.model.version} ({live.source})"),
     ])
-
-
-async def run_model_report(files: Sequence[str], current: str | None, since: str | None, until: str | None) -> str:
-    """The live and the shadow model side by side over the window, from what each emitted."""
-    config = settings()
-    history, live = await load_history(files), await live_model(files, current)
-    records, _ = history.decoded(config.max_event_bytes, config.consent)
-    closings = [c for c in comparison.closings_in(records, live.model) if c.lead_id not in history.erased]
-    live_moves, shadow_moves = await comparison.read_both(config)
-    control = await read_control(config)
-    shadow = control.shadow.model if control.shadow is not None else None
-    version = shadow.version if shadow is not None else max(
-        shadow_moves, key=lambda m: m.emitted_at).model_version if shadow_moves else None
-    if version is None:
-        raise HistoryError("no shadow model has run: put one on with `leadstream model shadow FILE` first")
-    own = [m for m in shadow_moves if m.model_version == version]
-    started_at = (parse_until(control.shadow.applied_at) if shadow is not None and control.shadow is not None
-                  else min((m.emitted_at for m in own), default=time.time()))
-    start, end = parse_until(since) if since else started_at, parse_until(until)
-    live_versions = ", ".join(sorted({m.model_version for m in live_moves if start <= m.at <= end})) or live.model.version
-    columns = [comparison.column(f"live {live_versions}", live_moves, closings, start, end),
-               comparison.column(f"shadow {version}", comparison.shadow_history(live_moves, own, started_at),
-                                 closings, start, end)]
-    status = "running now" if shadow is not None else "switched off"
-    return "\n".join([f"shadow {version} ({status}) started at {encoding.iso_time(started_at)}; outcomes from"
-                      f" {history.source}, {len(closings)} in all",
-                      comparison.render(comparison.side_by_side(columns), start, end)])
 
 
 async def run_replay(candidate_path: str, files: Sequence[str], current: str | None, until: str | None,

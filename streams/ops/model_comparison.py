@@ -10,6 +10,7 @@ closed deals. Everything is counted over a chosen window of event time.
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,11 +23,14 @@ from scoring import LeadEvent, ScoringModel, Stage, Temperature
 from scoring.kinds import DealOutcome
 from scoring.outcomes import OutcomeJoin, hot_verdict, outcome_of, stage_verdict
 from scoring.revisit import REVISIT
-from streams.config.environment import Settings
+from streams.config.environment import Settings, settings
+from streams.contracts.control_records import read_control
 from streams.contracts.change_records import QUALIFICATION_CHANGE, REVISIT_DUE
 from streams.contracts.encoding import iso_time
 from streams.contracts.topics import QUALIFICATION, SHADOW_QUALIFICATION
+from streams.errors import HistoryError
 from streams.ops import reports
+from streams.ops.improvement import live_model, load_history, parse_until
 from streams.ops.recorded_events import read_whole
 
 TEMPERATURE_ORDER = tuple(Temperature)
@@ -169,5 +173,51 @@ async def read_moves(config: Settings, name: str) -> list[Move]:
     return moves
 
 
-async def read_both(config: Settings) -> tuple[list[Move], list[Move]]:
-    return await read_moves(config, QUALIFICATION), await read_moves(config, SHADOW_QUALIFICATION)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The live and the shadow model over a window: what the report prints and the board shows."""
+
+    shadow_version: str
+    running: bool  # the shadow runs now (else: its last run, switched off)
+    started_at: float
+    since: float
+    until: float
+    closings: int
+    outcomes_source: str
+    rows: list[tuple[str, list[str]]]
+
+    def text(self) -> str:
+        return "\n".join([f"shadow {self.shadow_version} ({'running now' if self.running else 'switched off'})"
+                          f" started at {iso_time(self.started_at)}; outcomes from {self.outcomes_source},"
+                          f" {self.closings} in all", render(self.rows, self.since, self.until)])
+
+
+async def compare(config: Settings, files: Sequence[str] = (), current: str | None = None,
+                  since: str | None = None, until: str | None = None) -> Comparison:
+    """The live and the shadow model side by side over the window, from what each emitted."""
+    history, live = await load_history(files), await live_model(files, current)
+    records, _ = history.decoded(config.max_event_bytes, config.consent)
+    closings = [c for c in closings_in(records, live.model) if c.lead_id not in history.erased]
+    live_moves, shadow_moves = await read_moves(config, QUALIFICATION), await read_moves(config, SHADOW_QUALIFICATION)
+    control = (await read_control(config)).shadow
+    shadow = control.model if control is not None else None
+    version = shadow.version if shadow is not None else max(
+        shadow_moves, key=lambda m: m.emitted_at).model_version if shadow_moves else None
+    if version is None:
+        raise HistoryError("no shadow model has run: put one on with `leadstream model shadow FILE` first")
+    own = [m for m in shadow_moves if m.model_version == version]
+    started_at = (parse_until(control.applied_at) if shadow is not None and control is not None
+                  else min((m.emitted_at for m in own), default=time.time()))
+    start, end = parse_until(since) if since else started_at, parse_until(until)
+    live_versions = ", ".join(sorted({m.model_version for m in live_moves if start <= m.at <= end})) \
+        or live.model.version
+    columns = [column(f"live {live_versions}", live_moves, closings, start, end),
+               column(f"shadow {version}", shadow_history(live_moves, own, started_at), closings, start, end)]
+    return Comparison(version, shadow is not None, started_at, start, end, len(closings), history.source,
+                      side_by_side(columns))
+
+
+async def run_model_report(files: Sequence[str], current: str | None, since: str | None, until: str | None) -> str:
+    return (await compare(settings(), files, current, since, until)).text()
