@@ -210,6 +210,8 @@ async def compare(config: Settings, files: Sequence[str] = (), current: str | No
     own = [m for m in shadow_moves if m.model_version == version]
     started_at = (parse_until(control.applied_at) if shadow is not None and control is not None
                   else min((m.emitted_at for m in own), default=time.time()))
+    # Its latest run only: an earlier one (switched off and on again) started its leads from other live states.
+    own = [m for m in own if m.emitted_at >= started_at]
     start, end = parse_until(since) if since else started_at, parse_until(until)
     live_versions = ", ".join(sorted({m.model_version for m in live_moves if start <= m.at <= end})) \
         or live.model.version

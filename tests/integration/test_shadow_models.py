@@ -12,10 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
 
 from scoring import Signal, apply, interpret, load_model
+from scoring.arrival import apply_outcome
+from scoring.outcomes import outcome_of
 from scoring.replay import replay
 from scoring.switch import reclassify_under
 from streams.contracts.change_records import change_to_dict
@@ -68,7 +71,8 @@ def warming(lead: str, minutes: float = 0.0) -> list[dict[str, Any]]:
 
 EARLY = [*below_mql("ada"), *warming("bob"), *below_mql("eve")]
 LATE = [*below_mql("cy", 10), page("ada", "ada-4", "/blog/b", minutes=11),
-        track("bob", "bob-9", "Webinar Attended", minutes=12), track("eve", "eve-4", "Webinar Attended", minutes=13)]
+        track("bob", "bob-9", "Webinar Attended", minutes=12), track("eve", "eve-4", "Webinar Attended", minutes=13),
+        track("cy", "cy-won", "Deal Won", minutes=14)]  # MQL before it under the shadow only
 WHILE_OFF = [*below_mql("dee", 20), page("ada", "ada-5", "/blog/c", minutes=21)]
 LEADS = ("ada", "bob", "cy", "dee", "eve")
 
@@ -108,9 +112,13 @@ def candidate_from(held: list[dict[str, Any]], after: list[dict[str, Any]], caus
         states[lead] = started.state
         changes[lead] = [started.change] if started.change else []
     for event in decoded(after):
-        signal = interpret(event, candidate)
-        assert isinstance(signal, Signal), signal
-        decision = apply(states.get(event.lead_id), signal, candidate)
+        signal, held = interpret(event, candidate), states.get(event.lead_id)
+        if isinstance(signal, Signal):
+            decision = apply(held, signal, candidate)
+        else:  # a CRM outcome, joined as the worker joins it
+            outcome = outcome_of(event, candidate)
+            assert outcome is not None and held is not None, signal
+            decision = apply_outcome(held, outcome, event.occurred_at, event.event_id, candidate)
         states[event.lead_id] = decision.state
         if decision.change is not None:
             changes.setdefault(event.lead_id, []).append(decision.change)
@@ -156,6 +164,18 @@ async def test_a_shadow_put_on_mid_stream_changes_nothing_live_and_makes_the_can
         assert ("iql", "mql", "candidate-1") in [(r["from_stage"], r["to_stage"], r["model_version"])
                                                  for r in shadow_records if r["lead_id"] == "ada"]
 
+        report = cli(pipeline, "report", "--models", "--since", "2026-11-01T00:00:00+00:00",
+                     "--until", "2026-11-03T00:00:00+00:00")
+        assert report.returncode == 0, report.stderr
+        rows = {line[:52].strip(): line[52:].split() for line in report.stdout.splitlines() if len(line) > 52}
+        assert rows["model"] == ["live", "default-3", "shadow", "candidate-1"], report.stdout
+        assert " ".join(rows["mql precision (won among closed deals reaching it)"]) == "0/0 = n/a 1/1 = 100.0%"
+        assert " ".join(rows["mql recall (won deals reaching it)"]) == "0/1 = 0.0% 1/1 = 100.0%"
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            async with session.get(f"{pipeline.worker.url}/board/model/shadow?since=2026-11-01T00:00:00Z") as answer:
+                status, page_html = answer.status, await answer.text()
+        assert status == 200 and 'id="shadow-version">candidate-1<' in page_html
+        assert "<td>1/1 = 100.0%</td>" in page_html
         off = cli(pipeline, "model", "shadow", "--off")
         assert off.returncode == 0, off.stderr
         assert "shadow switched off: 2 running workers confirmed" in off.stdout
@@ -169,10 +189,6 @@ async def test_a_shadow_put_on_mid_stream_changes_nothing_live_and_makes_the_can
 
         pids = [worker.pid for worker in pipeline.workers]
         assert cli(pipeline, "model", "shadow", str(models["candidate"])).returncode == 0
-        report = cli(pipeline, "report", "--models", "--since", "2026-11-01T00:00:00+00:00",
-                     "--until", "2026-11-03T00:00:00+00:00")
-        assert report.returncode == 0, report.stderr
-        assert "live default-3" in report.stdout and "shadow candidate-1" in report.stdout
         promoted = cli(pipeline, "model", "promote")
         assert promoted.returncode == 0, promoted.stderr
         assert "applied model candidate-1 (was default-3)" in promoted.stdout and "The shadow is off" in promoted.stdout
