@@ -32,7 +32,6 @@ from bench.latency import LatencyResult, steady_load
 from bench.memory import MemoryResult, held_leads
 from bench.throughput import Bench, Broker, StageResult, comparison_app, production, raw_consumer
 from bench.workload import Workload, generate
-from streams.bench_command import SHADOW_VARIABLE  # `leadstream bench --shadow`: measure a shadow's cost instead
 
 # Tansu completes a group join only after about half the session timeout; the preload happens
 # while the workers are frozen, which must stay shorter than the session timeout.
@@ -117,7 +116,7 @@ class BenchReport:
 
 
 async def run_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport:
-    if os.environ.get(SHADOW_VARIABLE) == "1":
+    if os.environ.get(shadow.SHADOW_VARIABLE) == "1":
         return await run_shadow_bench(options, out)
     started = time.monotonic()
     say = _printer(out)

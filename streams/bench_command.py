@@ -13,7 +13,7 @@ import click
 
 from streams.devtools import commands as measuring
 
-SHADOW_VARIABLE = "LEADSTREAM_BENCH_SHADOW"  # read by bench/cli.py run_bench
+SHADOW_VARIABLE = "LEADSTREAM_BENCH_SHADOW"  # bench/shadow.py's: bench is not installed, so not imported from there
 
 
 @click.command(params=[*measuring.bench.params, click.Option(

@@ -160,7 +160,9 @@ async def on_shadow_record(record: Any) -> None:
         return
     problem = half_life_change(scoring_model(), shadow.model)
     if problem:
+        # `model shadow` refuses these; one written some other way replaces the earlier shadow all the same.
         log.error("not running shadow model %s: %s", shadow.model.version, problem)
+        worker_context.shadow.use(None)
         model_report.refused_applied_shadow(shadow, problem)
         return
     _use_shadow(shadow)
