@@ -57,6 +57,9 @@ def shadowed_message(done: Shadowed) -> str:
     count = len(done.confirmed)
     if done.model is None:
         return f"shadow switched off: {count} running workers confirmed; nothing more goes to {shadow_topic()}"
+    if not count:
+        return (f"shadow model {done.model.version} published: no worker is running; workers that start read it"
+                f" from leads.control and run it beside the live model, writing to {shadow_topic()}")
     return (f"shadow model {done.model.version} runs beside {', '.join(done.live) or 'the live model'} on all {count}"
             f" running workers; its changes go to {shadow_topic()} with model_version {done.model.version}."
             " Compare: leadstream report --models; make it live: leadstream model promote")
