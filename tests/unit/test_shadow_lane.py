@@ -45,7 +45,8 @@ async def start_held_leads(topology: Topology) -> None:
     """What a worker does when a shadow comes on: a shadow_start command for each lead it holds."""
     for key in list(topology.context.leads.data):
         await topology.command(key, command_records.encode_command(
-            command_records.SHADOW_START, key.decode(), NOW.timestamp(), version="candidate-1", cause="x"))
+            command_records.SHADOW_START, key.decode(), NOW.timestamp(), version="candidate-1",
+            cause=topology.context.shadow.cause))
 
 
 def shadow_changes(topology: Topology) -> list[dict[str, Any]]:
