@@ -153,6 +153,10 @@ async def test_a_shadow_put_on_mid_stream_changes_nothing_live_and_makes_the_can
         put = cli(pipeline, "model", "shadow", str(models["candidate"]))
         assert put.returncode == 0, put.stderr
         assert "shadow model candidate-1 runs beside default-3 on all 2 running workers" in put.stdout
+        shown = cli(pipeline, "model", "show")
+        assert sum("runs model default-3 [" in line and "; shadow candidate-1 [" in line
+                   for line in shown.stdout.splitlines()) == 2, shown.stdout
+        assert "shadow on leads.control: candidate-1 [" in shown.stdout
         await shadow.start()
         await run(pipeline, LATE)
         await shadow.read_to_end()

@@ -86,3 +86,8 @@ def test_the_report_and_the_board_show_the_same_rows():
     assert "1/2 = 50.0%" in text and "1/2 = 50.0%" in html
     assert 'id="shadow-version">cand-2<' in html
     assert (datetime.fromtimestamp(T0, timezone.utc) + timedelta(hours=30)).strftime("%Y-%m-%dT%H") in text
+
+
+def test_the_board_says_so_when_no_shadow_has_run():
+    html = shadow_page(None, "2026-11-01", "", "no shadow model has run: put one on with `leadstream model shadow FILE`")
+    assert "no shadow model has run" in html and 'value="2026-11-01"' in html and "shadow-comparison" not in html
