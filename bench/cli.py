@@ -19,13 +19,14 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from bench import shadow
 from bench.kafka_io import warm_up_groups
 from bench.latency import LatencyResult, steady_load
 from bench.memory import MemoryResult, held_leads
@@ -112,21 +113,14 @@ class BenchReport:
         }
 
 
+
+
 async def run_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport:
+    if os.environ.get(shadow.SHADOW_VARIABLE) == "1":
+        return await run_shadow_bench(options, out)
     started = time.monotonic()
-
-    def say(line: str) -> None:
-        print(line, file=out, flush=True)
-
-    # A freshly created topic's leaders take a moment to settle; the producer retries and says so at
-    # WARNING for every partition. The retries are expected here, the noise is not useful.
-    logging.getLogger("aiokafka.producer.sender").setLevel(logging.ERROR)
-    workdir = Path(tempfile.mkdtemp(prefix="leadstream-bench-"))
-    workload = generate(options.events, options.leads, seed=options.seed)
-    with _broker(options, workdir, say) as broker:
-        bench = Bench(broker, workdir, options.partitions, say)
-        await warm_up_groups(broker.bootstrap, broker.client_kwargs)
-        report = BenchReport(broker.kind, _describe(workload, options))
+    say = _printer(out)
+    async with _prepared(options, say) as (bench, report, workload, workdir):
         say(f"bench    {len(workload):,} events over {options.leads:,} leads (~{workload.mean_bytes:.0f} B each), "
             f"{options.partitions} partitions; logs in {workdir}")
         steps = 7
@@ -176,6 +170,47 @@ async def run_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport
         options.json_path.write_bytes(orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2))
         say(f"\nwrote {options.json_path}")
     return report
+
+
+async def run_shadow_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport:
+    """One worker without, then with, a shadow model: events/s of each and the 30% target, met or missed."""
+    started = time.monotonic()
+    say = _printer(out)
+    async with _prepared(options, say) as (bench, report, workload, workdir):
+        say(f"bench    the cost of a shadow model: {len(workload):,} events over {options.leads:,} leads,"
+            f" {options.partitions} partitions; logs in {workdir}")
+        alone, beside = await shadow.shadow_stages(bench, workload, say)
+        report.stages += [_keyed(alone, "leadstream"), _keyed(beside, "leadstream_shadow")]
+    report.seconds = time.monotonic() - started
+    say("")
+    for line in shadow.shadow_lines(alone, beside):
+        say(line)
+    if options.json_path:
+        figures = {"broker": report.broker, **shadow.shadow_figures(alone, beside), "run": report.run_details()}
+        options.json_path.write_bytes(orjson.dumps(figures, option=orjson.OPT_INDENT_2))
+        say(f"\nwrote {options.json_path}")
+    return report
+
+
+def _printer(out: Any) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        print(line, file=out, flush=True)
+    return say
+
+
+@contextlib.asynccontextmanager
+async def _prepared(options: BenchOptions, say: Callable[[str], None],
+                    ) -> AsyncIterator[tuple[Bench, BenchReport, Workload, Path]]:
+    """The broker, the workload and an empty report: what every kind of run starts from."""
+    # A freshly created topic's leaders take a moment to settle; the producer retries and says so at
+    # WARNING for every partition. The retries are expected here, the noise is not useful.
+    logging.getLogger("aiokafka.producer.sender").setLevel(logging.ERROR)
+    workdir = Path(tempfile.mkdtemp(prefix="leadstream-bench-"))
+    workload = generate(options.events, options.leads, seed=options.seed)
+    with _broker(options, workdir, say) as broker:
+        bench = Bench(broker, workdir, options.partitions, say)
+        await warm_up_groups(broker.bootstrap, broker.client_kwargs)
+        yield bench, BenchReport(broker.kind, _describe(workload, options)), workload, workdir
 
 
 def _keyed(result: StageResult, key: str) -> StageResult:

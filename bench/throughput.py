@@ -181,8 +181,11 @@ class Production:
 
 
 async def production(bench: Bench, workload: Workload, workers: int = 1, keep: bool = False,
+                     before_start: Callable[[Settings], Awaitable[None]] | None = None,
                      ) -> tuple[StageResult, Production]:
     """``leadstream worker`` exactly as deployed (every hop, table and topic), one or more processes.
+
+    ``before_start``: run on the stage's topics once they exist, before any worker starts (a shadow model put on).
 
     Done when the summed /accounting of the workers has received every event and balances
     (received = scored + ignored + deduplicated + dead-lettered + held).
@@ -194,6 +197,8 @@ async def production(bench: Bench, workload: Workload, workers: int = 1, keep: b
         # The worker creates missing topics itself; creating them first makes the preload's
         # partition count the app's, whoever gets there first.
         await ensure_topics(bench.settings(prefix))
+        if before_start is not None:
+            await before_start(bench.settings(prefix))
         await _start_ready(processes)
         rss_ready = [rss_bytes(worker) for worker in processes]
         async with _frozen(processes) as thawed:

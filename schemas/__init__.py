@@ -20,9 +20,13 @@ TOPIC_SCHEMAS: dict[str, dict[str | None, str]] = {
     "leads.feedback": {None: "sales-feedback.schema.json"},
     "accounts.members": {None: "account-member.schema.json"},
     "accounts.qualification": {None: "account-qualification-change.schema.json"},
-    "leads.control": {"model_applied": "model-applied.schema.json", "worker_model": "worker-model.schema.json"},
+    "leads.control": {"model_applied": "model-applied.schema.json", "worker_model": "worker-model.schema.json",
+                     "model_shadow": "model-shadow.schema.json"},
     # What `leadstream replay` writes: the changes a candidate model would have made, same contract.
     "leads.qualification.replay": {"qualification_change": "qualification-change.schema.json",
+                                   "revisit_due": "qualification-change.schema.json"},
+    # What a shadow model (`leadstream model shadow`) would have changed, live: same contract, its own model_version.
+    "leads.qualification.shadow": {"qualification_change": "qualification-change.schema.json",
                                    "revisit_due": "qualification-change.schema.json"},
 }
 

@@ -20,6 +20,8 @@ FEEDBACK = "feedback"
 DECAY = "decay"
 OUTCOME = "outcome"  # a CRM outcome to join to the lead's stage history (streams/worker/outcome_join.py)
 RECLASSIFY = "reclassify"  # re-classify the lead under the newly applied model (streams/worker/model_rollout.py)
+SHADOW_START = "shadow_start"  # start the lead's shadow state from its live one (streams/worker/shadow_lane.py)
+SHADOW_DECAY = "shadow_decay"  # the shadow's own timer came due for the lead
 # Identity stitching (keyed by the visitor id, except release, keyed by the lead id):
 STITCH = "stitch"  # identify linked visitor_id to lead_id: release what the visitor's partition holds
 RELEASE = "release"  # the held history, scored for lead_id on its partition, once

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 MODEL_APPLIED = "model_applied"
 WORKER_MODEL = "worker_model"
+MODEL_SHADOW = "model_shadow"  # a model every worker runs beside the live one, deciding nothing
 CONTROL_KEY = b"model"  # one key: compaction keeps only the latest applied model
+SHADOW_KEY = b"shadow"  # one key: the latest shadow, or its switching off (``model`` null)
 WORKER_KEY_PREFIX = b"worker:"  # one key per worker: compaction keeps each one's latest report
 REPORT_EVERY_S = 10.0
 # A report older than this comes from a worker that stopped without saying so (killed, host lost).
@@ -51,6 +53,38 @@ def decode_model_applied(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("kind") != MODEL_APPLIED or not isinstance(data.get("model"), str):
         raise ValueError("not a model_applied record")
     return data
+
+
+def encode_model_shadow(model_text: str | None, version: str | None, at: float) -> bytes:
+    """A shadow put on (``model_text``) or switched off (None) by `leadstream model shadow`."""
+    return orjson.dumps({"kind": MODEL_SHADOW, "version": version, "applied_at": iso_time(at), "model": model_text})
+
+
+@dataclass(frozen=True)
+class ShadowModel:
+    """The shadow on leads.control: None model when it was switched off."""
+
+    model: ScoringModel | None
+    text: str | None
+    offset: int
+    applied_at: str
+
+
+def shadow_from(record: Any) -> ShadowModel:
+    data = orjson.loads(record.value)
+    if not isinstance(data, dict) or data.get("kind") != MODEL_SHADOW:
+        raise ValueError("not a model_shadow record")
+    text = data.get("model")
+    if text is None:
+        return ShadowModel(None, None, record.offset, data["applied_at"])
+    if not isinstance(text, str):
+        raise ValueError("model_shadow: model is not a model file's text")
+    model = parse_model(text, source=f"leads.control offset {record.offset} (shadow)")
+    return ShadowModel(model, text, record.offset, data["applied_at"])
+
+
+def is_shadow(record: Any) -> bool:
+    return record.key == SHADOW_KEY
 
 
 @dataclass(frozen=True)
@@ -94,6 +128,8 @@ class WorkerReport:
     # The model file's text, so that `model apply` can check a candidate against what actually runs
     # (a half-life change needs a replay) before it publishes anything. None in older reports.
     model_text: str | None = None
+    # The shadow it runs beside the live model: {version, digest, offset}; None when it runs none.
+    shadow: dict[str, Any] | None = None
 
     def silent(self, now: float) -> bool:
         return now - self.reported_at > SILENT_AFTER_S
@@ -123,6 +159,7 @@ class ControlState:
     """leads.control read to its end: the applied model, each worker's latest report, the offset after."""
 
     applied: AppliedModel | None = None
+    shadow: ShadowModel | None = None  # the latest shadow record (its model None: switched off)
     workers: dict[str, WorkerReport] = field(default_factory=dict)
     end: int = 0
 
@@ -139,6 +176,9 @@ class ControlState:
                     self.workers.pop(name, None)  # it stopped and said so
                 else:
                     self.workers[name] = worker_report_from(record.value)
+            elif key == SHADOW_KEY:
+                if record.value is not None:
+                    self.shadow = shadow_from(record)
             elif record.value is not None:
                 self.applied = applied_from(record)
         except (ValueError, KeyError, TypeError, ModelError) as exc:

@@ -16,6 +16,7 @@ from streams.failures import EXIT_UNCONFIRMED
 from streams.ops.dead_letters import by_reason, raw_topic, read_dead_letters, redrivable
 from streams.ops.dead_letters import redrive as redrive_letters
 from streams.ops.improvement import default_output_topic, run_calibrate, run_export, run_replay, run_report
+from streams.ops.model_comparison import run_model_report
 from streams.ops.model_apply import Applied, apply_model, describe_workers, short
 
 HISTORY_OPTION = click.option(
@@ -33,11 +34,22 @@ UNTIL_OPTION = click.option("--until", default=None, help="Let leads decay up to
 @HISTORY_OPTION
 @CURRENT_OPTION
 @UNTIL_OPTION
+@click.option("--models", "side_by_side", is_flag=True, default=False,
+              help="The live and the shadow model side by side (`leadstream model shadow`)")
+@click.option("--since", default=None, help="--models: from this ISO time (default: when the shadow started)")
 @runs_async
-async def report(history_files: tuple[str, ...], current: str | None, until: str | None) -> None:
-    """Conversion from CRM outcomes: win rate per stage held, hottest temperature and signal shown."""
+async def report(history_files: tuple[str, ...], current: str | None, until: str | None, side_by_side: bool,
+                 since: str | None) -> None:
+    """Conversion from CRM outcomes: win rate per stage held, hottest temperature and signal shown.
+
+    With --models: the live and the shadow model over a window, each one's leads per stage, changes,
+    alerts it would have sent, and MQL/SQL/hot precision and recall against the deals that closed.
+    """
     with said_plainly("report"):
-        print(await run_report(history_files, current, until), flush=True)
+        if side_by_side:
+            print(await run_model_report(history_files, current, since, until), flush=True)
+        else:
+            print(await run_report(history_files, current, until), flush=True)
 
 
 @click.command()
@@ -121,6 +133,10 @@ async def show_models() -> str:
     lines.append(f"applied on leads.control: {applied.model.version} [{short(model_digest(applied.text))}] at"
                  f" {applied.applied_at}" if applied else "applied on leads.control: none (each worker runs its"
                  " LEADSTREAM_MODEL, else the shipped default)")
+    shadow = state.shadow
+    if shadow is not None and shadow.model is not None and shadow.text is not None:
+        lines.append(f"shadow on leads.control: {shadow.model.version} [{short(model_digest(shadow.text))}] at"
+                     f" {shadow.applied_at} (its changes: leads.qualification.shadow)")
     if not state.workers:
         lines.insert(0, "no running worker has reported its model on leads.control")
     return "\n".join(lines)

@@ -48,18 +48,27 @@ def describe_workers(state: ControlState, now: float) -> list[str]:
         refused = (f"; refused {report.refused['version']}: {report.refused['reason']}"
                    if report.refused and report.refused.get("offset") == (state.applied and state.applied.offset)
                    else "")
+        shadow = f"; shadow {report.shadow['version']} [{short(report.shadow['digest'])}]" if report.shadow else ""
         lines.append(f"worker {report.worker} (host {report.host}, pid {report.pid}) runs model {report.version}"
-                     f" [{short(report.digest)}] from {report.source}{refused}{status}")
+                     f" [{short(report.digest)}] from {report.source}{shadow}{refused}{status}")
     return lines
+
+
+def read_model_file(path: str) -> str:
+    try:
+        return Path(path).read_text("utf-8")
+    except OSError as exc:
+        raise RolloutRefused(f"model file {path}: cannot be read: {exc.strerror}") from None
 
 
 async def apply_model(path: str, timeout_s: float) -> Applied:
     """Validate the model file at ``path``, publish it, and wait until every running worker reports it."""
+    return await apply_text(read_model_file(path), path, timeout_s)
+
+
+async def apply_text(text: str, path: str, timeout_s: float) -> Applied:
+    """Publish the model ``text`` (read from ``path``, which messages name) as `model apply` does."""
     config = settings()
-    try:
-        text = Path(path).read_text("utf-8")
-    except OSError as exc:
-        raise RolloutRefused(f"model file {path}: cannot be read: {exc.strerror}") from None
     candidate = parse_model(text, source=path)  # a ModelError names the field
     digest = model_digest(text)
     await ensure_topics(config)
@@ -87,17 +96,26 @@ def _refuse_conflicts(path: str, candidate: ScoringModel, digest: str, state: Co
         raise RolloutRefused(
             f"model {path} [{short(digest)}] has the version of the live model ({candidate.version}) but other"
             f" contents ({'; '.join(clashes)}): give it a new version, which every change it causes will carry")
-    # What runs now: the applied model if some running worker runs it (one every worker refused is
-    # live nowhere), else each worker's own file, as its report carries it.
+    refuse_half_life_change(path, candidate, live_models(state, running), "replace")
+
+
+def live_models(state: ControlState, running: list[WorkerReport]) -> list[ScoringModel]:
+    """What runs now: the applied model if some running worker runs it (one every worker refused is
+    live nowhere), else each worker's own file, as its report carries it."""
+    applied = state.applied
     live_applied = applied is not None and (not running or any(r.digest == model_digest(applied.text)
                                                                 for r in running))
-    currents = [applied.model] if applied is not None and live_applied else [
+    return [applied.model] if applied is not None and live_applied else [
         model for report in running if (model := _model_of(report)) is not None]
+
+
+def refuse_half_life_change(path: str, candidate: ScoringModel, currents: list[ScoringModel], verb: str) -> None:
+    """Held state was decayed with the live half-lives: a candidate with others needs a replay, not this."""
     current, problem = next(((model, found) for model in currents
                              if (found := half_life_change(model, candidate))), (None, None))
     if problem and current is not None:
         raise RolloutRefused(
-            f"model {candidate.version} cannot replace {current.version} on the running workers: {problem}.\n"
+            f"model {candidate.version} cannot {verb} {current.version} on the running workers: {problem}.\n"
             f"Compare first: leadstream replay --model {path}. To switch, start workers with"
             f" LEADSTREAM_MODEL={path} and a new LEADSTREAM_APP_ID: they rebuild every lead from"
             f" {settings().topic_prefix}leads.events.raw (as far back as its retention keeps)."

@@ -18,6 +18,7 @@ import orjson
 
 from scoring import ScoringModel, load_model
 from streams.ops import commands as rollout
+from streams.ops import shadow_commands
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 ABSENT = object()
@@ -25,7 +26,7 @@ ABSENT = object()
 
 @click.group()
 def model() -> None:
-    """Scoring models: validate and diff files, apply one to the running workers, show the live one."""
+    """Scoring models: validate and diff files, apply one to the running workers, run one as a shadow, show them."""
 
 
 @model.command(short_help="Check model files as a worker does at start.")
@@ -69,6 +70,10 @@ def apply(ctx: click.Context, path: str, timeout_s: float) -> None:
 def show(ctx: click.Context) -> None:
     """The model the workers run: its version and where it came from."""
     ctx.invoke(rollout.model, action="show", path=None)
+
+
+model.add_command(shadow_commands.shadow)
+model.add_command(shadow_commands.promote)
 
 
 def _summary(checked: ScoringModel) -> str:

@@ -83,9 +83,9 @@ def erasures_changelog(config: Settings) -> str:
 
 
 async def read_topics(config: Settings) -> EventHistory:
-    raw = await _read_whole(config, config.topic_prefix + RAW_EVENTS)
-    feedback = await _read_whole(config, config.topic_prefix + FEEDBACK)
-    erased = await _read_whole(config, erasures_changelog(config))
+    raw = await read_whole(config, config.topic_prefix + RAW_EVENTS)
+    feedback = await read_whole(config, config.topic_prefix + FEEDBACK)
+    erased = await read_whole(config, erasures_changelog(config))
     latest: dict[bytes, bytes | None] = {}
     for record in erased:
         latest[record.key] = record.value
@@ -98,7 +98,7 @@ async def read_topics(config: Settings) -> EventHistory:
     )
 
 
-async def _read_whole(config: Settings, topic: str) -> list[RawRecord]:
+async def read_whole(config: Settings, topic: str) -> list[RawRecord]:
     """Every record the topic holds now, each partition in offset order; none if it does not exist."""
     partitions = [TopicPartition(topic, p) for p in await _partitions(config, topic)]
     if not partitions:

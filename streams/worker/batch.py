@@ -36,6 +36,7 @@ from streams.worker.census import Bucket
 from streams.worker.context import WorkerContext
 from streams.worker.history_draft import HistoryDraft
 from streams.worker.lead_index import standing
+from streams.worker.shadow_lane import ShadowBatch
 from streams.worker.table_writes import TableWrites
 
 _UNREAD = object()
@@ -75,6 +76,7 @@ class Batch:
         # Topic records and changes, in the order decided; sent after the table writes they follow from.
         self._outbox: list[tuple[str, bytes | None, bytes] | tuple[QualificationChange, float | None, bool]] = []
         self.tables = TableWrites()  # every table write this batch makes, produced at flush
+        self.shadow = ShadowBatch(context)  # the same inputs under the shadow model, if one runs
         self.received: Counter[str] = Counter()
         self.ignored: Counter[str] = Counter()
         self.scored = self.deduplicated = 0
@@ -166,6 +168,7 @@ class Batch:
         self._reports.pop(key, None)
         self._links.pop(key, None)
         self._forgotten[key] = None
+        self.shadow.forget(key)
         if state is not None and state.account is not None:
             self._member_updates.setdefault(state.account, []).append((state.lead_id, None))
 
@@ -198,6 +201,7 @@ class Batch:
                 await _emit(context, *item)  # type: ignore[arg-type]
             else:
                 await outbox.send(*item)  # type: ignore[arg-type]
+        await self.shadow.flush()  # after everything live: the shadow can neither delay nor change it
 
     def _write(self) -> None:
         """Each touched lead's entries once, with the census, the demotion and lead indexes and its account."""

@@ -16,7 +16,7 @@ from scoring import ScoringModel
 from scoring.due_index import DueIndex
 from streams.config.environment import Settings
 from streams.contracts.topics import (
-    ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION, DEAD_LETTERS, FEEDBACK, QUALIFICATION, SIGNALS,
+    ACCOUNT_MEMBERS, ACCOUNT_QUALIFICATION, DEAD_LETTERS, FEEDBACK, QUALIFICATION, SHADOW_QUALIFICATION, SIGNALS,
 )
 from streams.worker.census import HeldCount, LeadCensus
 from streams.worker.lead_index import LeadIndex
@@ -68,6 +68,21 @@ class MemoryTable:
     data: dict[bytes, bytes] = field(default_factory=dict)
 
 
+@dataclass
+class ShadowLane:
+    """The worker's shadow: the model (None: no shadow), the id its starting changes carry, its states and timer."""
+
+    leads: StoredTable
+    model: ScoringModel | None = None
+    cause: str = ""  # "shadow:<version>@<leads.control offset>": the event id of each lead's starting change
+    due_index: DueIndex = field(default_factory=DueIndex)
+
+    def use(self, model: ScoringModel | None, cause: str = "") -> None:
+        self.model, self.cause = model, cause
+        if model is None:
+            self.due_index.rebuild(())  # switched off: its timer sends nothing more
+
+
 @dataclass(frozen=True)
 class TopicNames:
     """The broker names of the topics the pipeline writes, resolved once (the prefix is the deployment's)."""
@@ -78,12 +93,14 @@ class TopicNames:
     feedback: str
     account_members: str
     account_qualification: str
+    shadow_qualification: str
 
     @classmethod
     def for_prefix(cls, prefix: str) -> TopicNames:
         return cls(signals=prefix + SIGNALS, qualification=prefix + QUALIFICATION, dead_letters=prefix + DEAD_LETTERS,
                    feedback=prefix + FEEDBACK, account_members=prefix + ACCOUNT_MEMBERS,
-                   account_qualification=prefix + ACCOUNT_QUALIFICATION)
+                   account_qualification=prefix + ACCOUNT_QUALIFICATION,
+                   shadow_qualification=prefix + SHADOW_QUALIFICATION)
 
 
 CrashPoint = Callable[[str, str], Awaitable[None]]
@@ -129,6 +146,8 @@ class WorkerContext:
     account_due_index: DueIndex = field(default_factory=DueIndex)
     # Visitors whose expiry was asked for lately: a cache against repeated requests, not state.
     expiry_requested: dict[bytes, float] = field(default_factory=dict)
+    # The shadow model and its own per-lead states (streams/worker/shadow_lane.py).
+    shadow: ShadowLane = field(default_factory=lambda: ShadowLane(MemoryTable("shadow_leads", "shadow_leads-changelog")))
 
     @property
     def partitions(self) -> int:
@@ -154,5 +173,6 @@ def in_memory_context(settings: Settings, model: Callable[[], ScoringModel], out
         emails=table("emails"),
         outbox=outbox if outbox is not None else MemoryOutbox(),
         census=LeadCensus(table_size=lambda: len(leads.data)), due_index=DueIndex(), held=HeldCount(),
-        clock=clock if clock is not None else settings.clock, wall_clock=wall_clock, **overrides,
+        clock=clock if clock is not None else settings.clock, wall_clock=wall_clock,
+        **{"shadow": ShadowLane(table("shadow_leads")), **overrides},
     )

@@ -50,6 +50,13 @@ def run_command(batch: Batch, command: dict[str, Any], partition: int) -> None:
             key = command["lead_id"].encode()
             if (state := batch.state(key)) is not None:
                 reclassify(batch, key, state, command)
+        case command_records.SHADOW_START:
+            key = command["lead_id"].encode()
+            batch.shadow.start(key, batch.state(key))
+        case command_records.SHADOW_DECAY:
+            key = command["lead_id"].encode()
+            if (state := batch.state(key)) is not None:
+                batch.shadow.timer(key, state)
 
 
 def erase(batch: Batch, key: bytes, issued_at: float) -> None:
@@ -130,8 +137,12 @@ def index_email(batch: Batch, email: str, lead_id: str, stated: bool, issued_at:
 
 
 def record_feedback(batch: Batch, key: bytes, state: LeadState, command: dict[str, Any]) -> None:
-    decision = apply_feedback(state, Verdict(command["verdict"]), command["issued_at"], command["feedback_id"],
-                              batch.model)
+    verdict, at, feedback_id = Verdict(command["verdict"]), command["issued_at"], command["feedback_id"]
+    decision = apply_feedback(state, verdict, at, feedback_id, batch.model)
+    if batch.shadow.on:
+        shadow_model = batch.shadow.model
+        batch.shadow.follow(key, state, lambda shadow: None if shadow is None else apply_feedback(
+            shadow, verdict, at, feedback_id, shadow_model), at)
     if not decision.duplicate:
         batch.store(key, decision.state, None, decision.change)
         batch.link(key, feedback_id=command["feedback_id"])  # for its erasure to tombstone the record

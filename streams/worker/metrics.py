@@ -121,6 +121,9 @@ BOARD_STREAMS_DROPPED = Counter(
     "leadstream_board_streams_dropped_total", "Board event streams dropped for falling behind"
 )
 MODEL_INFO = Gauge("leadstream_model_info", "The scoring model in use (value 1)", ["version", "framework"])
+SHADOW_CHANGES = Counter(
+    "leadstream_shadow_changes_total", "Changes the shadow model made (leads.qualification.shadow), re-sends included"
+)
 MODEL_RECLASSIFIED = Counter(
     "leadstream_model_reclassified_leads_total", "Held leads re-classified under a newly applied model"
 )

@@ -23,7 +23,7 @@ from streams.config.environment import (
     file_model_source, file_model_text, model_digest, scoring_model, settings,
 )
 from streams.contracts.control_records import (
-    REPORT_EVERY_S, AppliedModel, WorkerReport, control_topic_name, encode_worker_report, worker_key,
+    REPORT_EVERY_S, AppliedModel, ShadowModel, WorkerReport, control_topic_name, encode_worker_report, worker_key,
 )
 from streams.worker.app import app
 
@@ -38,6 +38,7 @@ class _Running:
 
     applied: AppliedModel | None = None
     refused: dict[str, Any] | None = None
+    shadow: ShadowModel | None = None  # the shadow it runs beside the live model
     changed: asyncio.Event | None = None
 
 
@@ -53,6 +54,20 @@ def running_applied(applied: AppliedModel) -> None:
 def refused_applied(applied: AppliedModel, reason: str) -> None:
     """This worker would not take ``applied``: `model apply` names it and the reason."""
     _running.refused = {"offset": applied.offset, "version": applied.model.version, "reason": reason}
+    _poke()
+
+
+def running_shadow(shadow: ShadowModel | None) -> None:
+    """This worker now runs ``shadow`` beside the live model (None: no shadow): report it at once."""
+    _running.shadow = shadow
+    _poke()
+
+
+def refused_applied_shadow(shadow: ShadowModel, reason: str) -> None:
+    """This worker would not run ``shadow``: `model shadow` names it and the reason."""
+    assert shadow.model is not None
+    _running.shadow = None
+    _running.refused = {"offset": shadow.offset, "version": shadow.model.version, "reason": reason}
     _poke()
 
 
@@ -75,7 +90,14 @@ def current_report() -> WorkerReport:
         version=scoring_model().version, digest=running_digest(), source=source,
         applied_offset=applied.offset if applied is not None else None, refused=_running.refused,
         reported_at=time.time(), model_text=applied.text if applied is not None else file_model_text(),
+        shadow=_shadow_report(_running.shadow),
     )
+
+
+def _shadow_report(shadow: ShadowModel | None) -> dict[str, Any] | None:
+    if shadow is None or shadow.model is None or shadow.text is None:
+        return None
+    return {"version": shadow.model.version, "digest": model_digest(shadow.text), "offset": shadow.offset}
 
 
 @app.task

@@ -23,7 +23,8 @@ from scoring import ModelError
 from scoring.switch import half_life_change
 from streams.contracts import command_records, lead_records
 from streams.contracts.control_records import (
-    AppliedModel, applied_from, control_consumer, control_topic_name, is_worker_report, latest_applied,
+    AppliedModel, ShadowModel, applied_from, control_consumer, control_topic_name, is_shadow, is_worker_report,
+    read_control, shadow_from,
 )
 from streams.worker import metrics, model_report
 from streams.worker.app import app
@@ -45,11 +46,22 @@ class _Following:
 
 
 async def adopt_applied_model() -> None:
-    """At start, before any event is scored: take the latest applied model over LEADSTREAM_MODEL's."""
-    applied, end = await latest_applied(settings())
-    _Following.next_offset = end
-    if applied is None:
-        return
+    """At start, before any event is scored: take the latest applied model over LEADSTREAM_MODEL's, and the shadow."""
+    control = await read_control(settings())
+    applied, _Following.next_offset = control.applied, control.end
+    if applied is not None:
+        _adopt(applied)
+    shadow = control.shadow
+    if shadow is not None and shadow.model is not None:
+        if (problem := half_life_change(scoring_model(), shadow.model)) is not None:
+            log.error("not running shadow model %s: %s", shadow.model.version, problem)
+            model_report.refused_applied_shadow(shadow, problem)
+        else:
+            # Leads started under it before this worker came hold their shadow state; the rest start at their next input.
+            _use_shadow(shadow)
+
+
+def _adopt(applied: AppliedModel) -> None:
     problem = half_life_change(file_model(), applied.model)
     if applied.model.version != file_model().version:
         log.warning("scoring with model %s, applied %s on leads.control; LEADSTREAM_MODEL has %s%s",
@@ -105,6 +117,9 @@ async def on_control_record(record: Any) -> None:
     _Following.next_offset = record.offset + 1
     if is_worker_report(record) or record.value is None:
         return  # what the workers say they run (streams/worker/model_report.py)
+    if is_shadow(record):
+        await on_shadow_record(record)
+        return
     try:
         applied = applied_from(record)
     except (ValueError, ModelError) as exc:
@@ -128,6 +143,42 @@ async def on_control_record(record: Any) -> None:
     sent = await reclassify_owned(lead_records.classified_under(applied.model.version))
     log.warning("switched to model %s (was %s); re-classifying %d held leads", applied.model.version,
                 current.version, sent)
+
+
+async def on_shadow_record(record: Any) -> None:
+    """`leadstream model shadow`: run the shadow beside the live model (each held lead starts now), or stop it."""
+    try:
+        shadow = shadow_from(record)
+    except (ValueError, KeyError, ModelError) as exc:
+        log.error("leads.control offset %d is not a shadow model I can use: %s", record.offset, exc)
+        return
+    if shadow.model is None:
+        if worker_context.shadow.model is not None:
+            log.warning("shadow model %s switched off", worker_context.shadow.model.version)
+        worker_context.shadow.use(None)
+        model_report.running_shadow(None)
+        return
+    problem = half_life_change(scoring_model(), shadow.model)
+    if problem:
+        # `model shadow` refuses these; one written some other way replaces the earlier shadow all the same.
+        log.error("not running shadow model %s: %s", shadow.model.version, problem)
+        worker_context.shadow.use(None)
+        model_report.refused_applied_shadow(shadow, problem)
+        return
+    _use_shadow(shadow)
+    model, cause = scoring_model(), worker_context.shadow.cause
+    keys = owned_leads()
+    for key in keys:  # each lead's shadow state starts in the stream, on its own partition (shadow_start)
+        await worker_context.outbox.send(worker_context.topics.signals, key, command_records.encode_command(
+            command_records.SHADOW_START, key.decode(), time.time(), version=shadow.model.version, cause=cause))
+    log.warning("running shadow model %s beside %s; starting %d held leads under it", shadow.model.version,
+                model.version, len(keys))
+
+
+def _use_shadow(shadow: ShadowModel) -> None:
+    assert shadow.model is not None
+    worker_context.shadow.use(shadow.model, f"shadow:{shadow.model.version}@{shadow.offset}")
+    model_report.running_shadow(shadow)
 
 
 def owned_leads(skip: tuple[bytes, ...] = ()) -> list[bytes]:

@@ -48,6 +48,10 @@ def join(batch: Batch, key: bytes, outcome: DealOutcome, event_id: str, at: floa
     if state is None:
         return  # a lead nobody scored: nothing for sales to qualify
     decision = apply_outcome(state, outcome, at, event_id, batch.model)
+    if batch.shadow.on:
+        shadow_model = batch.shadow.model
+        batch.shadow.follow(key, state, lambda shadow: None if shadow is None else apply_outcome(
+            shadow, outcome, at, event_id, shadow_model), at)
     if not decision.duplicate:
         batch.store(key, decision.state, None, decision.change, report_cause=event_id, assessment=decision.assessment)
     if decision.change is not None:

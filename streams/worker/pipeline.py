@@ -22,7 +22,7 @@ from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import account_records, command_records, dead_letter_records, privacy, signal_records
 from streams.contracts.partitioning import partition_for
 from streams.contracts.segment import RejectReason, Rejection, decode_segment, id_too_long
-from streams.worker import metrics, outcome_join
+from streams.worker import metrics, outcome_join, shadow_lane
 from streams.worker.batch import Batch, bucket, stored_state
 from streams.worker.context import WorkerContext
 from streams.worker.lead_commands import run_command
@@ -50,6 +50,7 @@ def recount_leads(context: WorkerContext, active: set[int]) -> None:
     # Demotions and revisits that fell due while no worker owned these leads fire now, at their own times.
     context.due_index.rebuild(due)
     context.revisit_queue.rebuild(revisits)
+    shadow_lane.rebuild_due(context.shadow, partitions, active)
 
 
 def recount_accounts(context: WorkerContext, active: set[int]) -> None:
@@ -77,6 +78,9 @@ async def send_due(context: WorkerContext) -> None:
     for domain, due in accounts_due.pop_due(clock.now()):
         await context.outbox.send(context.topics.account_members, domain.encode(),
                                   account_records.encode_cooling(domain, due))
+    for lead_id, due in context.shadow.due_index.pop_due(clock.now()):
+        await context.outbox.send(context.topics.signals, lead_id.encode(), command_records.encode_command(
+            command_records.SHADOW_DECAY, lead_id, clock.now(), due=due))
     metrics.DUE_LEADS.set(len(due_index))
     metrics.DUE_ACCOUNTS.set(len(accounts_due))
     metrics.REVISIT_QUEUE.set(len(context.revisit_queue))

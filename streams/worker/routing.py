@@ -39,6 +39,9 @@ def score(batch: Batch, signal: Signal, ingested_at: float) -> None:
                        command_records.encode_command(command_records.ERASE, visitor, ingested_at))
         return
     decision = apply(state, signal, batch.model)
+    if batch.shadow.on:
+        shadow_model = batch.shadow.model
+        batch.shadow.follow(key, state, lambda shadow: apply(shadow, signal, shadow_model), ingested_at)
     if decision.duplicate:
         batch.deduplicated += 1
         # The state may have landed before a crash lost what was to be sent after it: send it

@@ -36,6 +36,10 @@ visitors_table = app.Table("visitors", key_type=bytes, value_type=bytes, use_par
 # e-mail's partition: erasure by e-mail reaches a lead known by a userId through it.
 emails_table = app.Table("emails", key_type=bytes, value_type=bytes, use_partitioner=True)
 
+# Lead id -> its state under the shadow model (streams/worker/shadow_lane.py): its own stage history,
+# kept apart so the live state never changes for it.
+shadow_leads_table = app.Table("shadow_leads", key_type=bytes, value_type=bytes, use_partitioner=True)
+
 
 def held_state(key: bytes) -> LeadState | None:
     """The lead's state as its table holds it now, or None."""

@@ -26,8 +26,10 @@ from streams.contracts.partitioning import partition_for
 from streams.worker import faults, metrics, pipeline, stitching
 from streams.worker.app import app
 from streams.worker.census import HeldCount, LeadCensus
-from streams.worker.context import Outbox, TopicNames, WorkerContext
-from streams.worker.tables import accounts_table, emails_table, erasures_table, leads_table, visitors_table
+from streams.worker.context import Outbox, ShadowLane, TopicNames, WorkerContext
+from streams.worker.tables import (
+    accounts_table, emails_table, erasures_table, leads_table, shadow_leads_table, visitors_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,7 @@ def faust_context(app: AppT, outbox: Outbox | None = None) -> WorkerContext:
         visitors=FaustTable(visitors_table), emails=FaustTable(emails_table),
         outbox=outbox if outbox is not None else ProducerOutbox(app, topics.dead_letters, config.partitions),
         census=LeadCensus(table_size=lambda: len(leads_table)), due_index=DueIndex(), held=HeldCount(),
-        clock=config.clock, crash_point=faults.crash_point if config.fault_crash_at is not None else None,
+        clock=config.clock, shadow=ShadowLane(FaustTable(shadow_leads_table)), crash_point=faults.crash_point if config.fault_crash_at is not None else None,
     )
 
 

@@ -35,13 +35,14 @@ DOCUMENTED_RETENTION_MS = {
     "leads.signals": 14 * DAY_MS,
     "leads.qualification": 14 * DAY_MS,
     "leads.qualification.replay": 14 * DAY_MS,
+    "leads.qualification.shadow": 14 * DAY_MS,
     "accounts.members": 14 * DAY_MS,
     "accounts.qualification": 14 * DAY_MS,
 }
 # The applied model is compacted (its latest version kept forever), as are the table changelogs;
 # feedback is compacted too (erasure tombstones each verdict) and deleted after its retention.
 CLEANUP_POLICIES = {"leads.control": "compact", "leads.feedback": "compact,delete"}
-TABLES = ("leads", "erasures", "accounts", "visitors", "emails")
+TABLES = ("leads", "erasures", "accounts", "visitors", "emails", "shadow_leads")
 
 
 @asynccontextmanager

@@ -263,6 +263,9 @@ def test_every_command_on_the_signals_topic_meets_its_contract():
         command_records.encode_command(command_records.DECAY, "lead-9", T0, due=T0 - 5),
         command_records.encode_command(command_records.OUTCOME, "lead-9", T0, outcome="won", event_id="crm-1"),
         command_records.encode_command(command_records.RECLASSIFY, "lead-9", T0, version="2026.2", cause="model:2026.2@3"),
+        command_records.encode_command(command_records.SHADOW_START, "lead-9", T0, version="2026.3",
+                                       cause="shadow:2026.3@4"),
+        command_records.encode_command(command_records.SHADOW_DECAY, "lead-9", T0, due=T0 - 5),
         email_index.index_command("lena@acme.io", "lead-9", T0, stated=True)[1],
     ]
     for command in commands:

@@ -91,6 +91,25 @@ def model_page(model: ScoringModel, source: str) -> str:
     return page(f"Scoring model {model.version}", current="model", main=(
         f'<h1>Scoring model <span id="model-version">{escape(model.version)}</span></h1>'
         f'<p>From {escape(source)} · criteria framework <strong>{escape(criteria.framework.name.upper())}</strong> · '
-        '<a href="/board/model.toml">the file as written</a></p>'
+        '<a href="/board/model.toml">the file as written</a> · '
+        '<a href="/board/model/shadow">beside the shadow model</a></p>'
         + "".join(f"<section>{section}</section>" for section in sections)
     ))
+
+
+def shadow_page(comparison: Any | None, since: str, until: str, problem: str | None = None) -> str:
+    """The live and the shadow model side by side over a window (streams/ops/model_comparison.py's Comparison)."""
+    form = ('<form method="get" action="/board/model/shadow"><label>from <input name="since" type="text" value="'
+            f'{escape(since)}" placeholder="when the shadow started"></label> <label>to <input name="until"'
+            f' type="text" value="{escape(until)}" placeholder="now"></label> <button>show</button></form>')
+    if comparison is None:
+        body = f"<p>{escape(problem or 'no shadow model has run')}</p>"
+    else:
+        (_, labels), *rows = comparison.rows
+        status = "running now" if comparison.running else "switched off"
+        body = (f'<p>Shadow <strong id="shadow-version">{escape(comparison.shadow_version)}</strong> ({status}),'
+                f" {comparison.closings} closed deals and opportunities in the outcomes.</p>"
+                + _table("Each model over the window: the shadow's history is the live one until it started",
+                         ("", *labels), [(label, *cells) for label, cells in rows], "shadow-comparison"))
+    return page("Live and shadow model", current="model", main=(
+        "<h1>Live and shadow model</h1>" + form + f"<section>{body}</section>"))

@@ -27,13 +27,15 @@ from streams.worker.app import app
 from streams.api.access import UNAUTHORIZED, Scope, refusal
 from streams.api.board import auth, pages
 from streams.api.board.revisit_list import revisit_section
-from streams.api.board.model_tables import model_page
+from streams.api.board.model_tables import model_page, shadow_page
 from streams.api.board.feed import (
     LEAD_ERASED, Closed, Full, Hub, QualificationFeed, SeenChanges, TransitionCounter, server_sent_event,
 )
 from streams.config.environment import scoring_model, settings
 from streams.api.leads import worker_urls
 from streams.api.web_guard import same_origin
+from streams.errors import HistoryError
+from streams.ops.model_comparison import compare
 from streams.rate_limits import retry_after
 from streams.worker import metrics
 from streams.worker.topics import qualification_topic
@@ -337,6 +339,20 @@ class BoardModelView(View):
             return refused
         path = settings().model_path
         return _html(self, model_page(scoring_model(), str(path) if path else "the shipped default model"))
+
+
+@app.page("/board/model/shadow")
+class BoardShadowView(View):
+    async def get(self, request: Request) -> Response:
+        """The live and the shadow model side by side over a window, read from their topics and the outcomes."""
+        if (refused := _guard(self, request)) is not None:
+            return refused
+        since, until = request.query.get("since", "").strip(), request.query.get("until", "").strip()
+        try:
+            found = await compare(settings(), since=since or None, until=until or None)
+        except HistoryError as exc:
+            return _html(self, shadow_page(None, since, until, str(exc)))
+        return _html(self, shadow_page(found, since, until))
 
 
 @app.page("/board/model.toml")
