@@ -58,6 +58,7 @@ class BenchOptions:
     latency_measure_s: float = 20.0
     memory_leads: tuple[int, int] = (20_000, 100_000)
     seed: int = 7
+    shadow: bool = False  # --shadow: one worker without and with a shadow model, instead of the full run
 
     @classmethod
     def quick(cls, **overrides: Any) -> BenchOptions:
@@ -116,7 +117,7 @@ class BenchReport:
 
 
 async def run_bench(options: BenchOptions, out: Any = sys.stdout) -> BenchReport:
-    if os.environ.get(shadow.SHADOW_VARIABLE) == "1":
+    if options.shadow:
         return await run_shadow_bench(options, out)
     started = time.monotonic()
     say = _printer(out)

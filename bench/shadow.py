@@ -18,8 +18,6 @@ from bench.workload import Workload
 from streams.config.environment import Settings
 from streams.contracts.control_records import SHADOW_KEY, control_topic_name, encode_model_shadow
 
-# Set by `leadstream bench --shadow` (streams/bench_command.py, which cannot import bench: run_bench then runs these stages.
-SHADOW_VARIABLE = "LEADSTREAM_BENCH_SHADOW"
 MAX_SLOWDOWN = 0.30  # the bound: a shadow may cost at most this share of the events/s
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "scoring" / "default_model.toml"
 # A candidate a team would try: richer webinars, the same half-lives (else it would be refused).

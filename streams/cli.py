@@ -42,7 +42,7 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
         "dev": ("streams.devtools.commands", "The whole product on an embedded broker, with simulated traffic."),
         "kafka": ("streams.devtools.commands", "A single-node Apache Kafka 4.x in the foreground."),
         "broker": ("streams.devtools.commands", "The embedded Tansu broker in the foreground."),
-        "bench": ("streams.bench_command", "Measure events/s, latency and memory side by side; --shadow: a shadow's cost."),
+        "bench": ("streams.devtools.commands", "Measure events/s, latency and memory side by side; --shadow: a shadow's cost."),
     },
 }
 COMMANDS: dict[str, tuple[str, str]] = {name: entry for section in SECTIONS.values() for name, entry in section.items()}

@@ -81,10 +81,14 @@ async def dev(
 @click.option("--latency-rate", type=click.FloatRange(min=1.0), default=None,
               help="Events/s of the latency stage (default 2,000, the targets' rate; lower shows a worker's latency"
                    " below its limit)")
+@click.option("--shadow", is_flag=True, default=False,
+              help="Measure a shadow model's cost instead: events/s of one worker without and with one"
+                   " (target: at most 30% slower)")
 @runs_async
 async def bench(events: int | None, leads: int | None, broker: str, json_path: str | None, quick: bool,
-                latency_rate: float | None) -> None:
-    """Measure events/s (transport, framework, naive scorer, leadstream ×1 and ×2), latency and memory."""
+                latency_rate: float | None, shadow: bool) -> None:
+    """Measure events/s (transport, framework, naive scorer, leadstream ×1 and ×2), latency and memory;
+    with --shadow, events/s with and without a shadow model."""
     checkout = Path(__file__).resolve().parents[2]  # streams/ is installed in place from a checkout
     if not (checkout / "bench" / "cli.py").is_file():
         raise BenchUnavailable("leadstream bench runs from a checkout of the repository (bench/ is not installed):"
@@ -96,7 +100,7 @@ async def bench(events: int | None, leads: int | None, broker: str, json_path: s
     from bench.cli import BenchOptions, run_bench
 
     chosen = {"events": events, "leads": leads, "broker": broker, "json_path": Path(json_path) if json_path else None,
-              "latency_rate": latency_rate}
+              "latency_rate": latency_rate, "shadow": shadow or None}
     options = BenchOptions.quick(**chosen) if quick else BenchOptions(
         **{key: value for key, value in chosen.items() if value is not None})
     await run_bench(options)

@@ -24,7 +24,7 @@ from streams.contracts.topic_admin import ensure_topics
 from streams.contracts.topics import SHADOW_QUALIFICATION
 from streams.errors import RolloutRefused, RolloutUnconfirmed
 from streams.ops.model_apply import (
-    CONFIRM_POLL_S, Applied, apply_text, live_models, read_model_file, refuse_half_life_change, short,
+    CONFIRM_POLL_S, Applied, apply_text, live_models, read_model_file, refuse_half_life_change,
 )
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -170,7 +169,8 @@ async def on_shadow_record(record: Any) -> None:
     keys = owned_leads()
     for key in keys:  # each lead's shadow state starts in the stream, on its own partition (shadow_start)
         await worker_context.outbox.send(worker_context.topics.signals, key, command_records.encode_command(
-            command_records.SHADOW_START, key.decode(), time.time(), version=shadow.model.version, cause=cause))
+            command_records.SHADOW_START, key.decode(), worker_context.clock.now(), version=shadow.model.version,
+            cause=cause))
     log.warning("running shadow model %s beside %s; starting %d held leads under it", shadow.model.version,
                 model.version, len(keys))
 
@@ -201,7 +201,7 @@ async def reclassify_owned(skip: tuple[bytes, ...]) -> int:
     for key in keys:
         # Each lead is re-classified in the stream (streams/worker/lead_commands.py reclassify).
         await context.outbox.send(context.topics.signals, key, command_records.encode_command(
-            command_records.RECLASSIFY, key.decode(), time.time(), version=model.version, cause=cause))
+            command_records.RECLASSIFY, key.decode(), context.clock.now(), version=model.version, cause=cause))
     return len(keys)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -132,9 +133,11 @@ async def test_a_lead_turning_hot_appears_in_hot_now_without_a_reload(board: Run
         )
         assert await page.evaluate("window.stillTheSamePage") is True
         row = page.locator(f'#hot-rows tr[data-lead="{HOT_LEAD}"]')
-        cells = await row.locator("td").all_inner_texts()
-        assert cells[0] == "globex.io" and cells[1] == "SQL"
-        assert "demo_request" in cells[4]
+        cells = await row.locator("th, td").all_inner_texts()  # the lead's own cell is the row's heading
+        column = {heading: n for n, heading in enumerate(await page.locator("#hot thead th").all_inner_texts())}
+        assert cells[column["Company"]] == "globex.io" and cells[column["Stage"]] == "SQL"
+        assert "demo_request" in cells[column["Top reasons"]]
+        assert re.fullmatch(r"[ABC][123]", cells[column["Grade"]])
         assert await row.locator("ul.criteria li.c-met").count() == 4
         assert HOT_LEAD in await page.locator("#announcer").inner_text()
         await page.wait_for_timeout(600)  # let the live funnel catch up before the picture
@@ -212,7 +215,7 @@ async def test_an_open_lead_page_says_when_its_lead_moves(board: RunningPipeline
         await notice.wait_for(state="visible", timeout=30_000)
         assert "IQL → MQL" in await notice.inner_text()
         await notice.get_by_role("link", name="Reload").click()
-        await page.wait_for_selector("text=MQL · score", timeout=10_000)
+        await page.wait_for_selector("text=MQL · grade", timeout=10_000)
         assert len(await page.locator("#timeline tbody tr").all()) == 5  # 3 events, 2 moves
 
 

@@ -1,8 +1,8 @@
 """Changes, options and a runner for the `leadstream crm` tests, on the alerts tests' real topic helpers.
 
 Each lead's changes are the scoring core's ``QualificationChange`` objects written with the
-worker's codec (tests/integration/alert_fixtures.py); ``with_grade`` adds the letter grade a
-change carries once the model grades leads, as raw bytes beside the contract's fields.
+worker's codec (tests/integration/alert_fixtures.py). They carry no grade, as a change from before
+grades is re-sent, so the CRM must leave its grade field alone; ``with_grade`` gives one a grade.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ STEPS = (("new", "cold"), ("iql", "cold"), ("mql", "warm"), ("sql", "hot"))
 def step(lead: str, n: int) -> QualificationChange:
     """The lead's n-th change (1-based): a stage further up the funnel, a higher score, more pricing views."""
     from_, to = STEPS[(n - 1) % 3], STEPS[(n - 1) % 3 + 1]
-    change = qualification_change(lead, f"{lead}-event-{n}", from_, to, sequence=n,
+    change = qualification_change(lead, f"{lead}-event-{n}", from_, to, sequence=n, grade=None,
                                   reasons=(Contribution("pricing_view", 10.0 * n, T0 - 60, n),
                                            Contribution("demo_request", 30.0, T0 - 600, 1)))
     return dataclasses.replace(change, scores=Scores(interest=5.0 * n, intent=10.0 * n + 0.5, negative=0.0, fit=80.0),
@@ -41,9 +41,7 @@ def step(lead: str, n: int) -> QualificationChange:
 
 
 def with_grade(change: QualificationChange, grade: str) -> bytes:
-    document = orjson.loads(encoded(change))
-    document["grade"] = grade
-    return orjson.dumps(document)
+    return encoded(dataclasses.replace(change, grade=grade))
 
 
 def erasure_notice(lead: str) -> bytes:

@@ -107,6 +107,19 @@ class RecordingOutbox(MemoryOutbox):
         self.sent.append((topic, key, value))
 
 
+class MovableClock:
+    """A demotion clock a test moves by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.at = now
+
+    def now(self) -> float:
+        return self.at
+
+    def at_wall(self, wall: float) -> float:
+        return wall  # receipts keep the broker's time, as on a fixed clock
+
+
 def worker_context(scoring_model: ScoringModel | None = None, clock: Clock | None = None) -> WorkerContext:
     """One worker's context in memory; its demotion clock stands at NOW unless ``clock`` moves."""
     env = {"LEADSTREAM_PARTITIONS": str(PARTITIONS), "LEADSTREAM_CLOCK": f"fixed:{NOW.isoformat()}"}

@@ -22,7 +22,7 @@ from streams.worker.lead_index import LeadIndex, bounds, half_lives, standing
 from tests.unit.pipeline_builders import (
     NOW, PARTITIONS, Topology, answers, hot_journey, identify, page, track, worker_context,
 )
-from tests.unit.test_pipeline import MovableClock
+from tests.unit.pipeline_builders import MovableClock
 
 ALL = set(range(PARTITIONS))
 BEHAVIOUR = (("track", "Case Study Downloaded"), ("track", "Webinar Attended"), ("page", "/pricing"),

@@ -16,7 +16,8 @@ from streams.contracts.lead_event_records import erasure_key
 from streams.contracts.partitioning import partition_for
 from streams.worker import pipeline
 from tests.unit.pipeline_builders import (
-    NOW, PARTITIONS, Topology, hot_journey, identify, identify_visitor, page, raw, record, transitions, visit,
+    NOW, PARTITIONS, MovableClock, Topology, hot_journey, identify, identify_visitor, page, raw, record, transitions,
+    visit,
     worker_context,
 )
 
@@ -96,17 +97,6 @@ def test_stitching_across_partitions_goes_through_a_stitch_and_a_release_command
     assert forwarded[1]["lead_id"] == lead and len(forwarded[1]["signals"]) == 2
     assert sum(topology.stored(lead).seen.values()) == 2
     assert topology.batch_links(lead)[0] == [visitor]  # the release told the lead: its erasure finds the visitor
-
-
-class MovableClock:
-    def __init__(self, now: float) -> None:
-        self.at = now
-
-    def now(self) -> float:
-        return self.at
-
-    def at_wall(self, wall: float) -> float:
-        return wall  # receipts keep the broker's time, as on a fixed clock
 
 
 def test_a_decay_command_at_the_crossing_time_demotes_the_lead_and_not_before():

@@ -14,7 +14,7 @@ from scoring.replay import SalesVerdict, replay
 from scoring.revisit import apply_revisit, awaiting_revisit, next_due, next_revisit
 from scoring.switch import reclassify_under
 from streams.ops.reports import side_by_side
-from tests.unit.builders import DAY, HOUR, ICP_FIT, T0, days, event, model, model_text, model_with
+from tests.unit.builders import DAY, HOUR, ICP_FIT, T0, event, model, model_text, model_with
 
 MODEL = model()
 INTERVAL = 90 * DAY  # the shipped [revisit] after_days

@@ -16,7 +16,7 @@ from streams.worker import pipeline
 from streams.worker.shadow_lane import held_shadow
 from tests.unit.builders import model, model_with
 from tests.unit.pipeline_builders import (
-    NOW, Topology, hot_journey, identify, page, track, worker_context,
+    NOW, MovableClock, Topology, hot_journey, identify, page, track, worker_context,
 )
 
 pytestmark = pytest.mark.asyncio
@@ -115,13 +115,8 @@ async def test_a_lead_new_under_the_shadow_moves_as_replay_under_the_candidate_m
 
 
 async def test_the_shadow_demotes_on_its_own_timer_and_only_on_its_own_topic():
-    clock = {"now": NOW.timestamp()}
-
-    class Moving:
-        def now(self) -> float:
-            return clock["now"]
-
-    topology = Topology(worker_context(clock=Moving()))
+    clock = MovableClock(NOW.timestamp())
+    topology = Topology(worker_context(clock=clock))
     shadow_on(topology)
     await topology.send(*hot_journey("bob", "bob@acme.io"))
     lane = topology.context.shadow
@@ -129,7 +124,7 @@ async def test_the_shadow_demotes_on_its_own_timer_and_only_on_its_own_topic():
     due = next_due(shadow_state, CANDIDATE)
     assert due is not None and lane.due_index.due_at("bob") == due
     live_before = list(topology.changes())
-    clock["now"] = due + 1
+    clock.at = due + 1
     await pipeline.send_due(topology.context)
     await topology.settle()
 

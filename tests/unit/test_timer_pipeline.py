@@ -22,22 +22,11 @@ from streams.worker import pipeline
 from streams.worker.context import in_memory_context
 from tests.contracts import assert_matches_contract
 from tests.unit.pipeline_builders import (
-    NOW, PARTITIONS, START, Topology, identify, page, track, worker_context,
+    NOW, PARTITIONS, START, MovableClock, Topology, identify, page, track, worker_context,
 )
 
 DAY_S = 86_400.0
 INTERVAL_S = 90 * DAY_S  # the shipped model's [revisit] after_days
-
-
-class MovableClock:
-    def __init__(self, now: float) -> None:
-        self.at = now
-
-    def now(self) -> float:
-        return self.at
-
-    def at_wall(self, wall: float) -> float:
-        return wall  # receipts keep the broker's time, as on a fixed clock
 
 
 def run(step: Any) -> Any:
