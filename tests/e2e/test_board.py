@@ -135,9 +135,8 @@ async def test_a_lead_turning_hot_appears_in_hot_now_without_a_reload(board: Run
         row = page.locator(f'#hot-rows tr[data-lead="{HOT_LEAD}"]')
         cells = await row.locator("th, td").all_inner_texts()  # the lead's own cell is the row's heading
         column = {heading: n for n, heading in enumerate(await page.locator("#hot thead th").all_inner_texts())}
-        assert cells[column["Company"]] == "globex.io" and cells[column["Stage"]] == "SQL"
-        assert "demo_request" in cells[column["Top reasons"]]
-        assert re.fullmatch(r"[ABC][123]", cells[column["Grade"]])
+        assert (cells[column["Company"]], cells[column["Stage"]]) == ("globex.io", "SQL")
+        assert "demo_request" in cells[column["Top reasons"]] and re.fullmatch(r"[ABC][123]", cells[column["Grade"]])
         assert await row.locator("ul.criteria li.c-met").count() == 4
         assert HOT_LEAD in await page.locator("#announcer").inner_text()
         await page.wait_for_timeout(600)  # let the live funnel catch up before the picture
