@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import struct
-from dataclasses import replace
 from types import MappingProxyType
 
 import orjson
 import pytest
 from hypothesis import given, settings
+from msgspec.structs import replace
 
 from scoring import Stage, Status, Temperature, VisitorState, apply, load_model
 from scoring.criteria import Answer

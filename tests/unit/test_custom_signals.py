@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
+from msgspec.structs import replace
 
 from scoring import (
     EventType, Ignored, IgnoreReason, LeadEvent, ModelError, Signal, Stage, Temperature, apply, interpret, scores_at,

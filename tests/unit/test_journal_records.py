@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import orjson
 import pytest
+from msgspec.structs import replace
 
 from scoring import Verdict, apply
 from scoring.arrival import HALF, apply_feedback, apply_outcome

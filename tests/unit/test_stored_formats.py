@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from scoring import Signal, Stage, Status, Temperature, apply, load_model
 from streams.contracts import lead_records
