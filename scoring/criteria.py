@@ -31,7 +31,7 @@ class Framework:
     need: str  # the criterion that says a need is identified (warm needs it)
 
 
-class Answer(Struct, frozen=True, gc=False):
+class Answer(Struct, frozen=True, gc=False, array_like=True):
     status: Status
     stated_at: float
 

@@ -37,7 +37,7 @@ ACCOUNT_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
-class Fact(Struct, frozen=True, gc=False):
+class Fact(Struct, frozen=True, gc=False, array_like=True):
     value: ProfileValue
     stated_at: float
 

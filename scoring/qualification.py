@@ -30,7 +30,7 @@ class Ladders:
     hot: Rung = Rung(5.0, 2.5)  # on interest: hot needs some interest beside intent and criteria
 
 
-class Levels(Struct, frozen=True, gc=False):
+class Levels(Struct, frozen=True, gc=False, array_like=True):
     """Where the lead stands on each ladder (0 below the rung, 1 on it): hysteresis needs it held."""
 
     mql: int = 0

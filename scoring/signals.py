@@ -24,7 +24,7 @@ BOT_USER_AGENT = re.compile(
 _NOTHING: Mapping = MappingProxyType({})
 
 
-class Signal(Struct, frozen=True, gc=False):
+class Signal(Struct, frozen=True, gc=False, array_like=True, tag=0):
     """A scored event. ``kind`` is None for an event that only tells who the lead is or answers criteria."""
 
     event_id: str

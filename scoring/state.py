@@ -18,7 +18,7 @@ from scoring.stages import Stage, Temperature
 _EMPTY: Mapping = MappingProxyType({})
 
 
-class KindTally(Struct, frozen=True, gc=False):
+class KindTally(Struct, frozen=True, gc=False, array_like=True):
     """One signal kind's history for one lead."""
 
     decayed: float  # Σ 2^(−(as_of − t_i)/half_life) over its occurrences, at the lead's as_of
@@ -68,7 +68,7 @@ class LeadState(Struct, frozen=True, gc=False):
         return {kind: tally.count for kind, tally in self.tallies.items()}
 
 
-class Step(Struct, frozen=True, gc=False):
+class Step(Struct, frozen=True, gc=False, array_like=True):
     """One move of the lead's stage or temperature, at the event time it happened."""
 
     at: float
@@ -77,7 +77,7 @@ class Step(Struct, frozen=True, gc=False):
     cause: str  # as the change said: "event", "feedback", "decay", ...
 
 
-class SalesWord(Struct, frozen=True, gc=False):
+class SalesWord(Struct, frozen=True, gc=False, array_like=True, tag=1):
     """Sales feedback, or a CRM outcome, as the lead's journal keeps it."""
 
     word_id: str  # the feedback id, or the outcome event's id
