@@ -1,4 +1,4 @@
-"""The leads table's records: one lead's state (format-versioned) and its history line.
+"""The leads table's records: one lead's state (format-versioned), its history and its links.
 
 Its shape is documented as JSON Schema in ``schemas/``; tests validate what is written against it.
 """
@@ -111,10 +111,10 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
 def encode_lead(state: LeadState, history: bytes = b"", links: bytes = b"") -> bytes:
     """A lead's table record: its state, then its history (``encode_history``), in one changelog record.
 
-    Up to four lines: the state's head, its remembered changes (may be empty), its history (may be
-    empty) and its links (``encode_links``: what erasure must reach elsewhere; trailing empty lines
-    are left off). One record, so a crash can never leave them apart; readers of the state alone
-    never decode the rest.
+    Four parts: the state's head, its remembered changes, its history and its links
+    (``encode_links``: what erasure must reach elsewhere), each nil when empty; a history or links
+    part read from an older JSON record is carried over in MessagePack. One record, so a crash can
+    never leave them apart; readers of the state alone never decode the rest.
     """
     return _FRAME + record_frame.ENCODER.encode(
         [stored_lead.stored(state), _changes_part(state.recent_changes), record_frame.raw_part(history),
