@@ -1,4 +1,4 @@
-"""leadstream's scoring core: pure, deterministic functions over frozen dataclasses.
+"""leadstream's scoring core: pure, deterministic functions over frozen records (msgspec Structs).
 
 Time is always passed in; nothing here reads a clock, does I/O or imports the stream stack.
 """

@@ -9,13 +9,14 @@ same whatever order the member updates arrive in.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import attrgetter
 from types import MappingProxyType
 
+from msgspec import Struct, field
+
 from scoring.changes import change_id
 from scoring.kinds import Component
-from scoring.quick_init import quick_init
 from scoring.stages import Rung, Temperature, climb
 
 TEMPERATURES = tuple(Temperature)
@@ -31,9 +32,7 @@ class AccountRules:
     max_members: int
 
 
-@quick_init
-@dataclass(frozen=True)
-class Member:
+class Member(Struct, frozen=True, gc=False):
     """One lead's contribution to its account, as of its latest scored event."""
 
     lead_id: str
@@ -45,9 +44,7 @@ class Member:
     cause_event_id: str
 
 
-@quick_init
-@dataclass(frozen=True)
-class AccountState:
+class AccountState(Struct, frozen=True, gc=False):
     domain: str
     members: Mapping[str, Member] = field(default_factory=lambda: MappingProxyType({}))
     level: int = 0  # 0 cold, 1 warm, 2 hot: held for hysteresis
@@ -59,17 +56,14 @@ class AccountState:
         return TEMPERATURES[self.level]
 
 
-@quick_init
-@dataclass(frozen=True)
-class AccountView:
+class AccountView(Struct, frozen=True, gc=False):
     score: float
     engaged: tuple[str, ...]  # lead ids of the engaged members
     roles: frozenset[str]
     criteria_met: frozenset[str]
 
 
-@dataclass(frozen=True)
-class AccountChange:
+class AccountChange(Struct, frozen=True, gc=False):
     change_id: str
     domain: str
     sequence: int

@@ -18,7 +18,7 @@ folded into the base as it stands, its scores exact but its stage as if it came 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from scoring.changes import QualificationChange
 from scoring.dedupe import event_hash, remember

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from scoring.criteria import Status
 from scoring.kinds import SignalKind
-from scoring.quick_init import quick_init
 from scoring.stages import Stage, Temperature
 
 
-@quick_init
-@dataclass(frozen=True)
-class Scores:
+class Scores(Struct, frozen=True, gc=False):
     interest: float  # decayed, capped per signal kind
     intent: float
     negative: float  # subtracted from engagement
@@ -30,9 +28,7 @@ class Scores:
         return self.engagement
 
 
-@quick_init
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(Struct, frozen=True, gc=False):
     """One signal kind's share of a score: its points now, after decay and its cap."""
 
     kind: SignalKind
@@ -41,9 +37,7 @@ class Contribution:
     count: int
 
 
-@quick_init
-@dataclass(frozen=True)
-class QualificationChange:
+class QualificationChange(Struct, frozen=True, gc=False):
     change_id: str  # stable: the same causing event always yields the same id
     lead_id: str
     sequence: int

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
+from msgspec import Struct
+
 from scoring.answer_reading import AnswerReading, Reading, amount_in, clean
 from scoring.profile import Scalar
-from scoring.quick_init import quick_init
 
 
 class Status(str, Enum):
@@ -30,9 +31,7 @@ class Framework:
     need: str  # the criterion that says a need is identified (warm needs it)
 
 
-@quick_init
-@dataclass(frozen=True)
-class Answer:
+class Answer(Struct, frozen=True, gc=False, array_like=True):
     status: Status
     stated_at: float
 

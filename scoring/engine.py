@@ -8,8 +8,10 @@ through it when one arrives late.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from types import MappingProxyType
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from scoring.changes import QualificationChange, change_id
 from scoring.criteria import merge_answers
@@ -20,7 +22,6 @@ from scoring.grade import next_grade
 from scoring.model import ScoringModel
 from scoring.profile import merge_facts
 from scoring.qualification import Assessment, Levels, needs_enrichment, next_levels, stage_for, temperature_for
-from scoring.quick_init import quick_init
 from scoring.sales import criteria_confirmed_at, held_back, qualified_since, sql_expires_at
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
@@ -33,9 +34,7 @@ TEMPERATURE_ORDER = tuple(Temperature)  # cold, warm, hot
 PATH_KEPT = 16  # steps of stage history a lead keeps: as many as its history's timeline shows
 
 
-@quick_init
-@dataclass(frozen=True)
-class Decision:
+class Decision(Struct, frozen=True, gc=False):
     state: LeadState
     change: QualificationChange | None  # to emit: new, or re-emitted for a redelivery
     duplicate: bool
@@ -43,8 +42,7 @@ class Decision:
     assessment: Assessment | None = None
 
 
-@dataclass(frozen=True)
-class Classified:
+class Classified(Struct, frozen=True, gc=False):
     levels: Levels
     temperature: Temperature
     stage: Stage

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 
+from msgspec import Struct, field
+
 from scoring.profile import Scalar
-from scoring.quick_init import quick_init
 
 
 class EventType(str, Enum):
@@ -22,9 +22,7 @@ class EventType(str, Enum):
     ALIAS = "alias"
 
 
-@quick_init
-@dataclass(frozen=True)
-class LeadEvent:
+class LeadEvent(Struct, frozen=True, gc=False):
     event_id: str
     # The known lead (userId, or the email an anonymous visitor gave in a form or identify);
     # for an anonymous event, the visitor id: its history is held until identify links it.

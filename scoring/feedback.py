@@ -12,9 +12,10 @@ journal, in event time, with its events.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from enum import Enum
 from types import MappingProxyType
+
+from msgspec.structs import replace
 
 from scoring.engine import Decision, step
 from scoring.kinds import DealOutcome

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
+from msgspec import Struct
+
 from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
-from scoring.quick_init import quick_init
 
 MEMO_SIZE = 4096  # fit results kept per rules; the memo starts afresh when full
 _FIT_FIELDS = ("industry", "employees", "country", "title")
@@ -74,9 +75,7 @@ class DisqualifyRules:
         return {}
 
 
-@quick_init
-@dataclass(frozen=True)
-class FitResult:
+class FitResult(Struct, frozen=True, gc=False):
     score: float
     matched: tuple[tuple[str, float], ...]  # (what matched, points), for explanations
     role: str | None
@@ -86,9 +85,7 @@ class FitResult:
     unknown: tuple[str, ...] = ()  # industry, company_size, country, title: not stated yet
 
 
-@quick_init
-@dataclass(frozen=True)
-class FitGates:
+class FitGates(Struct, frozen=True, gc=False):
     """Whether fit lets a lead through each gate, and which gates the unknown attributes decide."""
 
     mql: bool

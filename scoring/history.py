@@ -11,8 +11,10 @@ bounded however long the lead lives.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from scoring.changes import QualificationChange, Scores
 from scoring.criteria import Status
@@ -20,7 +22,6 @@ from scoring.decay import contribution_at, decayed_to
 from scoring.explain import scores_at
 from scoring.kinds import SignalKind
 from scoring.model import ScoringModel
-from scoring.quick_init import quick_init
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
 from scoring.state import KindTally, LeadState
@@ -30,9 +31,7 @@ CHANGES_KEPT = 16
 _EMPTY: Mapping = MappingProxyType({})
 
 
-@quick_init
-@dataclass(frozen=True)
-class Occurrence:
+class Occurrence(Struct, frozen=True, gc=False):
     """One event as the timeline shows it; ``kind`` is None for an identify or an answer."""
 
     at: float
@@ -41,9 +40,7 @@ class Occurrence:
     profile_fields: tuple[str, ...] = ()
 
 
-@quick_init
-@dataclass(frozen=True)
-class Move:
+class Move(Struct, frozen=True, gc=False):
     """One qualification change as the timeline shows it."""
 
     at: float
@@ -55,8 +52,7 @@ class Move:
     total: float  # the score that caused it
 
 
-@dataclass(frozen=True)
-class History:
+class History(Struct, frozen=True, gc=False):
     since: float | None = None  # events up to here are folded into ``folded``; None: nothing folded
     folded: Mapping[SignalKind, float] = field(default_factory=lambda: _EMPTY)  # decayed counts at ``since``
     folded_events: int = 0
@@ -95,16 +91,14 @@ def record(
         while position > 0 and history.events[position - 1].at > occurrence.at:
             position -= 1
         events = (*history.events[:position], occurrence, *history.events[position:])
-        # Built directly rather than with dataclasses.replace, which reads every field by name first.
-        history = History(history.since, history.folded, history.folded_events, events, history.moves)
+        history = replace(history, events=events)
         while len(history.events) > events_kept:
             history = _fold_oldest(history, model)
     if change is not None:
         move = Move(at=change.event_time, from_stage=change.from_stage, to_stage=change.to_stage,
                     from_temperature=change.from_temperature, to_temperature=change.to_temperature,
                     cause=change.cause, total=change.scores.total)
-        history = History(history.since, history.folded, history.folded_events, history.events,
-                          (*history.moves, move)[-changes_kept:])
+        history = replace(history, moves=(*history.moves, move)[-changes_kept:])
     return history
 
 
@@ -158,8 +152,7 @@ def scores_then(history: History, state: LeadState, model: ScoringModel, at: flo
     return scores_at(then, model, at)
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(Struct, frozen=True, gc=False):
     at: float
     scores: Scores
 

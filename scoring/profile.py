@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 
-from scoring.quick_init import quick_init
+from msgspec import Struct
 
 Scalar = str | int | float | bool
 ProfileValue = str | int
@@ -38,9 +37,7 @@ ACCOUNT_ALIASES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
-@quick_init
-@dataclass(frozen=True)
-class Fact:
+class Fact(Struct, frozen=True, gc=False, array_like=True):
     value: ProfileValue
     stated_at: float
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from msgspec import Struct
+
 from scoring.changes import Scores
 from scoring.criteria import Status
 from scoring.fit import FitGates, FitResult
 from scoring.kinds import SignalKind
-from scoring.quick_init import quick_init
 from scoring.stages import QUALIFIED, Rung, Stage, Temperature, climb
 
 # On Python 3.11 reading a member through its enum class calls a descriptor: loops hold it here.
@@ -29,9 +30,7 @@ class Ladders:
     hot: Rung = Rung(5.0, 2.5)  # on interest: hot needs some interest beside intent and criteria
 
 
-@quick_init
-@dataclass(frozen=True)
-class Levels:
+class Levels(Struct, frozen=True, gc=False, array_like=True):
     """Where the lead stands on each ladder (0 below the rung, 1 on it): hysteresis needs it held."""
 
     mql: int = 0
@@ -48,9 +47,7 @@ class QualificationRules:
     product_signals: frozenset[SignalKind]
 
 
-@quick_init
-@dataclass(frozen=True)
-class Assessment:
+class Assessment(Struct, frozen=True, gc=False):
     """Everything classification looks at, at one moment."""
 
     scores: Scores

@@ -12,7 +12,7 @@ repeated command or a restart finds that revisit done, and the next one is an in
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from scoring.changes import QualificationChange, change_id
 from scoring.crossing import demotion_due_by, next_demotion

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
+
+from msgspec import Struct, field
 
 from scoring.criteria import Status, answers_from
 from scoring.events import EventType, LeadEvent
 from scoring.kinds import IgnoreReason, SignalKind
 from scoring.model import DwellRule, ScoringModel, normalise_event_name
 from scoring.profile import ACCOUNT_ALIASES, ProfileValue, facts_from
-from scoring.quick_init import quick_init
 
 # Crawlers and scripted clients announce themselves; real browsers do not say these words.
 BOT_USER_AGENT = re.compile(
@@ -24,9 +24,7 @@ BOT_USER_AGENT = re.compile(
 _NOTHING: Mapping = MappingProxyType({})
 
 
-@quick_init
-@dataclass(frozen=True)
-class Signal:
+class Signal(Struct, frozen=True, gc=False, array_like=True, tag=0):
     """A scored event. ``kind`` is None for an event that only tells who the lead is or answers criteria."""
 
     event_id: str
@@ -41,8 +39,7 @@ class Signal:
     links_visitor: str | None = None
 
 
-@dataclass(frozen=True)
-class Ignored:
+class Ignored(Struct, frozen=True, gc=False):
     reason: IgnoreReason
 
 

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
+
+from msgspec import Struct, field
 
 from scoring.changes import QualificationChange
 from scoring.criteria import Answer
 from scoring.kinds import SignalKind
 from scoring.profile import Fact, email_domain
 from scoring.qualification import Levels
-from scoring.quick_init import quick_init
 from scoring.signals import Signal
 from scoring.stages import Stage, Temperature
 
 _EMPTY: Mapping = MappingProxyType({})
 
 
-@quick_init
-@dataclass(frozen=True)
-class KindTally:
+class KindTally(Struct, frozen=True, gc=False, array_like=True):
     """One signal kind's history for one lead."""
 
     decayed: float  # Σ 2^(−(as_of − t_i)/half_life) over its occurrences, at the lead's as_of
@@ -28,9 +26,7 @@ class KindTally:
     last_at: float
 
 
-@quick_init
-@dataclass(frozen=True)
-class LeadState:
+class LeadState(Struct, frozen=True, gc=False):
     lead_id: str
     identified: bool
     as_of: float | None = None  # the latest event time seen; tallies are held at this time
@@ -74,9 +70,7 @@ class LeadState:
         return {kind: tally.count for kind, tally in self.tallies.items()}
 
 
-@quick_init
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True, gc=False, array_like=True):
     """One move of the lead's stage or temperature, at the event time it happened."""
 
     at: float
@@ -85,9 +79,7 @@ class Step:
     cause: str  # as the change said: "event", "feedback", "decay", ...
 
 
-@quick_init
-@dataclass(frozen=True)
-class SalesWord:
+class SalesWord(Struct, frozen=True, gc=False, array_like=True, tag=1):
     """Sales feedback, or a CRM outcome, as the lead's journal keeps it."""
 
     word_id: str  # the feedback id, or the outcome event's id
@@ -101,8 +93,7 @@ class SalesWord:
 Input = Signal | SalesWord
 
 
-@dataclass(frozen=True)
-class Journal:
+class Journal(Struct, frozen=True, gc=False):
     """The lead's latest inputs in event-time order, and the lead as it stood before them.
 
     ``middle`` is the lead right after the first HALF inputs (scoring.arrival), so the window can

@@ -9,7 +9,7 @@ history replayed to rebuild them.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from scoring.engine import Decision, step
 from scoring.kinds import Component

@@ -9,7 +9,10 @@ The stream shell keeps one ``VisitorState`` per visitor id and does what these d
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from scoring.signals import Signal
 
@@ -20,16 +23,14 @@ class HoldLimits:
     ttl_s: float  # a visitor unseen this long is forgotten, and its held signals ignored
 
 
-@dataclass(frozen=True)
-class VisitorState:
+class VisitorState(Struct, frozen=True, gc=False):
     visitor_id: str
     lead_id: str | None = None  # the lead identify linked this visitor to, once it has
     held: tuple[Signal, ...] = ()  # anonymous signals awaiting that link, oldest first
     last_seen: float = 0.0  # when the visitor was last active (receipt time, not event time): drives expiry
 
 
-@dataclass(frozen=True)
-class Held:
+class Held(Struct, frozen=True, gc=False):
     """The signal waits in ``state`` (unless it was held already: a redelivery)."""
 
     state: VisitorState
@@ -37,16 +38,14 @@ class Held:
     duplicate: bool = False
 
 
-@dataclass(frozen=True)
-class Forward:
+class Forward(Struct, frozen=True, gc=False):
     """The visitor is linked: score ``signal`` (now the lead's) for the lead."""
 
     state: VisitorState
     signal: Signal
 
 
-@dataclass(frozen=True)
-class Linked:
+class Linked(Struct, frozen=True, gc=False):
     """``released`` (the held history, now the lead's) is to be scored for the lead, once."""
 
     state: VisitorState

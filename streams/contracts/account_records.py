@@ -13,6 +13,7 @@ import orjson
 
 from scoring.accounts import AccountChange, AccountState, Member
 from streams import PRODUCER
+from streams.contracts import record_frame
 from streams.contracts.encoding import iso_time
 
 
@@ -80,8 +81,13 @@ def decode_account_record(raw: bytes) -> tuple[str, list[tuple[str, Member | Non
     return data["domain"], updates, data.get("cool_at")
 
 
+# The accounts table's records: the byte 1, then the object earlier releases wrote as JSON, in
+# MessagePack (``record_frame``). decode_account reads both.
+ACCOUNT_FORMAT = b"\x01"
+
+
 def encode_account(account: AccountState) -> bytes:
-    return orjson.dumps({
+    return record_frame.framed(ACCOUNT_FORMAT, {
         "level": account.level, "sequence": account.sequence, "checked_at": account.checked_at,
         "members": {lead: _member_body(account.domain, lead, m) for lead, m in account.members.items()},
     })
@@ -90,7 +96,7 @@ def encode_account(account: AccountState) -> bytes:
 def decode_account(domain: str, raw: bytes | None) -> AccountState:
     if not raw:
         return AccountState(domain=domain)
-    data = orjson.loads(raw)
+    data = record_frame.unframed(raw) if raw[:1] == ACCOUNT_FORMAT else orjson.loads(raw)
     members = {lead: _member_of(body) for lead, body in data["members"].items()}
     return AccountState(domain=domain, members=MappingProxyType(members), level=data["level"],
                         sequence=data["sequence"], checked_at=data.get("checked_at", 0.0))  # absent before it was kept

@@ -1,4 +1,6 @@
-"""A lead's history (the last line of its table record): recent events and moves, for the board.
+"""A lead's history (a part of its table record): recent events and moves, for the board.
+
+Written in MessagePack since lead state format 5; read from the JSON earlier formats wrote too.
 
 Its shape is documented as JSON Schema in ``schemas/``; tests validate what is written against it.
 """
@@ -9,12 +11,11 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-import orjson
-
 from scoring import (
     SignalKind, Stage, Status, Temperature,
 )
 from scoring.history import History, Move, Occurrence
+from streams.contracts import record_frame
 from streams.contracts.member_codes import (
     KIND_AT, KIND_CODE, KINDS, STAGE_AT, STAGE_CODE, STAGES, STATUS_AT, STATUS_CODE, STATUSES,
     TEMPERATURE_AT, TEMPERATURE_CODE, TEMPERATURES,
@@ -25,7 +26,7 @@ def encode_history(history: History) -> bytes:
     # Positional, enum members as codes (see the leads table above); an event is [time, kind], and
     # [time, kind, answers, profile fields] when it stated any; a move is seven parts in a row.
     kind_code = KIND_CODE
-    return orjson.dumps([
+    return record_frame.ENCODER.encode([
         history.since,
         [part for kind, count in history.folded.items() for part in (kind_code.get(kind, kind), count)],
         history.folded_events,
@@ -55,7 +56,7 @@ def move_parts(at: float, from_stage: Stage, to_stage: Stage, from_temperature: 
 
 def history_parts(raw: bytes) -> list[Any] | None:
     """A history record as its five positional parts, to add to in place; None for the older keyed format."""
-    data = orjson.loads(raw)
+    data = record_frame.loads(raw)
     return data if isinstance(data, list) else None
 
 
@@ -79,11 +80,11 @@ def history_from_parts(parts: list[Any]) -> History:
 
 
 def encode_history_parts(parts: list[Any]) -> bytes:
-    return orjson.dumps(parts)
+    return record_frame.ENCODER.encode(parts)
 
 
 def decode_history(raw: bytes) -> History:
-    data = orjson.loads(raw)
+    data = record_frame.loads(raw)
     return _decode_keyed_history(data) if isinstance(data, dict) else history_from_parts(data)
 
 

@@ -1,8 +1,9 @@
-"""A lead's stage history and journal as its table record holds them (``lead_records``): the parts
-the state's head ends with, enum members written as their codes.
+"""A lead's stage history and journal as a format 4 record holds them (``lead_records``): the parts
+the state's head ends with, enum members written as their codes. Read only: format 5 stores them
+as the scoring core's own records (``stored_lead``).
 
 Both were added to format 4 as trailing parts: a record without them reads back with an empty
-history and no journal (the next input starts one), and a reader that predates them ignores them.
+history and no journal (the next input starts one).
 """
 
 from __future__ import annotations
@@ -13,28 +14,15 @@ from typing import Any
 from scoring import Signal
 from scoring.state import Input, SalesWord, Step
 from streams.contracts.member_codes import (
-    KIND_AT, KIND_CODE, STAGE_AT, STAGE_CODE, STATUS_AT, STATUS_CODE, TEMPERATURE_AT, TEMPERATURE_CODE,
+    KIND_AT, STAGE_AT, STATUS_AT, TEMPERATURE_AT,
 )
 
 _SIGNAL, _FEEDBACK, _OUTCOME = 0, 1, 2
 
 
-def path_parts(path: tuple[Step, ...]) -> list[Any]:
-    return [part for step in path
-            for part in (step.at, STAGE_CODE[step.stage], TEMPERATURE_CODE[step.temperature], step.cause)]
-
-
 def path_from(parts: list[Any]) -> tuple[Step, ...]:
     return tuple(Step(parts[n], STAGE_AT[parts[n + 1]], TEMPERATURE_AT[parts[n + 2]], parts[n + 3])
                  for n in range(0, len(parts), 4))
-
-
-def input_parts(item: Input) -> list[Any]:
-    if isinstance(item, SalesWord):
-        return [_OUTCOME if item.outcome else _FEEDBACK, item.word_id, item.at, item.word, item.serial]
-    return [_SIGNAL, item.event_id, item.occurred_at, KIND_CODE.get(item.kind, item.kind), item.anonymous,
-            [part for name, value in item.profile.items() for part in (name, value)],
-            [part for name, status in item.answers.items() for part in (name, STATUS_CODE[status])]]
 
 
 def input_from(lead_id: str, parts: list[Any]) -> Input:

@@ -1,4 +1,4 @@
-"""The leads table's records: one lead's state (format-versioned) and its history line.
+"""The leads table's records: one lead's state (format-versioned), its history and its links.
 
 Its shape is documented as JSON Schema in ``schemas/``; tests validate what is written against it.
 """
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import MappingProxyType
 from typing import Any
 
+import msgspec
 import orjson
 
 from scoring import (
@@ -21,48 +22,49 @@ from scoring.criteria import Answer
 from scoring.profile import Fact
 from scoring.qualification import Levels
 from scoring.state import Journal, KindTally
-from streams.contracts import journal_records
+from streams.contracts import journal_records, record_frame, stored_lead
 from streams.contracts.member_codes import (
-    KIND_AT, KIND_CODE, KINDS, REACHED_AT, REACHED_MASK, STAGE_AT, STAGE_CODE, STAGES, STATUS_AT, STATUS_CODE, STATUSES,
+    KIND_AT, KIND_CODE, KINDS, REACHED_AT, STAGE_AT, STAGE_CODE, STAGES, STATUS_AT, STATUS_CODE, STATUSES,
     TEMPERATURE_AT, TEMPERATURE_CODE, TEMPERATURES,
 )
 
 
 #
-# A lead's record is up to four lines: its state's head, the changes it remembers (for
-# re-emitting on a redelivery), its history and its links (``encode_lead``); orjson never writes a raw
-# newline, so line breaks separate them. The head is a JSON array led by its format number, its
-# parts in a fixed order, its maps flattened to [key, value, ...] runs and each enum member
-# written as its code (below): read back with no key lookups and no enum calls, and without the
-# names, which were a third of a record's bytes and so of a worker's memory per lead. The changes
+# A lead's record holds four parts: its state's head, the changes it remembers (for re-emitting on
+# a redelivery), its history and its links (``encode_lead``). Since format 5 it is the byte 5, then
+# one MessagePack array of the four (``record_frame``; nil for an absent part): the head is a
+# ``stored_lead.StoredLead``, decoded straight into the state's records by msgspec. The changes
 # are read only when used (a redelivery, a new change), and written back as the same bytes
-# otherwise: most events neither read nor rewrite them. Changelogs still hold states in format 3,
-# in format 2 (names, not codes) and in the keyed format before it (one JSON object): decode_state
-# reads all. The lines after the head are no part of the format number: any format may have them.
+# otherwise: most events neither read nor rewrite them. Earlier formats were JSON, one line per
+# part, the head an array led by its format number with its maps flattened to [key, value, ...]
+# runs and enum members as codes; changelogs still hold states in formats 4, 3 and 2 (names, not
+# codes) and in the keyed format before them (one JSON object): decode_state reads all, and the
+# next write of such a lead is in format 5.
 
-STATE_FORMAT = 4
+STATE_FORMAT = 5
 # Format 4 added what sales said and how long it holds (accepted_at, sql_ended_at, active_at, the
 # signals since a rejection), the flagged address, needs_enrichment and the hot interest rung's level,
 # and (optional, trailing) the due time of the latest revisit, then the lead's stage history and its
-# journal (``journal_records``); format 3 is the same without them. Format 3 and 4 share the member codes.
-# Last (optional, trailing) is the letter grade the lead holds (scoring.grade), and a remembered change's
-# row ends with its grade (after the change id's place, null when derived).
-# A record without the trailing parts reads them as unset; a reader that predates them ignores them.
-_CODED = frozenset({3, STATE_FORMAT})
+# journal (``journal_records``); format 3 is the same without them. Formats 3 to 5 share the member codes.
+# A remembered change's row ends with its grade (after the change id's place, null when derived); format 5's
+# head ends with the grade the lead holds (``stored_lead``).
+# A record without the trailing parts reads them as unset.
+_CODED = frozenset({3, 4, STATE_FORMAT})
+_FRAME = bytes([STATE_FORMAT])
+_PARTS = msgspec.msgpack.Decoder(tuple[stored_lead.StoredLead, msgspec.Raw, msgspec.Raw, msgspec.Raw])
+_RAW_PARTS = msgspec.msgpack.Decoder(tuple[msgspec.Raw, msgspec.Raw, msgspec.Raw, msgspec.Raw])
 
 # Per positional format: where its kinds, stages, temperatures and statuses are read from.
-_MEMBERS_IN = {STATE_FORMAT: (KIND_AT, STAGE_AT, TEMPERATURE_AT, STATUS_AT),
+_MEMBERS_IN = {STATE_FORMAT: (KIND_AT, STAGE_AT, TEMPERATURE_AT, STATUS_AT),  # its remembered changes
+               4: (KIND_AT, STAGE_AT, TEMPERATURE_AT, STATUS_AT),
                3: (KIND_AT, STAGE_AT, TEMPERATURE_AT, STATUS_AT),
                2: (KINDS, STAGES, TEMPERATURES, STATUSES)}
 
 
-def _pack_hashes(hashes: tuple[int, ...]) -> str:
-    return binascii.b2a_base64(struct.pack(f">{len(hashes)}Q", *hashes), newline=False).decode()
-
-
-def _unpack_hashes(text: str) -> tuple[int, ...]:
+def _unpack_hashes(packed: bytes | str) -> tuple[int, ...]:
     # One unpack of the whole window (struct caches the format): a third of the time of unpacking each id.
-    packed = binascii.a2b_base64(text)
+    if type(packed) is str:  # format 4 and before: base64 in JSON
+        packed = binascii.a2b_base64(packed)
     return struct.unpack(">%dQ" % (len(packed) >> 3), packed)
 
 
@@ -79,7 +81,7 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
 
     def _changes(self) -> tuple[tuple[int, QualificationChange], ...]:
         if self._decoded is None:
-            rows = orjson.loads(self.raw)
+            rows = record_frame.loads(self.raw)
             if self.written_in in _CODED:
                 for before, row in zip(rows, rows[1:]):
                     for place in _AS_BEFORE:
@@ -111,30 +113,35 @@ class StoredChanges(Sequence[tuple[int, QualificationChange]]):
 def encode_lead(state: LeadState, history: bytes = b"", links: bytes = b"") -> bytes:
     """A lead's table record: its state, then its history (``encode_history``), in one changelog record.
 
-    Up to four lines: the state's head, its remembered changes (may be empty), its history (may be
-    empty) and its links (``encode_links``: what erasure must reach elsewhere; trailing empty lines
-    are left off). One record, so a crash can never leave them apart; readers of the state alone
-    never decode the rest.
+    Four parts: the state's head, its remembered changes, its history and its links
+    (``encode_links``: what erasure must reach elsewhere), each nil when empty; a history or links
+    part read from an older JSON record is carried over in MessagePack. One record, so a crash can
+    never leave them apart; readers of the state alone never decode the rest.
     """
-    state_bytes = encode_state(state)
-    if not history and not links:
-        return state_bytes
-    record = state_bytes + (b"\n" if b"\n" in state_bytes else b"\n\n") + history
-    return record + b"\n" + links if links else record
+    return _FRAME + record_frame.ENCODER.encode(
+        [stored_lead.stored(state), _changes_part(state.recent_changes), record_frame.raw_part(history),
+         record_frame.raw_part(links)])
+
+
+def _parts_of(record: bytes | None, place: int) -> bytes:
+    """Part ``place`` of a lead's record (1 changes, 2 history, 3 links), as written; empty when it has none."""
+    if not record:
+        return b""
+    if record[:1] == _FRAME:
+        return record_frame.part_bytes(_RAW_PARTS.decode(memoryview(record)[1:])[place])
+    if record.count(b"\n") < place:  # a JSON record (format 4 and before): one line per part
+        return b""
+    return record.split(b"\n", 3)[place]
 
 
 def history_of(record: bytes | None) -> bytes:
-    """The history line of a lead's table record (``encode_lead``); empty when it has none, or no record."""
-    if not record or record.count(b"\n") < 2:
-        return b""
-    return record.split(b"\n", 3)[2]
+    """The history part of a lead's table record (``encode_lead``); empty when it has none, or no record."""
+    return _parts_of(record, 2)
 
 
 def links_of(record: bytes | None) -> bytes:
-    """The links line of a lead's table record, as written; empty when it has none."""
-    if not record or record.count(b"\n") < 3:
-        return b""
-    return record.split(b"\n", 3)[3]
+    """The links part of a lead's table record, as written; empty when it has none."""
+    return _parts_of(record, 3)
 
 
 # A lead remembers at most this many of each (the oldest make way): its visitors expire by their
@@ -146,53 +153,34 @@ def encode_links(visitors: Sequence[str], feedback: Sequence[str]) -> bytes:
     """The visitor ids linked to the lead and its feedback ids: what its erasure must find elsewhere."""
     if not visitors and not feedback:
         return b""
-    return orjson.dumps({"visitors": list(visitors)[-MAX_LINKS:], "feedback": list(feedback)[-MAX_LINKS:]})
+    return record_frame.ENCODER.encode(
+        {"visitors": list(visitors)[-MAX_LINKS:], "feedback": list(feedback)[-MAX_LINKS:]})
 
 
 def decode_links(line: bytes) -> tuple[list[str], list[str]]:
     if not line:
         return [], []
-    data = orjson.loads(line)
+    data = record_frame.loads(line)
     return list(data["visitors"]), list(data["feedback"])
 
 
 def encode_state(state: LeadState) -> bytes:
-    head = orjson.dumps(_head(state))
-    changes = state.recent_changes
+    """The state alone, as a lead's record without history or links."""
+    return encode_lead(state)
+
+
+def _changes_part(changes: Sequence[tuple[int, QualificationChange]]) -> msgspec.Raw | list[Any] | None:
     if isinstance(changes, StoredChanges) and changes.written_in == STATE_FORMAT:
-        return head + b"\n" + changes.raw  # as read: nothing to encode
+        return msgspec.Raw(changes.raw)  # as read: nothing to encode
     if not changes:
-        return head
+        return None
     rows = [[hashed, *_change_parts(change)] for hashed, change in changes]
     for later in range(len(rows) - 1, 0, -1):  # from the last, so each compares with the change as it was
         row, before = rows[later], rows[later - 1]
         for place in _AS_BEFORE:
             if row[place] == before[place]:
                 row[place] = 0
-    return head + b"\n" + orjson.dumps(rows)
-
-
-def _head(state: LeadState) -> list[Any]:
-    levels, kind_code, status_code = state.levels, KIND_CODE, STATUS_CODE
-    journal = state.journal
-    return [
-        STATE_FORMAT, state.model_version, state.identified, state.as_of,
-        [part for kind, t in state.tallies.items() for part in (kind_code.get(kind, kind), t.decayed, t.count, t.last_at)],
-        [part for name, fact in state.profile.items() for part in (name, fact.value, fact.stated_at)],
-        [part for name, a in state.answers.items() for part in (name, status_code[a.status], a.stated_at)],
-        [levels.mql, levels.sql, levels.pql, levels.warm, levels.hot],
-        STAGE_CODE[state.stage], TEMPERATURE_CODE[state.temperature], state.rejected_at, state.sequence,
-        _pack_hashes(state.recent_event_ids), REACHED_MASK[state.reached],
-        TEMPERATURE_CODE[state.hottest],
-        state.accepted_at, state.sql_ended_at, state.active_at,
-        [part for kind, count in state.renewed.items() for part in (kind_code.get(kind, kind), count)],
-        state.flagged_at, state.needs_enrichment, state.revisited_at,
-        journal_records.path_parts(state.path),
-        None if journal is None else [
-            _head(journal.base), None if journal.middle is None else _head(journal.middle), journal.serials,
-            [journal_records.input_parts(item) for item in journal.inputs]],
-        state.grade,
-    ]
+    return rows
 
 
 def _journal_from(lead_id: str, parts: list[Any] | None) -> Journal | None:
@@ -205,26 +193,31 @@ def _journal_from(lead_id: str, parts: list[Any] | None) -> Journal | None:
 
 
 def decode_state(lead_id: str, raw: bytes) -> LeadState:
-    """The state in a lead's table record (``encode_lead``); its history line, if any, is not read."""
+    """The state in a lead's table record (``encode_lead``); its history, if any, is not read."""
+    if raw[:1] == _FRAME:
+        head, changes, _, _ = _PARTS.decode(memoryview(raw)[1:])
+        return stored_lead.lead_from(lead_id, head, StoredChanges(lead_id, bytes(changes)) if changes != record_frame.NIL else ())
+    if not record_frame.is_json(raw):
+        raise ValueError(f"lead state format {raw[0]!r}: this version reads {STATE_FORMAT}, 4, 3, 2 and the keyed one")
     head, _, rest = raw.partition(b"\n")
     changes = rest.partition(b"\n")[0]
     data = orjson.loads(head)
     if isinstance(data, dict):
         return _decode_keyed_state(lead_id, data)
     if data[0] not in _MEMBERS_IN:
-        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT}, 3, 2 and the keyed one")
+        raise ValueError(f"lead state format {data[0]!r}: this version reads {STATE_FORMAT}, 4, 3, 2 and the keyed one")
     return _decode_positional(lead_id, data, changes)
 
 
 def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadState:
-    """Formats 2 to 4: the same parts, enum members by name in 2 and by code after; 4 adds what sales said."""
+    """Formats 2 to 5: the same parts, enum members by name in 2 and by code after; 4 adds what sales said."""
     (written_in, model_version, identified, as_of, tallies, profile, answers, levels, stage, temperature, rejected_at,
      sequence, recent_ids, reached, hottest) = data[:15]
     # A lead stored before format 4 held no acceptance (it is re-derived from its events from now on).
     accepted_at, sql_ended_at, active_at, renewed, flagged_at, needs_enrichment = (
-        data[15:21] if written_in == STATE_FORMAT else (None, None, as_of, [], None, False))
+        data[15:21] if written_in >= 4 else (None, None, as_of, [], None, False))
     # The last revisit's due time came after format 4 began: a state written before it has none.
-    revisited_at = data[21] if written_in == STATE_FORMAT and len(data) > 21 else None
+    revisited_at = data[21] if written_in >= 4 and len(data) > 21 else None
     kind_at, stage_at, temperature_at, status_at = _MEMBERS_IN[written_in]
     return LeadState(
         lead_id=lead_id,
@@ -258,7 +251,10 @@ def _decode_positional(lead_id: str, data: list[Any], changes: bytes) -> LeadSta
 def classified_under(version: str | None) -> tuple[bytes, ...]:
     """Marks a stored state starts with exactly when it was last classified under ``version``: one per format read."""
     written = orjson.dumps(version)
-    return tuple(b"[%d," % state_format + written + b"," for state_format in (STATE_FORMAT, 3, 2))
+    # A framed record: the format byte, its four parts, then the head (an array of StoredLead's fields), led by it.
+    framed = _FRAME + b"\x94\xdc" + len(stored_lead.StoredLead.__struct_fields__).to_bytes(2, "big") + \
+        record_frame.ENCODER.encode(version)
+    return (framed, *(b"[%d," % state_format + written + b"," for state_format in (4, 3, 2)))
 
 
 # Places in a remembered change's row ([event hash, *_change_parts]) that usually repeat the change
@@ -291,7 +287,7 @@ def _change_parts(change: QualificationChange) -> list[Any]:
 
 def _change_from_parts(lead_id: str, parts: list[Any], written_in: int = STATE_FORMAT) -> QualificationChange:
     detail, needs_enrichment, grade = None, False, None
-    if written_in == STATE_FORMAT:
+    if written_in >= 4:
         grade = parts[20] if len(parts) > 20 else None  # a change remembered from before grades has none
         written_id = parts[19] if len(parts) > 19 else None
         rest, (detail, needs_enrichment) = parts[1:17], parts[17:19]

@@ -13,7 +13,8 @@ table and leads.qualification.shadow, after the live batch has gone out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from scoring import LeadState, QualificationChange
 from scoring.engine import Decision

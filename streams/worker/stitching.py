@@ -43,9 +43,6 @@ def hold(context: WorkerContext, tables: TableWrites, signal: Signal, seen_at: f
     key = signal.lead_id.encode()  # an anonymous signal's lead id is its visitor id
     visitors, limits = context.visitors, context.settings.hold_limits()
     held = visitors.data.get(key)
-    if held and (in_place := visitor_records.held_in_record(held, signal, seen_at, limits.max_events)) is not None:
-        record, evicted = in_place
-        return _held(context, tables, key, record, evicted)
     decision = on_anonymous(visitor_records.decode_visitor(key.decode(), held) if held else None, signal, seen_at, limits)
     if isinstance(decision, Forward):
         tables.set(visitors, key, visitor_records.encode_visitor(decision.state))  # keeps the link from expiring
@@ -130,15 +127,10 @@ def due_for_expiry(context: WorkerContext, now: float, active: set[int]) -> list
     return due
 
 
-# An unlinked visitor's record with nothing held ends so (streams/contracts/visitor_records.py keeps
-# the keys in this order): the board's count is a byte test per visitor, not a decode.
-NOTHING_HELD = b'"held":[]}'
-
-
 def held_visitors(context: WorkerContext, active: set[int]) -> int:
     """Anonymous visitors holding events in the partitions this worker owns: the board's "New (anonymous)"."""
     return sum(1 for key, value in list(context.visitors.data.items())
-               if value and not value.endswith(NOTHING_HELD) and _partition(context, key) in active)
+               if value and visitor_records.holds_events(value) and _partition(context, key) in active)
 
 
 def recount_held(context: WorkerContext, active: set[int]) -> None:

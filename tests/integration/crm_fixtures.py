@@ -7,12 +7,12 @@ grades is re-sent, so the CRM must leave its grade field alone; ``with_grade`` g
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
+from msgspec.structs import replace
 
 from scoring import Contribution, QualificationChange, Scores
 from streams.config.environment import settings_from
@@ -36,12 +36,12 @@ def step(lead: str, n: int) -> QualificationChange:
     change = qualification_change(lead, f"{lead}-event-{n}", from_, to, sequence=n, grade=None,
                                   reasons=(Contribution("pricing_view", 10.0 * n, T0 - 60, n),
                                            Contribution("demo_request", 30.0, T0 - 600, 1)))
-    return dataclasses.replace(change, scores=Scores(interest=5.0 * n, intent=10.0 * n + 0.5, negative=0.0, fit=80.0),
+    return replace(change, scores=Scores(interest=5.0 * n, intent=10.0 * n + 0.5, negative=0.0, fit=80.0),
                                event_time=T0 + 60 * n)
 
 
 def with_grade(change: QualificationChange, grade: str) -> bytes:
-    return encoded(dataclasses.replace(change, grade=grade))
+    return encoded(replace(change, grade=grade))
 
 
 def erasure_notice(lead: str) -> bytes:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
-import orjson
 import pytest
 from aiokafka import TopicPartition
 
@@ -21,6 +21,8 @@ import scoring
 from bench.kafka_io import preload
 from bench.memory import changelog_topic, compacted
 from bench.workload import generate
+from scoring.accounts import Member
+from streams.contracts import account_records
 from streams.devtools.processes import WorkerProcess
 from tests.integration.pipeline_harness import TEST_PARTITIONS, RunningPipeline, start_pipeline, stop_pipeline
 
@@ -64,8 +66,8 @@ async def _tables(pipeline: RunningPipeline) -> dict[str, dict[bytes, bytes]]:
             for table in (*TABLES, "accounts")}
 
 
-def _members(accounts: dict[bytes, bytes]) -> dict[bytes, dict]:
-    return {domain: orjson.loads(value)["members"] for domain, value in accounts.items()}
+def _members(accounts: dict[bytes, bytes]) -> dict[bytes, Mapping[str, Member]]:
+    return {domain: account_records.decode_account(domain.decode(), value).members for domain, value in accounts.items()}
 
 
 @pytest.fixture(scope="module")

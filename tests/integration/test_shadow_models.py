@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 import pytest
+from msgspec.structs import replace
 
 from scoring import Signal, apply, interpret, load_model
 from scoring.arrival import apply_outcome

@@ -8,11 +8,11 @@ events' own clock.
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec.structs import replace
 
 from scoring import Stage, apply
 from scoring.arrival import HALF, LATE, cooled

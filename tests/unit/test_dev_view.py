@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 
 import orjson
+from msgspec.structs import replace
 
 from streams.alerting.change import decode_change
 from streams.alerting.message import console_text
@@ -13,7 +13,13 @@ from streams.alerting.rules import AlertRule, promotion
 from streams.config.clock import scaled_clock
 from streams.devtools.live import ChangeTally, PlainView
 from streams.devtools.live_panel import make_view
-from tests.integration.alert_fixtures import T0, encoded, qualification_change, turning_hot, warming
+from tests.integration.alert_fixtures import (
+    T0,
+    encoded,
+    qualification_change,
+    turning_hot,
+    warming,
+)
 
 DAY_S = 86_400.0
 

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 
 import orjson
 import pytest
+from msgspec.structs import replace
 
 from scoring import Verdict, apply
 from scoring.arrival import HALF, apply_feedback, apply_outcome
 from scoring.kinds import DealOutcome
 from streams.contracts import lead_records
 from tests.unit.builders import ICP_FIT, T0, days, model, signal
+from tests.unit.format_4 import format_4_record
 
 
 def long_lead():
@@ -41,7 +42,7 @@ def test_a_leads_journal_and_stage_history_survive_its_record_exactly():
 def test_a_record_written_before_journals_reads_back_without_one_and_starts_one_at_its_next_input(parts):
     # 22 parts: written after revisits were recorded (revisited_at ends the head) but before journals.
     state = replace(long_lead(), revisited_at=T0 + days(9.7))
-    head, _, changes = lead_records.encode_state(state).partition(b"\n")
+    head, _, changes = format_4_record(state).partition(b"\n")
     older = orjson.dumps(orjson.loads(head)[:parts]) + b"\n" + changes
 
     restored = lead_records.decode_state(state.lead_id, older)

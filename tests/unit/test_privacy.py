@@ -115,3 +115,42 @@ _SEGMENT_EVENTS = st.builds(
 @given(_SEGMENT_EVENTS)
 def test_segment_events_are_truncated_exactly_as_scanning_every_position_does(raw):
     assert truncate_text_ips(raw) == _scanned_everywhere(raw)
+
+
+def _every_value_visited(raw: bytes) -> bytes:
+    """truncate_ips as it once read address fields: every value of the decoded record visited, keys judged each time."""
+    from streams.contracts.privacy import _fields_need_reading, is_ip_field
+
+    if not _fields_need_reading(raw):
+        return truncate_text_ips(raw)
+    document = orjson.loads(raw)
+    pending = [document]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            for name in [name for name in node if is_ip_field(name)]:
+                value = node[name]
+                truncated = truncate_ip(value) if isinstance(value, str | int) else None
+                if truncated is None:
+                    del node[name]
+                else:
+                    node[name] = truncated
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return truncate_text_ips(orjson.dumps(document))
+
+
+_FIELD_NAMES = st.sampled_from(["ip", "IP", "ipAddress", "ip_address", "clientIp", "Client_IP", "i_p", "tip", "name"])
+_FIELD_VALUES = (st.ip_addresses().map(str) | st.sampled_from(["203.0.113.77", "10.0.0.5:8080", "nope", ""])
+                 | st.integers(min_value=0, max_value=2**32) | st.booleans() | st.none() | st.text(max_size=8))
+_DOCUMENTS = st.recursive(st.dictionaries(_FIELD_NAMES, _FIELD_VALUES, max_size=4),
+                          lambda inner: st.dictionaries(_FIELD_NAMES, inner | st.lists(inner, max_size=2), max_size=3),
+                          max_leaves=8)
+
+
+@settings(max_examples=300)
+@given(_DOCUMENTS)
+def test_address_fields_at_any_depth_are_truncated_or_dropped_as_visiting_every_value_does(document):
+    raw = orjson.dumps(document)
+    assert truncate_ips(raw) == _every_value_visited(raw)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
+from msgspec.structs import replace
 
 from scoring import HoldLimits, Stage, Temperature, Verdict
 from scoring.changes import change_id

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import orjson
+from msgspec.structs import replace
 
 from scoring import Signal, Stage, Status, Temperature, apply, load_model
-from streams.contracts import lead_records
+from scoring.criteria import Answer
+from streams.contracts import lead_records, record_frame
+from tests.unit.builders import T0
+from tests.unit.test_codecs import rich_journey
 
 # A lead's record as format 3 wrote it (the worker before sales-owned SQL): a fitting VP who read a
 # case study, asked for a demo and confirmed BANT. Changelogs still hold such records.
@@ -38,7 +42,7 @@ def test_a_lead_stored_in_format_3_reads_back_and_keeps_scoring_under_sales_owne
     later = apply(state, Signal(event_id="next", lead_id="vp", anonymous=False, kind="pricing_view",
                                 occurred_at=state.as_of + 3600), load_model())
     assert later.state.stage is Stage.SQL  # every BANT criterion confirmed, fit known and good
-    assert lead_records.encode_state(later.state).startswith(b"[%d," % lead_records.STATE_FORMAT)
+    assert lead_records.encode_state(later.state)[0] == lead_records.STATE_FORMAT
 
 
 def test_a_format_3_record_with_erasure_links_keeps_them_when_its_lead_is_rewritten_with_what_sales_said():
@@ -51,14 +55,14 @@ def test_a_format_3_record_with_erasure_links_keeps_them_when_its_lead_is_rewrit
     assert lead_records.decode_links(lead_records.links_of(stored)) == (["anon-1"], ["fb-1"])
 
     accepted = replace(state, accepted_at=state.as_of + 60, active_at=state.as_of + 60, needs_enrichment=True)
-    history = b'{"placeholder":"a history line is opaque here"}'
+    history = b'{"placeholder":"a JSON history line, carried over"}'
     rewritten = lead_records.encode_lead(accepted, history, links)
 
-    assert rewritten.startswith(b"[%d," % lead_records.STATE_FORMAT) and lead_records.STATE_FORMAT == 4
+    assert rewritten[0] == lead_records.STATE_FORMAT == 5
     again = lead_records.decode_state("vp", rewritten)
     assert (again.accepted_at, again.active_at, again.needs_enrichment) == (state.as_of + 60, state.as_of + 60, True)
     assert again.profile == state.profile and again.recent_changes == state.recent_changes
-    assert lead_records.history_of(rewritten) == history
+    assert record_frame.loads(lead_records.history_of(rewritten)) == orjson.loads(history)  # now in MessagePack
     assert lead_records.decode_links(lead_records.links_of(rewritten)) == (["anon-1"], ["fb-1"])
 
 
@@ -99,3 +103,18 @@ def test_a_lead_stored_before_grades_reads_back_ungraded_and_is_graded_at_its_ne
     rewritten = lead_records.decode_state("vp", lead_records.encode_state(later.state))
     assert rewritten.grade == "A1" and rewritten == later.state
     assert [c.grade for _, c in rewritten.recent_changes] == [None, None, None]
+
+
+def test_every_signal_kind_stage_temperature_and_status_has_a_code_in_the_lead_record():
+    state = rich_journey()[-1].state
+    for kind in (*load_model().signals, "g2_intent"):  # a kind a model file defines is written by its name
+        stored = lead_records.encode_state(replace(state, tallies={kind: next(iter(state.tallies.values()))}))
+        assert lead_records.decode_state(state.lead_id, stored).tallies.keys() == {kind}
+    for stage in Stage:
+        for temperature in Temperature:
+            moved = replace(state, stage=stage, temperature=temperature, reached=frozenset({stage}), hottest=temperature)
+            assert lead_records.decode_state(state.lead_id, lead_records.encode_state(moved)) == moved
+    for status in Status:
+        answered = replace(state, answers={"need": Answer(status, T0)})
+        assert lead_records.decode_state(state.lead_id, lead_records.encode_state(answered)).answers["need"].status is status
+

@@ -131,28 +131,3 @@ def test_a_group_call_tells_the_leads_company_facts():
 
     assert isinstance(result, Signal)
     assert dict(result.profile) == {"company": "Acme Inc", "industry": "Software", "employees": 200}
-
-
-@given(st.lists(st.tuples(st.integers(min_value=0, max_value=9), st.floats(min_value=-5, max_value=5)),
-                min_size=1, max_size=30),
-       st.integers(min_value=1, max_value=4), st.one_of(st.none(), st.integers(min_value=0, max_value=29)))
-def test_holding_in_the_record_itself_writes_what_holding_the_decoded_visitor_writes(visits, bound, linked_after):
-    from streams.contracts import visitor_records
-
-    limits = HoldLimits(max_events=bound, ttl_s=3600.0)
-    state = None
-    for index, (n, skew) in enumerate(visits):
-        each, seen_at = visit(n), T0 + index + skew  # receipt times need not rise
-        if state is not None:
-            in_place = visitor_records.held_in_record(visitor_records.encode_visitor(state), each, seen_at, bound)
-        decision = on_anonymous(state, each, seen_at, limits)
-        if state is not None:
-            if isinstance(decision, Forward):
-                assert in_place is None
-            elif decision.duplicate:
-                assert in_place == (None, 0)
-            else:
-                assert in_place == (visitor_records.encode_visitor(decision.state), decision.evicted)
-        state = decision.state
-        if linked_after == index:
-            state = link(state, "v-1", "lead-9", seen_at).state
