@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from functools import partial
 from typing import Any
 
@@ -70,7 +70,8 @@ class ProducerOutbox:
         self.partitions = partitions
         self._refusals: set[asyncio.Future[None]] = set()  # dead letters for the broker's refusals, in flight
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+    async def send(self, topic: str, key: bytes | None, value: bytes | None,
+                   delivered: Callable[[int, int], None] | None = None) -> None:
         try:
             delivery = await self.app.producer.send(topic, key, value, None, None, None)
         except ProducerSendError as exc:
@@ -78,10 +79,16 @@ class ProducerOutbox:
                 raise
             await self._refused(topic, key, value, exc.__cause__)
             return
-        delivery.add_done_callback(partial(self._delivered, topic, key, value))
+        delivery.add_done_callback(partial(self._delivered, topic, key, value, delivered))
 
-    def _delivered(self, topic: str, key: bytes | None, value: bytes | None, delivery: asyncio.Future[Any]) -> None:
-        if delivery.cancelled() or (error := delivery.exception()) is None:
+    def _delivered(self, topic: str, key: bytes | None, value: bytes | None,
+                   delivered: Callable[[int, int], None] | None, delivery: asyncio.Future[Any]) -> None:
+        if delivery.cancelled():
+            return
+        if (error := delivery.exception()) is None:
+            if delivered is not None:
+                metadata = delivery.result()
+                delivered(metadata.partition, metadata.offset)
             return
         if not too_large(error):
             log.error("sending a record to %s failed: %r", topic, error)
