@@ -128,9 +128,15 @@ def faust_context(app: AppT, outbox: Outbox | None = None) -> WorkerContext:
         leads=FaustTable(leads_table), erasures=FaustTable(erasures_table), accounts=FaustTable(accounts_table),
         visitors=FaustTable(visitors_table), emails=FaustTable(emails_table),
         outbox=outbox if outbox is not None else ProducerOutbox(app, topics.dead_letters, config.partitions),
-        census=LeadCensus(table_size=lambda: len(leads_table)), due_index=DueIndex(), held=HeldCount(),
+        census=LeadCensus(table_size=partial(table_keys, leads_table)), due_index=DueIndex(), held=HeldCount(),
         clock=config.clock, shadow=ShadowLane(FaustTable(shadow_leads_table)), crash_point=faults.crash_point if config.fault_crash_at is not None else None,
     )
+
+
+def table_keys(table: Any) -> int:
+    """The keys in the table's local store; on RocksDB its estimate, as counting would read every key."""
+    estimated_size = getattr(table.data, "estimated_size", None)
+    return estimated_size() if estimated_size is not None else len(table)
 
 
 def active_partitions(table: Any) -> set[int]:
