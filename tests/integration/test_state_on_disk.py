@@ -47,25 +47,36 @@ async def _restart(pipeline: RunningPipeline, **env: str) -> None:
     await pipeline.worker.wait_ready(timeout=120)
 
 
+async def _loaded(pipeline: RunningPipeline) -> tuple[dict, int]:
+    """The workload scored: the worker's /stats and the number of leads in the leads changelog."""
+    await _send_workload(pipeline)
+    await _settle(pipeline)
+    _, stats = await pipeline.worker.get_json("/stats")
+    leads = await compacted(pipeline.bootstrap, changelog_topic(_app_id(pipeline), "leads"), TEST_PARTITIONS, {})
+    return stats, len(leads)
+
+
+async def _restart_reading_the_tail(pipeline: RunningPipeline) -> dict[str, int]:
+    """SIGTERM, start again on the same data dir: the worker must read exactly the tail after the offsets on disk."""
+    assert pipeline.worker.stop() == 0, pipeline.worker.log_tail()
+    tail = await changelog_tail(pipeline.worker)
+    pipeline.worker.start()
+    await pipeline.worker.wait_ready(timeout=120)
+    assert await restored_records(pipeline.worker) == tail
+    return tail
+
+
 async def test_a_worker_restarted_on_its_data_dir_holds_every_lead_and_reads_only_the_changelog_tail(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory,
 ):
     pipeline = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("on-disk"),
                                     env={"LEADSTREAM_STORE": "rocksdb"})
     try:
-        await _send_workload(pipeline)
-        await _settle(pipeline)
-        _, stats_before = await pipeline.worker.get_json("/stats")
-        leads = await compacted(pipeline.bootstrap, changelog_topic(_app_id(pipeline), "leads"), TEST_PARTITIONS, {})
-        assert len(leads) > LEADS * 0.7
+        stats_before, leads = await _loaded(pipeline)
+        assert leads > LEADS * 0.7
 
-        assert pipeline.worker.stop() == 0, pipeline.worker.log_tail()
-        tail = await changelog_tail(pipeline.worker)
-        pipeline.worker.start()
-        await pipeline.worker.wait_ready(timeout=120)
-
-        assert await restored_records(pipeline.worker) == tail
-        assert tail["leads"] < len(leads)  # not the whole changelog: the offsets on disk were used
+        tail = await _restart_reading_the_tail(pipeline)
+        assert tail["leads"] < leads  # not the whole changelog: the offsets on disk were used
         _, stats_after = await pipeline.worker.get_json("/stats")
         assert stats_after == stats_before  # every lead held, in the stage and temperature it had
         # ... and knows every event it had scored: the same workload again scores nothing twice.
@@ -83,22 +94,15 @@ async def test_a_worker_upgraded_from_the_memory_store_rebuilds_once_then_restar
     pipeline = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("upgrade"),
                                     env={"LEADSTREAM_STORE": "memory"})
     try:
-        await _send_workload(pipeline)
-        await _settle(pipeline)
-        _, stats_before = await pipeline.worker.get_json("/stats")
-        leads = await compacted(pipeline.bootstrap, changelog_topic(_app_id(pipeline), "leads"), TEST_PARTITIONS, {})
+        stats_before, leads = await _loaded(pipeline)
 
         await _restart(pipeline, LEADSTREAM_STORE="rocksdb")  # the upgrade: same data dir, nothing on disk yet
         rebuilt = await restored_records(pipeline.worker)
-        assert rebuilt["leads"] >= len(leads)  # the whole changelog (at least every lead's last record)
+        assert rebuilt["leads"] >= leads  # the whole changelog (at least every lead's last record)
         assert (await pipeline.worker.get_json("/stats"))[1] == stats_before
 
-        assert pipeline.worker.stop() == 0, pipeline.worker.log_tail()
-        tail = await changelog_tail(pipeline.worker)
-        pipeline.worker.start()
-        await pipeline.worker.wait_ready(timeout=120)
-        assert await restored_records(pipeline.worker) == tail
-        assert tail["leads"] < len(leads)
+        tail = await _restart_reading_the_tail(pipeline)
+        assert tail["leads"] < leads
         assert (await pipeline.worker.get_json("/stats"))[1] == stats_before
     finally:
         await stop_pipeline(pipeline)
