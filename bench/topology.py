@@ -32,6 +32,8 @@ from aiokafka.structs import ConsumerRecord
 
 # The demotion clock must stand still for the digest to mean anything (set before streams reads it).
 os.environ.setdefault("LEADSTREAM_CLOCK", "fixed:2026-01-01T00:00:00Z")
+# The tables here are never recovered, only cleared between rounds: the memory store, whose state is what is measured.
+os.environ.setdefault("LEADSTREAM_STORE", "memory")
 
 from bench.workload import generate  # noqa: E402
 from streams.contracts.partitioning import partition_for  # noqa: E402

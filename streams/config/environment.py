@@ -28,6 +28,9 @@ DEFAULT_MAX_RECORD_BYTES = 256 * 1024
 MAX_RECORD_BYTES_RANGE = (16 * 1024, 900_000)
 # Where streams/worker/faults.py may crash a worker on purpose (tests only): LEADSTREAM_FAULT_CRASH_AT.
 FAULT_POINTS = ("after-store",)
+# LEADSTREAM_STORE: where the worker keeps its tables. rocksdb: on local disk under LEADSTREAM_DATA_DIR, with the
+# changelog offset, so a restart reads only the changelog's tail; memory: rebuilt from the whole changelog each start.
+STORES = ("rocksdb", "memory")
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,9 @@ class Settings:
     web_host: str
     web_port: int
     data_dir: Path
+    store: str = "rocksdb"
+    state_memory_mb: int = 256  # LEADSTREAM_STATE_MEMORY_MB: RocksDB's block cache, write buffers charged to it
+    standby_replicas: int = 1  # LEADSTREAM_STANDBY_REPLICAS: warm copies of each table partition on other workers (Faust's default)
     security: KafkaSecurity = KafkaSecurity()
     web: WebAccess = WebAccess()  # the HTTP server's tokens and guards (streams/config/web_access.py)
     advertised_url: str = ""  # how other workers reach this one's web server
@@ -131,6 +137,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         web_host=text_from(env, "LEADSTREAM_WEB_HOST", "127.0.0.1"),
         web_port=number_from(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
         data_dir=Path(text_from(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
+        store=_choice(env, "LEADSTREAM_STORE", "rocksdb", STORES),
+        state_memory_mb=number_from(env, "LEADSTREAM_STATE_MEMORY_MB", 256, 16, integer=True),
+        standby_replicas=number_from(env, "LEADSTREAM_STANDBY_REPLICAS", 1, 0, integer=True),
         security=security_from(env),
         web=web_access_from(env),
         advertised_url=env.get("LEADSTREAM_WEB_ADVERTISED_URL", "").strip().rstrip("/"),
@@ -149,6 +158,13 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         log_lead_ids=flag_from(env, "LEADSTREAM_LOG_LEAD_IDS", False),
         bot_patterns=_bot_patterns(env, "LEADSTREAM_COLLECTOR_BOT_PATTERNS"),
     )
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = text_from(env, name, default).lower()
+    if value not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {env.get(name)!r}")
+    return value
 
 
 def _bot_patterns(env: Mapping[str, str], name: str) -> str | None:

@@ -102,7 +102,9 @@ async def run_dev(options: DevOptions) -> dict[str, Any]:
         bootstrap = broker.start()
         print(f"broker   embedded Tansu on {bootstrap}, pid {broker.pid} (log {broker.log_path})")
         worker = WorkerProcess(bootstrap, workdir / "worker.log", dies_with_parent=True,
-                               env={**TANSU_WORKER_ENV, **clock_env(clock), "LEADSTREAM_DATA_DIR": str(workdir / "data")})
+                               env={**TANSU_WORKER_ENV, **clock_env(clock), "LEADSTREAM_DATA_DIR": str(workdir / "data"),
+                                    # The demo's broker starts empty each time: state on disk would outlive its changelogs.
+                                    "LEADSTREAM_STORE": "memory"})
         collector = CollectorProcess(bootstrap, workdir / "collector.log", env={**TANSU_COLLECTOR_ENV, **clock_env(clock)},
                                      web_port=options.collector_port, dies_with_parent=True)
         await ensure_topics(settings_from({"KAFKA_BOOTSTRAP_SERVERS": bootstrap, **TANSU_WORKER_ENV}))

@@ -28,6 +28,9 @@ class Outbox(Protocol):
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None: ...
 
+    # An outbox in front of Kafka also takes ``delivered=``: called with the record's partition and offset once
+    # the broker has it (the RocksDB store persists a write then: streams/worker/state_store.py).
+
 
 class MemoryOutbox:
     """Keeps every record in the order it was sent, instead of handing it to a Kafka client."""

@@ -19,7 +19,8 @@ def apply_settings(conf: Any, config: Settings) -> None:
     """Set Faust's ``conf`` from ``config`` (called from an app's ``on_configured`` signal)."""
     conf.id = config.app_id
     conf.broker = f"kafka://{config.bootstrap_servers}"
-    conf.store = "memory://"
+    conf.store = store_url(config)
+    conf.table_standby_replicas = config.standby_replicas
     conf.topic_partitions = config.partitions
     conf.topic_replication_factor = config.replication_factor
     conf.broker_session_timeout = config.session_timeout_s
@@ -39,6 +40,16 @@ def apply_settings(conf: Any, config: Settings) -> None:
     conf.datadir = str(config.data_dir)
     conf.consumer_auto_offset_reset = "earliest"
     conf.broker_credentials = faust_credentials(config.security)
+
+
+def store_url(config: Settings) -> str:
+    """Faust's store for ``config.store``; on RocksDB, the project's (streams/worker/state_store.py)."""
+    if config.store == "memory":
+        return "memory://"
+    from streams.worker.state_store import STORE_SCHEME, SharedBudget  # rocksdict loads only where it is used
+
+    SharedBudget.set(config.state_memory_mb)
+    return f"{STORE_SCHEME}://"
 
 
 def faust_credentials(security: KafkaSecurity) -> faust.types.auth.CredentialsT | None:

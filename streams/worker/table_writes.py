@@ -33,4 +33,9 @@ class TableWrites:
     async def produce(self, outbox: Outbox) -> None:
         pending, self._pending = self._pending, {}
         for (_, key), (table, value) in pending.items():
-            await outbox.send(table.changelog, key, value)
+            # On RocksDB the write reaches the disk when Kafka holds its record (streams/worker/state_store.py).
+            delivered = getattr(table.data, "changelog_delivered", None)
+            if delivered is None:
+                await outbox.send(table.changelog, key, value)
+            else:
+                await outbox.send(table.changelog, key, value, delivered=delivered(key, value))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from functools import partial
 from typing import Any
 
@@ -70,7 +70,8 @@ class ProducerOutbox:
         self.partitions = partitions
         self._refusals: set[asyncio.Future[None]] = set()  # dead letters for the broker's refusals, in flight
 
-    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+    async def send(self, topic: str, key: bytes | None, value: bytes | None,
+                   delivered: Callable[[int, int], None] | None = None) -> None:
         try:
             delivery = await self.app.producer.send(topic, key, value, None, None, None)
         except ProducerSendError as exc:
@@ -78,10 +79,16 @@ class ProducerOutbox:
                 raise
             await self._refused(topic, key, value, exc.__cause__)
             return
-        delivery.add_done_callback(partial(self._delivered, topic, key, value))
+        delivery.add_done_callback(partial(self._delivered, topic, key, value, delivered))
 
-    def _delivered(self, topic: str, key: bytes | None, value: bytes | None, delivery: asyncio.Future[Any]) -> None:
-        if delivery.cancelled() or (error := delivery.exception()) is None:
+    def _delivered(self, topic: str, key: bytes | None, value: bytes | None,
+                   delivered: Callable[[int, int], None] | None, delivery: asyncio.Future[Any]) -> None:
+        if delivery.cancelled():
+            return
+        if (error := delivery.exception()) is None:
+            if delivered is not None:
+                metadata = delivery.result()
+                delivered(metadata.partition, metadata.offset)
             return
         if not too_large(error):
             log.error("sending a record to %s failed: %r", topic, error)
@@ -121,9 +128,15 @@ def faust_context(app: AppT, outbox: Outbox | None = None) -> WorkerContext:
         leads=FaustTable(leads_table), erasures=FaustTable(erasures_table), accounts=FaustTable(accounts_table),
         visitors=FaustTable(visitors_table), emails=FaustTable(emails_table),
         outbox=outbox if outbox is not None else ProducerOutbox(app, topics.dead_letters, config.partitions),
-        census=LeadCensus(table_size=lambda: len(leads_table)), due_index=DueIndex(), held=HeldCount(),
+        census=LeadCensus(table_size=partial(table_keys, leads_table)), due_index=DueIndex(), held=HeldCount(),
         clock=config.clock, shadow=ShadowLane(FaustTable(shadow_leads_table)), crash_point=faults.crash_point if config.fault_crash_at is not None else None,
     )
+
+
+def table_keys(table: Any) -> int:
+    """The keys in the table's local store; on RocksDB its estimate, as counting would read every key."""
+    estimated_size = getattr(table.data, "estimated_size", None)
+    return estimated_size() if estimated_size is not None else len(table)
 
 
 def active_partitions(table: Any) -> set[int]:
