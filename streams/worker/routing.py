@@ -71,7 +71,7 @@ def stitch(batch: Batch, visitor_id: str, lead_id: str, at: float, partition: in
     visitor_key = visitor_id.encode()
     if visitor_key not in batch.context.visitors.data and batch.is_erased(visitor_key):
         return  # an erased visitor id is never linked (nor remembered) again
-    release, _ = stitching.stitch(batch.context, batch.tables, visitor_id, lead_id, at)
+    release = stitching.stitch(batch.context, batch.tables, visitor_id, lead_id, at)
     lead_here = partition_for(lead_id.encode(), batch.partitions) == partition
     if release is None:
         return  # the lead recorded the link with the identify's own signal (score), and erases the visitor with it

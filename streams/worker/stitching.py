@@ -72,19 +72,20 @@ class Release:
 
 
 def stitch(context: WorkerContext, tables: TableWrites, visitor_id: str, lead_id: str,
-           at: float) -> tuple[Release | None, bool]:
-    """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead,
-    and whether the link is new (the lead must then learn the visitor id, for its erasure)."""
+           at: float) -> Release | None:
+    """Identify linked the visitor to the lead, on the visitor's partition: what to score for the lead.
+
+    The lead learns the visitor id from the identify's own signal (``links_visitor``), not from here.
+    """
     key = visitor_id.encode()
     before = visitor_state(context, key)
     linked = link(before, visitor_id, lead_id, at)
     tables.set(context.visitors, key, visitor_records.encode_visitor(linked.state))
-    newly_linked = before is None or before.lead_id != lead_id
     if linked.release_id is None:
-        return None, newly_linked  # nothing was held, or a repeated identify already released it
+        return None  # nothing was held, or a repeated identify already released it
     context.held.add(_partition(context, key), -len(linked.released))
     metrics.VISITORS_STITCHED.inc()
-    return Release(lead_id, visitor_id, linked.release_id, linked.released), newly_linked
+    return Release(lead_id, visitor_id, linked.release_id, linked.released)
 
 
 def forget(context: WorkerContext, tables: TableWrites, visitor_id: str) -> VisitorState | None:
