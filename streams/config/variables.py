@@ -29,7 +29,8 @@ def text_from(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
-def number_from(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False):
+def number_from(env: Mapping[str, str], name: str, default: float, minimum: float, integer: bool = False,
+                error: type[Exception] = ConfigError):
     """The variable ``name`` as a number (a whole one if ``integer``) ≥ ``minimum``, else ``default``."""
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -38,9 +39,9 @@ def number_from(env: Mapping[str, str], name: str, default: float, minimum: floa
         value = int(raw) if integer else float(raw)
     except ValueError:
         kind = "a whole number" if integer else "a number"
-        raise ConfigError(f"{name}: expected {kind} ≥ {minimum:g}, got {raw!r}") from None
+        raise error(f"{name}: expected {kind} ≥ {minimum:g}, got {raw!r}") from None
     if value < minimum:
-        raise ConfigError(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
+        raise error(f"{name}: expected a value ≥ {minimum:g}, got {raw!r}")
     return value
 
 

@@ -15,7 +15,7 @@ from yarl import URL
 
 from streams.config.environment import Settings
 from streams.config.kafka_security import KafkaSecurity
-from streams.config.variables import text_or_file
+from streams.config.variables import number_from, text_or_file
 from streams.contracts.topics import QUALIFICATION
 from streams.crm.errors import CrmConfigError
 
@@ -124,9 +124,13 @@ def crm_options_from(settings: Settings, env: Mapping[str, str], *, group_id: st
         sobject=env.get(OBJECT_VARIABLE, "").strip() or "Lead",
         external_id_field=env.get(EXTERNAL_ID_VARIABLE, "").strip(),
         api_version=env.get(API_VERSION_VARIABLE, "").strip() or DEFAULT_SALESFORCE_API_VERSION,
-        window_s=window_s if window_s is not None else _number(env, WINDOW_VARIABLE, DEFAULT_WINDOW_S, float),
-        batch_size=batch_size if batch_size is not None else _number(env, BATCH_VARIABLE, 0, int),
-        requests_per_10s=_number(env, RATE_VARIABLE, DEFAULT_REQUESTS_PER_10S, int),
+        window_s=window_s if window_s is not None else number_from(
+            env, WINDOW_VARIABLE, DEFAULT_WINDOW_S, 0, error=CrmConfigError),
+        # 0: the CRM's own per-request limit (CrmOptions fills it in and refuses more).
+        batch_size=batch_size if batch_size is not None else number_from(
+            env, BATCH_VARIABLE, 0, 0, integer=True, error=CrmConfigError),
+        requests_per_10s=number_from(env, RATE_VARIABLE, DEFAULT_REQUESTS_PER_10S, 1, integer=True,
+                                     error=CrmConfigError),
         security=settings.security,
     )
     values.update(overrides)
@@ -139,16 +143,6 @@ def token_from(env: Mapping[str, str]) -> str:
     if token is None:
         raise CrmConfigError(f"{TOKEN_VARIABLE}: no token; set it, or {TOKEN_FILE_VARIABLE} to a file holding it")
     return token
-
-
-def _number(env: Mapping[str, str], name: str, default, kind):
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        return kind(text)
-    except ValueError:
-        raise CrmConfigError(f"{name}: expected a number, got {text!r}") from None
 
 
 def _check_url(url: str) -> None:
