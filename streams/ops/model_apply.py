@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,8 +79,12 @@ async def apply_text(text: str, path: str, timeout_s: float) -> Applied:
     was = sorted({report.version for report in running})
     if running and all(report.digest == digest for report in running):
         return Applied(candidate, False, running, was)
-    await _publish(config, text, candidate, state)
-    confirmed = await _confirmed(config, {report.worker for report in running}, digest, candidate, timeout_s)
+    previous = state.applied.model.version if state.applied is not None else None
+    await publish_control(config, CONTROL_KEY, encode_model_applied(text, candidate.version, previous, time.time()))
+    confirmed = await await_reports(
+        config, {report.worker for report in running}, timeout_s, f"model {candidate.version}",
+        runs_it=lambda report: report.digest == digest,
+        refused_offset=lambda state: state.applied and state.applied.offset, lagging=_not_switched)
     return Applied(candidate, True, confirmed, was)
 
 
@@ -132,21 +137,26 @@ def _model_of(report: WorkerReport) -> ScoringModel | None:
         return None
 
 
-async def _publish(config: Settings, text: str, candidate: ScoringModel, state: ControlState) -> None:
-    previous = state.applied.model.version if state.applied is not None else None
+async def publish_control(config: Settings, key: bytes, value: bytes) -> int:
+    """One record on leads.control, acknowledged by every in-sync replica: its offset."""
     producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, acks="all",
                                 **config.security.client_kwargs())
     await producer.start()
     try:
-        await producer.send_and_wait(control_topic_name(config), encode_model_applied(
-            text, candidate.version, previous, time.time()), key=CONTROL_KEY)
+        return (await producer.send_and_wait(control_topic_name(config), value, key=key)).offset
     finally:
         await producer.stop()
 
 
-async def _confirmed(config: Settings, workers: set[str], digest: str, candidate: ScoringModel,
-                     timeout_s: float) -> list[WorkerReport]:
-    """Until every worker running at the apply (and any that started since) reports ``digest``."""
+async def await_reports(config: Settings, workers: set[str], timeout_s: float, what: str,
+                        runs_it: Callable[[WorkerReport], bool],
+                        refused_offset: Callable[[ControlState], int | None],
+                        lagging: Callable[[str, WorkerReport | None, float], str]) -> list[WorkerReport]:
+    """Until every worker running at the start (and any started since) reports ``runs_it``.
+
+    A worker that refused the record at ``refused_offset`` ends the wait at once; ``lagging`` says,
+    after ``timeout_s``, what each worker still behind reports.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         state = await read_control(config)
@@ -154,17 +164,17 @@ async def _confirmed(config: Settings, workers: set[str], digest: str, candidate
         expected = workers | {report.worker for report in state.running(now)}
         reports = {name: state.workers.get(name) for name in expected}
         refused = [r for r in reports.values() if r is not None and r.refused
-                   and r.refused.get("offset") == (state.applied and state.applied.offset)]
+                   and r.refused.get("offset") == refused_offset(state)]
         if refused:
             raise RolloutUnconfirmed("; ".join(
-                f"worker {r.worker} refused model {candidate.version}: {r.refused['reason']}" for r in refused))
-        behind = sorted(name for name, report in reports.items() if report is None or report.digest != digest)
+                f"worker {r.worker} refused {what}: {r.refused['reason']}" for r in refused if r.refused))
+        behind = sorted(name for name, report in reports.items() if report is None or not runs_it(report))
         if not behind:
             return sorted((r for r in reports.values() if r is not None), key=lambda r: r.worker)
         if time.monotonic() >= deadline:
             raise RolloutUnconfirmed(
-                f"model {candidate.version} is published on leads.control, but after {timeout_s:.0f} s "
-                + "; ".join(_not_switched(name, reports[name], now) for name in behind)
+                f"{what} is published on leads.control, but after {timeout_s:.0f} s "
+                + "; ".join(lagging(name, reports[name], now) for name in behind)
                 + ". Workers read it as they come back; see `leadstream model show`")
         await asyncio.sleep(CONFIRM_POLL_S)
 

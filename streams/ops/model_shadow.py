@@ -8,23 +8,17 @@ report; these commands publish the record and wait until every running worker re
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-
-from aiokafka import AIOKafkaProducer
 
 from scoring import ScoringModel, parse_model
 from streams.config.environment import model_digest, settings
-from streams.contracts.control_records import (
-    SHADOW_KEY, ControlState, WorkerReport, control_topic_name, encode_model_shadow, read_control,
-)
+from streams.contracts.control_records import SHADOW_KEY, WorkerReport, encode_model_shadow, read_control
 from streams.contracts.topic_admin import ensure_topics
 from streams.contracts.topics import SHADOW_QUALIFICATION
-from streams.errors import RolloutRefused, RolloutUnconfirmed
+from streams.errors import RolloutRefused
 from streams.ops.model_apply import (
-    CONFIRM_POLL_S, Applied, apply_text, live_models, read_model_file, refuse_half_life_change,
+    Applied, apply_text, await_reports, live_models, publish_control, read_model_file, refuse_half_life_change,
 )
 
 
@@ -50,10 +44,12 @@ async def put_shadow(path: str, timeout_s: float) -> Shadowed:
         raise RolloutRefused(f"model {path} has the live model's version ({candidate.version}): give the shadow a"
                              " version of its own, which every change it makes carries")
     refuse_half_life_change(path, candidate, currents, "shadow")
-    offset = await _publish(encode_model_shadow(text, candidate.version, time.time()))
+    offset = await publish_control(config, SHADOW_KEY, encode_model_shadow(text, candidate.version, time.time()))
     digest = model_digest(text)
-    confirmed = await _confirmed(running, timeout_s, f"shadow model {candidate.version}", offset,
-                                 lambda report: report.shadow is not None and report.shadow.get("digest") == digest)
+    confirmed = await await_reports(
+        config, {report.worker for report in running}, timeout_s, f"shadow model {candidate.version}",
+        runs_it=lambda report: report.shadow is not None and report.shadow.get("digest") == digest,
+        refused_offset=lambda _: offset, lagging=_not_confirmed)
     return Shadowed(candidate, confirmed, sorted({model.version for model in currents}))
 
 
@@ -62,9 +58,10 @@ async def shadow_off(timeout_s: float) -> Shadowed:
     config = settings()
     await ensure_topics(config)
     running = (await read_control(config)).running(time.time())
-    offset = await _publish(encode_model_shadow(None, None, time.time()))
-    confirmed = await _confirmed(running, timeout_s, "the shadow switched off", offset,
-                                 lambda report: report.shadow is None)
+    offset = await publish_control(config, SHADOW_KEY, encode_model_shadow(None, None, time.time()))
+    confirmed = await await_reports(
+        config, {report.worker for report in running}, timeout_s, "the shadow switched off",
+        runs_it=lambda report: report.shadow is None, refused_offset=lambda _: offset, lagging=_not_confirmed)
     return Shadowed(None, confirmed, [])
 
 
@@ -84,37 +81,5 @@ def shadow_topic() -> str:
     return settings().topic_prefix + SHADOW_QUALIFICATION
 
 
-async def _publish(value: bytes) -> int:
-    config = settings()
-    producer = AIOKafkaProducer(bootstrap_servers=config.bootstrap_servers, acks="all",
-                                **config.security.client_kwargs())
-    await producer.start()
-    try:
-        sent = await producer.send_and_wait(control_topic_name(config), value, key=SHADOW_KEY)
-        return sent.offset
-    finally:
-        await producer.stop()
-
-
-async def _confirmed(running: list[WorkerReport], timeout_s: float, what: str, offset: int,
-                     runs_it: Callable[[WorkerReport], bool]) -> list[WorkerReport]:
-    """Until every worker running at the start (and any started since) reports ``runs_it``."""
-    deadline = time.monotonic() + timeout_s
-    workers = {report.worker for report in running}
-    while True:
-        state: ControlState = await read_control(settings())
-        now = time.time()
-        reports = {name: state.workers.get(name) for name in workers | {r.worker for r in state.running(now)}}
-        refused = [r for r in reports.values() if r is not None and r.refused and r.refused.get("offset") == offset]
-        if refused:
-            raise RolloutUnconfirmed("; ".join(f"worker {r.worker} refused {what}: {r.refused['reason']}"
-                                               for r in refused if r.refused))
-        behind = sorted(name for name, report in reports.items() if report is None or not runs_it(report))
-        if not behind:
-            return sorted((r for r in reports.values() if r is not None), key=lambda r: r.worker)
-        if time.monotonic() >= deadline:
-            raise RolloutUnconfirmed(
-                f"{what} is published on leads.control, but after {timeout_s:.0f} s "
-                + ", ".join(behind) + " had not confirmed it. Workers read it as they come back; see"
-                " `leadstream model show`")
-        await asyncio.sleep(CONFIRM_POLL_S)
+def _not_confirmed(name: str, report: WorkerReport | None, now: float) -> str:
+    return f"worker {name} had not confirmed it"
