@@ -28,15 +28,15 @@ from scoring import LeadState, QualificationChange, Signal
 from scoring.account_members import account_member
 from scoring.accounts import Member
 from scoring.qualification import Assessment
-from scoring.revisit import REVISIT, awaiting_revisit, next_due
+from scoring.revisit import REVISIT
 from streams.contracts import account_records, change_records, email_index, lead_event_records, lead_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
 from streams.worker.census import Bucket
 from streams.worker.context import WorkerContext
 from streams.worker.history_draft import HistoryDraft
-from streams.worker.lead_index import standing
 from streams.worker.shadow_lane import ShadowBatch
+from streams.worker import lead_summaries, table_writes
 from streams.worker.table_writes import TableWrites
 
 _UNREAD = object()
@@ -207,6 +207,7 @@ class Batch:
         """Each touched lead's entries once, with the census, the demotion and lead indexes and its account."""
         census, due_index, lead_index, leads = (self.context.census, self.context.due_index,
                                                 self.context.lead_index, self._leads)
+        keeps_summaries = table_writes.keeps_summaries(leads)
         for key in self._forgotten:
             before = self._read.get(key)
             if before is not None:
@@ -229,14 +230,15 @@ class Batch:
             links_bytes = lead_records.encode_links(*links) if links is not None \
                 else lead_records.links_of(self._records.get(key))
             record = lead_records.encode_lead(after, history_bytes, links_bytes)
-            self.tables.set(leads, key, record)
+            summary = lead_summaries.summarize(after, self.model)
+            self.tables.set(leads, key, record,
+                            lead_summaries.encode(summary, self.model) if keeps_summaries else None)
             before = self._read.get(key)
-            partition, before_bucket, after_bucket = (partition_for(key, self.partitions),
-                                                      before and bucket(before), bucket(after))
-            census.moved(partition, before_bucket, after_bucket)
-            lead_index.put(partition, key, before_bucket, after_bucket, standing(after, self.model))
-            due_index.schedule(after.lead_id, next_due(after, self.model))
-            self.context.revisit_queue.put(key, after.revisited_at if awaiting_revisit(after, self.model) else None)
+            partition, before_bucket = partition_for(key, self.partitions), before and bucket(before)
+            census.moved(partition, before_bucket, summary.bucket)
+            lead_index.put(partition, key, before_bucket, summary.bucket, summary.standing)
+            due_index.schedule(after.lead_id, summary.due)
+            self.context.revisit_queue.put(key, summary.revisit)
             self._index_email(key, before, after)
         for key, cause in self._reports.items():
             if (state := self._states[key]) is not None:

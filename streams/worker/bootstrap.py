@@ -27,6 +27,7 @@ from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — 
 from streams.worker.app import app  # noqa: E402
 from streams.worker import metrics, wiring  # noqa: E402
 from streams.worker.census import CensusMetrics  # noqa: E402
+from streams.worker.state_store import SUMMARIZERS  # noqa: E402
 from streams.worker.tables import accounts_table, leads_table, visitors_table  # noqa: E402
 
 # The collector and the worker take the same user agents as bots (docs/collector.md, Bots).
@@ -37,6 +38,8 @@ if settings().bot_patterns:
 context = wiring.worker_context
 REGISTRY.register(CensusMetrics(context.census))
 metrics.EVENTS_HELD.set_function(context.held.total)
+# On RocksDB each lead's summary is kept beside it, so the recount reads summaries (streams/worker/lead_summaries.py).
+SUMMARIZERS[leads_table.name] = partial(wiring.summary_of_record, context)
 leads_table.on_recover(partial(wiring.recount_leads, context))
 visitors_table.on_recover(partial(wiring.recount_held, context))
 accounts_table.on_recover(partial(wiring.recount_accounts, context))

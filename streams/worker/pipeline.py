@@ -18,15 +18,14 @@ from aiokafka.structs import ConsumerRecord
 from scoring import IgnoreReason, Ignored, interpret
 from scoring.account_timer import cool_account, next_account_change
 from scoring.accounts import AccountChange, AccountState, update_member
-from scoring.revisit import awaiting_revisit, next_due
+
 from streams.contracts import account_records, command_records, dead_letter_records, privacy, signal_records
 from streams.contracts.partitioning import partition_for
 from streams.contracts.segment import RejectReason, Rejection, decode_segment, id_too_long
-from streams.worker import metrics, outcome_join, shadow_lane
-from streams.worker.batch import Batch, bucket, stored_state
+from streams.worker import lead_summaries, metrics, outcome_join, shadow_lane
+from streams.worker.batch import Batch
 from streams.worker.context import WorkerContext
 from streams.worker.lead_commands import run_command
-from streams.worker.lead_index import standing
 from streams.worker.routing import route, stitch
 from streams.worker.table_writes import TableWrites
 
@@ -35,22 +34,20 @@ log = logging.getLogger(__name__)
 
 def recount_leads(context: WorkerContext, active: set[int]) -> None:
     """After a rebalance's recovery: the census, the lead timer's index, the lead index and the revisit queue,
-    for the partitions now owned."""
-    partitions, model = context.partitions, context.model()
+    for the partitions now owned (from the summaries kept beside the leads, where the store keeps them)."""
     buckets, due, entries, revisits = [], [], [], []
-    for key, value in list(context.leads.data.items()):
-        state = stored_state(key, value)
-        if state is not None and (partition := partition_for(state.lead_id.encode(), partitions)) in active:
-            buckets.append((partition, bucket(state)))
-            due.append((state.lead_id, next_due(state, model)))
-            entries.append((partition, key, bucket(state), standing(state, model)))
-            revisits.append((key, state.revisited_at if awaiting_revisit(state, model) else None))
+    for key, partition, summary in lead_summaries.owned_summaries(context.leads.data, active, context.partitions,
+                                                                  context.model()):
+        buckets.append((partition, summary.bucket))
+        due.append((key.decode(), summary.due))
+        entries.append((partition, key, summary.bucket, summary.standing))
+        revisits.append((key, summary.revisit))
     context.census.rebuild(buckets, active)
     context.lead_index.rebuild(entries, active)
     # Demotions and revisits that fell due while no worker owned these leads fire now, at their own times.
     context.due_index.rebuild(due)
     context.revisit_queue.rebuild(revisits)
-    shadow_lane.rebuild_due(context.shadow, partitions, active)
+    shadow_lane.rebuild_due(context.shadow, context.partitions, active)
 
 
 def recount_accounts(context: WorkerContext, active: set[int]) -> None:

@@ -13,6 +13,10 @@ offset stored with it: the tail. (Faust's own store writes the value at once and
 acknowledgement; a crash between the two leaves a value on disk that no changelog holds, which a
 redelivered event, recognised by id, would never write again.)
 
+A table that registers a summarizer (``SUMMARIZERS``: the leads table, streams/worker/lead_summaries.py)
+also keeps each key's summary in a column family of the same database, written in the same batch
+as the value, so what is rebuilt after a recovery reads summaries rather than decoding every value.
+
 The memory budget (``LEADSTREAM_STATE_MEMORY_MB``) is one block cache shared by every table and
 partition, with the write buffers charged to it.
 """
@@ -39,6 +43,16 @@ RESTORED_RECORDS = Counter(
 )
 
 _NOT_STAGED = object()
+SUMMARIES = "summaries"
+# In the summaries family: every key of the database has its summary there (a database written by a
+# release without summaries has not, until its first rebuild fills them in).
+_COMPLETE = b""
+_BACKFILL_BATCH = 10_000
+
+# Table name -> what its store keeps beside each value: summarize(key, value) -> the summary, or None.
+# Faust makes the stores, so what they need of the app is registered here, before they open.
+Summarizer = Callable[[bytes, bytes], "bytes | None"]
+SUMMARIZERS: dict[str, Summarizer] = {}
 
 
 class SharedBudget:
@@ -78,14 +92,22 @@ class PartitionedStore(Store):
         self.rocksdb_options = BudgetedOptions(**self.options, use_rocksdict=True)
         self._partitions: int = self.app.conf.topic_partitions
         self._staged: dict[bytes, bytes | None] = {}  # key -> its value, or None: deleted
+        self._staged_summaries: dict[bytes, bytes] = {}  # key -> the summary a staged value came with
+        self._families: dict[int, tuple[rocksdict.Rdict, Any]] = {}  # partition -> summaries family, its handle
 
     # --- one key ------------------------------------------------------------------------------
 
     def _set(self, key: bytes, value: bytes | None) -> None:
         self._staged[key] = value
+        self._staged_summaries.pop(key, None)
+
+    def set_with_summary(self, key: bytes, value: bytes, summary: bytes) -> None:
+        self._staged[key] = value
+        self._staged_summaries[key] = summary
 
     def _del(self, key: bytes) -> None:
         self._staged[key] = None
+        self._staged_summaries.pop(key, None)
 
     def _get(self, key: bytes) -> bytes | None:
         staged = self._staged.get(key, _NOT_STAGED)
@@ -97,24 +119,89 @@ class PartitionedStore(Store):
     def _contains(self, key: bytes) -> bool:
         return self._get(key) is not None
 
-    def changelog_delivered(self, key: bytes, value: bytes | None) -> Callable[[int, int], None]:
+    def changelog_delivered(self, key: bytes, value: bytes | None,
+                            summary: bytes | None = None) -> Callable[[int, int], None]:
         """What to call with the partition and offset Kafka gave the changelog record of this write of ``value``."""
 
         def delivered(partition: int, offset: int) -> None:
             if self._staged.get(key, _NOT_STAGED) is value:
                 del self._staged[key]  # else a later write waits for its own record, and is read meanwhile
+                self._staged_summaries.pop(key, None)
             db = self._dbs.get(partition)
             if db is None:
                 return  # revoked meanwhile: whoever owns the partition now reads the record from the changelog
             batch = rocksdict.WriteBatch(raw_mode=True)
-            if value is None:
-                batch.delete(key)
-            else:
-                batch.put(key, value)
+            self._put(batch, partition, key, value, summary)
             batch.put(self.offset_key, str(offset).encode())
             db.write(batch)
 
         return delivered
+
+    def _put(self, batch: rocksdict.WriteBatch, partition: int, key: bytes, value: bytes | None,
+             summary: bytes | None) -> None:
+        """Write ``value`` (None: delete) and, if this table keeps them, its summary, into ``batch``."""
+        family = self._family(partition)
+        if value is None:
+            batch.delete(key)
+            if family is not None:
+                batch.delete(key, family[1])
+            return
+        batch.put(key, value)
+        if family is not None:
+            if summary is None:
+                summary = SUMMARIZERS[self.table.name](key, value)
+            if summary is None:
+                batch.delete(key, family[1])
+            else:
+                batch.put(key, summary, family[1])
+
+    # --- summaries ----------------------------------------------------------------------------
+
+    def _family(self, partition: int) -> tuple[rocksdict.Rdict, Any] | None:
+        """The partition's summaries family and its handle, opened with the database; None if the table keeps none."""
+        if self.table.name not in SUMMARIZERS:
+            return None
+        family = self._families.get(partition)
+        if family is None:
+            db = self._db_for_partition(partition)
+            try:
+                opened = db.get_column_family(SUMMARIES)
+            except Exception:  # noqa: BLE001 — rocksdict raises a bare Exception for a missing family
+                fresh = db.get(self.offset_key) is None  # nothing written yet: every write from now on has one
+                opened = db.create_column_family(SUMMARIES, self.rocksdb_options.as_options())
+                if fresh:
+                    opened[_COMPLETE] = b""
+            family = self._families[partition] = (opened, db.get_column_family_handle(SUMMARIES))
+        return family
+
+    def summaries(self, partitions: set[int]) -> Iterator[tuple[bytes, bytes | None]]:
+        """(key, its summary or None) for every key held in ``partitions``, staged writes included."""
+        staged = dict(self._staged)
+        for partition in sorted(partitions):
+            if partition not in self._dbs or (family := self._family(partition)) is None:
+                continue
+            if family[0].get(_COMPLETE) is None:
+                self._fill_summaries(partition, family)
+            for key, summary in family[0].items():
+                if key != _COMPLETE and key not in staged:
+                    yield key, summary
+        for key, value in staged.items():
+            if value is not None and partition_for(key, self._partitions) in partitions:
+                yield key, self._staged_summaries.get(key)
+
+    def _fill_summaries(self, partition: int, family: tuple[rocksdict.Rdict, Any]) -> None:
+        """Once, for a database written without summaries: each value's summary, then the mark that all are there."""
+        summarize, db = SUMMARIZERS[self.table.name], self._dbs[partition]
+        batch, pending = rocksdict.WriteBatch(raw_mode=True), 0
+        for key, value in self._visible_items(db):
+            if (summary := summarize(key, value)) is not None:
+                batch.put(key, summary, family[1])
+                pending += 1
+            if pending >= _BACKFILL_BATCH:
+                db.write(batch)
+                batch, pending = rocksdict.WriteBatch(raw_mode=True), 0
+        batch.put(_COMPLETE, b"", family[1])
+        db.write(batch)
 
     # --- every key ----------------------------------------------------------------------------
 
@@ -146,12 +233,33 @@ class PartitionedStore(Store):
     # --- recovery and rebalancing -------------------------------------------------------------
 
     def apply_changelog_batch(self, batch: Any, to_key: Any, to_value: Any) -> None:
-        events = list(batch)
-        RESTORED_RECORDS.labels(table=self.table.name).inc(len(events))
-        super().apply_changelog_batch(events, to_key, to_value)
+        """Changelog records read in recovery (or as a standby): per partition, values, summaries and offset at once."""
+        writes: dict[int, rocksdict.WriteBatch] = {}
+        offsets: dict[int, int] = {}
+        count = 0
+        for event in batch:
+            message = event.message
+            partition = message.partition
+            write = writes.get(partition)
+            if write is None:
+                write = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
+            self._put(write, partition, message.key, message.value, None)
+            offsets[partition] = max(message.offset, offsets.get(partition, -1))
+            count += 1
+        for partition, write in writes.items():
+            write.put(self.offset_key, str(offsets[partition]).encode())
+            self._db_for_partition(partition).write(write)
+        RESTORED_RECORDS.labels(table=self.table.name).inc(count)
 
     def revoke_partitions(self, table: Any, tps: Any) -> None:
         revoked = {tp.partition for tp in tps if tp.topic in table.changelog_topic.topics}
         for key in [key for key in self._staged if partition_for(key, self._partitions) in revoked]:
             del self._staged[key]
+            self._staged_summaries.pop(key, None)
+        for partition in revoked:
+            self._families.pop(partition, None)  # a handle kept would keep the database open, and locked
         super().revoke_partitions(table, tps)
+
+    async def stop(self) -> None:
+        self._families.clear()
+        await super().stop()

@@ -23,7 +23,7 @@ from scoring.due_index import DueIndex
 from streams.config.environment import scoring_model, settings
 from streams.contracts import dead_letter_records
 from streams.contracts.partitioning import partition_for
-from streams.worker import faults, metrics, pipeline, stitching
+from streams.worker import faults, lead_summaries, metrics, pipeline, stitching
 from streams.worker.app import app
 from streams.worker.census import HeldCount, LeadCensus
 from streams.worker.context import Outbox, ShadowLane, TopicNames, WorkerContext
@@ -143,6 +143,11 @@ def active_partitions(table: Any) -> set[int]:
     """The partitions of ``table`` this worker actively owns (standby copies are not its to count)."""
     changelog = table.changelog_topic.get_topic_name()
     return {tp.partition for tp in table.app.assignor.assigned_actives() if tp.topic == changelog}
+
+
+def summary_of_record(context: WorkerContext, key: bytes, record: bytes) -> bytes | None:
+    """A lead record's summary under the model running now, for the store to keep beside it."""
+    return lead_summaries.summary_of_record(key, record, context.model())
 
 
 async def recount_leads(context: WorkerContext) -> None:
