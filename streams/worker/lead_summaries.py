@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import MappingProxyType
+
+import msgspec
 
 from scoring import LeadState, ScoringModel
 from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import lead_records
 from streams.contracts.partitioning import partition_for
+from streams.worker import metrics
 from streams.worker.census import Bucket
 from streams.worker.lead_index import standing
 
@@ -44,10 +49,19 @@ class Fingerprint:
 
     def of(self, model: ScoringModel) -> bytes:
         if model is not self._model:
-            # The repr spells out every threshold, rule and half-life: equal models give equal summaries.
-            self._fingerprint = hashlib.blake2b(repr(model).encode(), digest_size=8).digest()
+            # Every threshold, rule and half-life, keys and sets sorted: equal models, in any process, match.
+            spelled = msgspec.json.encode(model, enc_hook=_spell, order="sorted")
+            self._fingerprint = hashlib.blake2b(spelled, digest_size=8).digest()
             self._model = model
         return self._fingerprint
+
+
+def _spell(value: object) -> object:
+    if isinstance(value, MappingProxyType):
+        return dict(value)
+    if isinstance(value, re.Pattern):
+        return value.pattern
+    raise NotImplementedError(f"a scoring model holds a {type(value).__name__}: spell it in lead_summaries._spell")
 
 
 fingerprint = Fingerprint()
@@ -93,6 +107,7 @@ def owned_summaries(leads: object, active: set[int], partitions: int,
     if stored is None:
         for key, record in list(leads.items()):  # type: ignore[attr-defined]
             if (partition := partition_for(key, partitions)) in active and record:
+                metrics.LEAD_SUMMARIES_REMADE.inc()
                 yield key, partition, summarize(lead_records.decode_state(key.decode(), record), model)
         return
     for key, row in stored(active):
@@ -100,5 +115,6 @@ def owned_summaries(leads: object, active: set[int], partitions: int,
         if summary is None:  # made under another model, or written without one
             if not (record := leads.get(key)):  # type: ignore[attr-defined]
                 continue
+            metrics.LEAD_SUMMARIES_REMADE.inc()
             summary = summarize(lead_records.decode_state(key.decode(), record), model)
         yield key, partition_for(key, partitions), summary

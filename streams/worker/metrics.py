@@ -22,6 +22,10 @@ EVENTS_RECEIVED = Counter(
     "leadstream_events_received_total", "Inbound events, by where they came in and their Segment type",
     ["source", "type"],
 )
+LEAD_SUMMARIES_REMADE = Counter(
+    "leadstream_lead_summaries_remade_total",
+    "Leads decoded by a recount because no summary made under the running model was kept beside them"
+    " (every lead on the memory store; on RocksDB only after an upgrade or a model change)")
 EVENTS_SCORED = Counter("leadstream_events_scored_total", "Events applied to a lead's score")
 EVENTS_IGNORED = Counter(
     "leadstream_events_ignored_total", "Events accounted for without scoring", ["reason"]

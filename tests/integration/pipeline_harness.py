@@ -15,9 +15,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from streams.devtools.processes import CollectorProcess, WorkerProcess
 
@@ -362,3 +364,16 @@ async def stop_pipeline(pipeline: RunningPipeline) -> None:
     await pipeline.producer.stop()
     for worker in pipeline.workers:
         worker.stop()
+
+
+async def metric_total(pipeline: RunningPipeline, name: str, **labels: str) -> float:
+    """The sum of a metric's samples (with ``labels``) over the pipeline's workers, scraped now."""
+    total = 0.0
+    for worker in pipeline.workers:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{worker.url}/metrics") as response:
+                text = await response.text()
+        for family in text_string_to_metric_families(text):
+            total += sum(s.value for s in family.samples
+                         if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+    return total

@@ -19,7 +19,6 @@ import orjson
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
-from prometheus_client.parser import text_string_to_metric_families
 
 from scoring import Stage, load_model
 from scoring.crossing import next_demotion
@@ -32,7 +31,7 @@ from streams.ops.recorded_events import export_lines, read_jsonl, read_topics
 from streams.contracts.segment import decode_segment
 from tests.contracts import assert_matches_contract
 from tests.e2e.cli import leadstream_command
-from tests.integration.pipeline_harness import ICP_TRAITS, RunningPipeline, start_pipeline, stop_pipeline
+from tests.integration.pipeline_harness import ICP_TRAITS, RunningPipeline, metric_total, start_pipeline, stop_pipeline
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 SHIPPED_MODEL = Path(__file__).parents[2] / "scoring" / "default_model.toml"
@@ -139,18 +138,6 @@ WON = {"type": "track", "event": "Deal Won"}
 def comparable(change: dict[str, Any]) -> dict[str, Any]:
     """A change without the moments it was emitted and ingested: those are the run's, not the model's."""
     return {key: value for key, value in change.items() if key not in ("emitted_at", "ingested_at")}
-
-
-async def metric_total(pipeline: RunningPipeline, name: str, **labels: str) -> float:
-    total = 0.0
-    for worker in pipeline.workers:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{worker.url}/metrics") as response:
-                text = await response.text()
-        for family in text_string_to_metric_families(text):
-            total += sum(s.value for s in family.samples
-                         if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
-    return total
 
 
 def cli(pipeline: RunningPipeline, *args: str) -> subprocess.CompletedProcess[str]:

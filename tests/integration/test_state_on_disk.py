@@ -14,12 +14,15 @@ import pytest
 from bench.kafka_io import preload
 from bench.memory import changelog_topic, compacted
 from bench.workload import generate
-from tests.integration.pipeline_harness import TEST_PARTITIONS, RunningPipeline, start_pipeline, stop_pipeline
+from tests.integration.pipeline_harness import (
+    TEST_PARTITIONS, RunningPipeline, metric_total, start_pipeline, stop_pipeline,
+)
 from tests.integration.stored_offsets import changelog_tail, restored_records
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 
 EVENTS, LEADS = 3_000, 200
+REMADE = "leadstream_lead_summaries_remade_total"
 
 
 def _app_id(pipeline: RunningPipeline) -> str:
@@ -77,6 +80,8 @@ async def test_a_worker_restarted_on_its_data_dir_holds_every_lead_and_reads_onl
 
         tail = await _restart_reading_the_tail(pipeline)
         assert tail["leads"] < leads  # not the whole changelog: the offsets on disk were used
+        # ... and the recount after it read the summaries kept beside the leads, decoding none.
+        assert await metric_total(pipeline, REMADE) == 0
         _, stats_after = await pipeline.worker.get_json("/stats")
         assert stats_after == stats_before  # every lead held, in the stage and temperature it had
         # ... and knows every event it had scored: the same workload again scores nothing twice.
@@ -104,5 +109,6 @@ async def test_a_worker_upgraded_from_the_memory_store_rebuilds_once_then_restar
         tail = await _restart_reading_the_tail(pipeline)
         assert tail["leads"] < leads
         assert (await pipeline.worker.get_json("/stats"))[1] == stats_before
+        assert await metric_total(pipeline, REMADE) == 0  # summaries made as the changelog was read, kept since
     finally:
         await stop_pipeline(pipeline)

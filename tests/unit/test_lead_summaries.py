@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from dataclasses import replace
 from collections.abc import Callable
 from itertools import count
@@ -177,3 +180,14 @@ def test_only_tables_that_register_a_summarizer_keep_a_summaries_family(tmp_path
     assert store._families == {}
     assert state_store.SUMMARIES not in store._dbs[partition_for(b"k", PARTITIONS)].list_cf(
         str(store.partition_path(partition_for(b"k", PARTITIONS))))
+
+
+def test_a_model_has_the_same_fingerprint_in_every_process():
+    """String hashing differs per process: a fingerprint that followed set or dict order would never match on restart."""
+    script = ("from streams.worker.lead_summaries import fingerprint; from tests.unit.builders import model, meddic_model;"
+              "print(fingerprint.of(model()).hex(), fingerprint.of(meddic_model()).hex())")
+    spelled = {subprocess.run([sys.executable, "-c", script], env={**os.environ, "PYTHONHASHSEED": seed},
+                              capture_output=True, text=True, check=True).stdout for seed in ("1", "2", "3")}
+    assert len(spelled) == 1
+    default, meddic = spelled.pop().split()
+    assert default == lead_summaries.fingerprint.of(model()).hex() and default != meddic
