@@ -23,8 +23,7 @@ import msgspec
 from scoring import LeadState, ScoringModel
 from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import lead_records
-from streams.contracts.partitioning import partition_for
-from streams.worker import metrics
+from streams.worker import metrics, stored_summaries
 from streams.worker.census import Bucket
 from streams.worker.lead_index import standing
 
@@ -103,18 +102,7 @@ def owned_summaries(leads: object, active: set[int], partitions: int,
     From the summaries stored beside the leads where the store keeps them (RocksDB), else by
     decoding every lead (the memory store, whose recovery read every record anyway).
     """
-    stored = getattr(leads, "summaries", None)
-    if stored is None:
-        for key, record in list(leads.items()):  # type: ignore[attr-defined]
-            if (partition := partition_for(key, partitions)) in active and record:
-                metrics.LEAD_SUMMARIES_REMADE.inc()
-                yield key, partition, summarize(lead_records.decode_state(key.decode(), record), model)
-        return
-    for key, row in stored(active):
-        summary = decode(row, model) if row is not None else None
-        if summary is None:  # made under another model, or written without one
-            if not (record := leads.get(key)):  # type: ignore[attr-defined]
-                continue
-            metrics.LEAD_SUMMARIES_REMADE.inc()
-            summary = summarize(lead_records.decode_state(key.decode(), record), model)
-        yield key, partition_for(key, partitions), summary
+    return stored_summaries.owned_summaries(
+        leads, active, partitions, lambda row: decode(row, model),
+        lambda key, record: summarize(lead_records.decode_state(key.decode(), record), model),
+        metrics.LEAD_SUMMARIES_REMADE)
