@@ -91,5 +91,10 @@ def release_id(visitor_id: str, lead_id: str, released: tuple[Signal, ...]) -> s
     return f"release:{digest.hexdigest()}"
 
 
+def expires_at(last_seen: float, limits: HoldLimits) -> float:
+    """When a visitor last seen at ``last_seen`` is forgotten, unless seen again before."""
+    return last_seen + limits.ttl_s
+
+
 def is_expired(state: VisitorState, now: float, limits: HoldLimits) -> bool:
-    return now - state.last_seen >= limits.ttl_s
+    return now >= expires_at(state.last_seen, limits)

@@ -25,7 +25,7 @@ from streams.config.environment import settings  # noqa: E402
 from streams.contracts.topic_admin import ensure_topics  # noqa: E402
 from streams.worker import agents, model_rollout, timers  # noqa: E402,F401 — agents and timers register on import
 from streams.worker.app import app  # noqa: E402
-from streams.worker import metrics, wiring  # noqa: E402
+from streams.worker import metrics, visitor_summaries, wiring  # noqa: E402
 from streams.worker.census import CensusMetrics  # noqa: E402
 from streams.worker.state_store import SUMMARIZERS  # noqa: E402
 from streams.worker.tables import accounts_table, leads_table, visitors_table  # noqa: E402
@@ -40,6 +40,8 @@ REGISTRY.register(CensusMetrics(context.census))
 metrics.EVENTS_HELD.set_function(context.held.total)
 # On RocksDB each lead's summary is kept beside it, so the recount reads summaries (streams/worker/lead_summaries.py).
 SUMMARIZERS[leads_table.name] = partial(wiring.summary_of_record, context)
+# And each visitor's (when last seen, how many events held): the held counts and the expiry index are rebuilt from them.
+SUMMARIZERS[visitors_table.name] = visitor_summaries.summary_of_record
 leads_table.on_recover(partial(wiring.recount_leads, context))
 visitors_table.on_recover(partial(wiring.recount_held, context))
 accounts_table.on_recover(partial(wiring.recount_accounts, context))

@@ -59,7 +59,7 @@ def _sum_by(totals: Counter[Bucket], index: int) -> dict[str, int]:
 
 
 class HeldCount:
-    """Anonymous events held per partition, for the partitions this worker actively owns.
+    """Anonymous events held, and visitors holding any, per partition, for the partitions this worker actively owns.
 
     A rebalance moves held events between workers: what a recount finds in partitions newly
     owned was taken over, what partitions no longer owned held was handed over. The event
@@ -68,23 +68,33 @@ class HeldCount:
 
     def __init__(self) -> None:
         self._by_partition: dict[int, int] = {}
+        self._holding: dict[int, int] = {}  # visitors holding at least one event
 
-    def add(self, partition: int, count: int) -> None:
-        self._by_partition[partition] = self._by_partition.get(partition, 0) + count
+    def moved(self, partition: int, before: int, after: int) -> None:
+        """A visitor of ``partition`` held ``before`` events and now holds ``after``."""
+        self._by_partition[partition] = self._by_partition.get(partition, 0) + after - before
+        if (after > 0) != (before > 0):
+            self._holding[partition] = self._holding.get(partition, 0) + (1 if after else -1)
 
     def total(self) -> int:
         return sum(self._by_partition.values())
 
+    def holding(self, active: set[int]) -> int:
+        """Visitors holding events in the partitions of ``active``: the board's "New (anonymous)"."""
+        return sum(count for partition, count in self._holding.items() if partition in active)
+
     def rebuild(self, held: Iterable[tuple[int, int]], active: set[int]) -> tuple[int, int]:
-        """Recount from the table (``held`` yields (partition, events)); returns (taken over, handed over)."""
+        """Recount from the table (``held`` yields (partition, events) per visitor); returns (taken over, handed over)."""
         counts = {partition: 0 for partition in active}
+        holding = dict(counts)
         for partition, events in held:
-            if partition in counts:
+            if partition in counts and events:
                 counts[partition] += events
+                holding[partition] += 1
         before = self._by_partition
         taken_over = sum(count for partition, count in counts.items() if partition not in before)
         handed_over = sum(count for partition, count in before.items() if partition not in counts)
-        self._by_partition = counts
+        self._by_partition, self._holding = counts, holding
         return taken_over, handed_over
 
 

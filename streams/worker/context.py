@@ -147,8 +147,8 @@ class WorkerContext:
     revisit_queue: RevisitQueue = field(default_factory=RevisitQueue)
     # When each account of the owned partitions may next cool with no member update (scoring.account_timer).
     account_due_index: DueIndex = field(default_factory=DueIndex)
-    # Visitors whose expiry was asked for lately: a cache against repeated requests, not state.
-    expiry_requested: dict[bytes, float] = field(default_factory=dict)
+    # When each visitor of the owned partitions is next to be asked to expire (streams/worker/stitching.py).
+    visitor_expiry: DueIndex = field(default_factory=DueIndex)
     # The shadow model and its own per-lead states (streams/worker/shadow_lane.py).
     shadow: ShadowLane = field(default_factory=lambda: ShadowLane(MemoryTable("shadow_leads", "shadow_leads-changelog")))
 

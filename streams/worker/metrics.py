@@ -26,6 +26,10 @@ LEAD_SUMMARIES_REMADE = Counter(
     "leadstream_lead_summaries_remade_total",
     "Leads decoded by a recount because no summary made under the running model was kept beside them"
     " (every lead on the memory store; on RocksDB only after an upgrade or a model change)")
+VISITOR_SUMMARIES_REMADE = Counter(
+    "leadstream_visitor_summaries_remade_total",
+    "Anonymous visitors decoded by a recount because no summary was kept beside them"
+    " (every visitor on the memory store; on RocksDB only after an upgrade)")
 EVENTS_SCORED = Counter("leadstream_events_scored_total", "Events applied to a lead's score")
 EVENTS_IGNORED = Counter(
     "leadstream_events_ignored_total", "Events accounted for without scoring", ["reason"]

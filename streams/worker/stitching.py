@@ -12,15 +12,16 @@ import logging
 from dataclasses import dataclass
 
 from scoring import Forward, IgnoreReason, Signal, VisitorState
-from scoring.visitors import is_expired, link, on_anonymous
+from scoring.visitors import expires_at, is_expired, link, on_anonymous
 from streams.contracts import visitor_records
 from streams.contracts.partitioning import partition_for
-from streams.worker import metrics
+from streams.worker import metrics, visitor_summaries
 from streams.worker.context import WorkerContext
-from streams.worker.table_writes import TableWrites
+from streams.worker.table_writes import TableWrites, keeps_summaries
 
 log = logging.getLogger(__name__)
-# The expiry timer asks the visitor's partition to forget it; it does not ask again this soon.
+# A visitor the expiry timer asked to forget is asked again this much later, unless its deletion (or a new
+# sighting) reaches the expiry index first: the request may be lost (a failed send, a rebalance meanwhile).
 EXPIRY_RETRY_S = 60.0
 
 
@@ -38,28 +39,36 @@ def visitor_state(context: WorkerContext, key: bytes) -> VisitorState | None:
     return visitor_records.decode_visitor(key.decode(), held) if held else None
 
 
+def _write(context: WorkerContext, tables: TableWrites, key: bytes, before: VisitorState | None,
+           after: VisitorState | None) -> None:
+    """Store the visitor as ``after`` (None: delete it), and keep what counts visitors in step, without a scan:
+    the held events and holding visitors of its partition, and when it is next due to expire."""
+    visitors = context.visitors
+    if after is None:
+        tables.delete(visitors, key)
+        context.visitor_expiry.schedule(key.decode(), None)
+    else:
+        summary = visitor_summaries.summarize(after)
+        tables.set(visitors, key, visitor_records.encode_visitor(after),
+                   visitor_summaries.encode(summary) if keeps_summaries(visitors) else None)
+        context.visitor_expiry.schedule(key.decode(), expires_at(after.last_seen, context.settings.hold_limits()))
+    context.held.moved(_partition(context, key), len(before.held) if before else 0, len(after.held) if after else 0)
+
+
 def hold(context: WorkerContext, tables: TableWrites, signal: Signal, seen_at: float) -> Signal | None:
     """An anonymous signal, on its visitor's partition: held, or returned as the linked lead's to score."""
     key = signal.lead_id.encode()  # an anonymous signal's lead id is its visitor id
-    visitors, limits = context.visitors, context.settings.hold_limits()
-    held = visitors.data.get(key)
-    decision = on_anonymous(visitor_records.decode_visitor(key.decode(), held) if held else None, signal, seen_at, limits)
+    before = visitor_state(context, key)
+    decision = on_anonymous(before, signal, seen_at, context.settings.hold_limits())
     if isinstance(decision, Forward):
-        tables.set(visitors, key, visitor_records.encode_visitor(decision.state))  # keeps the link from expiring
+        _write(context, tables, key, before, decision.state)  # keeps the link from expiring
         return decision.signal
-    return _held(context, tables, key, None if decision.duplicate else visitor_records.encode_visitor(decision.state),
-                 decision.evicted)
-
-
-def _held(context: WorkerContext, tables: TableWrites, key: bytes, record: bytes | None, evicted: int) -> None:
-    """The visitor holds one more event (``record``), or recognised it as held already (None)."""
-    if record is None:
+    if decision.duplicate:
         metrics.EVENTS_DEDUPLICATED.inc()
         return None
-    tables.set(context.visitors, key, record)
-    context.held.add(_partition(context, key), 1 - evicted)
-    if evicted:
-        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(evicted)
+    _write(context, tables, key, before, decision.state)
+    if decision.evicted:
+        metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(decision.evicted)
     return None
 
 
@@ -80,10 +89,9 @@ def stitch(context: WorkerContext, tables: TableWrites, visitor_id: str, lead_id
     key = visitor_id.encode()
     before = visitor_state(context, key)
     linked = link(before, visitor_id, lead_id, at)
-    tables.set(context.visitors, key, visitor_records.encode_visitor(linked.state))
+    _write(context, tables, key, before, linked.state)
     if linked.release_id is None:
         return None  # nothing was held, or a repeated identify already released it
-    context.held.add(_partition(context, key), -len(linked.released))
     metrics.VISITORS_STITCHED.inc()
     return Release(lead_id, visitor_id, linked.release_id, linked.released)
 
@@ -94,9 +102,8 @@ def forget(context: WorkerContext, tables: TableWrites, visitor_id: str) -> Visi
     state = visitor_state(context, key)
     if state is None:
         return None
-    tables.delete(context.visitors, key)
+    _write(context, tables, key, state, None)
     if state.held:
-        context.held.add(_partition(context, key), -len(state.held))
         metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.ERASED_LEAD.value).inc(len(state.held))
     return state
 
@@ -104,43 +111,43 @@ def forget(context: WorkerContext, tables: TableWrites, visitor_id: str) -> Visi
 def expire(context: WorkerContext, tables: TableWrites, visitor_id: str, issued_at: float) -> None:
     """Forget the visitor if it is still expired when the request reaches its partition."""
     key = visitor_id.encode()
-    context.expiry_requested.pop(key, None)
     state = visitor_state(context, key)
     if state is None or not is_expired(state, issued_at, context.settings.hold_limits()):
-        return  # seen again since the timer looked, or forgotten already
-    tables.delete(context.visitors, key)
+        return  # seen again since the timer looked (which rescheduled it), or forgotten already
+    _write(context, tables, key, state, None)
     if state.held:
-        context.held.add(_partition(context, key), -len(state.held))
         metrics.EVENTS_IGNORED.labels(reason=IgnoreReason.EXPIRED_ANONYMOUS.value).inc(len(state.held))
 
 
 def due_for_expiry(context: WorkerContext, now: float, active: set[int]) -> list[str]:
-    """Visitors of the partitions this worker owns that have been away longer than the TTL."""
-    due, ttl, requested = [], context.settings.hold_limits(), context.expiry_requested
-    for key, value in list(context.visitors.data.items()):
-        if not value or _partition(context, key) not in active:
-            continue
-        if now - requested.get(key, float("-inf")) < EXPIRY_RETRY_S:
-            continue
-        if is_expired(visitor_records.decode_visitor(key.decode(), value), now, ttl):
-            requested[key] = now
-            due.append(key.decode())
+    """Visitors of the partitions this worker owns that have been away longer than the TTL, from the expiry index:
+    no visitor is read, however many are held. Each is asked again ``EXPIRY_RETRY_S`` later unless its deletion
+    (or a new sighting) reschedules it first; one of a partition no longer owned is left to its new owner's recount."""
+    index, due = context.visitor_expiry, []
+    for visitor_id, _ in index.pop_due(now):
+        if _partition(context, visitor_id.encode()) in active:
+            index.schedule(visitor_id, now + EXPIRY_RETRY_S)
+            due.append(visitor_id)
     return due
 
 
 def held_visitors(context: WorkerContext, active: set[int]) -> int:
     """Anonymous visitors holding events in the partitions this worker owns: the board's "New (anonymous)"."""
-    return sum(1 for key, value in list(context.visitors.data.items())
-               if value and visitor_records.holds_events(value) and _partition(context, key) in active)
+    return context.held.holding(active)
 
 
 def recount_held(context: WorkerContext, active: set[int]) -> None:
-    """After every rebalance's recovery: count what the partitions now owned (``active``) hold."""
-    held = ((_partition(context, key), len(visitor_records.decode_visitor(key.decode(), value).held))
-            for key, value in list(context.visitors.data.items()) if value)
+    """After every rebalance's recovery, for the partitions now owned (``active``): the events and visitors held
+    and the expiry index, from the summaries kept beside the visitors where the store keeps them."""
+    held, expiry, limits = [], [], context.settings.hold_limits()
+    for key, partition, summary in visitor_summaries.owned_summaries(context.visitors.data, active,
+                                                                     context.partitions):
+        held.append((partition, summary.held))
+        expiry.append((key.decode(), expires_at(summary.last_seen, limits)))
     taken_over, handed_over = context.held.rebuild(held, active)
     if taken_over:
         metrics.EVENTS_RECEIVED.labels(source=metrics.HANDOVER, type="held").inc(taken_over)
     if handed_over:
         metrics.EVENTS_HANDED_OVER.inc(handed_over)
-    context.expiry_requested.clear()
+    # Visitors who expired while no worker owned them are asked to go at the next tick.
+    context.visitor_expiry.rebuild(expiry)

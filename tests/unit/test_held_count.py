@@ -15,7 +15,7 @@ def test_a_first_recount_takes_over_everything_the_owned_partitions_hold():
 def test_a_rebalance_hands_over_lost_partitions_and_takes_over_new_ones():
     count = HeldCount()
     count.rebuild([(0, 3), (1, 2)], active={0, 1})
-    count.add(1, 1)
+    count.moved(1, 2, 3)  # a visitor of partition 1 holds one event more
 
     assert count.rebuild([(0, 3), (1, 3), (2, 4)], active={0, 2}) == (4, 3)
     assert count.total() == 7
