@@ -16,10 +16,10 @@ from streams.worker.state_store import STORE_SCHEME, PartitionedStore
 PARTITIONS = 4
 
 
-def _store(data_dir: Path) -> PartitionedStore:
+def _store(data_dir: Path, table_name: str = "leads") -> PartitionedStore:
     app = faust.App("state-store-test", store=f"{STORE_SCHEME}://", datadir=str(data_dir),
                     topic_partitions=PARTITIONS)
-    table = app.Table("leads", key_type=bytes, value_type=bytes, use_partitioner=True)
+    table = app.Table(table_name, key_type=bytes, value_type=bytes, use_partitioner=True)
     store = table.data
     assert isinstance(store, PartitionedStore)
     # Every partition actively this worker's, as the assignor says after a rebalance: it lists only those.
