@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 
 EVENTS, LEADS = 3_000, 200
 REMADE = "leadstream_lead_summaries_remade_total"
+VISITORS_REMADE = "leadstream_visitor_summaries_remade_total"
 
 
 def _app_id(pipeline: RunningPipeline) -> str:
@@ -80,10 +81,12 @@ async def test_a_worker_restarted_on_its_data_dir_holds_every_lead_and_reads_onl
 
         tail = await _restart_reading_the_tail(pipeline)
         assert tail["leads"] < leads  # not the whole changelog: the offsets on disk were used
-        # ... and the recount after it read the summaries kept beside the leads, decoding none.
+        # ... and the recount after it read the summaries kept beside the leads and visitors, decoding none.
         assert await metric_total(pipeline, REMADE) == 0
+        assert await metric_total(pipeline, VISITORS_REMADE) == 0
         _, stats_after = await pipeline.worker.get_json("/stats")
-        assert stats_after == stats_before  # every lead held, in the stage and temperature it had
+        assert stats_before["anonymous_visitors_held"] > 0
+        assert stats_after == stats_before  # every lead and held visitor, in the stage and temperature it had
         # ... and knows every event it had scored: the same workload again scores nothing twice.
         pipeline.sent = 0  # the accounting counts from the restart
         await _send_workload(pipeline)
@@ -110,5 +113,6 @@ async def test_a_worker_upgraded_from_the_memory_store_rebuilds_once_then_restar
         assert tail["leads"] < leads
         assert (await pipeline.worker.get_json("/stats"))[1] == stats_before
         assert await metric_total(pipeline, REMADE) == 0  # summaries made as the changelog was read, kept since
+        assert await metric_total(pipeline, VISITORS_REMADE) == 0
     finally:
         await stop_pipeline(pipeline)
