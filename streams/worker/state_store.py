@@ -13,13 +13,19 @@ offset stored with it: the tail. (Faust's own store writes the value at once and
 acknowledgement; a crash between the two leaves a value on disk that no changelog holds, which a
 redelivered event, recognised by id, would never write again.)
 
+With the offset goes the wall time its record was written, and a database older than the
+changelog's tombstones could be is rebuilt on opening; a worker deletes the partitions assigned to
+others: streams/worker/state_retention.py.
+
 The memory budget (``LEADSTREAM_STATE_MEMORY_MB``) is one block cache shared by every table and
 partition, with the write buffers charged to it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import rocksdict
@@ -28,6 +34,7 @@ from faust.stores.rocksdb import RocksDBOptions, Store
 from prometheus_client import Counter
 
 from streams.contracts.partitioning import partition_for
+from streams.worker.state_retention import WRITTEN_AT_KEY, discard_foreign, open_current, written_at
 
 STORE_SCHEME = "leadstream-rocksdb"
 STORES.aliases[STORE_SCHEME] = f"{__name__}:PartitionedStore"
@@ -112,6 +119,7 @@ class PartitionedStore(Store):
             else:
                 batch.put(key, value)
             batch.put(self.offset_key, str(offset).encode())
+            batch.put(WRITTEN_AT_KEY, written_at(time.time()))
             db.write(batch)
 
         return delivered
@@ -126,6 +134,15 @@ class PartitionedStore(Store):
         for key, value in staged.items():
             if value is not None:
                 yield key, value
+
+    def _visible_items(self, db: rocksdict.Rdict) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in db.items():
+            if key != self.offset_key and key != WRITTEN_AT_KEY:
+                yield key, value
+
+    def _visible_keys(self, db: rocksdict.Rdict) -> Iterator[bytes]:
+        for key, _ in self._visible_items(db):
+            yield key
 
     def _iterkeys(self) -> Iterator[bytes]:
         for key, _ in self._iteritems():
@@ -146,12 +163,63 @@ class PartitionedStore(Store):
     # --- recovery and rebalancing -------------------------------------------------------------
 
     def apply_changelog_batch(self, batch: Any, to_key: Any, to_value: Any) -> None:
+        """Each partition's records, its offset and the time its newest record was written, in one write batch."""
         events = list(batch)
         RESTORED_RECORDS.labels(table=self.table.name).inc(len(events))
-        super().apply_changelog_batch(events, to_key, to_value)
+        writes: dict[int, rocksdict.WriteBatch] = {}
+        newest: dict[int, Any] = {}  # partition -> the message of its highest offset
+        for event in events:
+            message = event.message
+            write = writes.setdefault(message.partition, rocksdict.WriteBatch(raw_mode=True))
+            if message.value is None:
+                write.delete(message.key)
+            else:
+                write.put(message.key, message.value)
+            if message.partition not in newest or message.offset > newest[message.partition].offset:
+                newest[message.partition] = message
+        for partition, write in writes.items():
+            message = newest[partition]
+            write.put(self.offset_key, str(message.offset).encode())
+            # The broker's timestamp, in seconds; none known: the oldest time, so the partition is rebuilt.
+            write.put(WRITTEN_AT_KEY, written_at(message.timestamp or 0.0))
+            self._db_for_partition(partition).write(write)
+
+    def _open_for_partition(self, partition: int) -> rocksdict.Rdict:
+        return open_current(partial(Store._open_for_partition, self, partition), self.partition_path(partition),
+                            self.offset_key, self.table.name, partition)
 
     def revoke_partitions(self, table: Any, tps: Any) -> None:
         revoked = {tp.partition for tp in tps if tp.topic in table.changelog_topic.topics}
         for key in [key for key in self._staged if partition_for(key, self._partitions) in revoked]:
             del self._staged[key]
         super().revoke_partitions(table, tps)
+
+    async def on_rebalance(self, assigned: Any, revoked: Any, newly_assigned: Any, generation_id: int = 0) -> None:
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        if self.app.should_stop or generation_id != self.app.consumer_generation_id:
+            return  # a stop, or another rebalance already under way: its assignment decides
+        assignor = self.app.assignor
+        held = {tp.partition for tp in assignor.assigned_actives() | assignor.assigned_standbys()
+                if tp.topic in self.table.changelog_topic.topics}
+        async with self.db_lock:
+            discard_foreign(self.path, self.basename.name, held, self._dbs, self.table.name)
+
+    async def stop(self) -> None:
+        self._date_current_actives()
+        await super().stop()
+
+    def _date_current_actives(self) -> None:
+        """Stamp now on the databases of active partitions recovered and with nothing in flight.
+
+        This worker is the only writer of an active partition, so such a database holds the whole changelog
+        as of now: a restart within the bound reads only the tail. A standby's may lag behind its changelog.
+        """
+        recovery = self.app.tables.recovery
+        if self.app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
+            return
+        in_flight = {partition_for(key, self._partitions) for key in self._staged}
+        actives = {tp.partition for tp in self.app.assignor.assigned_actives()
+                   if tp.topic in self.table.changelog_topic.topics}
+        for partition, db in self._dbs.items():
+            if partition in actives and partition not in in_flight and db.get(self.offset_key) is not None:
+                db.put(WRITTEN_AT_KEY, written_at(time.time()))
