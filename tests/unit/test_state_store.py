@@ -105,7 +105,8 @@ def test_an_older_acknowledgement_never_hides_a_newer_write_still_in_flight(tmp_
 
 
 def test_the_store_setting_is_validated_and_names_the_variable():
-    assert settings_from({}).store == "memory"  # until a partition returning after its tombstones were compacted is rebuilt
+    assert settings_from({}).store == "rocksdb"
+    assert settings_from({"LEADSTREAM_STORE": "memory"}).store == "memory"
     assert settings_from({"LEADSTREAM_STORE": "rocksdb"}).store == "rocksdb"
     with pytest.raises(ConfigError, match="LEADSTREAM_STORE"):
         settings_from({"LEADSTREAM_STORE": "redis"})
