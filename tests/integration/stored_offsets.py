@@ -74,3 +74,34 @@ async def restored_records(worker: WorkerProcess) -> dict[str, int]:
             if sample.name == RESTORED:
                 counts[sample.labels["table"]] = int(sample.value)
     return counts
+
+
+def partition_dbs(data_dir: Path, table: str) -> dict[int, Path]:
+    """The table's partition databases under a worker's data dir, by partition."""
+    return {partition: paths[0] for partition in range(TEST_PARTITIONS)
+            if (paths := list(data_dir.rglob(f"{table}-{partition}.db")))}
+
+
+def rewrite(path: Path, entries: dict[bytes, bytes]) -> None:
+    """Put ``entries`` into a stopped worker's partition database, as an older disk would hold them."""
+    db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True))
+    try:
+        for key, value in entries.items():
+            db[key] = value
+    finally:
+        db.close()
+
+
+def naming(data_dir: Path, needle: bytes) -> list[str]:
+    """Every entry of the (stopped) worker's tables on disk whose key or value contains ``needle``."""
+    found = []
+    for table in TABLES:
+        for partition, path in partition_dbs(data_dir, table).items():
+            db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True),
+                                 access_type=rocksdict.AccessType.read_only())
+            try:
+                found += [f"{table}-{partition}: {key!r}" for key, value in db.items()
+                          if needle in key or needle in value]
+            finally:
+                db.close()
+    return found
