@@ -73,7 +73,7 @@ def open_current(open_db: Callable[[], rocksdict.Rdict], path: Path, offset_key:
     if reason is None:
         return db
     db.close()
-    shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(path)  # failing, the worker stops rather than serve what may have been erased
     log.info("table %s partition %d: local state %s, rebuilt from the whole changelog", table, partition, reason)
     REBUILT_PARTITIONS.labels(table=table, reason=reason).inc()
     return open_db()
@@ -98,7 +98,11 @@ def discard_foreign(table_dir: Path, basename: str, held: Iterable[int], open_db
         db = open_dbs.pop(partition, None)
         if db is not None:
             db.close()
-        shutil.rmtree(path, ignore_errors=True)
+        try:
+            shutil.rmtree(path)
+        except OSError as error:  # kept for now: stale, it is rebuilt if it is ever opened again
+            log.warning("table %s partition %d: assigned elsewhere, not deleted: %s", table, partition, error)
+            continue
         DISCARDED_PARTITIONS.labels(table=table).inc()
         log.info("table %s partition %d: assigned elsewhere, deleted from the local disk", table, partition)
         discarded.append(partition)

@@ -203,3 +203,35 @@ async def test_a_revocation_alone_as_at_a_clean_stop_deletes_nothing(tmp_path):
     topic = store.table.changelog_topic.get_topic_name()
     store.revoke_partitions(store.table, {TP(topic, p) for p in range(PARTITIONS)})
     assert all(store.partition_path(p).exists() for p in range(PARTITIONS))
+
+
+def _stored_time(path: Path) -> float:
+    db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True),
+                         access_type=rocksdict.AccessType.read_only())
+    try:
+        return float(db[WRITTEN_AT_KEY])
+    finally:
+        db.close()
+
+
+async def test_a_clean_stop_dates_the_recovered_active_partitions_and_leaves_the_standbys_as_they_were(tmp_path):
+    store = _store(tmp_path, actives=range(2), standbys=range(2, PARTITIONS))
+    for offset, partition in enumerate(range(PARTITIONS)):  # each database last written long ago
+        store._dbs[partition].write(_dated(store.offset_key, offset, time.time() - 3600))
+    busy = next(key for n in range(100) if partition_for(key := f"lead-{n}".encode(), PARTITIONS) == 1)
+    store[busy] = b"in flight"  # its changelog record not acknowledged yet: partition 1 may lack a record
+    store.app.tables.recovery.completed.set()
+    stopping_at = time.time()
+
+    await store.stop()
+
+    stored = {partition: _stored_time(store.partition_path(partition)) for partition in range(PARTITIONS)}
+    assert stored[0] >= stopping_at  # active, recovered, nothing in flight: current as of the stop
+    assert all(stored[partition] < stopping_at for partition in (1, 2, 3)), stored  # in flight; standbys may lag
+
+
+def _dated(offset_key: bytes, offset: int, at: float) -> rocksdict.WriteBatch:
+    batch = rocksdict.WriteBatch(raw_mode=True)
+    batch.put(offset_key, str(offset).encode())
+    batch.put(WRITTEN_AT_KEY, written_at(at))
+    return batch
