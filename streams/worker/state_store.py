@@ -170,7 +170,9 @@ class PartitionedStore(Store):
         newest: dict[int, Any] = {}  # partition -> the message of its highest offset
         for event in events:
             message = event.message
-            write = writes.setdefault(message.partition, rocksdict.WriteBatch(raw_mode=True))
+            write = writes.get(message.partition)
+            if write is None:
+                write = writes[message.partition] = rocksdict.WriteBatch(raw_mode=True)
             if message.value is None:
                 write.delete(message.key)
             else:
