@@ -29,9 +29,9 @@ MAX_RECORD_BYTES_RANGE = (16 * 1024, 900_000)
 # Where streams/worker/faults.py may crash a worker on purpose (tests only): LEADSTREAM_FAULT_CRASH_AT.
 FAULT_POINTS = ("after-store",)
 # LEADSTREAM_STORE: where the worker keeps its tables. rocksdb: on local disk under LEADSTREAM_DATA_DIR, with the
-# changelog offset, so a restart reads only the changelog's tail; memory: rebuilt from the whole changelog each start.
-# memory stays the default until a partition that comes back to a worker after its changelog's tombstones were
-# compacted away is rebuilt rather than read from disk: until then an erased lead could survive there.
+# changelog offset, so a restart reads only the changelog's tail (a partition older than its changelog's tombstones
+# could be is rebuilt, and one assigned elsewhere deleted: streams/worker/state_retention.py); memory: rebuilt from
+# the whole changelog each start.
 STORES = ("rocksdb", "memory")
 
 
@@ -51,7 +51,7 @@ class Settings:
     web_host: str
     web_port: int
     data_dir: Path
-    store: str = "memory"  # LEADSTREAM_STORE
+    store: str = "rocksdb"  # LEADSTREAM_STORE
     state_memory_mb: int = 256  # LEADSTREAM_STATE_MEMORY_MB: RocksDB's block cache, write buffers charged to it
     standby_replicas: int = 1  # LEADSTREAM_STANDBY_REPLICAS: warm copies of each table partition on other workers (Faust's default)
     security: KafkaSecurity = KafkaSecurity()
@@ -139,7 +139,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         web_host=text_from(env, "LEADSTREAM_WEB_HOST", "127.0.0.1"),
         web_port=number_from(env, "LEADSTREAM_WEB_PORT", 6066, 0, integer=True),
         data_dir=Path(text_from(env, "LEADSTREAM_DATA_DIR", "./leadstream-data")),
-        store=_choice(env, "LEADSTREAM_STORE", "memory", STORES),
+        store=_choice(env, "LEADSTREAM_STORE", "rocksdb", STORES),
         state_memory_mb=number_from(env, "LEADSTREAM_STATE_MEMORY_MB", 256, 16, integer=True),
         standby_replicas=number_from(env, "LEADSTREAM_STANDBY_REPLICAS", 1, 0, integer=True),
         security=security_from(env),

@@ -17,13 +17,19 @@ A table that registers a summarizer (``SUMMARIZERS``: the leads table, streams/w
 also keeps each key's summary in a column family of the same database, written in the same batch
 as the value, so what is rebuilt after a recovery reads summaries rather than decoding every value.
 
+With the offset goes the wall time its record was written, and a database older than the
+changelog's tombstones could be is rebuilt on opening; a worker deletes the partitions assigned to
+others: streams/worker/state_retention.py.
+
 The memory budget (``LEADSTREAM_STATE_MEMORY_MB``) is one block cache shared by every table and
 partition, with the write buffers charged to it.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import rocksdict
@@ -32,6 +38,7 @@ from faust.stores.rocksdb import RocksDBOptions, Store
 from prometheus_client import Counter
 
 from streams.contracts.partitioning import partition_for
+from streams.worker.state_retention import WRITTEN_AT_KEY, discard_foreign, open_current, written_at
 
 STORE_SCHEME = "leadstream-rocksdb"
 STORES.aliases[STORE_SCHEME] = f"{__name__}:PartitionedStore"
@@ -133,6 +140,7 @@ class PartitionedStore(Store):
             batch = rocksdict.WriteBatch(raw_mode=True)
             self._put(batch, partition, key, value, summary)
             batch.put(self.offset_key, str(offset).encode())
+            batch.put(WRITTEN_AT_KEY, written_at(time.time()))
             db.write(batch)
 
         return delivered
@@ -214,6 +222,15 @@ class PartitionedStore(Store):
             if value is not None:
                 yield key, value
 
+    def _visible_items(self, db: rocksdict.Rdict) -> Iterator[tuple[bytes, bytes]]:
+        for key, value in db.items():
+            if key != self.offset_key and key != WRITTEN_AT_KEY:
+                yield key, value
+
+    def _visible_keys(self, db: rocksdict.Rdict) -> Iterator[bytes]:
+        for key, _ in self._visible_items(db):
+            yield key
+
     def _iterkeys(self) -> Iterator[bytes]:
         for key, _ in self._iteritems():
             yield key
@@ -233,23 +250,31 @@ class PartitionedStore(Store):
     # --- recovery and rebalancing -------------------------------------------------------------
 
     def apply_changelog_batch(self, batch: Any, to_key: Any, to_value: Any) -> None:
-        """Changelog records read in recovery (or as a standby): per partition, values, summaries and offset at once."""
+        """Each partition's records with their summaries, its offset and the time its newest record was written,
+        in one write batch (recovery, and standby copies)."""
         writes: dict[int, rocksdict.WriteBatch] = {}
-        offsets: dict[int, int] = {}
+        newest: dict[int, Any] = {}  # partition -> the message of its highest offset
         count = 0
         for event in batch:
             message = event.message
-            partition = message.partition
-            write = writes.get(partition)
+            write = writes.get(message.partition)
             if write is None:
-                write = writes[partition] = rocksdict.WriteBatch(raw_mode=True)
-            self._put(write, partition, message.key, message.value, None)
-            offsets[partition] = max(message.offset, offsets.get(partition, -1))
+                write = writes[message.partition] = rocksdict.WriteBatch(raw_mode=True)
+            self._put(write, message.partition, message.key, message.value, None)
+            if message.partition not in newest or message.offset > newest[message.partition].offset:
+                newest[message.partition] = message
             count += 1
         for partition, write in writes.items():
-            write.put(self.offset_key, str(offsets[partition]).encode())
+            message = newest[partition]
+            write.put(self.offset_key, str(message.offset).encode())
+            # The broker's timestamp, in seconds; none known: the oldest time, so the partition is rebuilt.
+            write.put(WRITTEN_AT_KEY, written_at(message.timestamp or 0.0))
             self._db_for_partition(partition).write(write)
         RESTORED_RECORDS.labels(table=self.table.name).inc(count)
+
+    def _open_for_partition(self, partition: int) -> rocksdict.Rdict:
+        return open_current(partial(Store._open_for_partition, self, partition), self.partition_path(partition),
+                            self.offset_key, self.table.name, partition)
 
     def revoke_partitions(self, table: Any, tps: Any) -> None:
         revoked = {tp.partition for tp in tps if tp.topic in table.changelog_topic.topics}
@@ -260,6 +285,35 @@ class PartitionedStore(Store):
             self._families.pop(partition, None)  # a handle kept would keep the database open, and locked
         super().revoke_partitions(table, tps)
 
+    async def on_rebalance(self, assigned: Any, revoked: Any, newly_assigned: Any, generation_id: int = 0) -> None:
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        if self.app.should_stop or generation_id != self.app.consumer_generation_id:
+            return  # a stop, or another rebalance already under way: its assignment decides
+        assignor = self.app.assignor
+        held = {tp.partition for tp in assignor.assigned_actives() | assignor.assigned_standbys()
+                if tp.topic in self.table.changelog_topic.topics}
+        async with self.db_lock:
+            for partition in set(self._families) - held:
+                del self._families[partition]  # a handle kept would keep the database open
+            discard_foreign(self.path, self.basename.name, held, self._dbs, self.table.name)
+
     async def stop(self) -> None:
+        self._date_current_actives()
         self._families.clear()
         await super().stop()
+
+    def _date_current_actives(self) -> None:
+        """Stamp now on the databases of active partitions recovered and with nothing in flight.
+
+        This worker is the only writer of an active partition, so such a database holds the whole changelog
+        as of now: a restart within the bound reads only the tail. A standby's may lag behind its changelog.
+        """
+        recovery = self.app.tables.recovery
+        if self.app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
+            return
+        in_flight = {partition_for(key, self._partitions) for key in self._staged}
+        actives = {tp.partition for tp in self.app.assignor.assigned_actives()
+                   if tp.topic in self.table.changelog_topic.topics}
+        for partition, db in self._dbs.items():
+            if partition in actives and partition not in in_flight and db.get(self.offset_key) is not None:
+                db.put(WRITTEN_AT_KEY, written_at(time.time()))

@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.memory import changelog_topic
 from streams.devtools.processes import WorkerProcess
+from streams.worker.state_retention import WRITTEN_AT_KEY
 from tests.integration.pipeline_harness import TEST_PARTITIONS
 
 TABLES = ("leads", "visitors", "accounts", "emails", "erasures", "shadow_leads")
@@ -24,7 +25,16 @@ RESTORED = "leadstream_state_restored_records_total"
 
 def stored_offsets(data_dir: Path, table: str) -> dict[int, int]:
     """Per partition, the changelog offset stored on disk with the table's database (none stored: absent)."""
-    offsets = {}
+    return {partition: int(stored) for partition, stored in _stored(data_dir, table, OFFSET_KEY).items()}
+
+
+def stored_times(data_dir: Path, table: str) -> dict[int, float]:
+    """Per partition, the wall time stored with the offset (when that offset's record was written, or later)."""
+    return {partition: float(stored) for partition, stored in _stored(data_dir, table, WRITTEN_AT_KEY).items()}
+
+
+def _stored(data_dir: Path, table: str, key: bytes) -> dict[int, bytes]:
+    values = {}
     for partition in range(TEST_PARTITIONS):
         paths = list(data_dir.rglob(f"{table}-{partition}.db"))
         if not paths:
@@ -32,12 +42,12 @@ def stored_offsets(data_dir: Path, table: str) -> dict[int, int]:
         db = rocksdict.Rdict(str(paths[0]), options=rocksdict.Options(raw_mode=True),
                              access_type=rocksdict.AccessType.read_only())
         try:
-            stored = db.get(OFFSET_KEY)
+            stored = db.get(key)
         finally:
             db.close()
         if stored is not None:
-            offsets[partition] = int(stored)
-    return offsets
+            values[partition] = stored
+    return values
 
 
 async def changelog_span(bootstrap: str, app_id: str, table: str) -> dict[int, tuple[int, int]]:
@@ -74,3 +84,34 @@ async def restored_records(worker: WorkerProcess) -> dict[str, int]:
             if sample.name == RESTORED:
                 counts[sample.labels["table"]] = int(sample.value)
     return counts
+
+
+def partition_dbs(data_dir: Path, table: str) -> dict[int, Path]:
+    """The table's partition databases under a worker's data dir, by partition."""
+    return {partition: paths[0] for partition in range(TEST_PARTITIONS)
+            if (paths := list(data_dir.rglob(f"{table}-{partition}.db")))}
+
+
+def rewrite(path: Path, entries: dict[bytes, bytes]) -> None:
+    """Put ``entries`` into a stopped worker's partition database, as an older disk would hold them."""
+    db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True))
+    try:
+        for key, value in entries.items():
+            db[key] = value
+    finally:
+        db.close()
+
+
+def naming(data_dir: Path, needle: bytes) -> list[str]:
+    """Every entry of the (stopped) worker's tables on disk whose key or value contains ``needle``."""
+    found = []
+    for table in TABLES:
+        for partition, path in partition_dbs(data_dir, table).items():
+            db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True),
+                                 access_type=rocksdict.AccessType.read_only())
+            try:
+                found += [f"{table}-{partition}: {key!r}" for key, value in db.items()
+                          if needle in key or needle in value]
+            finally:
+                db.close()
+    return found

@@ -157,11 +157,11 @@ def test_records_restored_from_the_changelog_are_stored_with_their_summaries_and
     asked = _register(monkeypatch, scoring_model)
     restored = _store(tmp_path / "restored")
     changelog = restored.table.changelog_topic.get_topic_name()
-    events = [SimpleNamespace(message=SimpleNamespace(partition=partition_for(key, PARTITIONS), key=key, value=value,
+    events = [SimpleNamespace(message=SimpleNamespace(partition=partition_for(key, PARTITIONS), key=key, value=value, timestamp=0.0,
                                                       offset=offset, tp=(changelog, partition_for(key, PARTITIONS))))
               for offset, (key, value) in enumerate(held.items())]
     events.append(SimpleNamespace(message=SimpleNamespace(
-        partition=partition_for(b"lead-quiet", PARTITIONS), key=b"lead-quiet", value=None, offset=len(events),
+        partition=partition_for(b"lead-quiet", PARTITIONS), key=b"lead-quiet", value=None, offset=len(events), timestamp=0.0,
         tp=None)))  # a tombstone after it
     restored.apply_changelog_batch(events, None, None)
     assert sorted(asked) == sorted(held)

@@ -68,7 +68,7 @@ def _remade() -> float:
 
 def test_a_restart_recounts_from_summaries_exactly_as_decoding_every_visitor_would(tmp_path, monkeypatch):
     asked = _register(monkeypatch)
-    store = _store(tmp_path, "visitors")
+    store = _store(tmp_path, table_name="visitors")
     topology = _visits(store)
     assert asked == []  # every write handed its summary over: nothing was decoded to make one
     kept = _figures(topology.context)
@@ -78,7 +78,7 @@ def test_a_restart_recounts_from_summaries_exactly_as_decoding_every_visitor_wou
 
     store._families.clear()
     store._dbs.clear()  # the process stops: what a new one opens on the same directory
-    reopened = _store(tmp_path, "visitors")
+    reopened = _store(tmp_path, table_name="visitors")
     before = _remade()
     assert _recounted(reopened) == kept
     assert asked == [] and _remade() == before  # read, not decoded
@@ -88,13 +88,13 @@ def test_a_restart_recounts_from_summaries_exactly_as_decoding_every_visitor_wou
 
 def test_a_visitor_written_without_a_summary_is_decoded_for_the_recount(tmp_path, monkeypatch):
     monkeypatch.delitem(SUMMARIZERS, "visitors", raising=False)
-    store = _store(tmp_path, "visitors")
+    store = _store(tmp_path, table_name="visitors")
     _visits(store)  # no summarizer registered: a release that kept none
     held = dict(store.items())
     store._dbs.clear()
 
     asked = _register(monkeypatch)
-    assert _recounted(_store(tmp_path, "visitors")) == _recounted(held)
+    assert _recounted(_store(tmp_path, table_name="visitors")) == _recounted(held)
     assert sorted(asked) == sorted(held)  # each decoded once, to fill its summary in
 
 
