@@ -39,6 +39,7 @@ import signal
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,32 @@ async def lead(worker: WorkerProcess, lead_id: str) -> tuple[int, dict[str, Any]
         return answer.status, await answer.json(content_type=None), answer.headers.get(SERVED_BY_HEADER, "")
 
 
+# What the survivor's log says after the kill, in order: the group rebalanced, its tables were recovered,
+# its in-memory indexes rebuilt from every lead held (a synchronous pass) before it reads its partitions.
+PHASE_MARKS = (("rebalance", "Revoking previously assigned partitions"), ("recovered", "[^---Recovery]: Restore complete!"),
+               ("indexes rebuilt", "[^---Recovery]: Seek stream partitions to committed offsets."))
+
+
+def phases(log: str, since: float) -> dict[str, float]:
+    """Seconds after ``since`` (epoch) at which each of PHASE_MARKS appears in a worker's log, each after the one before.
+
+    The log's times are the machine's local time, taken here as UTC (as the benchmark's machines run).
+    """
+    found: dict[str, float] = {}
+    marks = iter(PHASE_MARKS)
+    name, mark = next(marks)
+    for line in log.splitlines():
+        if not line.startswith("[20") or mark not in line:
+            continue
+        at = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=timezone.utc).timestamp()
+        if at >= since:
+            found[name] = round(at - since, 1)
+            if (following := next(marks, None)) is None:
+                break
+            name, mark = following
+    return found
+
+
 @dataclass
 class Timing:
     session_timeout_s: float
@@ -142,6 +169,7 @@ class Timing:
     scored_s: dict[int, float] = field(default_factory=dict)  # per dead worker's partition
     caught_up_s: float | None = None
     lag_before: int = 0  # the most committed lag seen on those partitions before the kill
+    survivor_log: dict[str, float] = field(default_factory=dict)  # phases(): from the survivor's log
 
 
 async def two_workers(bench: Bench, pairs: list[tuple[bytes, bytes]], env: dict[str, str]) -> list[WorkerProcess]:
@@ -202,7 +230,7 @@ async def failover(bench: Bench, pairs: list[tuple[bytes, bytes]], session_timeo
                 rebalances = await metric_total(survivor.url, REJOINED)
                 victim_accounting = (await victim.get_json("/accounting"))[1]
                 os.kill(victim.pid, signal.SIGKILL)
-                killed_at = time.monotonic()
+                killed_at, killed_epoch = time.monotonic(), time.time()
                 sent_at = {}
                 for partition, lead_id in probes.items():
                     sent_at[partition] = time.time()
@@ -210,7 +238,7 @@ async def failover(bench: Bench, pairs: list[tuple[bytes, bytes]], session_timeo
                                                                              sent_at[partition]),
                                                key=lead_id.encode())
                 await _watch(survivor, lag, theirs, probes, sent_at, rebalances, killed_at, timing)
-                bench.log(f"         {timing}")
+                timing.survivor_log = phases(survivor.log_path.read_text(errors="replace"), killed_epoch)
                 await sending
             finally:
                 await client.stop()
@@ -285,6 +313,7 @@ def lines(result: dict[str, Any]) -> list[str]:
         f"  rebalance → probes scored (takeover)     {takeover}",
         f"  kill → first / last probe scored         {scored[0]:.1f} s / {scored[-1]:.1f} s"
         f"   target ≤ 10 s: {'met' if scored[-1] <= 10 else 'MISS'}",
+        "  the survivor's log, s after the kill: " + ", ".join(f"{k} {v}" for k, v in timing.survivor_log.items()),
         f"  kill → lag back to its level before      {timing.caught_up_s:.1f} s (≤ {timing.lag_before:,} events)",
         f"  nothing lost: {loss.events:,} events scored by an uninterrupted run over {loss.leads:,} stream leads:"
         f" {loss.missing} missing, {loss.unexpected} unexpected, {loss.leads_missing} leads missing"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.failover import compare, probe_leads
+from datetime import datetime, timezone
+
+from bench.failover import compare, phases, probe_leads
 from scoring import LeadState
 from scoring.dedupe import event_hash
 from streams.contracts import lead_records
@@ -32,3 +34,17 @@ def test_one_identified_lead_is_probed_per_partition():
     chosen = probe_leads(pairs, 8)
     assert sorted(chosen) == list(range(8))
     assert all(lead.startswith("lead-") and partition_for(lead.encode(), 8) == p for p, lead in chosen.items())
+
+
+def test_the_survivors_phases_are_read_from_its_log_after_the_kill_in_order():
+    log = "\n".join([
+        "[2026-12-06 15:33:50,000] [1] [INFO] Revoking previously assigned partitions",  # before the kill
+        "[2026-12-06 15:33:50,100] [1] [INFO] [^---Recovery]: Seek stream partitions to committed offsets.",
+        "    a traceback line",
+        "[2026-12-06 15:33:58,212] [1] [INFO] Revoking previously assigned partitions",
+        "[2026-12-06 15:33:58,542] [1] [INFO] [^---Recovery]: Restore complete!",
+        "[2026-12-06 15:34:09,558] [1] [INFO] [^---Recovery]: Seek stream partitions to committed offsets.",
+        "[2026-12-06 15:34:30,000] [1] [INFO] Revoking previously assigned partitions",
+    ])
+    killed = datetime(2026, 12, 6, 15, 33, 52, 600000, tzinfo=timezone.utc).timestamp()
+    assert phases(log, killed) == {"rebalance": 5.6, "recovered": 5.9, "indexes rebuilt": 17.0}
