@@ -14,8 +14,8 @@ partition) then runs; after a warm-up one worker is SIGKILLed and the stream goe
 the kill one more event is sent per partition the dead worker owned, each for one of its
 preloaded leads (a probe). Measured from the kill:
 
-- detection: until the survivor has rejoined the group after the death (Faust's count of
-  rebalances it answered, ``faust_rebalance_done_consumer_latency_count``, rises). The broker
+- detection: until the survivor's log shows the rebalance (and until its /metrics shows it rejoined:
+  ``faust_rebalance_done_consumer_latency_count`` rises; later while its loop is busy). The broker
   notices only when the dead member's session expires, so this is bounded by
   LEADSTREAM_SESSION_TIMEOUT_S (default 30 s);
 - takeover: until the survivor's lead API shows each probe scored (the lead's ``as_of`` is the
@@ -303,9 +303,11 @@ def lines(result: dict[str, Any]) -> list[str]:
     timing: Timing = result["timing"]
     loss: Loss = result["loss"]
     scored = sorted(timing.scored_s.values())
-    detected = f"{timing.detected_s:.1f} s" if timing.detected_s is not None else "not seen"
-    takeover = (f"{scored[0] - timing.detected_s:.1f}–{scored[-1] - timing.detected_s:.1f} s"
-                if timing.detected_s is not None else "-")
+    # The log's time first: /metrics is not answered while the survivor's loop is blocked rebuilding its indexes.
+    rebalanced = timing.survivor_log.get("rebalance", timing.detected_s)
+    answered = "not seen" if timing.detected_s is None else f"{timing.detected_s:.1f} s"
+    detected = f"{rebalanced:.1f} s (/metrics showed it at {answered})" if rebalanced is not None else "not seen"
+    takeover = f"{scored[0] - rebalanced:.1f}–{scored[-1] - rebalanced:.1f} s" if rebalanced is not None else "-"
     return [
         f"session timeout {timing.session_timeout_s:g} s, heartbeat {timing.heartbeat_s:g} s; "
         f"{len(result['partitions_taken_over'])} partitions taken over {result['partitions_taken_over']}",
