@@ -1,4 +1,4 @@
-"""The benchmark's own Kafka clients: fast preloads, topic creation, a raw consumer."""
+"""The benchmark's own Kafka clients: fast preloads, topic creation, a group's committed lag."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
@@ -101,3 +101,34 @@ async def preload(
     finally:
         await client.stop()
     return sent
+
+
+class GroupLag:
+    """A consumer group's committed lag per partition (end offset minus committed offset), asked of the broker.
+
+    What a worker that died would resume from is its group's committed offset, so this is the lag that counts.
+    """
+
+    def __init__(self, bootstrap: str, group: str, client_kwargs: dict[str, Any]) -> None:
+        self.group = group
+        self.admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **client_kwargs)
+        self.offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, **client_kwargs)
+
+    async def __aenter__(self) -> GroupLag:
+        await self.admin.start()
+        await self.offsets.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.offsets.stop()
+        await self.admin.close()
+
+    async def of(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        partitions = list(partitions)
+        committed = await self.admin.list_consumer_group_offsets(self.group, partitions=partitions)
+        ends = await self.offsets.end_offsets(partitions)
+        return {tp: max(ends[tp] - _committed_offset(committed.get(tp)), 0) for tp in partitions}
+
+
+def _committed_offset(metadata: Any) -> int:
+    return metadata.offset if metadata is not None and metadata.offset >= 0 else 0

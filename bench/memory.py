@@ -111,16 +111,22 @@ async def held_leads(bench: Bench, app_id: str, baseline: int, target: int) -> M
                         sum(histories) / len(histories))
 
 
-async def _recovered_worker(bench: Bench, tables: dict[str, list[tuple[bytes, bytes]]]) -> tuple[int, int]:
-    """Start a worker whose changelogs already hold ``tables``; its RSS once recovered, and the leads it counts."""
-    leads = len(tables["leads"])
-    prefix = bench.fresh_prefix(f"mem{leads}")
+async def preloaded_app(bench: Bench, stage: str, tables: dict[str, list[tuple[bytes, bytes]]]) -> str:
+    """A fresh app's topic prefix, its topics created and its tables' changelogs already holding ``tables``."""
+    prefix = bench.fresh_prefix(stage)
     await ensure_topics(bench.settings(prefix))
     for table, pairs in tables.items():
         topic = changelog_topic(prefix[:-1], table)
         await create_topics(bench.broker.bootstrap, [topic], bench.partitions, bench.broker.client_kwargs)
         await preload(bench.broker.bootstrap, topic, pairs, bench.partitions, bench.broker.client_kwargs,
                       records_per_batch=bench.broker.changelog_records_per_batch)
+    return prefix
+
+
+async def _recovered_worker(bench: Bench, tables: dict[str, list[tuple[bytes, bytes]]]) -> tuple[int, int]:
+    """Start a worker whose changelogs already hold ``tables``; its RSS once recovered, and the leads it counts."""
+    leads = len(tables["leads"])
+    prefix = await preloaded_app(bench, f"mem{leads}", tables)
     worker = bench.process(prefix)
     try:
         await _start_ready([worker])

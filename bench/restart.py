@@ -16,65 +16,53 @@ import logging
 import os
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.cli import BenchOptions, _broker
-from bench.kafka_io import create_topics, preload, warm_up_groups
-from bench.memory import PER_LEAD_TABLES, _census, changelog_topic, cloned
+from bench.kafka_io import warm_up_groups
+from bench.memory import PER_LEAD_TABLES, _census, cloned, preloaded_app
 from bench.throughput import Bench, _start_ready, rss_bytes
-from bench.topology import CountingOutbox, run
+from bench.topology import final_leads
 from bench.workload import generate
-from streams.worker.batch import stored_state
-from streams.contracts.topic_admin import ensure_topics
-from streams.worker.app import app
-from streams.worker.wiring import faust_context
 
 
-def clock_at_rest(records: dict[bytes, bytes]) -> str:
-    """A fixed clock just after the leads' latest event: none of them is due for a demotion yet.
+async def source_leads(leads: int, recent: bool = False) -> dict[bytes, bytes]:
+    """Each lead's final record after the pipeline scored ``leads`` leads' worth of the realistic workload.
 
-    The workload's events lie a year back, so on the wall clock nearly every lead would be due at
-    once, and what was measured would be a storm of demotions, not a worker holding its leads.
+    ``recent``: the events end about now, not in November 2025 (a worker on the wall clock then has no
+    demotions of every lead to catch up on when it starts).
     """
-    latest = max(state.as_of or 0.0 for key, value in records.items() if (state := stored_state(key, value)))
-    return "fixed:" + datetime.fromtimestamp(latest + 1.0, timezone.utc).isoformat()
+    if not recent:
+        workload = generate(leads * 10, leads, seed=7, start=1_764_000_000.0)
+        return await final_leads(list(workload.pairs()))
+    workload = generate(leads * 10, leads, seed=7)
+    return await final_leads(list(workload.pairs()), received_at=time.time())
 
 
-async def source_leads(leads: int) -> dict[bytes, bytes]:
-    """Each lead's final record after the pipeline scored ``leads`` leads' worth of the realistic workload."""
-    workload = generate(leads * 10, leads, seed=7, start=1_764_000_000.0)
-    outbox = CountingOutbox()
-    context = faust_context(app, outbox=outbox)
-    await run(list(workload.pairs()), 4_000, context, outbox)
-    return dict(context.leads.data.items())
+async def metric_total(url: str, name: str, **labels: str) -> float:
+    """The sum of a worker's samples of metric ``name`` whose labels include ``labels``, from its /metrics."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
+        text = await response.text()
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
 
 
 async def restored_leads(url: str) -> int:
     """The lead records the worker read from the changelog since it started (its RocksDB store counts them)."""
-    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
-        text = await response.text()
-    return int(sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-                   if sample.name == "leadstream_state_restored_records_total" and sample.labels["table"] == "leads"))
+    return int(await metric_total(url, "leadstream_state_restored_records_total", table="leads"))
 
 
 def disk_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-async def starts(bench: Bench, store: str, pairs: list[tuple[bytes, bytes]], clock: str) -> list[dict[str, float]]:
-    prefix = bench.fresh_prefix(f"restart-{store}")
-    await ensure_topics(bench.settings(prefix))
-    for table in PER_LEAD_TABLES:
-        topic = changelog_topic(prefix[:-1], table)
-        await create_topics(bench.broker.bootstrap, [topic], bench.partitions, bench.broker.client_kwargs)
-        await preload(bench.broker.bootstrap, topic, pairs, bench.partitions, bench.broker.client_kwargs,
-                      records_per_batch=bench.broker.changelog_records_per_batch)
+async def starts(bench: Bench, store: str, pairs: list[tuple[bytes, bytes]]) -> list[dict[str, float]]:
+    prefix = await preloaded_app(bench, f"restart-{store}", dict.fromkeys(PER_LEAD_TABLES, pairs))
     worker = bench.process(prefix)
-    worker.extra_env.update({"LEADSTREAM_STORE": store, "LEADSTREAM_CLOCK": clock})
+    worker.extra_env["LEADSTREAM_STORE"] = store
     measured = []
     for start in ("first start", "restart"):
         began = time.monotonic()
@@ -90,7 +78,7 @@ async def starts(bench: Bench, store: str, pairs: list[tuple[bytes, bytes]], clo
 
 
 async def main_async(leads: int, source: int, stores: list[str]) -> None:
-    records = await source_leads(source)
+    records = await source_leads(source, recent=True)  # else nearly every lead is due for a demotion at once
     pairs = cloned(records, leads)
     print(f"{len(pairs):,} leads (cloned from {len(records):,}; mean record {sum(map(len, records.values())) / len(records):,.0f} B)")
     workdir = Path(tempfile.mkdtemp(prefix="leadstream-restart-"))
@@ -99,7 +87,7 @@ async def main_async(leads: int, source: int, stores: list[str]) -> None:
         bench = Bench(broker, workdir, options.partitions, print)
         await warm_up_groups(broker.bootstrap, broker.client_kwargs)
         for store in stores:
-            for row in await starts(bench, store, pairs, clock_at_rest(records)):
+            for row in await starts(bench, store, pairs):
                 print(f"{store:8} {row['start']:12} {row['seconds']:7.1f} s  {row['rss_mb']:5} MB resident"
                       f"  {row['restored_records']:>9,} records restored  {row['disk_mb']:8.1f} MB on disk")
 

@@ -182,16 +182,20 @@ class Production:
 
 async def production(bench: Bench, workload: Workload, workers: int = 1, keep: bool = False,
                      before_start: Callable[[Settings], Awaitable[None]] | None = None,
-                     ) -> tuple[StageResult, Production]:
+                     store: str | None = None) -> tuple[StageResult, Production]:
     """``leadstream worker`` exactly as deployed (every hop, table and topic), one or more processes.
 
     ``before_start``: run on the stage's topics once they exist, before any worker starts (a shadow model put on).
+    ``store``: the workers' LEADSTREAM_STORE; None leaves the worker's default.
 
     Done when the summed /accounting of the workers has received every event and balances
     (received = scored + ignored + deduplicated + dead-lettered + held).
     """
-    prefix = bench.fresh_prefix(f"ls{workers}w")
+    prefix = bench.fresh_prefix(f"ls{workers}w{store or ''}")
     processes = [bench.process(prefix, index) for index in range(workers)]
+    for process in processes:
+        if store is not None:
+            process.extra_env["LEADSTREAM_STORE"] = store
     running = Production(prefix, processes)
     try:
         # The worker creates missing topics itself; creating them first makes the preload's
@@ -220,7 +224,7 @@ async def production(bench: Bench, workload: Workload, workers: int = 1, keep: b
     detail = {"preload_s": round(preload_s, 2), "accounting": accounting,
               "cpu_share": {"broker": broker_share, "workers": worker_shares}, "rss_ready": rss_ready,
               "rss_drained": rss_drained, "logs": [str(worker.log_path) for worker in processes]}
-    name = "leadstream worker" + (f" ×{workers}" if workers > 1 else "")
+    name = "leadstream worker" + (f" ×{workers}" if workers > 1 else "") + (f" on {store}" if store else "")
     return StageResult(name, accounting["received"], last_at - first_at, detail), running
 
 

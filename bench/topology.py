@@ -68,9 +68,10 @@ def consumer_records(topic: str, pairs: list[tuple[bytes | None, bytes | None]],
 
 
 async def run(pairs: list[tuple[bytes, bytes]], batch_size: int, context: WorkerContext,
-              outbox: CountingOutbox) -> float:
+              outbox: CountingOutbox, received_at: float = START + 86_400) -> float:
+    """``received_at``: the broker's receipt time every record carries (event times later than it are clamped)."""
     signals, accounts, partitions = context.topics.signals, context.topics.account_members, context.partitions
-    timestamp_ms = int(START * 1000) + 86_400_000
+    timestamp_ms = int(received_at * 1000)
     started = time.process_time()
     for first in range(0, len(pairs), batch_size):
         with gc_paused():
@@ -84,6 +85,15 @@ async def run(pairs: list[tuple[bytes, bytes]], batch_size: int, context: Worker
                 await pipeline.score_accounts(context, consumer_records(accounts, members, partitions, timestamp_ms))
         outbox.records.clear()  # the rest leaves the worker: changelogs, changes, dead letters
     return time.process_time() - started
+
+
+async def final_leads(pairs: list[tuple[bytes, bytes]], received_at: float = START + 86_400) -> dict[bytes, bytes]:
+    """Each lead's final record after the pipeline took ``pairs`` from empty tables: what an uninterrupted run keeps."""
+    outbox = CountingOutbox()
+    context = faust_context(app, outbox=outbox)
+    clear_tables(context)
+    await run(pairs, 4_000, context, outbox, received_at)
+    return dict(context.leads.data.items())
 
 
 def tables_digest(context: WorkerContext) -> str:

@@ -10,7 +10,8 @@ from bench.latency import LatencyResult
 from bench.memory import MemoryResult
 from bench.throughput import StageResult, cpu_seconds, cpu_shares
 
-STAGE_EPS = {"raw": 100_000, "noop": 4_000, "naive": 1_000, "leadstream": 3_500, "leadstream_2w": 5_000}
+STAGE_EPS = {"raw": 100_000, "noop": 4_000, "naive": 1_000, "leadstream": 3_500, "leadstream_rocksdb": 3_100,
+             "leadstream_2w": 5_000}
 
 
 def a_report(p50_ms: float, p99_ms: float, rate: float) -> BenchReport:
@@ -35,6 +36,7 @@ def test_each_target_is_met_or_missed_by_the_runs_own_figures():
         "leadstream ≥ 1.5 × framework limit": False,  # 3,500 < 1.5 × 4,000
         "leadstream ≥ 4 × naive scorer": False,  # 3,500 < 4 × 1,000
         "two workers ≥ 1.4 × one": True,  # 5,000 / 3,500 = 1.43
+        "RocksDB store ≥ 0.9 × memory store": False,  # 3,100 / 3,500 = 0.886
         "p50 ≤ 15 ms at 2,000 events/s": True,
         "p99 ≤ 50 ms at 2,000 events/s": False,
         "bytes per lead ≤ 1,000": False,  # 1,500,000 B over 1,000 leads
@@ -51,11 +53,22 @@ def test_a_latency_measured_at_a_lower_rate_meets_no_latency_target():
 
 def test_the_table_gives_the_cpu_the_workers_and_the_broker_used_in_cores():
     report = a_report(p50_ms=25.0, p99_ms=40.0, rate=2_000)
-    report.stages[3].detail["cpu_share"] = {"broker": 0.41, "workers": [0.97]}
-    report.stages[4].detail["cpu_share"] = {"broker": None, "workers": [0.88, 0.86]}
+    stages = {stage.detail["key"]: stage for stage in report.stages}
+    stages["leadstream"].detail["cpu_share"] = {"broker": 0.41, "workers": [0.97]}
+    stages["leadstream_rocksdb"].detail["cpu_share"] = {"broker": 0.40, "workers": [0.99]}
+    stages["leadstream_2w"].detail["cpu_share"] = {"broker": None, "workers": [0.88, 0.86]}
     lines = render(report, BenchOptions())
-    assert ("CPU used, in cores: leadstream: workers 0.97, broker 0.41; "
+    assert ("CPU used, in cores: leadstream: workers 0.97, broker 0.41; leadstream_rocksdb: workers 0.99, broker 0.40; "
             "leadstream_2w: workers 0.88 + 0.86, broker not measured (not started here)") in lines
+
+
+def test_the_rocksdb_stage_is_set_beside_the_memory_store_and_its_target_met_at_nine_tenths():
+    report = a_report(p50_ms=12.0, p99_ms=40.0, rate=2_000)
+    next(s for s in report.stages if s.detail["key"] == "leadstream_rocksdb").events = 3_150
+    lines = render(report, BenchOptions())
+    assert verdicts(lines)["RocksDB store ≥ 0.9 × memory store"]  # 3,150 / 3,500 = 0.90
+    assert any(line.startswith("leadstream worker (RocksDB store)") and "3,150" in line for line in lines), lines
+    assert report.figures()["leadstream_rocksdb_eps"] == 3_150.0
 
 
 def test_cpu_seconds_are_read_for_a_live_process_and_none_without_one():
