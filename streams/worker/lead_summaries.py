@@ -15,7 +15,7 @@ import math
 import re
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 from types import MappingProxyType
 
 import msgspec
@@ -29,10 +29,10 @@ from streams.worker.lead_index import standing
 
 # Model fingerprint, next due time, revisit due time (NaN: none), the lead index's entry; then "stage temperature".
 _FIXED = struct.Struct("<8sdd56s")
+_BUCKETS: dict[bytes, Bucket] = {}
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+class Summary(NamedTuple):  # a tuple: a recount makes a million of them
     bucket: Bucket
     due: float | None
     revisit: float | None
@@ -84,9 +84,12 @@ def decode(row: bytes, model: ScoringModel) -> Summary | None:
     if len(row) <= _FIXED.size or row[:8] != fingerprint.of(model):
         return None
     _, due, revisit, entry = _FIXED.unpack_from(row)
-    stage, _, temperature = row[_FIXED.size:].decode().partition(" ")
-    return Summary((stage, temperature), None if math.isnan(due) else due, None if math.isnan(revisit) else revisit,
-                   entry)
+    spelled = row[_FIXED.size:]
+    bucket = _BUCKETS.get(spelled)
+    if bucket is None:
+        stage, _, temperature = spelled.decode().partition(" ")
+        bucket = _BUCKETS[spelled] = (stage, temperature)  # one tuple per bucket, shared by every lead in it
+    return Summary(bucket, None if due != due else due, None if revisit != revisit else revisit, entry)  # NaN: none
 
 
 def summary_of_record(key: bytes, record: bytes | None, model: ScoringModel) -> bytes | None:

@@ -182,8 +182,8 @@ class PartitionedStore(Store):
             family = self._families[partition] = (opened, db.get_column_family_handle(SUMMARIES))
         return family
 
-    def summaries(self, partitions: set[int]) -> Iterator[tuple[bytes, bytes | None]]:
-        """(key, its summary or None) for every key held in ``partitions``, staged writes included."""
+    def summaries(self, partitions: set[int]) -> Iterator[tuple[bytes, int, bytes | None]]:
+        """(key, its partition, its summary or None) for every key held in ``partitions``, staged writes included."""
         staged = dict(self._staged)
         for partition in sorted(partitions):
             if partition not in self._dbs or (family := self._family(partition)) is None:
@@ -192,10 +192,10 @@ class PartitionedStore(Store):
                 self._fill_summaries(partition, family)
             for key, summary in family[0].items():
                 if key != _COMPLETE and key not in staged:
-                    yield key, summary
+                    yield key, partition, summary
         for key, value in staged.items():
-            if value is not None and partition_for(key, self._partitions) in partitions:
-                yield key, self._staged_summaries.get(key)
+            if value is not None and (partition := partition_for(key, self._partitions)) in partitions:
+                yield key, partition, self._staged_summaries.get(key)
 
     def _fill_summaries(self, partition: int, family: tuple[rocksdict.Rdict, Any]) -> None:
         """Once, for a database written without summaries: each value's summary, then the mark that all are there."""

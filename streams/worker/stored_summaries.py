@@ -31,11 +31,11 @@ def owned_summaries(store: object, active: set[int], partitions: int, read: Call
                 remade.inc()
                 yield key, partition, remake(key, record)
         return
-    for key, row in stored(active):
+    for key, partition, row in stored(active):  # the store knows each key's partition: no hashing a million keys
         summary = read(row) if row is not None else None
         if summary is None:  # unusable, or written without one
             if not (record := store.get(key)):  # type: ignore[attr-defined]
                 continue
             remade.inc()
             summary = remake(key, record)
-        yield key, partition_for(key, partitions), summary
+        yield key, partition, summary

@@ -25,6 +25,7 @@ from streams.contracts import dead_letter_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import faults, lead_summaries, metrics, pipeline, stitching
 from streams.worker.app import app
+from streams.worker.memory_release import release_free_memory
 from streams.worker.census import HeldCount, LeadCensus
 from streams.worker.context import Outbox, ShadowLane, TopicNames, WorkerContext
 from streams.worker.tables import (
@@ -157,6 +158,7 @@ async def recount_leads(context: WorkerContext) -> None:
         pipeline.recount_leads(context, active_partitions(leads_table))
     except Exception:  # noqa: BLE001
         log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
+    release_free_memory()
 
 
 async def recount_accounts(context: WorkerContext) -> None:
@@ -173,6 +175,7 @@ async def recount_held(context: WorkerContext) -> None:
         stitching.recount_held(context, active_partitions(visitors_table))
     except Exception:  # noqa: BLE001
         log.exception("recounting held anonymous events failed; the held count may be off until the next one")
+    release_free_memory()
 
 
 # The one context of this worker process: its agents, timers and pages all read and write through it.
