@@ -66,7 +66,7 @@ async def starts(bench: Bench, store: str, pairs: list[tuple[bytes, bytes]]) -> 
     measured = []
     for start in ("first start", "restart"):
         began = time.monotonic()
-        await _start_ready([worker], settle_s=0.2)
+        await _start_ready([worker], settle_s=0.2, timeout_s=3_600)  # a first start recovers every lead first
         leads = await _census(worker, len(pairs), timeout_s=1_800)
         seconds = time.monotonic() - began
         restored = await restored_leads(worker.url) if store == "rocksdb" else len(pairs)

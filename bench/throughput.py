@@ -311,13 +311,13 @@ def _next_poll(done: int, expected: int, elapsed: float) -> float:
 
 # --- shared ------------------------------------------------------------------------------
 
-async def _start_ready(processes: Sequence[WorkerProcess], settle_s: float = 1.0) -> None:
+async def _start_ready(processes: Sequence[WorkerProcess], settle_s: float = 1.0, timeout_s: float = 90.0) -> None:
     """Start every process, then wait until all are ready at once and stay so (the group has settled)."""
     for process in processes:
         process.start()
     while True:
         for process in processes:
-            await process.wait_ready()
+            await process.wait_ready(timeout=timeout_s)
         await asyncio.sleep(settle_s)
         statuses = await asyncio.gather(*(_ready(process) for process in processes))
         if all(statuses):

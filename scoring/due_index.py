@@ -48,6 +48,15 @@ class DueIndex:
         self._due = {lead_id: due for lead_id, due in entries if due is not None}
         self._compact()
 
+    def extend(self, entries: Iterable[tuple[str, float | None]]) -> None:
+        """Add (or clear) many at once, as a recount of partitions newly owned does."""
+        for lead_id, due in entries:
+            if due is None:
+                self._due.pop(lead_id, None)
+            else:
+                self._due[lead_id] = due
+        self._compact()
+
     def _compact(self) -> None:
         self._heap = [(due, lead_id) for lead_id, due in self._due.items()]
         heapq.heapify(self._heap)

@@ -82,11 +82,15 @@ class LeadIndex:
         if held is not None:
             held.pop(key, None)
 
-    def rebuild(self, leads: Iterable[tuple[int, bytes, Bucket, bytes]], active: set[int]) -> None:
-        """From the table after a recovery: ``leads`` yields (partition, key, bucket, entry); others' partitions go."""
-        rebuilt: dict[int, dict[Bucket, dict[bytes, bytes]]] = {partition: {} for partition in active}
+    def rebuild(self, leads: Iterable[tuple[int, bytes, Bucket, bytes]], active: set[int],
+                fresh: set[int] | None = None) -> None:
+        """From the table after a recovery: ``leads`` yields (partition, key, bucket, entry) for the ``fresh``
+        partitions (default: every active one); the other active partitions keep theirs, others' partitions go."""
+        fresh = active if fresh is None else fresh
+        rebuilt: dict[int, dict[Bucket, dict[bytes, bytes]]] = {
+            partition: {} if partition in fresh else self._by_partition.get(partition, {}) for partition in active}
         for partition, key, bucket, entry in leads:
-            if partition in rebuilt:
+            if partition in fresh and partition in rebuilt:
                 rebuilt[partition].setdefault(bucket, {})[key] = entry
         self._by_partition = rebuilt
 

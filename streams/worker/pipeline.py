@@ -33,20 +33,30 @@ log = logging.getLogger(__name__)
 
 
 def recount_leads(context: WorkerContext, active: set[int]) -> None:
-    """After a rebalance's recovery: the census, the lead timer's index, the lead index and the revisit queue,
-    for the partitions now owned (from the summaries kept beside the leads, where the store keeps them)."""
+    """After a rebalance's recovery: the census, the lead timer's index, the lead index and the revisit queue.
+
+    Only the partitions newly owned are read (from the summaries kept beside the leads, where the store
+    keeps them): those kept through the rebalance were kept in step by every batch, and a survivor
+    taking over a dead worker's partitions reads those alone, not everything it holds.
+    """
+    held = context.lead_index.partitions()
+    fresh = active - held
+    for partition in held - active:  # handed to another worker: its leads' timers go with them
+        for key in context.lead_index.keys(partition):
+            context.due_index.schedule(key.decode(), None)
+            context.revisit_queue.discard(key)
     buckets, due, entries, revisits = [], [], [], []
-    for key, partition, summary in lead_summaries.owned_summaries(context.leads.data, active, context.partitions,
+    for key, partition, summary in lead_summaries.owned_summaries(context.leads.data, fresh, context.partitions,
                                                                   context.model()):
         buckets.append((partition, summary.bucket))
         due.append((key.decode(), summary.due))
         entries.append((partition, key, summary.bucket, summary.standing))
         revisits.append((key, summary.revisit))
-    context.census.rebuild(buckets, active)
-    context.lead_index.rebuild(entries, active)
+    context.census.rebuild(buckets, active, fresh)
+    context.lead_index.rebuild(entries, active, fresh)
     # Demotions and revisits that fell due while no worker owned these leads fire now, at their own times.
-    context.due_index.rebuild(due)
-    context.revisit_queue.rebuild(revisits)
+    context.due_index.extend(due)
+    context.revisit_queue.extend(revisits)
     shadow_lane.rebuild_due(context.shadow, context.partitions, active)
 
 

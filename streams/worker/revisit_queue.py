@@ -31,6 +31,10 @@ class RevisitQueue:
     def rebuild(self, entries: Iterable[tuple[bytes, float | None]]) -> None:
         self._due = {key: due for key, due in entries if due is not None}
 
+    def extend(self, entries: Iterable[tuple[bytes, float | None]]) -> None:
+        for key, due in entries:
+            self.put(key, due)
+
     def longest_waiting(self, limit: int) -> list[tuple[bytes, float]]:
         """Up to ``limit`` leads, the longest waiting (earliest due) first."""
         return heapq.nsmallest(limit, self._due.items(), key=lambda item: (item[1], item[0]))

@@ -15,7 +15,7 @@ import pytest
 
 from scoring import ScoringModel
 from streams.contracts.partitioning import partition_for
-from streams.worker import lead_summaries, pipeline, state_store
+from streams.worker import lead_summaries, metrics, pipeline, state_store
 from streams.worker.context import MemoryTable
 from streams.worker.state_store import SUMMARIZERS, PartitionedStore
 from tests.unit.builders import model, model_with
@@ -54,16 +54,18 @@ def _register(monkeypatch: pytest.MonkeyPatch, scoring_model: ScoringModel) -> l
     return asked
 
 
+_JOURNEY_EVENTS = [*hot_journey("lead-hot", "hot@example.com"), identify("lead-new", "n-1", "new@example.com"),
+                   page("lead-new", "n-2", "/pricing", minutes=1), identify("lead-quiet", "q-1", "quiet@example.com"),
+                   track("lead-warm", "w-1", "Webinar Attended"), page("lead-warm", "w-2", "/blog", minutes=2)]
+
+
 def _journeys(store: object) -> Topology:
     """Leads at several stages, scored by the pipeline with its leads table on ``store``."""
     plain = worker_context()
     context = replace(plain, outbox=AcknowledgingOutbox(),
                       leads=MemoryTable("leads", plain.leads.changelog, store))  # type: ignore[arg-type]
     topology = Topology(context)
-    events = [*hot_journey("lead-hot", "hot@example.com"), identify("lead-new", "n-1", "new@example.com"),
-              page("lead-new", "n-2", "/pricing", minutes=1), identify("lead-quiet", "q-1", "quiet@example.com"),
-              track("lead-warm", "w-1", "Webinar Attended"), page("lead-warm", "w-2", "/blog", minutes=2)]
-    asyncio.run(topology.send(*events))
+    asyncio.run(topology.send(*_JOURNEY_EVENTS))
     return topology
 
 
@@ -191,3 +193,31 @@ def test_a_model_has_the_same_fingerprint_in_every_process():
     assert len(spelled) == 1
     default, meddic = spelled.pop().split()
     assert default == lead_summaries.fingerprint.of(model()).hex() and default != meddic
+
+
+def test_a_recount_reads_only_the_partitions_newly_owned_and_lets_go_of_the_lost_ones():
+    topology = Topology()
+    asyncio.run(topology.send(*_JOURNEY_EVENTS))
+    context = topology.context
+    every = _indexes(context)
+    by_partition = {partition: set(context.lead_index.keys(partition)) for partition in EVERY_PARTITION}
+    kept = next(partition for partition, keys in by_partition.items() if keys)
+    decoded_before = metrics.LEAD_SUMMARIES_REMADE._value.get()
+
+    pipeline.recount_leads(context, {kept})  # a rebalance left this worker one partition
+    assert metrics.LEAD_SUMMARIES_REMADE._value.get() == decoded_before  # kept in step by the batches: none read
+    census, due, index, _ = _indexes(context)
+    assert sum(census.values()) == len(by_partition[kept]) == index
+    assert set(due) == {key.decode() for key in by_partition[kept] if every[1].get(key.decode()) is not None}
+
+    pipeline.recount_leads(context, EVERY_PARTITION)  # and gave the others back
+    assert metrics.LEAD_SUMMARIES_REMADE._value.get() - decoded_before == sum(
+        len(keys) for partition, keys in by_partition.items() if partition != kept)
+    assert _indexes(context) == every
+
+
+def _indexes(context) -> tuple:
+    due = {key.decode(): context.due_index.due_at(key.decode()) for partition in EVERY_PARTITION
+           for key in context.lead_index.keys(partition)}
+    return (context.census.totals(), {lead: at for lead, at in due.items() if at is not None}, len(context.lead_index),
+            len(context.revisit_queue))
