@@ -44,6 +44,10 @@ def _now() -> float:
     return settings().clock.now()
 
 
+# A forwarded request waits this long for the owning worker before the caller is told to retry.
+FORWARD_TIMEOUT_S = 10.0
+
+
 def _error(view: View, status: int, message: str, **details: Any) -> Response:
     return view.json({"error": message, **details}, status=status)
 
@@ -71,9 +75,15 @@ async def _forward(view: View, request: Request, owner: URL) -> Response:
     headers[ROUTED_HEADER] = _me()
     target = owner.with_path(request.path).with_query(request.query)
     body = await request.read()  # cached by aiohttp, so a view may have read it already
-    async with app.http_client.request(request.method, target, headers=headers, data=body) as response:
-        return view.bytes(await response.read(), content_type=response.content_type, status=response.status,
-                          headers={SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, str(owner))})
+    try:
+        async with app.http_client.request(request.method, target, headers=headers, data=body,
+                                           timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)) as response:
+            return view.bytes(await response.read(), content_type=response.content_type, status=response.status,
+                              headers={SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, str(owner))})
+    except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+        # The owner stopped (or hangs): its partitions move once the group notices, within the session timeout.
+        return view.json({"error": "the worker owning the lead's partition does not answer; retry"}, status=503,
+                         headers={"Retry-After": str(round(settings().session_timeout_s))})
 
 
 async def _owner_or_forward(view: View, request: Request, lead_id: str,

@@ -1,8 +1,8 @@
 """Leads per stage and temperature, kept per partition so a rebalance can drop or rebuild its share.
 
 Scanning the table on every scrape would cost O(leads); instead every state write updates the
-count of the lead's partition, and the whole census is rebuilt from the table after each
-recovery, for the partitions this worker actively owns (standby copies are not counted).
+count of the lead's partition; after each recovery the partitions newly owned are counted from the
+table and those lost dropped (standby copies are not counted).
 """
 
 from __future__ import annotations

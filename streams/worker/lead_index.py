@@ -2,8 +2,8 @@
 
 Decoding every held lead per list request or per board page cost O(leads) on the event loop
 (docs/design.md §4). The index is kept where the census is: every state write of a batch
-updates the lead's entry, and it is rebuilt from the table after each recovery for the
-partitions this worker actively owns, so a lost partition's entries go.
+updates the lead's entry; after each recovery the partitions newly owned are read from the
+table, and a lost partition's entries go.
 
 An entry is the lead's table key and 56 bytes: its as-of time and, per decaying component
 (interest, intent, negative), the sum of its kinds' capped points and of their uncapped points

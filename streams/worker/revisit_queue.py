@@ -1,8 +1,8 @@
 """The leads of this worker's partitions that came due for a revisit and that nobody has acted on since.
 
 The board lists them (GET /leads/revisits). Kept where the demotion index is: every state write of a
-batch puts or drops the lead (``scoring.revisit.awaiting_revisit``), and it is rebuilt from the
-table after each recovery, so a partition that moved away takes its leads with it.
+batch puts or drops the lead (``scoring.revisit.awaiting_revisit``); after each recovery the leads of
+partitions newly owned are added from the table, and a partition that moved away takes its leads with it.
 """
 
 from __future__ import annotations

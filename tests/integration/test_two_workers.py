@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 import pytest_asyncio
+from yarl import URL
 
 from tests.integration.pipeline_harness import (
     RunningPipeline, identify, identify_visitor, page, start_pipeline, stop_pipeline, track, visit,
@@ -13,6 +15,7 @@ from tests.integration.pipeline_harness import (
 
 pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="session")]
 LEADS = [f"shared-{n}" for n in range(24)]
+SERVED_BY_HEADER = "X-Leadstream-Served-By"  # the worker that answered a forwarded lead request
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -83,3 +86,30 @@ async def test_anonymous_history_is_stitched_across_the_two_workers_and_credited
         status, document = await two_workers.lead(lead)
         assert status == 200, document
         assert {c["signal"]: c["count"] for c in document["contributions"]} == {"pricing_view": 1, "product_view": 1}
+
+
+async def test_a_lead_whose_worker_died_is_answered_503_with_a_retry_until_its_partition_moves(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory,
+):
+    pipeline = await start_pipeline(kafka_bootstrap, tmp_path_factory.mktemp("owner-died"), workers=2)
+    try:
+        for lead in LEADS[:8]:
+            await pipeline.send_all([identify(lead, f"{lead}-died-1", f"{lead}@acme.io", 0)])
+        await pipeline.settled_accounting()
+        survivor, doomed = pipeline.workers
+        # A lead the doomed worker owns, as the survivor sees it: the survivor forwards its requests.
+        elsewhere = [lead for lead in LEADS[:8]
+                     if URL((await _get(survivor, f"/leads/{lead}"))[2][SERVED_BY_HEADER]).port == URL(doomed.url).port]
+        assert elsewhere, "the doomed worker owns none of the leads"
+        doomed.kill()
+        status, body, headers = await _get(survivor, f"/leads/{elsewhere[0]}")
+        assert status == 503 and "retry" in body["error"], (status, body)
+        assert headers["Retry-After"] == "6"  # the group's session timeout: by then the partition has moved
+    finally:
+        await stop_pipeline(pipeline)
+
+
+async def _get(worker, path: str) -> tuple[int, dict, dict[str, str]]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+        async with session.get(worker.url + path) as response:
+            return response.status, await response.json(content_type=None), dict(response.headers)
