@@ -216,7 +216,7 @@ class Batch:
                 census.removed(partition, bucket(before))
                 lead_index.remove(partition, key, bucket(before))
                 self._index_email(key, before, None)  # as stored: an e-mail this batch gave it was never indexed
-            due_index.schedule(key.decode(), None)
+            due_index.schedule(key, None)
             self.context.revisit_queue.discard(key)
         for key in self._dirty:
             after = self._states[key]
@@ -237,7 +237,7 @@ class Batch:
             partition, before_bucket = partition_for(key, self.partitions), before and bucket(before)
             census.moved(partition, before_bucket, summary.bucket)
             lead_index.put(partition, key, before_bucket, summary.bucket, summary.standing)
-            due_index.schedule(after.lead_id, summary.due)
+            due_index.schedule(key, summary.due)
             self.context.revisit_queue.put(key, summary.revisit)
             self._index_email(key, before, after)
         for key, cause in self._reports.items():

@@ -30,16 +30,11 @@ class LeadCensus:
     def removed(self, partition: int, bucket: Bucket) -> None:
         self._by_partition.setdefault(partition, Counter())[bucket] -= 1
 
-    def rebuild(self, leads: Iterable[tuple[int, Bucket]], active: set[int], fresh: set[int] | None = None) -> None:
-        """Recount from the table: ``leads`` yields (partition, bucket) for every lead of the ``fresh`` partitions
-        (default: every active one); the other active partitions keep their counts, the rest go."""
-        fresh = active if fresh is None else fresh
-        counts: dict[int, Counter[Bucket]] = {partition: Counter() if partition in fresh else self._by_partition.get(
+    def replace_partitions(self, counted: dict[int, Counter[Bucket]], active: set[int]) -> None:
+        """After a recovery: the counts of the partitions in ``counted`` (read from the table) replace theirs,
+        the other ``active`` partitions keep their counts, and the partitions no longer owned go."""
+        self._by_partition = {partition: counted[partition] if partition in counted else self._by_partition.get(
             partition, Counter()) for partition in active}
-        for partition, bucket in leads:
-            if partition in counts:
-                counts[partition][bucket] += 1
-        self._by_partition = counts
 
     def totals(self) -> Counter[Bucket]:
         total: Counter[Bucket] = Counter()

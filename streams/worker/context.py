@@ -136,7 +136,7 @@ class WorkerContext:
     emails: StoredTable
     outbox: Outbox
     census: LeadCensus
-    due_index: DueIndex
+    due_index: DueIndex[bytes]  # keyed by the lead's table key, the same object the lead index holds
     held: HeldCount
     clock: Clock
     wall_clock: Callable[[], float] = time.time

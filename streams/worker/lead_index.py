@@ -82,17 +82,11 @@ class LeadIndex:
         if held is not None:
             held.pop(key, None)
 
-    def rebuild(self, leads: Iterable[tuple[int, bytes, Bucket, bytes]], active: set[int],
-                fresh: set[int] | None = None) -> None:
-        """From the table after a recovery: ``leads`` yields (partition, key, bucket, entry) for the ``fresh``
-        partitions (default: every active one); the other active partitions keep theirs, others' partitions go."""
-        fresh = active if fresh is None else fresh
-        rebuilt: dict[int, dict[Bucket, dict[bytes, bytes]]] = {
-            partition: {} if partition in fresh else self._by_partition.get(partition, {}) for partition in active}
-        for partition, key, bucket, entry in leads:
-            if partition in fresh and partition in rebuilt:
-                rebuilt[partition].setdefault(bucket, {})[key] = entry
-        self._by_partition = rebuilt
+    def replace_partitions(self, read: dict[int, dict[Bucket, dict[bytes, bytes]]], active: set[int]) -> None:
+        """After a recovery: the entries of the partitions in ``read`` (from the table) replace theirs, the
+        other ``active`` partitions keep theirs, and the partitions no longer owned go."""
+        self._by_partition = {partition: read[partition] if partition in read else self._by_partition.get(
+            partition, {}) for partition in active}
 
     def drop(self, partitions: Iterable[int]) -> None:
         for partition in partitions:

@@ -23,12 +23,17 @@ import msgspec
 from scoring import LeadState, ScoringModel
 from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import lead_records
+from streams.contracts.partitioning import partition_for
 from streams.worker import metrics, stored_summaries
 from streams.worker.census import Bucket
 from streams.worker.lead_index import standing
 
-# Model fingerprint, next due time, revisit due time (NaN: none), the lead index's entry; then "stage temperature".
-_FIXED = struct.Struct("<8sdd56s")
+# Model fingerprint, the mark of the version the lead was classified under, next due time, revisit due time
+# (NaN: none), the lead index's entry; then "stage temperature".
+# Led by a format byte: a summary of another layout is made again from its lead, never misread.
+_FIXED = struct.Struct("<c8s8sdd56s")
+_FORMAT = b"\x01"
+_UNVERSIONED = bytes(8)  # a lead stored before versions were kept
 _BUCKETS: dict[bytes, Bucket] = {}
 
 
@@ -37,6 +42,13 @@ class Summary(NamedTuple):  # a tuple: a recount makes a million of them
     due: float | None
     revisit: float | None
     standing: bytes
+    classified: bytes  # ``version_mark`` of the model version the lead was last classified under
+
+
+def version_mark(version: str | None) -> bytes:
+    if version is None:
+        return _UNVERSIONED
+    return hashlib.blake2b(version.encode(), digest_size=8).digest()
 
 
 class Fingerprint:
@@ -69,27 +81,29 @@ fingerprint = Fingerprint()
 def summarize(state: LeadState, model: ScoringModel) -> Summary:
     revisit = state.revisited_at if awaiting_revisit(state, model) else None
     return Summary((state.stage.value, state.temperature.value), next_due(state, model), revisit,
-                   standing(state, model))
+                   standing(state, model), version_mark(state.model_version))
 
 
 def encode(summary: Summary, model: ScoringModel) -> bytes:
     due = math.nan if summary.due is None else summary.due
     revisit = math.nan if summary.revisit is None else summary.revisit
     stage, temperature = summary.bucket
-    return _FIXED.pack(fingerprint.of(model), due, revisit, summary.standing) + f"{stage} {temperature}".encode()
+    return _FIXED.pack(_FORMAT, fingerprint.of(model), summary.classified, due, revisit, summary.standing) + \
+        f"{stage} {temperature}".encode()
 
 
 def decode(row: bytes, model: ScoringModel) -> Summary | None:
     """The summary in ``row``, or None if it was made under another model (or is not a summary)."""
-    if len(row) <= _FIXED.size or row[:8] != fingerprint.of(model):
+    if len(row) <= _FIXED.size or row[:1] != _FORMAT or row[1:9] != fingerprint.of(model):
         return None
-    _, due, revisit, entry = _FIXED.unpack_from(row)
+    _, _, classified, due, revisit, entry = _FIXED.unpack_from(row)
     spelled = row[_FIXED.size:]
     bucket = _BUCKETS.get(spelled)
     if bucket is None:
         stage, _, temperature = spelled.decode().partition(" ")
         bucket = _BUCKETS[spelled] = (stage, temperature)  # one tuple per bucket, shared by every lead in it
-    return Summary(bucket, None if due != due else due, None if revisit != revisit else revisit, entry)  # NaN: none
+    return Summary(bucket, None if due != due else due, None if revisit != revisit else revisit, entry,  # NaN: none
+                   classified)
 
 
 def summary_of_record(key: bytes, record: bytes | None, model: ScoringModel) -> bytes | None:
@@ -109,3 +123,25 @@ def owned_summaries(leads: object, active: set[int], partitions: int,
         leads, active, partitions, lambda row: decode(row, model),
         lambda key, record: summarize(lead_records.decode_state(key.decode(), record), model),
         metrics.LEAD_SUMMARIES_REMADE)
+
+
+def classified_elsewhere(leads: object, active: set[int], partitions: int, version: str) -> list[bytes]:
+    """Keys of the leads of ``active`` last classified under a model version other than ``version``.
+
+    Leads stored before versions were kept are left out (their next event classifies them). The mark
+    of a stored summary says it whatever model made the summary; only a lead without one is read.
+    """
+    current, marks = version_mark(version), lead_records.classified_under(version)
+    skip = (*marks, *lead_records.classified_under(None))
+    stored = getattr(leads, "summaries", None)
+    if stored is None:
+        return [key for key, value in list(leads.items())  # type: ignore[attr-defined]
+                if value and partition_for(key, partitions) in active and not value.startswith(skip)]
+    stale = []
+    for key, _, row in stored(active):
+        if row is not None and len(row) > _FIXED.size and row[:1] == _FORMAT:
+            if row[9:17] not in (current, _UNVERSIONED):
+                stale.append(key)
+        elif (value := leads.get(key)) and not value.startswith(skip):  # type: ignore[attr-defined]
+            stale.append(key)
+    return stale

@@ -25,7 +25,7 @@ from streams.contracts.control_records import (
     AppliedModel, ShadowModel, applied_from, control_consumer, control_topic_name, is_shadow, is_worker_report,
     read_control, shadow_from,
 )
-from streams.worker import metrics, model_report
+from streams.worker import lead_summaries, metrics, model_report
 from streams.worker.app import app
 from streams.config.environment import file_model, model_digest, scoring_model, settings, use_model
 from streams.contracts.partitioning import partition_for
@@ -139,7 +139,7 @@ async def on_control_record(record: Any) -> None:
         model_report.refused_applied(applied, problem)
         return
     _switch(applied)
-    sent = await reclassify_owned(lead_records.classified_under(applied.model.version))
+    sent = await reclassify_owned(owned_leads(lead_records.classified_under(applied.model.version)))
     log.warning("switched to model %s (was %s); re-classifying %d held leads", applied.model.version,
                 current.version, sent)
 
@@ -182,21 +182,17 @@ def _use_shadow(shadow: ShadowModel) -> None:
 
 
 def owned_leads(skip: tuple[bytes, ...] = ()) -> list[bytes]:
-    """Keys of the leads this worker actively owns (standby copies are not its to change).
+    """Keys of the leads this worker actively owns, at a model switch or a shadow's start (a scan: both are rare).
 
-    A stored state whose bytes start with one of ``skip`` is passed over without being decoded: the
-    scan after every rebalance stays a byte search for leads already on the model in use.
+    A stored state whose bytes start with one of ``skip`` is passed over without being decoded.
     """
-    partitions = settings().partitions
-    changelog = leads_table.changelog_topic.get_topic_name()
-    active = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+    partitions, active = settings().partitions, owned_partitions()
     return [key for key, value in list(leads_table.items())
-            if value and partition_for(key, partitions) in active and not any(value.startswith(mark) for mark in skip)]
+            if value and partition_for(key, partitions) in active and not value.startswith(skip)]
 
 
-async def reclassify_owned(skip: tuple[bytes, ...]) -> int:
+async def reclassify_owned(keys: list[bytes]) -> int:
     model, cause = scoring_model(), switch_cause()
-    keys = owned_leads(skip)
     context = worker_context
     for key in keys:
         # Each lead is re-classified in the stream (streams/worker/lead_commands.py reclassify).
@@ -205,13 +201,19 @@ async def reclassify_owned(skip: tuple[bytes, ...]) -> int:
     return len(keys)
 
 
+def owned_partitions() -> set[int]:
+    """The partitions of the leads this worker actively owns (standby copies are not its to change)."""
+    changelog = leads_table.changelog_topic.get_topic_name()
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
+
+
 @leads_table.on_recover
 async def reclassify_stale_leads() -> None:
     """After a rebalance or restart: leads still classified under another model catch up."""
     try:
         # Leads stored before versions were kept are left to their next event, not all sent at once.
-        current = lead_records.classified_under(scoring_model().version)
-        sent = await reclassify_owned((*current, *lead_records.classified_under(None)))
+        sent = await reclassify_owned(lead_summaries.classified_elsewhere(
+            leads_table.data, owned_partitions(), settings().partitions, scoring_model().version))
         if sent:
             log.warning("re-classifying %d held leads last classified under another model", sent)
     except Exception:  # noqa: BLE001 — Faust retries a failing recovery callback forever

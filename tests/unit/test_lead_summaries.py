@@ -101,10 +101,10 @@ def test_the_worker_indexes_after_a_recount_match_what_its_batches_kept(tmp_path
     _register(monkeypatch, scoring_model)
     topology = _journeys(_store(tmp_path))
     context = topology.context
-    kept = (context.census.totals(), {key: context.due_index.due_at(key.decode()) for key in context.leads.data},
+    kept = (context.census.totals(), {key: context.due_index.due_at(key) for key in context.leads.data},
             len(context.lead_index), len(context.revisit_queue))
     pipeline.recount_leads(context, EVERY_PARTITION)
-    recounted = (context.census.totals(), {key: context.due_index.due_at(key.decode()) for key in context.leads.data},
+    recounted = (context.census.totals(), {key: context.due_index.due_at(key) for key in context.leads.data},
                  len(context.lead_index), len(context.revisit_queue))
     assert recounted == kept
 
@@ -217,7 +217,27 @@ def test_a_recount_reads_only_the_partitions_newly_owned_and_lets_go_of_the_lost
 
 
 def _indexes(context) -> tuple:
-    due = {key.decode(): context.due_index.due_at(key.decode()) for partition in EVERY_PARTITION
+    due = {key.decode(): context.due_index.due_at(key) for partition in EVERY_PARTITION
            for key in context.lead_index.keys(partition)}
     return (context.census.totals(), {lead: at for lead, at in due.items() if at is not None}, len(context.lead_index),
             len(context.revisit_queue))
+
+
+def test_leads_classified_under_another_version_are_found_from_their_summaries_without_reading_a_lead(
+    tmp_path, monkeypatch,
+):
+    scoring_model = model()
+    _register(monkeypatch, scoring_model)
+    store = _store(tmp_path)
+    _journeys(store)
+    held = dict(store.items())
+    read: list[bytes] = []
+    monkeypatch.setattr(store, "_get", lambda key: read.append(key))  # reading any lead would show here
+
+    running = lead_summaries.classified_elsewhere(store, EVERY_PARTITION, PARTITIONS, scoring_model.version)
+    switched = lead_summaries.classified_elsewhere(store, EVERY_PARTITION, PARTITIONS, "a-newer-model")
+    assert running == [] and sorted(switched) == sorted(held) and read == []
+    # The memory store's way (a byte search of every record) finds the same.
+    assert sorted(lead_summaries.classified_elsewhere(held, EVERY_PARTITION, PARTITIONS, "a-newer-model")) == \
+        sorted(held)
+    assert lead_summaries.classified_elsewhere(held, EVERY_PARTITION, PARTITIONS, scoring_model.version) == []

@@ -54,7 +54,7 @@ def test_a_quiet_good_fit_lead_comes_due_on_the_lead_timer_once_and_waits_on_the
     run(lambda: topology.send(identify("cleo", "cleo-1", "cleo@acme.io")))  # fit 100, IQL, cold
     counted_before = counted("leadstream_revisits_due_total", reason="cold")
     identified_at = START.timestamp()
-    assert topology.context.due_index.due_at("cleo") == identified_at + INTERVAL_S  # the lead timer holds it
+    assert topology.context.due_index.due_at(b"cleo") == identified_at + INTERVAL_S  # the lead timer holds it
 
     clock.at = identified_at + INTERVAL_S - 1
     run(lambda: tick(topology))
@@ -71,14 +71,14 @@ def test_a_quiet_good_fit_lead_comes_due_on_the_lead_timer_once_and_waits_on_the
     assert counted("leadstream_revisits_due_total", reason="cold") == counted_before + 1
     assert topology.context.revisit_queue.longest_waiting(10) == [(b"cleo", identified_at + INTERVAL_S)]
     # The next look is due an interval later, on the same timer.
-    assert topology.context.due_index.due_at("cleo") == identified_at + 2 * INTERVAL_S
+    assert topology.context.due_index.due_at(b"cleo") == identified_at + 2 * INTERVAL_S
 
     # Sales takes the look and sends it back to nurturing: off the queue, due again an interval on.
     verdict = command_records.encode_command(command_records.FEEDBACK, "cleo", clock.now(), feedback_id="fb-1",
                                              verdict="recycle", reason=None, by=None)
     run(lambda: topology.command(b"cleo", verdict))
     assert len(topology.context.revisit_queue) == 0
-    assert topology.context.due_index.due_at("cleo") == clock.now() + INTERVAL_S
+    assert topology.context.due_index.due_at(b"cleo") == clock.now() + INTERVAL_S
 
 
 def revisited(lead: str) -> tuple[Topology, MovableClock, dict[str, Any]]:
@@ -116,7 +116,7 @@ def test_after_a_restart_the_rebuilt_timer_does_not_revisit_again():
         run(lambda: tick(after))
     assert revisits(after, "rita") == []
     assert after.context.revisit_queue.longest_waiting(5) == [(b"rita", START.timestamp() + INTERVAL_S)]
-    assert after.context.due_index.due_at("rita") == START.timestamp() + 2 * INTERVAL_S
+    assert after.context.due_index.due_at(b"rita") == START.timestamp() + 2 * INTERVAL_S
 
 
 def committee(company: str) -> list[dict[str, Any]]:
