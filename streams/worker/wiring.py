@@ -155,7 +155,7 @@ async def recount_leads(context: WorkerContext) -> None:
     """After every rebalance's recovery: count the leads of the partitions now owned."""
     # Faust's recovery loop swallows an exception here and retries forever, so never raise.
     try:
-        pipeline.recount_leads(context, active_partitions(leads_table))
+        await pipeline.recount_leads(context, active_partitions(leads_table))
     except Exception:  # noqa: BLE001
         log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
     release_free_memory()

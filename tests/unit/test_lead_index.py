@@ -138,9 +138,9 @@ def test_a_recovery_rebuilds_the_same_index_and_forgets_partitions_no_longer_own
     recovered = worker_context()
     recovered.leads.data.update(topology.context.leads.data)  # what the changelog restores
 
-    pipeline.recount_leads(recovered, ALL)
+    asyncio.run(pipeline.recount_leads(recovered, ALL))
     assert indexed(recovered.lead_index) == indexed(topology.context.lead_index) == held(topology)
-    pipeline.recount_leads(recovered, kept)  # a rebalance took partitions 1 and 3 away
+    asyncio.run(pipeline.recount_leads(recovered, kept))  # a rebalance took partitions 1 and 3 away
 
     assert recovered.lead_index.partitions() == kept
     assert indexed(recovered.lead_index, kept) == held(topology, kept)

@@ -103,7 +103,7 @@ def test_the_worker_indexes_after_a_recount_match_what_its_batches_kept(tmp_path
     context = topology.context
     kept = (context.census.totals(), {key: context.due_index.due_at(key) for key in context.leads.data},
             len(context.lead_index), len(context.revisit_queue))
-    pipeline.recount_leads(context, EVERY_PARTITION)
+    asyncio.run(pipeline.recount_leads(context, EVERY_PARTITION))
     recounted = (context.census.totals(), {key: context.due_index.due_at(key) for key in context.leads.data},
                  len(context.lead_index), len(context.revisit_queue))
     assert recounted == kept
@@ -204,13 +204,13 @@ def test_a_recount_reads_only_the_partitions_newly_owned_and_lets_go_of_the_lost
     kept = next(partition for partition, keys in by_partition.items() if keys)
     decoded_before = metrics.LEAD_SUMMARIES_REMADE._value.get()
 
-    pipeline.recount_leads(context, {kept})  # a rebalance left this worker one partition
+    asyncio.run(pipeline.recount_leads(context, {kept}))  # a rebalance left this worker one partition
     assert metrics.LEAD_SUMMARIES_REMADE._value.get() == decoded_before  # kept in step by the batches: none read
     census, due, index, _ = _indexes(context)
     assert sum(census.values()) == len(by_partition[kept]) == index
     assert set(due) == {key.decode() for key in by_partition[kept] if every[1].get(key.decode()) is not None}
 
-    pipeline.recount_leads(context, EVERY_PARTITION)  # and gave the others back
+    asyncio.run(pipeline.recount_leads(context, EVERY_PARTITION))  # and gave the others back
     assert metrics.LEAD_SUMMARIES_REMADE._value.get() - decoded_before == sum(
         len(keys) for partition, keys in by_partition.items() if partition != kept)
     assert _indexes(context) == every

@@ -111,7 +111,7 @@ def test_after_a_restart_the_rebuilt_timer_does_not_revisit_again():
     restarted.leads.data.update(topology.context.leads.data)
     restarted.accounts.data.update(topology.context.accounts.data)
     after = Topology(restarted)
-    pipeline.recount_leads(restarted, set(range(PARTITIONS)))
+    asyncio.run(pipeline.recount_leads(restarted, set(range(PARTITIONS))))
     for _ in range(2):
         run(lambda: tick(after))
     assert revisits(after, "rita") == []
