@@ -42,7 +42,7 @@ metrics.EVENTS_HELD.set_function(context.held.total)
 SUMMARIZERS[leads_table.name] = partial(wiring.summary_of_record, context)
 # And each visitor's (when last seen, how many events held): the held counts and the expiry index are rebuilt from them.
 SUMMARIZERS[visitors_table.name] = visitor_summaries.summary_of_record
-leads_table.on_recover(partial(wiring.recount_leads, context))
+leads_table.on_recover(partial(wiring.recount_leads, context, model_rollout.reclassify_stale_leads))
 visitors_table.on_recover(partial(wiring.recount_held, context))
 accounts_table.on_recover(partial(wiring.recount_accounts, context))
 

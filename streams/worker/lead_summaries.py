@@ -23,7 +23,6 @@ import msgspec
 from scoring import LeadState, ScoringModel
 from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import lead_records
-from streams.contracts.partitioning import partition_for
 from streams.worker import metrics, stored_summaries
 from streams.worker.census import Bucket
 from streams.worker.lead_index import standing
@@ -124,24 +123,3 @@ def owned_summaries(leads: object, active: set[int], partitions: int,
         lambda key, record: summarize(lead_records.decode_state(key.decode(), record), model),
         metrics.LEAD_SUMMARIES_REMADE)
 
-
-def classified_elsewhere(leads: object, active: set[int], partitions: int, version: str) -> list[bytes]:
-    """Keys of the leads of ``active`` last classified under a model version other than ``version``.
-
-    Leads stored before versions were kept are left out (their next event classifies them). The mark
-    of a stored summary says it whatever model made the summary; only a lead without one is read.
-    """
-    current, marks = version_mark(version), lead_records.classified_under(version)
-    skip = (*marks, *lead_records.classified_under(None))
-    stored = getattr(leads, "summaries", None)
-    if stored is None:
-        return [key for key, value in list(leads.items())  # type: ignore[attr-defined]
-                if value and partition_for(key, partitions) in active and not value.startswith(skip)]
-    stale = []
-    for key, _, row in stored(active):
-        if row is not None and len(row) > _FIXED.size and row[:1] == _FORMAT:
-            if row[9:17] not in (current, _UNVERSIONED):
-                stale.append(key)
-        elif (value := leads.get(key)) and not value.startswith(skip):  # type: ignore[attr-defined]
-            stale.append(key)
-    return stale

@@ -25,7 +25,7 @@ from streams.contracts.control_records import (
     AppliedModel, ShadowModel, applied_from, control_consumer, control_topic_name, is_shadow, is_worker_report,
     read_control, shadow_from,
 )
-from streams.worker import lead_summaries, metrics, model_report
+from streams.worker import metrics, model_report
 from streams.worker.app import app
 from streams.config.environment import file_model, model_digest, scoring_model, settings, use_model
 from streams.contracts.partitioning import partition_for
@@ -207,13 +207,11 @@ def owned_partitions() -> set[int]:
     return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
 
 
-@leads_table.on_recover
-async def reclassify_stale_leads() -> None:
-    """After a rebalance or restart: leads still classified under another model catch up."""
+async def reclassify_stale_leads(keys: list[bytes]) -> None:
+    """After a rebalance or restart: the leads of the partitions newly owned still classified under another model
+    (the recount found them, streams/worker/pipeline.py) catch up."""
     try:
-        # Leads stored before versions were kept are left to their next event, not all sent at once.
-        sent = await reclassify_owned(lead_summaries.classified_elsewhere(
-            leads_table.data, owned_partitions(), settings().partitions, scoring_model().version))
+        sent = await reclassify_owned(keys)
         if sent:
             log.warning("re-classifying %d held leads last classified under another model", sent)
     except Exception:  # noqa: BLE001 — Faust retries a failing recovery callback forever

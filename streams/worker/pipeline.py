@@ -37,13 +37,18 @@ log = logging.getLogger(__name__)
 RECOUNT_SLICE = 40_000
 
 
-async def recount_leads(context: WorkerContext, active: set[int]) -> None:
+async def recount_leads(context: WorkerContext, active: set[int]) -> list[bytes]:
     """After a rebalance's recovery: the census, the lead timer's index, the lead index and the revisit queue.
 
     Only the partitions newly owned are read (from the summaries kept beside the leads, where the store
     keeps them): those kept through the rebalance were kept in step by every batch, and a survivor
-    taking over a dead worker's partitions reads those alone, not everything it holds.
+    taking over a dead worker's partitions reads those alone, not everything it holds. Returns the
+    keys of the leads read that were last classified under another model version (leads stored
+    before versions were kept are left to their next event).
     """
+    model = context.model()
+    current, unversioned = lead_summaries.version_mark(model.version), lead_summaries.version_mark(None)
+    elsewhere: list[bytes] = []
     held = context.lead_index.partitions()
     fresh = active - held
     for partition in held - active:  # handed to another worker: its leads' timers go with them
@@ -56,8 +61,8 @@ async def recount_leads(context: WorkerContext, active: set[int]) -> None:
     entries: dict[int, dict[Bucket, dict[bytes, bytes]]] = {partition: {} for partition in fresh}
     due: dict[bytes, float] = {}
     revisits: dict[bytes, float] = {}
-    for read, (key, partition, (bucket, due_at, revisit, standing, _)) in enumerate(lead_summaries.owned_summaries(
-            context.leads.data, fresh, context.partitions, context.model())):
+    for read, (key, partition, (bucket, due_at, revisit, standing, classified)) in enumerate(
+            lead_summaries.owned_summaries(context.leads.data, fresh, context.partitions, model)):
         if read % RECOUNT_SLICE == 0:
             # Heartbeats and pages run meanwhile; nothing kept is touched before the swap below, and the
             # partitions read here fetch no event until the recovery's callbacks are done.
@@ -71,12 +76,15 @@ async def recount_leads(context: WorkerContext, active: set[int]) -> None:
             due[key] = due_at
         if revisit is not None:
             revisits[key] = revisit
+        if classified != current and classified != unversioned:
+            elsewhere.append(key)
     context.census.replace_partitions(counted, active)
     context.lead_index.replace_partitions(entries, active)
     # Demotions and revisits that fell due while no worker owned these leads fire now, at their own times.
     context.due_index.extend(due.items())
     context.revisit_queue.extend(revisits.items())
     shadow_lane.rebuild_due(context.shadow, context.partitions, active)
+    return elsewhere
 
 
 def recount_accounts(context: WorkerContext, active: set[int]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from functools import partial
 from typing import Any
 
@@ -151,14 +151,18 @@ def summary_of_record(context: WorkerContext, key: bytes, record: bytes) -> byte
     return lead_summaries.summary_of_record(key, record, context.model())
 
 
-async def recount_leads(context: WorkerContext) -> None:
-    """After every rebalance's recovery: count the leads of the partitions now owned."""
+async def recount_leads(context: WorkerContext, reclassify: Callable[[list[bytes]], Awaitable[None]]) -> None:
+    """After every rebalance's recovery: count the leads of the partitions now owned, and ``reclassify`` those
+    of them last classified under another model."""
     # Faust's recovery loop swallows an exception here and retries forever, so never raise.
     try:
-        await pipeline.recount_leads(context, active_partitions(leads_table))
+        elsewhere = await pipeline.recount_leads(context, active_partitions(leads_table))
     except Exception:  # noqa: BLE001
         log.exception("recounting leads after recovery failed; leads per stage may be off until the next one")
-    release_free_memory()
+        return
+    finally:
+        release_free_memory()
+    await reclassify(elsewhere)
 
 
 async def recount_accounts(context: WorkerContext) -> None:

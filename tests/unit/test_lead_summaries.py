@@ -223,21 +223,18 @@ def _indexes(context) -> tuple:
             len(context.revisit_queue))
 
 
-def test_leads_classified_under_another_version_are_found_from_their_summaries_without_reading_a_lead(
-    tmp_path, monkeypatch,
-):
+
+def test_a_recount_names_the_leads_it_read_that_were_classified_under_another_model(tmp_path, monkeypatch):
     scoring_model = model()
     _register(monkeypatch, scoring_model)
-    store = _store(tmp_path)
-    _journeys(store)
-    held = dict(store.items())
-    read: list[bytes] = []
-    monkeypatch.setattr(store, "_get", lambda key: read.append(key))  # reading any lead would show here
-
-    running = lead_summaries.classified_elsewhere(store, EVERY_PARTITION, PARTITIONS, scoring_model.version)
-    switched = lead_summaries.classified_elsewhere(store, EVERY_PARTITION, PARTITIONS, "a-newer-model")
-    assert running == [] and sorted(switched) == sorted(held) and read == []
-    # The memory store's way (a byte search of every record) finds the same.
-    assert sorted(lead_summaries.classified_elsewhere(held, EVERY_PARTITION, PARTITIONS, "a-newer-model")) == \
-        sorted(held)
-    assert lead_summaries.classified_elsewhere(held, EVERY_PARTITION, PARTITIONS, scoring_model.version) == []
+    topology = _journeys(_store(tmp_path))
+    context = topology.context
+    assert asyncio.run(pipeline.recount_leads(context, EVERY_PARTITION)) == []  # fresh after a restart: all read
+    later = model_with(('version = "default-3"', 'version = "default-4"'))
+    restarted = replace(context, model=lambda: later, lead_index=type(context.lead_index)())
+    held = sorted(key for key, value in context.leads.data.items() if value)
+    assert sorted(asyncio.run(pipeline.recount_leads(restarted, EVERY_PARTITION))) == held
+    # The memory store's recount (every record decoded) names the same.
+    in_memory = replace(restarted, leads=MemoryTable("leads", "changelog", dict(context.leads.data.items())),
+                        lead_index=type(context.lead_index)())
+    assert sorted(asyncio.run(pipeline.recount_leads(in_memory, EVERY_PARTITION))) == held
