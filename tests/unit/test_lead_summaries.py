@@ -125,12 +125,17 @@ def test_a_database_written_without_summaries_gets_them_once(tmp_path, monkeypat
     assert asked == []
 
 
-def test_summaries_made_under_another_model_are_made_again_under_the_running_one(tmp_path, monkeypatch):
-    first = model()
-    _register(monkeypatch, first)
+def _scored_store(tmp_path, monkeypatch, scoring_model: ScoringModel) -> tuple[PartitionedStore, dict[bytes, bytes]]:
+    """A RocksDB leads store the pipeline scored the journeys into, under ``scoring_model``, and what it holds."""
+    _register(monkeypatch, scoring_model)
     store = _store(tmp_path)
     _journeys(store)
-    held = dict(store.items())
+    return store, dict(store.items())
+
+
+def test_summaries_made_under_another_model_are_made_again_under_the_running_one(tmp_path, monkeypatch):
+    first = model()
+    store, held = _scored_store(tmp_path, monkeypatch, first)
     stricter = model_with(('version = "default-3"', 'version = "faster-decay"'), ("interest = 30", "interest = 5"))
     assert lead_summaries.fingerprint.of(stricter) != lead_summaries.fingerprint.of(first)
     assert _rebuilt(store, stricter) == _rebuilt(held, stricter)
@@ -138,10 +143,7 @@ def test_summaries_made_under_another_model_are_made_again_under_the_running_one
 
 def test_writes_not_yet_acknowledged_are_counted_and_a_staged_delete_hides_the_stored_lead(tmp_path, monkeypatch):
     scoring_model = model()
-    _register(monkeypatch, scoring_model)
-    store = _store(tmp_path)
-    _journeys(store)
-    held = dict(store.items())
+    store, held = _scored_store(tmp_path, monkeypatch, scoring_model)
     gone, staged = b"lead-quiet", b"lead-staged"
     del store[gone]  # its tombstone not acknowledged yet
     store.set_with_summary(staged, held[b"lead-new"],
