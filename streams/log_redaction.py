@@ -55,7 +55,8 @@ def install(show_lead_ids: bool) -> None:
             return record
         message = record.getMessage()
         if "@" in message:
-            record.msg, record.args = without_emails(message), None
+            # Args emptied, not None: Faust's console formatter wraps a None into (None,) and the line is lost.
+            record.msg, record.args = without_emails(message), ()
         if record.exc_info and record.exc_info[1] is not None:
             # Formatted now, redacted: a handler's formatter uses exc_text when it is set.
             record.exc_text = without_emails("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from mode.utils.logging import ExtensionFormatter
 
 from streams.alerting.message import console_text
 from streams.alerting.rules import DEFAULT_STAGES, DEFAULT_TEMPERATURES, AlertRule, promotion
@@ -48,6 +49,16 @@ def test_a_log_record_made_while_handling_a_lead_carries_no_e_mail(redaction, mo
     assert any("unexpected failure" in line and "Traceback" in line for line in logged)  # the bug was logged
     assert [line for line in logged if EMAIL in line] == []
     assert any(lead_ref(EMAIL) in line for line in logged)  # followed by its tag instead
+
+
+def test_a_redacted_line_is_written_by_the_workers_own_console_formatter(redaction, monkeypatch, caplog):
+    formatter = ExtensionFormatter(fmt="%(message)s")  # what `leadstream worker` logs through (Faust's)
+    handle_with_a_bug(monkeypatch, caplog)
+    redacted = [record for record in caplog.records if lead_ref(EMAIL) in record.getMessage()]
+    assert redacted
+    for record in redacted:
+        line = formatter.format(record)
+        assert lead_ref(EMAIL) in line and EMAIL not in line
 
 
 def test_the_setting_shows_lead_ids_for_debugging(monkeypatch, caplog):
