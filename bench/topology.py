@@ -33,7 +33,9 @@ from aiokafka.structs import ConsumerRecord
 # The demotion clock must stand still for the digest to mean anything (set before streams reads it).
 os.environ.setdefault("LEADSTREAM_CLOCK", "fixed:2026-01-01T00:00:00Z")
 # The tables here are never recovered, only cleared between rounds: the memory store, whose state is what is measured.
-os.environ.setdefault("LEADSTREAM_STORE", "memory")
+# Set only while the in-process app is configured (below): worker processes started later keep their own default.
+_STORE_SET = os.environ.get("LEADSTREAM_STORE")
+os.environ["LEADSTREAM_STORE"] = "memory"
 
 from bench.workload import generate  # noqa: E402
 from streams.contracts.partitioning import partition_for  # noqa: E402
@@ -42,6 +44,12 @@ from streams.worker.app import app  # noqa: E402
 from streams.worker.context import MemoryOutbox, WorkerContext  # noqa: E402
 from streams.worker.gc_pause import gc_paused, freeze_loaded_objects  # noqa: E402
 from streams.worker.wiring import faust_context  # noqa: E402
+
+assert app.conf.store.scheme == "memory"  # reading the configuration configures the app, on the memory store
+if _STORE_SET is None:
+    del os.environ["LEADSTREAM_STORE"]
+else:
+    os.environ["LEADSTREAM_STORE"] = _STORE_SET
 
 TARGET_US_PER_EVENT = 35.0  # the pipeline's own CPU per event that native-speed work aims at
 START = 1_764_000_000.0  # the workload's first event time: fixed, so the digest is too
