@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import rocksdict
@@ -50,6 +50,7 @@ RESTORED_RECORDS = Counter(
 )
 
 _NOT_STAGED = object()
+PARTITION_CACHE = 65_536  # keys whose partition is remembered (some 10 MB)
 SUMMARIES = "summaries"
 # In the summaries family: every key of the database has its summary there (a database written by a
 # release without summaries has not, until its first rebuild fills them in).
@@ -98,6 +99,10 @@ class PartitionedStore(Store):
         super().__init__(*args, **kwargs)
         self.rocksdb_options = BudgetedOptions(**self.options, use_rocksdict=True)
         self._partitions: int = self.app.conf.topic_partitions
+        # Kafka's murmur2 in Python costs about 3 µs a key, and a batch reads its leads, erasure marks and
+        # visitors by key again and again: the keys read lately keep their partition.
+        self._partition_of: Callable[[bytes], int] = lru_cache(maxsize=PARTITION_CACHE)(
+            partial(partition_for, partitions=self._partitions))
         self._staged: dict[bytes, bytes | None] = {}  # key -> its value, or None: deleted
         self._staged_summaries: dict[bytes, bytes] = {}  # key -> the summary a staged value came with
         self._families: dict[int, tuple[rocksdict.Rdict, Any]] = {}  # partition -> summaries family, its handle
@@ -120,7 +125,7 @@ class PartitionedStore(Store):
         staged = self._staged.get(key, _NOT_STAGED)
         if staged is not _NOT_STAGED:
             return staged  # type: ignore[return-value]
-        db = self._dbs.get(partition_for(key, self._partitions))
+        db = self._dbs.get(self._partition_of(key))
         return db.get(key) if db is not None else None
 
     def _contains(self, key: bytes) -> bool:
@@ -194,7 +199,7 @@ class PartitionedStore(Store):
                 if key != _COMPLETE and key not in staged:
                     yield key, partition, summary
         for key, value in staged.items():
-            if value is not None and (partition := partition_for(key, self._partitions)) in partitions:
+            if value is not None and (partition := self._partition_of(key)) in partitions:
                 yield key, partition, self._staged_summaries.get(key)
 
     def _fill_summaries(self, partition: int, family: tuple[rocksdict.Rdict, Any]) -> None:
@@ -278,7 +283,7 @@ class PartitionedStore(Store):
 
     def revoke_partitions(self, table: Any, tps: Any) -> None:
         revoked = {tp.partition for tp in tps if tp.topic in table.changelog_topic.topics}
-        for key in [key for key in self._staged if partition_for(key, self._partitions) in revoked]:
+        for key in [key for key in self._staged if self._partition_of(key) in revoked]:
             del self._staged[key]
             self._staged_summaries.pop(key, None)
         for partition in revoked:
@@ -311,7 +316,7 @@ class PartitionedStore(Store):
         recovery = self.app.tables.recovery
         if self.app.rebalancing or recovery.in_recovery or not recovery.completed.is_set():
             return
-        in_flight = {partition_for(key, self._partitions) for key in self._staged}
+        in_flight = {self._partition_of(key) for key in self._staged}
         actives = {tp.partition for tp in self.app.assignor.assigned_actives()
                    if tp.topic in self.table.changelog_topic.topics}
         for partition, db in self._dbs.items():
