@@ -48,8 +48,8 @@ class DueIndex(Generic[Key]):
         return popped
 
     def rebuild(self, entries: Iterable[tuple[Key, float | None]]) -> None:
-        self._due = {lead_id: due for lead_id, due in entries if due is not None}
-        self._compact()
+        self._due = {}
+        self.extend(entries)
 
     def extend(self, entries: Iterable[tuple[Key, float | None]]) -> None:
         """Add (or clear) many at once, as a recount of partitions newly owned does."""

@@ -30,7 +30,7 @@ from streams.worker.app import app
 from streams.config.environment import file_model, model_digest, scoring_model, settings, use_model
 from streams.contracts.partitioning import partition_for
 from streams.worker.tables import leads_table
-from streams.worker.wiring import worker_context
+from streams.worker.wiring import active_partitions, worker_context
 
 log = logging.getLogger(__name__)
 FROM_FILE = "file"  # what re-classifies leads when the model came from LEADSTREAM_MODEL
@@ -186,7 +186,7 @@ def owned_leads(skip: tuple[bytes, ...] = ()) -> list[bytes]:
 
     A stored state whose bytes start with one of ``skip`` is passed over without being decoded.
     """
-    partitions, active = settings().partitions, owned_partitions()
+    partitions, active = settings().partitions, active_partitions(leads_table)
     return [key for key, value in list(leads_table.items())
             if value and partition_for(key, partitions) in active and not value.startswith(skip)]
 
@@ -199,12 +199,6 @@ async def reclassify_owned(keys: list[bytes]) -> int:
         await context.outbox.send(context.topics.signals, key, command_records.encode_command(
             command_records.RECLASSIFY, key.decode(), context.clock.now(), version=model.version, cause=cause))
     return len(keys)
-
-
-def owned_partitions() -> set[int]:
-    """The partitions of the leads this worker actively owns (standby copies are not its to change)."""
-    changelog = leads_table.changelog_topic.get_topic_name()
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == changelog}
 
 
 async def reclassify_stale_leads(keys: list[bytes]) -> None:
