@@ -92,6 +92,29 @@ def test_a_write_is_read_at_once_and_reaches_the_disk_with_its_offset_only_when_
         tp = TP(reopened.table.changelog_topic.get_topic_name(), partition)
         assert reopened.persisted_offset(tp) == expected_offsets.get(partition), partition
 
+def test_whether_a_table_holds_any_key_is_answered_without_counting_its_keys(tmp_path, monkeypatch):
+    def counted(_store: PartitionedStore) -> int:
+        raise AssertionError("counted every key to learn whether there is one")
+
+    monkeypatch.setattr(PartitionedStore, "_size", counted)
+    store = _store(tmp_path)
+    assert not store
+    _acknowledged(store, b"lead-1", b"state", 1)
+    assert store
+    _stopped(store)
+    assert _store(tmp_path)  # on disk only, as a restart finds it
+
+
+def test_a_bytes_table_reads_and_writes_its_keys_as_given(tmp_path):
+    store = _store(tmp_path)
+    store[b"lead-1"] = b"state"
+    assert store.get(b"lead-1") == b"state" and store[b"lead-1"] == b"state" and b"lead-1" in store
+    assert store.get(b"lead-2") is None and store.get(b"lead-2", b"none") == b"none" and b"lead-2" not in store
+    with pytest.raises(KeyError):
+        store[b"lead-2"]
+    assert store.pop(b"lead-1") == b"state" and b"lead-1" not in store
+
+
 def test_an_older_acknowledgement_never_hides_a_newer_write_still_in_flight(tmp_path):
     store = _store(tmp_path)
     key = b"lead-written-twice"
