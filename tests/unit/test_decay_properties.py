@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from scoring import Component, Stage, Status, Temperature, apply, assess, scores_at
@@ -132,8 +132,15 @@ def capped(kind, points):
     return points if cap is None else min(points, cap)
 
 
+# Found by a random run: the late review re-derives the lead, and its capped views sum a rounding lower.
+_VIEWS_THEN_A_REVIEW = [signal(kind, at, event_id=f"evt-{n}") for n, (kind, at) in enumerate(
+    [("blog_view", T0)] * 2 + [(None, T0)] + [("blog_view", T0)] * 5 + [("blog_view", T0 + days(10)), (None, T0)]
+    + [("blog_view", T0)] * 7 + [("positive_review", T0 + days(50))])]
+
+
 @PROPERTIES
 @given(steps=signal_lists(max_size=20), kind=st.sampled_from(POSITIVE_KINDS), at=times)
+@example(steps=_VIEWS_THEN_A_REVIEW, kind="positive_review", at=T0)
 def test_a_positive_signal_adds_exactly_its_capped_points_at_its_own_time(steps, kind, at):
     before = final_state(journey(steps))
     after = apply(before, signal(kind, at, event_id="the-new-one"), model()).state
@@ -142,7 +149,9 @@ def test_a_positive_signal_adds_exactly_its_capped_points_at_its_own_time(steps,
 
     held = held_points(before, kind, seen_at)
     added = model().rule(kind).points * 2 ** (-(seen_at - at) / model().half_life_of(kind))
-    assert now.engagement >= was.engagement
+    # A late one re-derives the lead in event time, summing the same terms in another order: a signal
+    # that adds nothing under its cap can leave the sum a rounding below what it was.
+    assert now.engagement >= was.engagement - 1e-9 * max(1.0, abs(was.engagement))
     assert now.engagement - was.engagement == pytest.approx(capped(kind, held + added) - capped(kind, held),
                                                             rel=1e-9, abs=1e-9)
     assert now.negative == pytest.approx(was.negative, rel=1e-12, abs=1e-12)
