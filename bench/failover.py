@@ -177,8 +177,8 @@ async def two_workers(bench: Bench, pairs: list[tuple[bytes, bytes]], env: dict[
     workers = [bench.process(prefix, index) for index in range(2)]
     for worker in workers:
         worker.extra_env.update(env)
-    # One after the other: a second worker joining while the first is still recovering has crashed the
-    # first (Faust's standby seek to a negative offset, ValueError from aiokafka), which is not what is measured.
+    # One after the other: the measurement starts from two workers that hold their leads, each partition's
+    # standby copy included, not from a first start's recovery.
     ready_s = READY_TIMEOUT_S + len(pairs) / 1_000
     workers[0].start()
     await workers[0].wait_ready(timeout=ready_s)

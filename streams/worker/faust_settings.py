@@ -13,6 +13,7 @@ from faust.types.auth import SASLMechanism
 
 from streams.config.environment import Settings
 from streams.config.kafka_security import KafkaSecurity
+from streams.worker.table_recovery import LeadstreamTableManager
 
 
 def apply_settings(conf: Any, config: Settings) -> None:
@@ -39,6 +40,7 @@ def apply_settings(conf: Any, config: Settings) -> None:
     conf.web_metrics_enabled = False
     conf.datadir = str(config.data_dir)
     conf.consumer_auto_offset_reset = "earliest"
+    conf.TableManager = LeadstreamTableManager  # a worker joining during another's recovery must not crash it
     conf.broker_credentials = faust_credentials(config.security)
 
 
