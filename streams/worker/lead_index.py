@@ -88,10 +88,6 @@ class LeadIndex:
         self._by_partition = {partition: read[partition] if partition in read else self._by_partition.get(
             partition, {}) for partition in active}
 
-    def drop(self, partitions: Iterable[int]) -> None:
-        for partition in partitions:
-            self._by_partition.pop(partition, None)
-
     def partitions(self) -> set[int]:
         return set(self._by_partition)
 
