@@ -2,8 +2,8 @@
 
 A worker still reading its changelogs when another joins gets a new assignment in the middle of that
 recovery. Faust swaps the new partitions into the round already running, which can then go on to seek
-standby partitions whose offsets it never read: aiokafka refuses a seek without an offset and the
-worker crashed. Here a round whose assignment was replaced gives way to the next round before any
+standby partitions whose offsets it never read; aiokafka refuses a seek without an offset, and that
+stops the worker. Here a round whose assignment was replaced gives way to the next round before any
 seek, as Faust does itself at its other checkpoints.
 """
 
