@@ -32,7 +32,7 @@ from scoring.revisit import REVISIT
 from streams.contracts import account_records, change_records, email_index, lead_event_records, lead_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import metrics
-from streams.worker.census import Bucket
+from streams.worker.census import bucket
 from streams.worker.context import WorkerContext
 from streams.worker.history_draft import HistoryDraft
 from streams.worker.shadow_lane import ShadowBatch
@@ -45,10 +45,6 @@ _UNREAD = object()
 def stored_state(key: bytes, record: bytes | None) -> LeadState | None:
     """The state in a lead's table record, or None; a deleted key can read back as an empty value after recovery."""
     return lead_records.decode_state(key.decode(), record) if record else None
-
-
-def bucket(state: LeadState) -> Bucket:
-    return state.stage.value, state.temperature.value
 
 
 class Batch:

@@ -13,7 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from scoring import LeadState
+
 Bucket = tuple[str, str]  # (stage, temperature)
+
+
+def bucket(state: LeadState) -> Bucket:
+    return state.stage.value, state.temperature.value
 
 
 class LeadCensus:

@@ -24,7 +24,7 @@ from scoring import LeadState, ScoringModel
 from scoring.revisit import awaiting_revisit, next_due
 from streams.contracts import lead_records
 from streams.worker import metrics, stored_summaries
-from streams.worker.census import Bucket
+from streams.worker.census import Bucket, bucket
 from streams.worker.lead_index import standing
 
 # Model fingerprint, the mark of the version the lead was classified under, next due time, revisit due time
@@ -79,7 +79,7 @@ fingerprint = Fingerprint()
 
 def summarize(state: LeadState, model: ScoringModel) -> Summary:
     revisit = state.revisited_at if awaiting_revisit(state, model) else None
-    return Summary((state.stage.value, state.temperature.value), next_due(state, model), revisit,
+    return Summary(bucket(state), next_due(state, model), revisit,
                    standing(state, model), version_mark(state.model_version))
 
 
@@ -105,10 +105,13 @@ def decode(row: bytes, model: ScoringModel) -> Summary | None:
                    classified)
 
 
+def _remade(key: bytes, record: bytes, model: ScoringModel) -> Summary:
+    return summarize(lead_records.decode_state(key.decode(), record), model)
+
+
 def summary_of_record(key: bytes, record: bytes | None, model: ScoringModel) -> bytes | None:
     """A lead record's summary, for a write that came with none (recovery, standby copies); None: no lead."""
-    state = lead_records.decode_state(key.decode(), record) if record else None
-    return encode(summarize(state, model), model) if state is not None else None
+    return encode(_remade(key, record, model), model) if record else None
 
 
 def owned_summaries(leads: object, active: set[int], partitions: int,
@@ -119,7 +122,5 @@ def owned_summaries(leads: object, active: set[int], partitions: int,
     decoding every lead (the memory store, whose recovery read every record anyway).
     """
     return stored_summaries.owned_summaries(
-        leads, active, partitions, lambda row: decode(row, model),
-        lambda key, record: summarize(lead_records.decode_state(key.decode(), record), model),
+        leads, active, partitions, lambda row: decode(row, model), lambda key, record: _remade(key, record, model),
         metrics.LEAD_SUMMARIES_REMADE)
-

@@ -17,7 +17,8 @@ from streams.api.lead_view import hotness, lead_document
 from streams.contracts import command_records
 from streams.contracts.partitioning import partition_for
 from streams.worker import pipeline
-from streams.worker.batch import bucket, stored_state
+from streams.worker.batch import stored_state
+from streams.worker.census import bucket
 from streams.worker.lead_index import LeadIndex, bounds, half_lives, standing
 from tests.unit.pipeline_builders import (
     NOW, PARTITIONS, Topology, answers, hot_journey, identify, page, track, worker_context,
