@@ -136,7 +136,7 @@ async def lead(worker: WorkerProcess, lead_id: str) -> tuple[int, dict[str, Any]
 
 
 # What the survivor's log says after the kill, in order: the group rebalanced, its tables were recovered,
-# its in-memory indexes rebuilt from every lead held (a synchronous pass) before it reads its partitions.
+# its in-memory indexes rebuilt for the partitions it newly owns before it reads them.
 PHASE_MARKS = (("rebalance", "Revoking previously assigned partitions"), ("recovered", "[^---Recovery]: Restore complete!"),
                ("indexes rebuilt", "[^---Recovery]: Seek stream partitions to committed offsets."))
 

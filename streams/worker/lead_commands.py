@@ -165,7 +165,7 @@ def demote(batch: Batch, key: bytes, state: LeadState, due: float | None = None)
     if decision is None:
         if due is not None and (made := revisit_made(state, due)) is not None:
             batch.emit(made, None, first_time=False)  # the state landed before a crash may have lost the emit
-        batch.context.due_index.schedule(state.lead_id.encode(), next_due(state, model))
+        batch.context.due_index.schedule(key, next_due(state, model))
         return
     if decision.duplicate:
         return

@@ -20,7 +20,6 @@ from aiokafka.structs import ConsumerRecord
 from scoring import IgnoreReason, Ignored, interpret
 from scoring.account_timer import cool_account, next_account_change
 from scoring.accounts import AccountChange, AccountState, update_member
-
 from streams.contracts import account_records, command_records, dead_letter_records, privacy, signal_records
 from streams.contracts.partitioning import partition_for
 from streams.contracts.segment import RejectReason, Rejection, decode_segment, id_too_long

@@ -28,9 +28,6 @@ class RevisitQueue:
     def discard(self, key: bytes) -> None:
         self._due.pop(key, None)
 
-    def rebuild(self, entries: Iterable[tuple[bytes, float | None]]) -> None:
-        self._due = {key: due for key, due in entries if due is not None}
-
     def extend(self, entries: Iterable[tuple[bytes, float | None]]) -> None:
         for key, due in entries:
             self.put(key, due)
