@@ -35,11 +35,8 @@ def stored_times(data_dir: Path, table: str) -> dict[int, float]:
 
 def _stored(data_dir: Path, table: str, key: bytes) -> dict[int, bytes]:
     values = {}
-    for partition in range(TEST_PARTITIONS):
-        paths = list(data_dir.rglob(f"{table}-{partition}.db"))
-        if not paths:
-            continue
-        db = rocksdict.Rdict(str(paths[0]), options=rocksdict.Options(raw_mode=True),
+    for partition, path in partition_dbs(data_dir, table).items():
+        db = rocksdict.Rdict(str(path), options=rocksdict.Options(raw_mode=True),
                              access_type=rocksdict.AccessType.read_only())
         try:
             stored = db.get(key)
